@@ -1,0 +1,67 @@
+// rosetta kernel library: matrix multiplication over weights read in place (GGUF blocks in the mmap).
+//
+//   y[t, o] = sum_i W[o, i] * x[t, i]      W: [nOut, nIn] as stored (row o = nIn elements of `type`)
+//
+// Two numerics modes:
+//   Ggml  - what llama.cpp's x86 CPU backend computes: activations are first rounded to the weight
+//           type's vec_dot type (Q8_0, Q8_1, Q8_K, F16, BF16 or F32, see act_quant_for) with ggml's
+//           AVX2 formulas, then multiplied with the weights. The block dot products of ggml are
+//           integer-exact, so the dequantized-weight x rounded-activation products here are the same
+//           numbers; only the order of the float accumulation differs (f32 here as in ggml).
+//   Exact - dequantized weights times the f32 activations as given, accumulated in f64: the ground
+//           truth that separates quantization error from bugs.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace rosetta {
+
+enum class Numerics : int { Ggml = 0, Exact = 1 };
+
+// How llama.cpp rounds the activations before a matmul with weights of a given type.
+enum class ActQuant : int { None = 0, F16 = 1, BF16 = 2, Q8_0 = 3, Q8_1 = 4, Q8_K = 5 };
+
+// The vec_dot type of a weight type (ggml-cpu.c type_traits_cpu[type].vec_dot_type). Returns false
+// for a type rosetta cannot multiply.
+bool act_quant_for(uint32_t type, ActQuant* out);
+const char* act_quant_name(ActQuant q);
+
+// The values a ggml block dot product sees for activations x[0..n): x quantized to `q` and read
+// back as floats. n must be a multiple of the block size of q (32 or 256; 1 for None/F16/BF16).
+void act_round(ActQuant q, const float* x, float* out, int64_t n);
+int64_t act_block(ActQuant q);
+
+struct MatmulArgs {
+  const uint8_t* w;  // nOut rows of nIn elements of `type`, rows contiguous
+  size_t wBytes;     // bytes available at w (checked against the shape)
+  uint32_t type;     // GGML type id
+  int64_t nOut, nIn;
+  const float* x;    // [nTok, nIn]
+  float* y;          // [nTok, nOut]
+  int64_t nTok;
+  Numerics mode;
+};
+
+// Runs on default_pool(). Returns nullptr on success, or a message naming what is wrong (unsupported
+// type, nIn not a multiple of the block size, too few weight bytes). Never reads outside w/x/y.
+const char* matmul(const MatmulArgs& a);
+
+// Bytes of one stored row of nIn elements of `type` (0 if the type is unknown or nIn is not a multiple
+// of its block size).
+size_t row_bytes(uint32_t type, int64_t nIn);
+
+// ---- per-ISA dot kernels (kernels/ref, kernels/arch/x86/avx2, kernels/arch/x86/avx512) -------------
+// Same contract on every path: n >= 0, no alignment required.
+struct DotKernels {
+  float (*dot_f32)(const float* a, const float* b, int64_t n);   // f32 accumulation (ggml mode)
+  double (*dot_f64)(const float* a, const float* b, int64_t n);  // f64 accumulation (exact mode)
+  // Four weight rows (w, w + ws, w + 2ws, w + 3ws) against one activation row, f32 accumulation.
+  void (*dot4_f32)(const float* w, int64_t ws, const float* x, int64_t n, float out[4]);
+};
+const DotKernels& dot_kernels_ref();
+const DotKernels& dot_kernels_avx2();
+const DotKernels& dot_kernels_avx512();
+// The kernels of current_isa().
+const DotKernels& dot_kernels();
+
+}  // namespace rosetta

@@ -1,0 +1,39 @@
+// rosetta kernel library: reductions used by capture and comparison (definitions: docs/metrics.md).
+// All accumulation is in f64. NaN and +-Inf are counted and excluded from every other statistic.
+#pragma once
+#include <cstdint>
+
+namespace rosetta {
+
+struct Stats {
+  uint64_t count;   // elements visited (finite + nan + inf)
+  uint64_t nan;     // NaN elements
+  uint64_t inf;     // +-Inf elements
+  uint64_t zeros;   // finite elements equal to 0 (-0 included)
+  double mean;      // over finite elements (0 if none)
+  double std;       // population std over finite elements (0 if none)
+  double min, max;  // over finite elements (NaN if none)
+  double absmax;    // max |x| over finite elements (0 if none)
+  double l2;        // sqrt(sum x^2) over finite elements
+};
+
+// Stats over x[0], x[stride], ..., x[(n-1)*stride].
+Stats stats_f32(const float* x, int64_t n, int64_t stride);
+
+struct DiffMetrics {
+  uint64_t count;          // pairs visited
+  uint64_t nonfinite;      // pairs where a or b is NaN/Inf (excluded from the metrics below)
+  uint64_t nonfiniteMismatch; // pairs where a and b differ in finiteness or in kind (NaN vs Inf vs -Inf)
+  double maxAbs;           // max |a-b|
+  int64_t maxAbsIndex;     // index of max |a-b| (-1 if none)
+  double meanAbs;          // mean |a-b|
+  double nmseEnergy;       // sum (a-b)^2 / sum a^2      (a is the reference)
+  double nmseVariance;     // mean (a-b)^2 / var(a)      (population variance)
+  double sqnrDb;           // -10 log10(nmseEnergy)      (+Inf when identical)
+  double cosine;           // a.b / (|a| |b|)            (1 when both all-zero, 0 when one is)
+};
+
+// Pairwise metrics between a (reference) and b over n contiguous elements.
+DiffMetrics diff_f32(const float* a, const float* b, int64_t n);
+
+}  // namespace rosetta

@@ -1,0 +1,38 @@
+// rosetta kernel library: tensor element types.
+//
+// Type ids are GGML's (ggml.h `enum ggml_type`) so that GGUF type fields index this table directly;
+// ids >= 128 are rosetta-private (APR-native block formats). The traits table (types.cpp) is the only
+// dispatch point on type: nothing else in kernels/ or src/ switches on a type id.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace rosetta {
+
+enum TypeId : uint32_t {
+  T_F32 = 0, T_F16 = 1, T_Q4_0 = 2, T_Q4_1 = 3, /* 4, 5: retired Q4_2/Q4_3 */
+  T_Q5_0 = 6, T_Q5_1 = 7, T_Q8_0 = 8, T_Q8_1 = 9,
+  T_Q2_K = 10, T_Q3_K = 11, T_Q4_K = 12, T_Q5_K = 13, T_Q6_K = 14, T_Q8_K = 15,
+  T_IQ2_XXS = 16, T_IQ2_XS = 17, T_IQ3_XXS = 18, T_IQ1_S = 19, T_IQ4_NL = 20, T_IQ3_S = 21,
+  T_IQ2_S = 22, T_IQ4_XS = 23, T_I8 = 24, T_I16 = 25, T_I32 = 26, T_I64 = 27, T_F64 = 28,
+  T_IQ1_M = 29, T_BF16 = 30, T_TQ1_0 = 34, T_TQ2_0 = 35, T_MXFP4 = 39,
+  // rosetta-private: APR-native formats (see docs/apr-format notes in src/formats/apr.ts)
+  T_APR_Q4 = 128, T_APR_Q8 = 129,
+};
+
+using ToFloatFn = void (*)(const void* src, float* dst, int64_t n);  // n: multiple of blockSize
+
+struct TypeTraits {
+  const char* name;      // GGML's name ("q4_K"), or rosetta's for private ids
+  int64_t blockSize;     // elements per block (1 for F32/F16/BF16)
+  size_t typeSize;       // bytes per block
+  bool supported;        // false: known by name, refused by rosetta (never guessed)
+  ToFloatFn toFloat[3];  // per Isa (scalar, avx2, avx512); nullptr where unsupported
+};
+
+// Traits for a type id, or nullptr for an id nobody knows.
+const TypeTraits* type_traits(uint32_t type);
+// Highest type id with an entry (for enumerating the table).
+uint32_t type_id_max();
+
+}  // namespace rosetta

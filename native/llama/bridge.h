@@ -1,0 +1,53 @@
+// rosetta_llama.node: the llama.cpp reference bridge (see docs/llamacpp-bridge.md).
+// Shared declarations between the bridge's translation units.
+#pragma once
+#include <napi.h>
+
+#include <cstdint>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "llama.h"
+
+namespace rosetta_llama {
+
+// An error caused by the input (a model llama.cpp refuses, a bad token id, a bad option): surfaced to JS
+// with code "LLAMA_INPUT" so the CLI exits 2. Any other std::exception becomes "LLAMA_INTERNAL".
+struct InputFailure : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// llama.cpp is not re-entrant across contexts sharing global state (log callback, backend registry):
+// every call into it holds this lock.
+std::mutex& llama_lock();
+
+// Log capture. llama.cpp logs through one global callback; we keep the lines logged at WARN/ERROR since
+// begin_capture() so a failure can quote llama.cpp's own words. ROSETTA_LLAMA_LOG=1 echoes everything.
+void begin_capture();
+std::string captured_errors();
+
+// Backend loading (must precede any model load). Returns false with a message when nothing loaded.
+struct BackendState {
+  bool ready = false;
+  std::string requested;   // "haswell", "auto", ...
+  std::string loaded;      // the variant actually loaded ("haswell"; for auto, the best-scoring variant)
+  std::string file;        // its file
+  std::string binsDir;
+};
+const BackendState& backend_state();
+void ensure_backend();  // throws InputFailure when init() was not called successfully
+
+// Converts a C++ exception into a JS Error with a `code` property.
+Napi::Error to_js_error(Napi::Env env, const std::exception& e);
+Napi::Error to_js_error(Napi::Env env, const std::string& code, const std::string& message);
+
+// Loads a model (cached: the last model with the same path and options is reused).
+llama_model* load_model(const std::string& path, bool vocabOnly, bool useExtraBufts, bool mmap);
+
+// Module registration for the translation units.
+void init_run(Napi::Env env, Napi::Object exports);
+void init_tools(Napi::Env env, Napi::Object exports);
+
+}  // namespace rosetta_llama

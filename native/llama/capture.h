@@ -1,0 +1,72 @@
+// The eval callback: maps llama.cpp graph nodes to rosetta's canonical capture points
+// (docs/capture-points.md) and records summaries (and, on request, full f32 values) while the data is
+// valid, i.e. inside the callback.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ggml.h"
+#include "rosetta/reduce.h"
+
+namespace rosetta_llama {
+
+struct CaptureOptions {
+  bool observeAll = false;              // ask for every node (tests: tracing must not perturb numerics)
+  std::vector<std::string> fullFilter;  // glob patterns over point keys whose full values are kept
+  bool points = true;                   // record canonical points at all
+};
+
+struct NodeSource {
+  std::string name;
+  int occurrence = 0;
+  std::string op;
+  std::string type;
+  std::vector<int64_t> ne;  // ggml order (ne[0] fastest), as the node had it
+  std::string weight;       // src[0] name for matmuls, else empty
+};
+
+struct CapturedPoint {
+  std::string point;  // canonical point name
+  int layer = -1;     // -1: global point
+  int step = 0;
+  std::vector<int64_t> shape;  // row-major, outermost first
+  int firstPos = 0, tokens = 0;
+  rosetta::Stats all{}, last{};
+  NodeSource source;
+  std::vector<float> data;  // row-major, when requested
+};
+
+class Capture {
+ public:
+  explicit Capture(CaptureOptions opts) : opts_(std::move(opts)) {}
+  // Called before each llama_decode: one graph per step (one ubatch).
+  void begin_step(int step, int firstPos, int tokens);
+  bool on_eval(ggml_tensor* t, bool ask);
+
+  std::vector<CapturedPoint> points;
+  int askCalls = 0, dataCalls = 0;
+  std::vector<std::string> errors;  // non-fatal: a node that could not be read (recorded, never thrown)
+
+ private:
+  struct Pending {
+    std::string point;
+    int layer;
+    NodeSource src;
+  };
+  bool map_node(ggml_tensor* t, Pending& out);
+  void record(ggml_tensor* t, const Pending& p);
+  bool wants_full(const std::string& key) const;
+
+  CaptureOptions opts_;
+  int step_ = 0, firstPos_ = 0, tokens_ = 0;
+  std::map<std::string, int> occurrences_;
+  std::map<const ggml_tensor*, Pending> pending_;
+  std::vector<float> scratch_;
+};
+
+// The callback registered as llama_context_params.cb_eval; user data is a Capture*.
+bool capture_eval_callback(ggml_tensor* t, bool ask, void* userData);
+
+}  // namespace rosetta_llama

@@ -1,0 +1,307 @@
+// run(): one traced forward pass (prompt as one batch, logits at every position) plus optional greedy
+// decode steps, on a worker thread (Napi::AsyncWorker) so the JS thread stays free.
+#include <chrono>
+#include <cstring>
+#include <memory>
+
+#include "bridge.h"
+#include "capture.h"
+
+namespace rosetta_llama {
+
+namespace {
+
+struct RunOptions {
+  std::string model;
+  std::vector<int32_t> tokens;
+  int gen = 0;
+  int threads = 1;
+  bool useExtraBufts = true;
+  bool callback = true;  // false: no cb_eval at all (tests compare logits with and without)
+  CaptureOptions capture;
+};
+
+struct ModelInfo {
+  std::string arch, desc, ftype;
+  int nLayer = 0, nEmbd = 0, nHead = 0, nHeadKv = 0, nVocab = 0, nCtxTrain = 0;
+  bool addBos = false;
+};
+
+struct RunResult {
+  ModelInfo model;
+  std::vector<CapturedPoint> points;
+  std::vector<float> logits;  // [positions, vocab]
+  std::vector<int32_t> generated;
+  std::vector<std::string> errors;
+  int nCtx = 0, nBatch = 0, askCalls = 0, dataCalls = 0;
+  double decodeMs = 0;
+};
+
+std::string meta(const llama_model* m, const char* key) {
+  char buf[256];
+  int n = llama_model_meta_val_str(m, key, buf, sizeof buf);
+  return n < 0 ? "" : std::string(buf);
+}
+
+ModelInfo describe(const llama_model* m) {
+  ModelInfo i;
+  i.arch = meta(m, "general.architecture");
+  char buf[256];
+  if (llama_model_desc(m, buf, sizeof buf) > 0) i.desc = buf;
+  i.ftype = llama_ftype_name(llama_model_ftype(m));
+  i.nLayer = llama_model_n_layer(m);
+  i.nEmbd = llama_model_n_embd(m);
+  i.nHead = llama_model_n_head(m);
+  i.nHeadKv = llama_model_n_head_kv(m);
+  i.nCtxTrain = llama_model_n_ctx_train(m);
+  const llama_vocab* v = llama_model_get_vocab(m);
+  i.nVocab = llama_vocab_n_tokens(v);
+  i.addBos = llama_vocab_get_add_bos(v);
+  return i;
+}
+
+struct CtxFree {
+  void operator()(llama_context* c) const { llama_free(c); }
+};
+
+void decode(llama_context* ctx, Capture* cap, const std::vector<int32_t>& toks, int pos0, int step, RunResult& r,
+            int nVocab) {
+  const int n = (int)toks.size();
+  llama_batch b = llama_batch_init(n, 0, 1);
+  std::unique_ptr<llama_batch, void (*)(llama_batch*)> guard(&b, [](llama_batch* p) { llama_batch_free(*p); });
+  for (int i = 0; i < n; i++) {
+    b.token[i] = toks[i];
+    b.pos[i] = pos0 + i;
+    b.n_seq_id[i] = 1;
+    b.seq_id[i][0] = 0;
+    b.logits[i] = 1;  // every position: otherwise the last layer is cut to the output rows
+  }
+  b.n_tokens = n;
+  if (cap) cap->begin_step(step, pos0, n);
+  begin_capture();
+  auto t0 = std::chrono::steady_clock::now();
+  int32_t rc = llama_decode(ctx, b);
+  r.decodeMs += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  if (rc != 0) {
+    std::string why = captured_errors();
+    throw InputFailure("llama_decode failed (" + std::to_string(rc) + ")" + (why.empty() ? "" : ": " + why));
+  }
+  for (int i = 0; i < n; i++) {
+    const float* l = llama_get_logits_ith(ctx, i);
+    if (!l) throw std::runtime_error("llama.cpp returned no logits for position " + std::to_string(pos0 + i));
+    r.logits.insert(r.logits.end(), l, l + nVocab);
+  }
+}
+
+int32_t argmax(const float* x, int n) {
+  int32_t best = 0;  // first index on ties
+  for (int i = 1; i < n; i++)
+    if (x[i] > x[best]) best = i;
+  return best;
+}
+
+void execute(const RunOptions& o, RunResult& r) {
+  std::lock_guard<std::mutex> g(llama_lock());
+  llama_model* m = load_model(o.model, false, o.useExtraBufts, true);
+  r.model = describe(m);
+  const int T = (int)o.tokens.size();
+  if (T == 0) throw InputFailure("the prompt has no tokens");
+  for (int32_t t : o.tokens)
+    if (t < 0 || t >= r.model.nVocab)
+      throw InputFailure("token id " + std::to_string(t) + " is outside the vocabulary (0.." + std::to_string(r.model.nVocab - 1) + ")");
+  // One ubatch for the prompt, a context that is a multiple of the KV padding (256): the graph shape, and
+  // so the numerics, depend only on the token count.
+  const int need = T + o.gen;
+  r.nCtx = ((need + 255) / 256) * 256;
+  r.nBatch = r.nCtx;
+  std::unique_ptr<Capture> cap(o.callback ? new Capture(o.capture) : nullptr);
+  llama_context_params cp = llama_context_default_params();
+  cp.n_ctx = r.nCtx;
+  cp.n_batch = r.nBatch;
+  cp.n_ubatch = r.nBatch;
+  cp.n_seq_max = 1;
+  cp.n_threads = o.threads;
+  cp.n_threads_batch = o.threads;
+  cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+  cp.type_k = GGML_TYPE_F32;
+  cp.type_v = GGML_TYPE_F32;
+  cp.no_perf = true;
+  if (cap) {
+    cp.cb_eval = capture_eval_callback;
+    cp.cb_eval_user_data = cap.get();
+  }
+  begin_capture();
+  std::unique_ptr<llama_context, CtxFree> ctx(llama_init_from_model(m, cp));
+  if (!ctx) {
+    std::string why = captured_errors();
+    throw InputFailure("llama.cpp could not create a context" + (why.empty() ? "" : ": " + why));
+  }
+  decode(ctx.get(), cap.get(), o.tokens, 0, 0, r, r.model.nVocab);
+  for (int s = 0; s < o.gen; s++) {
+    const float* last = r.logits.data() + (r.logits.size() - r.model.nVocab);
+    int32_t next = argmax(last, r.model.nVocab);
+    r.generated.push_back(next);
+    decode(ctx.get(), cap.get(), {next}, T + s, s + 1, r, r.model.nVocab);
+  }
+  if (cap) {
+    r.points = std::move(cap->points);
+    r.errors = std::move(cap->errors);
+    r.askCalls = cap->askCalls;
+    r.dataCalls = cap->dataCalls;
+  }
+}
+
+Napi::Object stats_js(Napi::Env env, const rosetta::Stats& s) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("count", (double)s.count);
+  o.Set("nan", (double)s.nan);
+  o.Set("inf", (double)s.inf);
+  o.Set("zeros", (double)s.zeros);
+  o.Set("mean", s.mean);
+  o.Set("std", s.std);
+  o.Set("min", s.min);
+  o.Set("max", s.max);
+  o.Set("absmax", s.absmax);
+  o.Set("l2", s.l2);
+  return o;
+}
+
+Napi::Float32Array floats(Napi::Env env, const std::vector<float>& v) {
+  Napi::Float32Array a = Napi::Float32Array::New(env, v.size());
+  if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * sizeof(float));
+  return a;
+}
+
+Napi::Object point_js(Napi::Env env, const CapturedPoint& p) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("point", p.point);
+  o.Set("layer", p.layer < 0 ? env.Null() : Napi::Number::New(env, p.layer));
+  o.Set("step", p.step);
+  Napi::Array shape = Napi::Array::New(env, p.shape.size());
+  for (size_t i = 0; i < p.shape.size(); i++) shape.Set(i, (double)p.shape[i]);
+  o.Set("shape", shape);
+  o.Set("firstPos", p.firstPos);
+  o.Set("tokens", p.tokens);
+  o.Set("all", stats_js(env, p.all));
+  o.Set("last", stats_js(env, p.last));
+  Napi::Object src = Napi::Object::New(env);
+  src.Set("name", p.source.name);
+  src.Set("occurrence", p.source.occurrence);
+  src.Set("op", p.source.op);
+  src.Set("type", p.source.type);
+  Napi::Array ne = Napi::Array::New(env, p.source.ne.size());
+  for (size_t i = 0; i < p.source.ne.size(); i++) ne.Set(i, (double)p.source.ne[i]);
+  src.Set("ne", ne);
+  if (!p.source.weight.empty()) src.Set("weight", p.source.weight);
+  o.Set("source", src);
+  if (!p.data.empty()) o.Set("data", floats(env, p.data));
+  return o;
+}
+
+class RunWorker : public Napi::AsyncWorker {
+ public:
+  RunWorker(Napi::Env env, RunOptions o) : Napi::AsyncWorker(env), opts_(std::move(o)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      execute(opts_, r_);
+    } catch (const InputFailure& e) {
+      code_ = "LLAMA_INPUT", SetError(e.what());
+    } catch (const std::exception& e) {
+      code_ = "LLAMA_INTERNAL", SetError(e.what());
+    } catch (...) {
+      code_ = "LLAMA_INTERNAL", SetError("unknown native error");
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    try {
+      deferred_.Resolve(result_js(env));
+    } catch (const std::exception& e) {
+      deferred_.Reject(to_js_error(env, e).Value());
+    }
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(to_js_error(Env(), code_, e.Message()).Value()); }
+
+ private:
+  Napi::Object result_js(Napi::Env env) {
+    Napi::Object o = Napi::Object::New(env);
+    Napi::Object m = Napi::Object::New(env);
+    m.Set("arch", r_.model.arch);
+    m.Set("desc", r_.model.desc);
+    m.Set("ftype", r_.model.ftype);
+    m.Set("nLayer", r_.model.nLayer);
+    m.Set("nEmbd", r_.model.nEmbd);
+    m.Set("nHead", r_.model.nHead);
+    m.Set("nHeadKv", r_.model.nHeadKv);
+    m.Set("nVocab", r_.model.nVocab);
+    m.Set("nCtxTrain", r_.model.nCtxTrain);
+    m.Set("addBos", r_.model.addBos);
+    o.Set("model", m);
+    Napi::Array pts = Napi::Array::New(env, r_.points.size());
+    for (size_t i = 0; i < r_.points.size(); i++) pts.Set(i, point_js(env, r_.points[i]));
+    o.Set("points", pts);
+    o.Set("logits", floats(env, r_.logits));
+    Napi::Array gen = Napi::Array::New(env, r_.generated.size());
+    for (size_t i = 0; i < r_.generated.size(); i++) gen.Set(i, r_.generated[i]);
+    o.Set("generated", gen);
+    Napi::Array errs = Napi::Array::New(env, r_.errors.size());
+    for (size_t i = 0; i < r_.errors.size(); i++) errs.Set(i, r_.errors[i]);
+    o.Set("errors", errs);
+    o.Set("nCtx", r_.nCtx);
+    o.Set("nBatch", r_.nBatch);
+    o.Set("askCalls", r_.askCalls);
+    o.Set("dataCalls", r_.dataCalls);
+    o.Set("decodeMs", r_.decodeMs);
+    return o;
+  }
+  RunOptions opts_;
+  RunResult r_;
+  std::string code_;
+  Napi::Promise::Deferred deferred_;
+};
+
+std::vector<std::string> strings(const Napi::Value& v) {
+  std::vector<std::string> out;
+  if (!v.IsArray()) return out;
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) out.push_back(a.Get(i).As<Napi::String>());
+  return out;
+}
+
+RunOptions parse(const Napi::Object& o) {
+  RunOptions r;
+  r.model = o.Get("model").As<Napi::String>();
+  Napi::Array toks = o.Get("tokens").As<Napi::Array>();
+  for (uint32_t i = 0; i < toks.Length(); i++) r.tokens.push_back(toks.Get(i).As<Napi::Number>().Int32Value());
+  if (o.Has("gen")) r.gen = o.Get("gen").As<Napi::Number>().Int32Value();
+  if (o.Has("threads")) r.threads = o.Get("threads").As<Napi::Number>().Int32Value();
+  if (o.Has("useExtraBufts")) r.useExtraBufts = o.Get("useExtraBufts").As<Napi::Boolean>();
+  if (o.Has("callback")) r.callback = o.Get("callback").As<Napi::Boolean>();
+  if (o.Has("observeAll")) r.capture.observeAll = o.Get("observeAll").As<Napi::Boolean>();
+  if (o.Has("points")) r.capture.points = o.Get("points").As<Napi::Boolean>();
+  r.capture.fullFilter = strings(o.Get("full"));
+  if (r.gen < 0 || r.gen > 4096) throw InputFailure("gen must be in 0..4096");
+  if (r.threads < 1 || r.threads > 256) throw InputFailure("threads must be in 1..256");
+  return r;
+}
+
+Napi::Value Run(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    if (!info[0].IsObject()) throw InputFailure("run() expects an options object");
+    auto* w = new RunWorker(env, parse(info[0].As<Napi::Object>()));
+    Napi::Promise p = w->Promise();
+    w->Queue();
+    return p;
+  } catch (const std::exception& e) {
+    throw to_js_error(env, e);
+  }
+}
+
+}  // namespace
+
+void init_run(Napi::Env env, Napi::Object exports) { exports.Set("run", Napi::Function::New(env, Run)); }
+
+}  // namespace rosetta_llama

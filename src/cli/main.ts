@@ -1,0 +1,73 @@
+/**
+ * The rosetta CLI: global flags, the command table (src/cli/commands/), and the one exit policy:
+ * 0 ok / match, 1 divergence (under --assert-match), 2 bad input or usage, 3 internal error.
+ */
+import yargs, { type Argv } from "yargs";
+
+import { EXIT, RosettaError } from "../util/errors.js";
+import { configureLogging, type LogFormat } from "../util/log.js";
+import { commands } from "./commands/index.js";
+
+export interface GlobalArgs {
+  quiet?: boolean;
+  verbose?: boolean;
+  "log-format"?: LogFormat;
+}
+
+/** Builds the parser (pure: no side effects until parsed), for the CLI and for in-process tests. */
+export function buildCli(argv: string[]): Argv<GlobalArgs> {
+  let cli = yargs(argv)
+    .scriptName("rosetta")
+    .usage(
+      "rosetta: differential tracing for transformer inference numerics.\n\n" +
+        "Run one model from two sources (APR, GGUF, a saved trace, or real llama.cpp), capture every layer\n" +
+        "and sub-step, find the first divergence and say why.",
+    )
+    .option("quiet", { alias: "q", type: "boolean", description: "Only warnings and errors on stderr" })
+    .option("verbose", { alias: "v", type: "boolean", description: "More detail (every capture point, debug logs)" })
+    .option("log-format", { choices: ["pretty", "json"] as const, default: "pretty" as LogFormat, description: "stderr log format: readable lines or JSON lines" })
+    .middleware((a) => configureLogging({ format: a["log-format"], quiet: a.quiet, verbose: a.verbose }))
+    .strict()
+    .strictCommands()
+    .demandCommand(1, "Give a command (see the list above).")
+    .recommendCommands()
+    .help()
+    .alias("help", "h")
+    .version()
+    .wrap(Math.min(110, process.stdout.columns ?? 100))
+    .epilogue("Exit codes: 0 match/ok, 1 divergence under --assert-match, 2 bad input or usage, 3 internal error.")
+    .exitProcess(false);
+  for (const c of commands) cli = cli.command(c);
+  return cli as Argv<GlobalArgs>;
+}
+
+function report(e: unknown): number {
+  if (e instanceof RosettaError) {
+    process.stderr.write(`rosetta: error: ${e.message}\n`);
+    return e.exitCode;
+  }
+  process.stderr.write(`rosetta: internal error (a bug in rosetta; please report it with the command line):\n`);
+  process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  return EXIT.INTERNAL;
+}
+
+/** Runs the CLI and returns the exit code. Command handlers set `process.exitCode` for non-zero results. */
+export async function main(argv: string[]): Promise<number> {
+  let usageError: string | null = null;
+  try {
+    process.exitCode = 0;
+    await buildCli(argv)
+      .fail((msg, err) => {
+        if (err) throw err;
+        usageError = msg;
+      })
+      .parseAsync();
+  } catch (e) {
+    return report(e);
+  }
+  if (usageError) {
+    process.stderr.write(`rosetta: usage error: ${usageError} (see rosetta --help)\n`);
+    return EXIT.INPUT;
+  }
+  return typeof process.exitCode === "number" ? process.exitCode : 0;
+}

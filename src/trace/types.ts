@@ -1,0 +1,113 @@
+/**
+ * The trace: what a runner (rosetta's engine, llama.cpp through the bridge, or another engine writing the
+ * documented format) records for one model and one input. The comparator reads traces, never runners.
+ * On disk: `<name>.trace.json` (this structure) plus, when full tensors were captured, a safetensors file
+ * beside it (`tensors` below). Format documentation: docs/trace-format.md. Capture points:
+ * docs/capture-points.md.
+ */
+
+export const TRACE_FORMAT = "rosetta-trace";
+export const TRACE_FORMAT_VERSION = 1;
+
+/** Canonical capture points, in forward order. Per-layer points are keyed `blk.<i>.<point>`. */
+export const GLOBAL_POINTS_BEFORE = ["embd"] as const;
+export const LAYER_POINTS = [
+  "attn_norm",
+  "q",
+  "k",
+  "v",
+  "q_rope",
+  "k_rope",
+  "kq_softmax",
+  "attn",
+  "attn_out",
+  "ffn_inp",
+  "ffn_norm",
+  "ffn_gate",
+  "ffn_up",
+  "ffn_act",
+  "ffn_out",
+  "l_out",
+] as const;
+export const GLOBAL_POINTS_AFTER = ["result_norm", "logits"] as const;
+
+export type LayerPoint = (typeof LAYER_POINTS)[number];
+export type GlobalPoint = (typeof GLOBAL_POINTS_BEFORE)[number] | (typeof GLOBAL_POINTS_AFTER)[number];
+export type PointKind = LayerPoint | GlobalPoint;
+
+/** `embd`, `blk.3.q_rope`, `logits`. */
+export function pointKey(point: PointKind, layer: number | null): string {
+  return layer === null ? point : `blk.${layer}.${point}`;
+}
+
+/** Summary statistics over one sample of a captured tensor (definitions: docs/metrics.md). */
+export interface Summary {
+  count: number; // elements in the sample, finite + NaN + Inf
+  nan: number;
+  inf: number;
+  zeros: number;
+  mean: number; // over finite elements
+  std: number; // population std over finite elements
+  min: number;
+  max: number;
+  absmax: number;
+  l2: number; // sqrt(sum x^2) over finite elements
+}
+
+export interface TracePoint {
+  key: string; // pointKey(point, layer)
+  point: PointKind;
+  layer: number | null;
+  /** 0 = the prompt (one batch), 1..N = greedy decode steps (one token each). */
+  step: number;
+  /** Row-major shape, outermost first; the first dimension is tokens for per-token points
+   *  (`[T, width]`), `[n_head, T, n_kv]` for kq_softmax. */
+  shape: number[];
+  /** Positions covered by this step: [first, first + tokens). */
+  firstPos: number;
+  tokens: number;
+  /** Summary over every element of this step (all tokens). */
+  all: Summary;
+  /** Summary over the last token's elements only. */
+  last: Summary;
+  /** Name of the full tensor in the trace's safetensors file, when captured. */
+  tensor?: string;
+  /** Engine-specific provenance, e.g. the llama.cpp node `{name, occurrence, op}`. */
+  source?: Record<string, unknown>;
+}
+
+export interface TraceLogits {
+  /** Per position of every step, in order: the top-k ids and logits (descending). */
+  top: { pos: number; ids: number[]; logits: number[] }[];
+  k: number;
+  /** Name of the full `[positions, vocab]` tensor in the safetensors file, when captured. */
+  tensor?: string;
+}
+
+export interface Trace {
+  format: typeof TRACE_FORMAT;
+  version: number;
+  engine: {
+    name: string; // "rosetta" | "llama.cpp" | another engine's name
+    version?: string;
+    /** Everything that changes numerics: numerics mode, ISA, threads, flash attention, KV type... */
+    settings: Record<string, unknown>;
+  };
+  model: {
+    path?: string;
+    sha256?: string;
+    arch?: string;
+    fileType?: string;
+    config?: Record<string, unknown>;
+  };
+  input: {
+    prompt?: string;
+    tokens: number[]; // prompt token ids
+    generated: number[]; // greedy tokens (decode steps), empty when --gen 0
+  };
+  points: TracePoint[];
+  logits?: TraceLogits;
+  /** Safetensors file (relative to the trace JSON) holding full tensors, if any. */
+  tensors?: string;
+  createdAt?: string;
+}
