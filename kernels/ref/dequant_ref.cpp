@@ -253,3 +253,20 @@ void dequant_iq4_xs(const void* src, float* y, int64_t n) {
 
 }  // namespace ref
 }  // namespace rosetta
+
+namespace rosetta {
+namespace ref {
+// APR_Q4: 32-element blocks of (f16 scale, 16 bytes); element i is the low nibble of byte i/2 when i is
+// even, the high nibble when odd; value = (nibble - 8) * scale.
+void dequant_apr_q4(const void* src, float* y, int64_t n) {
+  const block_q4_0* x = static_cast<const block_q4_0*>(src);  // same geometry, different nibble order
+  for (int64_t i = 0; i < n / 32; ++i, y += 32) {
+    const float d = fp16_to_fp32(x[i].d);
+    for (int j = 0; j < 16; ++j) {
+      y[2 * j] = (float)((x[i].qs[j] & 0xF) - 8) * d;
+      y[2 * j + 1] = (float)((x[i].qs[j] >> 4) - 8) * d;
+    }
+  }
+}
+}  // namespace ref
+}  // namespace rosetta

@@ -25,4 +25,6 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
 }
 }  // namespace rosetta_addon
 
-NODE_API_MODULE(rosetta, rosetta_addon::Init)
+// NODE_API_MODULE pastes its argument into an identifier, so it needs an unqualified name.
+static Napi::Object RosettaInit(Napi::Env env, Napi::Object exports) { return rosetta_addon::Init(env, exports); }
+NODE_API_MODULE(rosetta, RosettaInit)

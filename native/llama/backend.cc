@@ -164,8 +164,9 @@ void begin_capture() {
 
 std::string captured_errors() {
   std::lock_guard<std::mutex> g(g_log_mutex);
-  std::string s = g_log_errors;
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  // The first line is llama.cpp's most specific complaint; the rest repeats it at higher levels.
+  std::string s = g_log_errors.substr(0, g_log_errors.find('\n'));
+  while (!s.empty() && (s.back() == '\r' || s.back() == ' ')) s.pop_back();
   return s;
 }
 
@@ -182,7 +183,7 @@ llama_model* load_model(const std::string& path, bool vocabOnly, bool useExtraBu
   mp.n_gpu_layers = 0;
   mp.vocab_only = vocabOnly;
   mp.use_extra_bufts = useExtraBufts;
-  mp.use_mmap = mmap;
+  (void)mmap;  // load_mode default (mmap where possible); kept in the cache key
   begin_capture();
   llama_model* m = llama_model_load_from_file(path.c_str(), mp);
   if (!m) {

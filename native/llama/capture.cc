@@ -161,7 +161,12 @@ void Capture::record(ggml_tensor* t, const Pending& p) {
     for (int64_t i2 = 0; i2 < t->ne[2]; i2++)
       for (int64_t i1 = 0; i1 < t->ne[1]; i1++) {
         size_t row = i1 * t->nb[1] + i2 * t->nb[2] + i3 * t->nb[3];
-        for (int64_t i0 = 0; i0 < ne0; i0++) out[k++] = read_elem(t, base, row + i0 * t->nb[0]);
+        if (t->type == GGML_TYPE_F32 && t->nb[0] == sizeof(float)) {
+          std::memcpy(&out[k], base + row, ne0 * sizeof(float));
+          k += ne0;
+        } else {
+          for (int64_t i0 = 0; i0 < ne0; i0++) out[k++] = read_elem(t, base, row + i0 * t->nb[0]);
+        }
       }
   cp.all = rosetta::stats_f32(out.data(), n, 1);
   if (isSoftmax) {

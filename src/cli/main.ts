@@ -4,7 +4,7 @@
  */
 import yargs, { type Argv } from "yargs";
 
-import { EXIT, RosettaError } from "../util/errors.js";
+import { EXIT, RosettaError, UsageError } from "../util/errors.js";
 import { configureLogging, type LogFormat } from "../util/log.js";
 import { commands } from "./commands/index.js";
 
@@ -36,12 +36,17 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
     .version()
     .wrap(Math.min(110, process.stdout.columns ?? 100))
     .epilogue("Exit codes: 0 match/ok, 1 divergence under --assert-match, 2 bad input or usage, 3 internal error.")
-    .exitProcess(false);
+    // --help and --version print and exit 0 here; every other outcome returns through main().
+    .exitProcess(true);
   for (const c of commands) cli = cli.command(c);
   return cli as Argv<GlobalArgs>;
 }
 
 function report(e: unknown): number {
+  if (e instanceof UsageError) {
+    process.stderr.write(`rosetta: usage error: ${e.message} (see rosetta --help)\n`);
+    return e.exitCode;
+  }
   if (e instanceof RosettaError) {
     process.stderr.write(`rosetta: error: ${e.message}\n`);
     return e.exitCode;
@@ -53,21 +58,16 @@ function report(e: unknown): number {
 
 /** Runs the CLI and returns the exit code. Command handlers set `process.exitCode` for non-zero results. */
 export async function main(argv: string[]): Promise<number> {
-  let usageError: string | null = null;
   try {
     process.exitCode = 0;
     await buildCli(argv)
       .fail((msg, err) => {
-        if (err) throw err;
-        usageError = msg;
+        // Throwing here stops yargs before any handler runs.
+        throw err ?? new UsageError(msg);
       })
       .parseAsync();
   } catch (e) {
     return report(e);
-  }
-  if (usageError) {
-    process.stderr.write(`rosetta: usage error: ${usageError} (see rosetta --help)\n`);
-    return EXIT.INPUT;
   }
   return typeof process.exitCode === "number" ? process.exitCode : 0;
 }

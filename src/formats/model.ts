@@ -76,6 +76,12 @@ export interface TensorView {
   /** Absolute byte offset in the file and byte length. */
   offset: number;
   byteLength: number;
+  /**
+   * Bytes from one row to the next when rows are independently padded (APR K-quant matrices whose row
+   * length is not a multiple of 256, spec §4.4: each row holds ceil(in/256) super-blocks and the padding
+   * elements are discarded). Absent: rows are packed (row bytes = in / blockSize * typeSize).
+   */
+  rowBytes?: number;
 }
 
 export type LayoutVerdict = "OK" | "TRANSPOSE NEEDED" | "UNEXPECTED SHAPE" | "UNUSED";

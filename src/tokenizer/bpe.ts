@@ -53,6 +53,7 @@ export class BpeSession {
     const n = word.length;
     this.ensure(n);
     const { start, len, prev, next, heap, popped } = this;
+    const tokenToId = this.vocab.tokenToId;
     for (let i = 0; i < n; i++) {
       start[i] = i;
       len[i] = 1;
@@ -75,7 +76,7 @@ export class BpeSession {
     for (let i = 0; i < n; i++) {
       if (len[i] === 0) continue;
       const piece = word.slice(start[i], start[i] + len[i]);
-      const id = this.vocab.tokenToId.get(piece);
+      const id = tokenToId.get(piece);
       if (id !== undefined) {
         out.push(id);
         continue;
@@ -92,8 +93,7 @@ export class BpeSession {
   private addBigram(word: string, l: number, r: number): void {
     if (l < 0 || r < 0) return;
     const s = this.start[l];
-    const key = word.slice(s, s + this.len[l]) + " " + word.slice(this.start[r], this.start[r] + this.len[r]);
-    const rank = this.vocab.ranks.get(key);
+    const rank = this.vocab.ranks.get(word.slice(s, s + this.len[l]) + " " + word.slice(this.start[r], this.start[r] + this.len[r]));
     if (rank === undefined) return;
     this.heap.push(rank, l, r, this.len[l] + this.len[r]);
   }

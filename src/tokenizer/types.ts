@@ -60,6 +60,10 @@ export function attrFromTokenType(type: number): number {
 export interface TokenizeOptions {
   /** Add BOS/EOS as the vocabulary's add_bos/add_eos say (llama_tokenize's add_special). Default true. */
   addSpecial?: boolean;
+  /** Override the vocabulary's add_bos (only when addSpecial is on). */
+  addBos?: boolean;
+  /** Override the vocabulary's add_eos (only when addSpecial is on). */
+  addEos?: boolean;
   /** Match control/unknown token texts in the input (llama_tokenize's parse_special). Default false. */
   parseSpecial?: boolean;
 }

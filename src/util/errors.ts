@@ -35,4 +35,11 @@ export class MissingComponentError extends RosettaError {
   }
 }
 
+/** Wrong flags or arguments on the command line. Exit code 2. */
+export class UsageError extends RosettaError {
+  constructor(message: string) {
+    super(message, "ROSETTA_USAGE", 2);
+  }
+}
+
 export const EXIT = { OK: 0, DIVERGENCE: 1, INPUT: 2, INTERNAL: 3 } as const;

@@ -17,18 +17,19 @@ struct Stats {
   double l2;        // sqrt(sum x^2) over finite elements
 };
 
-// Stats over x[0], x[stride], ..., x[(n-1)*stride].
+// Stats over x[0], x[stride], ..., x[(n-1)*stride] (n may be 0).
 Stats stats_f32(const float* x, int64_t n, int64_t stride);
 
 struct DiffMetrics {
   uint64_t count;          // pairs visited
   uint64_t nonfinite;      // pairs where a or b is NaN/Inf (excluded from the metrics below)
   uint64_t nonfiniteMismatch; // pairs where a and b differ in finiteness or in kind (NaN vs Inf vs -Inf)
+  // Below: over the pairs where both are finite (edge cases: docs/metrics.md).
   double maxAbs;           // max |a-b|
-  int64_t maxAbsIndex;     // index of max |a-b| (-1 if none)
+  int64_t maxAbsIndex;     // first index of max |a-b| (-1 if none)
   double meanAbs;          // mean |a-b|
-  double nmseEnergy;       // sum (a-b)^2 / sum a^2      (a is the reference)
-  double nmseVariance;     // mean (a-b)^2 / var(a)      (population variance)
+  double nmseEnergy;       // sum (a-b)^2 / sum a^2      (a is the reference; x/0 = +Inf, 0/0 = 0)
+  double nmseVariance;     // mean (a-b)^2 / var(a)      (population variance; x/0 = +Inf, 0/0 = 0)
   double sqnrDb;           // -10 log10(nmseEnergy)      (+Inf when identical)
   double cosine;           // a.b / (|a| |b|)            (1 when both all-zero, 0 when one is)
 };

@@ -15,7 +15,8 @@ enum TypeId : uint32_t {
   T_Q2_K = 10, T_Q3_K = 11, T_Q4_K = 12, T_Q5_K = 13, T_Q6_K = 14, T_Q8_K = 15,
   T_IQ2_XXS = 16, T_IQ2_XS = 17, T_IQ3_XXS = 18, T_IQ1_S = 19, T_IQ4_NL = 20, T_IQ3_S = 21,
   T_IQ2_S = 22, T_IQ4_XS = 23, T_I8 = 24, T_I16 = 25, T_I32 = 26, T_I64 = 27, T_F64 = 28,
-  T_IQ1_M = 29, T_BF16 = 30, T_TQ1_0 = 34, T_TQ2_0 = 35, T_MXFP4 = 39,
+  T_IQ1_M = 29, T_BF16 = 30, T_TQ1_0 = 34, T_TQ2_0 = 35, T_MXFP4 = 39, T_NVFP4 = 40,
+  T_Q1_0 = 41, T_Q2_0 = 42,  // newer than the pinned llama.cpp; known by name only
   // rosetta-private: APR-native formats (see docs/apr-format notes in src/formats/apr.ts)
   T_APR_Q4 = 128, T_APR_Q8 = 129,
 };
@@ -34,5 +35,11 @@ struct TypeTraits {
 const TypeTraits* type_traits(uint32_t type);
 // Highest type id with an entry (for enumerating the table).
 uint32_t type_id_max();
+// Traits by GGML name ("q4_K"), or nullptr.
+const TypeTraits* type_traits_by_name(const char* name);
+// The dequantizer of a supported type for the current ISA (current_isa() may throw, see isa.h).
+ToFloatFn to_float_fn(const TypeTraits& t);
+// Dequantize n elements (a multiple of t.blockSize) with the current ISA.
+void to_float(const TypeTraits& t, const void* src, float* dst, int64_t n);
 
 }  // namespace rosetta

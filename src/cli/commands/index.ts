@@ -4,7 +4,14 @@
  */
 import type { CommandModule } from "yargs";
 
+import { compareCommand } from "./CompareCommand.js";
+import { convertCommand } from "./ConvertCommand.js";
+import { demoCommand } from "./DemoCommand.js";
+import { diffWeightsCommand } from "./DiffWeightsCommand.js";
 import { inspectCommand } from "./InspectCommand.js";
+import { parityCommand } from "./ParityCommand.js";
+import { tokenizeCommand } from "./TokenizeCommand.js";
+import { traceCommand } from "./TraceCommand.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [inspectCommand];
+export const commands: CommandModule<any, any>[] = [convertCommand, inspectCommand, traceCommand, tokenizeCommand, parityCommand, diffWeightsCommand, demoCommand, compareCommand];

@@ -1,0 +1,182 @@
+// `Mapping`: a read-only mmap of a file, and byte access for the other modules (mapping.h).
+#include "mapping.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "args.h"
+#include "module.h"
+
+namespace rosetta_addon {
+
+MappedFile::~MappedFile() {
+  if (data != nullptr) munmap(const_cast<uint8_t*>(data), size);
+}
+
+namespace {
+
+// Distinguishes Mapping objects from any other wrapped object, without per-env instance data.
+const napi_type_tag kMappingTag = {0x726f736574746121ULL, 0x6d617070696e6721ULL};
+
+std::string sys_error(const std::string& what, const std::string& path, int err) {
+  return what + " " + path + ": " + std::strerror(err);
+}
+
+std::shared_ptr<MappedFile> map_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error(sys_error("cannot open", path, errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    throw std::runtime_error(sys_error("cannot stat", path, err));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw std::runtime_error("cannot map " + path + ": not a regular file");
+  }
+  auto m = std::make_shared<MappedFile>();
+  m->path = path;
+  m->size = (size_t)st.st_size;
+  if (m->size > 0) {
+    void* p = mmap(nullptr, m->size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+      const int err = errno;
+      ::close(fd);
+      throw std::runtime_error(sys_error("cannot mmap", path, err));
+    }
+    m->data = static_cast<const uint8_t*>(p);
+  }
+  ::close(fd);  // the mapping keeps the pages; the descriptor is no longer needed
+  return m;
+}
+
+class Mapping : public Napi::ObjectWrap<Mapping> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Mapping",
+                       {InstanceAccessor<&Mapping::Size>("size"), InstanceAccessor<&Mapping::Path>("path"),
+                        InstanceAccessor<&Mapping::Closed>("closed"), InstanceMethod<&Mapping::Close>("close")});
+  }
+
+  explicit Mapping(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Mapping>(info) {
+    guard(info.Env(), [&] {
+      if (info.Length() < 1 || !info[0].IsString()) throw ArgError("Mapping(path): path must be a string");
+      file_ = map_file(info[0].As<Napi::String>().Utf8Value());
+      size_ = file_->size;
+      path_ = file_->path;
+      napi_type_tag_object(info.Env(), info.This(), &kMappingTag);
+    });
+  }
+
+  std::shared_ptr<const MappedFile> file() const { return file_; }
+  const std::string& path() const { return path_; }
+
+  // One external ArrayBuffer per mapping (V8 must never see the same memory registered twice);
+  // every mappingBytes() view is a window into it, and it holds its own reference to the file.
+  Napi::ArrayBuffer buffer(Napi::Env env) {
+    if (!buffer_.IsEmpty()) return buffer_.Value();
+    Napi::ArrayBuffer ab;
+    if (file_->size == 0) {
+      ab = Napi::ArrayBuffer::New(env, 0);
+    } else {
+      auto* hold = new std::shared_ptr<const MappedFile>(file_);
+      ab = Napi::ArrayBuffer::New(
+          env, const_cast<uint8_t*>(file_->data), file_->size,
+          [](Napi::Env, void*, std::shared_ptr<const MappedFile>* h) { delete h; }, hold);
+    }
+    buffer_ = Napi::Persistent(ab);
+    return ab;
+  }
+
+ private:
+  Napi::Value Size(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), (double)size_); }
+  Napi::Value Path(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), path_); }
+  Napi::Value Closed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !file_); }
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    file_.reset();  // pages go when the last view made by mappingBytes is collected
+    buffer_.Reset();
+    return info.Env().Undefined();
+  }
+
+  std::shared_ptr<const MappedFile> file_;
+  Napi::Reference<Napi::ArrayBuffer> buffer_;
+  size_t size_ = 0;
+  std::string path_;
+};
+
+Mapping* unwrap_mapping(Napi::Value v) {
+  if (!v.IsObject()) return nullptr;
+  bool tagged = false;
+  if (napi_check_object_type_tag(v.Env(), v, &kMappingTag, &tagged) != napi_ok || !tagged) return nullptr;
+  return Mapping::Unwrap(v.As<Napi::Object>());
+}
+
+Mapping* open_mapping_or_throw(Napi::Value v, const char* what) {
+  Mapping* m = unwrap_mapping(v);
+  if (m == nullptr) throw ArgError(std::string(what) + " must be a Mapping");
+  if (!m->file()) throw ArgError(std::string(what) + ": mapping of " + m->path() + " is closed");
+  return m;
+}
+
+// mappingBytes(mapping, offset, length): a Uint8Array over the mapped bytes (no copy), bounds-checked.
+Napi::Value MappingBytes(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    Mapping* m = open_mapping_or_throw(info[0], "mappingBytes: first argument");
+    const uint64_t offset = arg_index(info, 1, "offset");
+    const uint64_t length = arg_index(info, 2, "length");
+    check_range(offset, length, m->file()->size, "mappingBytes", m->path().c_str());
+    return Napi::Uint8Array::New(info.Env(), (size_t)length, m->buffer(info.Env()), (size_t)offset);
+  });
+}
+
+void Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("Mapping", Mapping::Define(env));
+  exports.Set("mappingBytes", Napi::Function::New(env, MappingBytes, "mappingBytes"));
+}
+
+}  // namespace
+
+bool is_mapping(Napi::Value v) { return unwrap_mapping(v) != nullptr; }
+
+std::shared_ptr<const MappedFile> mapping_ref(Napi::Value v) {
+  Mapping* m = unwrap_mapping(v);
+  if (m == nullptr) throw Napi::TypeError::New(v.Env(), "expected a Mapping");
+  if (!m->file()) throw Napi::Error::New(v.Env(), "mapping of " + m->path() + " is closed");
+  return m->file();
+}
+
+const uint8_t* mapping_data(Napi::Value v, size_t* size) {
+  std::shared_ptr<const MappedFile> f = mapping_ref(v);
+  *size = f->size;
+  return f->data;
+}
+
+const uint8_t* source_bytes(Napi::Value v, size_t* size, const char* what) {
+  if (unwrap_mapping(v) != nullptr) return mapping_data(v, size);
+  if (v.IsArrayBuffer()) {
+    Napi::ArrayBuffer ab = v.As<Napi::ArrayBuffer>();
+    *size = ab.ByteLength();
+    return static_cast<const uint8_t*>(ab.Data());
+  }
+  if (v.IsTypedArray()) {
+    Napi::TypedArray ta = v.As<Napi::TypedArray>();
+    *size = ta.ByteLength();
+    return static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  }
+  if (v.IsDataView()) {
+    Napi::DataView dv = v.As<Napi::DataView>();
+    *size = dv.ByteLength();
+    return static_cast<const uint8_t*>(dv.ArrayBuffer().Data()) + dv.ByteOffset();
+  }
+  throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a Mapping, ArrayBuffer, TypedArray or DataView");
+}
+
+ROSETTA_ADDON_MODULE(mapping, Init);
+
+}  // namespace rosetta_addon

@@ -1,0 +1,107 @@
+/**
+ * `rosetta A B` (the default command): compare two sides layer by layer, name the first divergence and
+ * diagnose it. Each side is a model file run by rosetta's engine, a model run by llama.cpp
+ * (`--engine-a/--engine-b llama.cpp`), or a saved trace. Exit: 0 compared (and matched, under
+ * --assert-match), 1 divergence / not comparable under --assert-match, 2 bad input, 3 internal error.
+ */
+import { writeFileSync } from "node:fs";
+
+import type { CommandModule } from "yargs";
+
+import { renderJson } from "../../compare/report/json.js";
+import { renderJunit } from "../../compare/report/junit.js";
+import { renderText, useColor } from "../../compare/report/text.js";
+import { runComparison, type EngineName } from "../../compare/run.js";
+import { DEFAULT_THRESHOLD } from "../../compare/tolerances.js";
+import type { ComparisonResult } from "../../compare/types.js";
+import type { Numerics } from "../../native/ops.js";
+import { EXIT, InputError } from "../../util/errors.js";
+
+export interface CompareArgs {
+  a: string;
+  b: string;
+  prompt?: string;
+  tokens?: string;
+  gen?: number;
+  "engine-a"?: EngineName;
+  "engine-b"?: EngineName;
+  "numerics-a"?: Numerics;
+  "numerics-b"?: Numerics;
+  threshold: number;
+  "assert-match"?: boolean;
+  json?: string;
+  junit?: string;
+  full?: string[];
+  weights?: boolean;
+  threads?: number;
+  verbose?: boolean;
+}
+
+export function parseTokens(s: string | undefined): number[] | undefined {
+  if (s === undefined) return undefined;
+  const parts = s.split(/[\s,]+/).filter((x) => x.length > 0);
+  const ids = parts.map(Number);
+  if (ids.length === 0 || ids.some((x) => !Number.isSafeInteger(x) || x < 0)) throw new InputError(`--tokens ${JSON.stringify(s)}: expected comma-separated non-negative token ids`);
+  return ids;
+}
+
+/** The exit code for a result: divergence and "not comparable" fail only under --assert-match. */
+export function exitCodeOf(r: ComparisonResult, assertMatch: boolean): number {
+  if (!assertMatch) return EXIT.OK;
+  return r.verdict === "MATCH" || r.verdict === "DRIFT" ? EXIT.OK : EXIT.DIVERGENCE;
+}
+
+/** Writes the requested reports; returns the exit code. Shared by `rosetta A B` and `rosetta demo`. */
+export function emitReports(r: ComparisonResult, o: { json?: string; junit?: string; verbose?: boolean; assertMatch?: boolean; jsonToStdout?: boolean }): number {
+  if (o.json === "-") process.stdout.write(renderJson(r));
+  else process.stdout.write(renderText(r, { verbose: o.verbose, color: useColor(process.stdout) }));
+  if (o.json && o.json !== "-") writeFileSync(o.json, renderJson(r));
+  if (o.junit) writeFileSync(o.junit, renderJunit(r));
+  return exitCodeOf(r, !!o.assertMatch);
+}
+
+export const compareCommand: CommandModule<object, CompareArgs> = {
+  command: "$0 <a> <b>",
+  describe: "Compare two sides layer by layer: first divergence, diagnosis, recommendation",
+  builder: (y) =>
+    y
+      .positional("a", { type: "string", demandOption: true, description: "side A: model file (GGUF/APR) or saved trace (JSON)" })
+      .positional("b", { type: "string", demandOption: true, description: "side B, the reference: model file or saved trace" })
+      .option("prompt", { alias: "p", type: "string", description: "Prompt (each side tokenizes it with its own tokenizer)" })
+      .option("tokens", { type: "string", description: "Token ids, comma separated (overrides tokenization on both sides)" })
+      .option("gen", { type: "number", default: 0, description: "Greedy decode steps after the prompt (KV-cache path)" })
+      .option("engine-a", { choices: ["rosetta", "llama.cpp"] as const, description: "Run side A's model with this engine (default rosetta)" })
+      .option("engine-b", { choices: ["rosetta", "llama.cpp"] as const, description: "Run side B's model with this engine (default rosetta)" })
+      .option("numerics-a", { choices: ["ggml", "exact"] as const, description: "rosetta numerics mode for side A (default ggml)" })
+      .option("numerics-b", { choices: ["ggml", "exact"] as const, description: "rosetta numerics mode for side B (default ggml)" })
+      .option("threshold", { type: "number", default: DEFAULT_THRESHOLD, description: "Max energy NMSE sum(a-b)^2/sum(b^2) per point for a match (docs/tolerances.md)" })
+      .option("assert-match", { type: "boolean", description: "Exit 1 unless every point matches or drifts within its band" })
+      .option("json", { type: "string", description: "Write the JSON report to FILE ('-': stdout instead of the text)" })
+      .option("junit", { type: "string", description: "Write a JUnit XML report to FILE (one test case per point)" })
+      .option("full", { type: "string", array: true, description: "Point keys captured as full tensors (globs; default every point but kq_softmax)" })
+      .option("weights", { type: "boolean", default: true, description: "Weight-level diff when both sides are model files (--no-weights to skip)" })
+      .option("threads", { type: "number", description: "Threads per engine" })
+      .check((a) => {
+        if (a.prompt !== undefined && a.tokens !== undefined) throw new InputError("give --prompt or --tokens, not both");
+        if (!(a.threshold > 0) || !Number.isFinite(a.threshold)) throw new InputError(`--threshold must be a positive number (got ${a.threshold})`);
+        if (!Number.isInteger(a.gen) || (a.gen ?? 0) < 0) throw new InputError(`--gen must be a non-negative integer`);
+        return true;
+      })
+      .example('rosetta model.apr model.gguf --prompt "2+2="', "APR vs GGUF on rosetta's engine")
+      .example('rosetta model.gguf model.gguf --engine-b llama.cpp -p "Hello" --assert-match', "rosetta vs real llama.cpp, CI gate")
+      .example("rosetta mine.trace.json ref.trace.json --json report.json --junit report.xml", "two saved traces"),
+  handler: async (args) => {
+    const r = await runComparison({
+      a: { path: args.a, engine: args["engine-a"], numerics: args["numerics-a"] },
+      b: { path: args.b, engine: args["engine-b"], numerics: args["numerics-b"] },
+      prompt: args.prompt,
+      tokens: parseTokens(args.tokens),
+      gen: args.gen,
+      threshold: args.threshold,
+      full: args.full,
+      weights: args.weights,
+      threads: args.threads,
+    });
+    process.exitCode = emitReports(r, { json: args.json, junit: args.junit, verbose: args.verbose, assertMatch: args["assert-match"] });
+  },
+};

@@ -1,0 +1,50 @@
+/**
+ * `rosetta convert in.gguf out.apr [--quantize q4k|q6k|apr-q4|apr-q8] [--inject DEFECT]`: GGUF to APR v2
+ * with aprender's import conventions; `--inject` writes a variant carrying one named defect (docs/defects.md),
+ * as APR or GGUF by the output extension.
+ */
+import { writeFileSync } from "node:fs";
+
+import type { CommandModule } from "yargs";
+
+import { DEFECTS, injectDefect, parseDefect } from "../../convert/defects.js";
+import { irToGguf, readGgufIr } from "../../convert/ir.js";
+import { irToApr, QUANTIZE_MODES, type QuantizeMode } from "../../convert/to-apr.js";
+import { sniffFile } from "../../formats/index.js";
+import { InputError, UnsupportedError } from "../../util/errors.js";
+import { logger } from "../../util/log.js";
+
+export interface ConvertArgs {
+  input: string;
+  output: string;
+  quantize?: string;
+  inject?: string;
+}
+
+export async function runConvert(a: ConvertArgs): Promise<void> {
+  const format = a.output.endsWith(".apr") ? "apr" : a.output.endsWith(".gguf") ? "gguf" : null;
+  if (!format) throw new InputError(`${a.output}: output must end in .apr or .gguf`);
+  if (a.quantize !== undefined && !QUANTIZE_MODES.includes(a.quantize as QuantizeMode)) {
+    throw new InputError(`--quantize ${a.quantize}: expected one of ${QUANTIZE_MODES.join(", ")}`);
+  }
+  if (a.quantize && format === "gguf") throw new InputError(`--quantize applies to APR output only (use llama-quantize for GGUF)`);
+  if ((await sniffFile(a.input)) !== "gguf") throw new UnsupportedError(`${a.input}: convert reads GGUF input only`);
+  const ir = await readGgufIr(a.input);
+  const defect = a.inject ? parseDefect(a.inject) : null;
+  if (defect) injectDefect(ir, defect, format);
+  const bytes = format === "apr" ? await irToApr(ir, { quantize: a.quantize as QuantizeMode | undefined }) : irToGguf(ir);
+  writeFileSync(a.output, bytes);
+  logger("convert").info({ input: a.input, output: a.output, bytes: bytes.length, quantize: a.quantize, inject: a.inject }, `wrote ${format.toUpperCase()} ${a.output}`);
+}
+
+export const convertCommand: CommandModule<object, ConvertArgs> = {
+  command: "convert <input> <output>",
+  describe: "Convert a GGUF model to APR v2 (aprender's import conventions), optionally with one injected defect",
+  builder: (y) =>
+    y
+      .positional("input", { type: "string", demandOption: true, describe: "GGUF model" })
+      .positional("output", { type: "string", demandOption: true, describe: "output file (.apr or .gguf)" })
+      .option("quantize", { type: "string", choices: [...QUANTIZE_MODES], describe: "requantize tensors that are not F32/F16/Q4_K/Q6_K-verbatim" })
+      .option("inject", { type: "string", describe: `one defect: ${DEFECTS.map((d) => d.syntax).join(", ")}` }) as never,
+  handler: async (a) => runConvert(a),
+};

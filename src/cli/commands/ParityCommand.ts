@@ -1,0 +1,152 @@
+/**
+ * `rosetta parity <model.gguf>...`: top-k logit parity against real llama.cpp over the frozen prompt
+ * suite (docs/parity.md), and `rosetta parity merge <results.json>...` to join shard results.
+ * Exit 0 all pass, 1 any failure, 2 bad input or a pin mismatch (before anything is compared).
+ */
+import { writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+import type { CommandModule } from "yargs";
+
+import { defaultManifestPath, loadManifest, resolveModelPath, type Manifest } from "../../parity/manifest.js";
+import { detailLines, isaTable, junit, summaryTable, verdictLine } from "../../parity/report.js";
+import { runParity, type ModelTarget } from "../../parity/runner.js";
+import { mergeRuns, parseShard, readRun, runToJson } from "../../parity/shard.js";
+import { loadSuite } from "../../parity/suite.js";
+import type { IsaName, Numerics, ParityRunResult } from "../../parity/types.js";
+import { resolveFixture } from "../../parity/fixtures.js";
+import { EXIT, InputError } from "../../util/errors.js";
+
+export interface ParityArgs {
+  models?: string[];
+  suite?: string;
+  tokens?: number;
+  top: number;
+  junit?: string;
+  json?: string;
+  shard?: string;
+  isa?: string;
+  numerics?: string;
+  manifest?: string;
+  threads?: number;
+  prompts?: string;
+}
+
+function isaList(s: string | undefined): IsaName[] {
+  if (!s) return [];
+  if (s === "all") return ["scalar", "avx2", "avx512"];
+  const out = s.split(",").map((x) => x.trim());
+  for (const x of out) if (!["scalar", "avx2", "avx512"].includes(x)) throw new InputError(`--isa: unknown path '${x}' (scalar, avx2, avx512 or all)`);
+  return out as IsaName[];
+}
+
+function numericsList(s: string | undefined, m: Manifest | null): Numerics[] {
+  if (!s) return m?.rosetta.numerics ?? ["ggml"];
+  const out = s === "both" ? ["ggml", "exact"] : s.split(",").map((x) => x.trim());
+  for (const x of out) if (x !== "ggml" && x !== "exact") throw new InputError(`--numerics: '${x}' is not ggml, exact or both`);
+  return out as Numerics[];
+}
+
+/** Positional models run as given; with --manifest they must be listed there (by name or path) and are pinned. */
+async function targets(models: string[], m: Manifest | null): Promise<ModelTarget[]> {
+  if (!m) {
+    if (models.length === 0) throw new InputError("give at least one model file, or --manifest FILE");
+    return models.map((p) => ({ name: path.basename(p), path: p }));
+  }
+  const pick = models.length === 0 ? m.models : models.map((q) => {
+    const hit = m.models.find((e) => e.name === q || (e.path && resolveModelPath(e.path) === path.resolve(q)));
+    if (!hit) throw new InputError(`${q} is not listed in the manifest ${m.file}`);
+    return hit;
+  });
+  const out: ModelTarget[] = [];
+  for (const e of pick) out.push({ name: e.name, path: e.path ? resolveModelPath(e.path) : await resolveFixture(e.fixture!), pinned: e });
+  return out;
+}
+
+function promptList(s: string | undefined): number[] | undefined {
+  if (!s) return undefined;
+  return s.split(",").map((x) => {
+    const n = Number(x);
+    if (!Number.isSafeInteger(n) || n < 0) throw new InputError(`--prompts: '${x}' is not a prompt index`);
+    return n;
+  });
+}
+
+export function printRun(run: ParityRunResult, files: { junit?: string; json?: string }): number {
+  const lines = detailLines(run.results);
+  if (lines.length) process.stdout.write(lines.join("\n") + "\n\n");
+  if (run.results.length) process.stdout.write(summaryTable(run.results) + "\n\n");
+  if (run.isa.length > 1) process.stdout.write("ISA paths side by side:\n" + isaTable(run) + "\n\n");
+  for (const s of run.skipped) process.stdout.write(`PARITY-NOT-RUN case=${s.case} reason="${s.reason}"\n`);
+  process.stdout.write(verdictLine(run) + "\n");
+  if (files.junit) writeFileSync(files.junit, junit(run));
+  if (files.json) writeFileSync(files.json, runToJson(run));
+  return run.passed ? EXIT.OK : EXIT.DIVERGENCE;
+}
+
+async function runHandler(a: ParityArgs): Promise<void> {
+  const manifest = a.manifest ? loadManifest(a.manifest === "default" ? defaultManifestPath() : a.manifest) : null;
+  const suite = loadSuite(a.suite ?? (manifest ? resolveModelPath(manifest.suite.path) : undefined));
+  if (a.tokens !== undefined && (!Number.isSafeInteger(a.tokens) || a.tokens < 1)) throw new InputError("--tokens must be a positive integer");
+  if (!Number.isSafeInteger(a.top) || a.top < 1) throw new InputError("--top must be a positive integer");
+  const t0 = performance.now();
+  const run = await runParity({
+    models: await targets(a.models ?? [], manifest),
+    suite,
+    tokens: a.tokens ?? manifest?.rosetta.tokens ?? undefined,
+    top: a.top,
+    numerics: numericsList(a.numerics, manifest),
+    isa: isaList(a.isa),
+    shard: a.shard ? parseShard(a.shard) : null,
+    manifest,
+    threads: a.threads ?? os.availableParallelism(),
+    prompts: promptList(a.prompts),
+    log: (l) => process.stderr.write(l + "\n"),
+  });
+  process.exitCode = printRun(run, a);
+  process.stdout.write(`time: ${((performance.now() - t0) / 1000).toFixed(2)} s\n`);
+}
+
+const mergeCommand: CommandModule<object, { results: string[]; junit?: string; json?: string }> = {
+  command: "merge <results..>",
+  describe: "Join shard JSON results into one report and exit code",
+  builder: (y) =>
+    y
+      .positional("results", { type: "string", array: true, demandOption: true })
+      .option("junit", { type: "string", description: "Write JUnit XML here" })
+      .option("json", { type: "string", description: "Write the merged JSON here" }),
+  handler: async (a) => {
+    const run = mergeRuns(a.results.map(readRun), a.results);
+    process.exitCode = printRun(run, a);
+  },
+};
+
+const runCommand: CommandModule<object, ParityArgs> = {
+  command: "$0 [models..]",
+  describe: "Run the parity suite on models",
+  builder: (y) =>
+    y
+      .positional("models", { type: "string", array: true, description: "GGUF model files (or names from --manifest)" })
+      .option("suite", { type: "string", description: "Prompt suite JSON (default parity/suite.json)" })
+      .option("tokens", { type: "number", description: "Greedy tokens per prompt (default 50; the long-generative prompts 200)" })
+      .option("top", { type: "number", default: 5, description: "Top-k ids compared per position" })
+      .option("junit", { type: "string", description: "Write JUnit XML here" })
+      .option("json", { type: "string", description: "Write the JSON results here (for `rosetta parity merge`)" })
+      .option("shard", { type: "string", description: "Run shard K of N of the (model, quant, prompt) cases, e.g. 2/4" })
+      .option("isa", { type: "string", description: "Force kernel paths side by side: scalar, avx2, avx512 (comma list) or all" })
+      .option("numerics", { type: "string", description: "rosetta numerics: ggml, exact or both (default ggml)" })
+      .option("manifest", { type: "string", description: "Pinned manifest: verify every hash and version first (exit 2 on mismatch)" })
+      .option("threads", { type: "number", description: "rosetta threads (default: cores); llama.cpp is pinned to 1" })
+      .option("prompts", { type: "string", description: "Only these prompt indices (comma list)" })
+      .example("rosetta parity model.gguf", "10 prompts x 50 tokens, top-5")
+      .example("rosetta parity --manifest tests/fixtures/parity-manifest.json --shard 1/4 --json r1.json", "one CI shard"),
+  handler: runHandler,
+};
+
+export const parityCommand: CommandModule<object, ParityArgs> = {
+  command: "parity",
+  describe: "Top-k logit parity against llama.cpp over a frozen prompt suite",
+  builder: (y) => y.command(mergeCommand).command(runCommand) as never,
+  handler: () => {},
+};

@@ -1,0 +1,99 @@
+/**
+ * Metrics for one sample of one capture point, from full tensors (exact, computed natively) or from the
+ * two summaries (bounds). Summary bounds (docs/comparison.md), for n elements with no NaN/Inf:
+ *   ||a-b||^2 = ||(a-ma)-(b-mb)||^2 + n (ma-mb)^2 >= n [ (sa-sb)^2 + (ma-mb)^2 ]
+ * so nmse >= n [(sa-sb)^2 + (ma-mb)^2] / l2_b^2 (and sqnr <= -10 log10 of that);
+ *   max|a-b| >= max(|max_a-max_b|, |min_a-min_b|, |absmax_a-absmax_b|, rms(a-b))
+ *   mean|a-b| >= |ma-mb|.
+ * A divergence found from summaries is therefore real; a pass from summaries only says the summaries
+ * agree, and the report says so.
+ */
+import type { Summary } from "../trace/types.js";
+import type { SampleMetrics } from "./types.js";
+
+/** What the native kernel returns for (reference, other) (kernels/include/rosetta/reduce.h). */
+export interface NativeDiff {
+  count: number;
+  nonfinite: number;
+  nonfiniteMismatch: number;
+  maxAbs: number;
+  maxAbsIndex: number;
+  meanAbs: number;
+  nmseEnergy: number;
+  nmseVariance: number;
+  sqnrDb: number;
+  cosine: number;
+}
+
+export type DiffFn = (ref: Float32Array, other: Float32Array) => NativeDiff;
+
+function nonfinite(s: Summary): number {
+  return s.nan + s.inf;
+}
+
+function deltas(a: Summary, b: Summary) {
+  return {
+    meanDelta: a.mean - b.mean,
+    stdDelta: a.std - b.std,
+    l2Rel: b.l2 > 0 ? (a.l2 - b.l2) / b.l2 : a.l2 === 0 ? 0 : Infinity,
+    absmaxDelta: a.absmax - b.absmax,
+  };
+}
+
+/** nmse from a squared error and the reference energy; 0/0 is 0 and x/0 is Infinity. */
+export function nmseOf(errSq: number, refSq: number): number {
+  if (errSq === 0) return 0;
+  return refSq > 0 ? errSq / refSq : Infinity;
+}
+
+export function sqnrOf(nmse: number): number {
+  return nmse === 0 ? Infinity : -10 * Math.log10(nmse);
+}
+
+/** Metrics from two summaries of the same sample (the caller checked the counts match). */
+export function summaryMetrics(a: Summary, b: Summary): SampleMetrics {
+  const base = { basis: "summary" as const, count: b.count, nonfiniteA: nonfinite(a), nonfiniteB: nonfinite(b), ...deltas(a, b) };
+  if (base.nonfiniteA > 0 || base.nonfiniteB > 0) {
+    return { ...base, maxAbs: null, meanAbs: null, nmse: null, sqnrDb: null, cosine: null };
+  }
+  const n = b.count;
+  const dm = a.mean - b.mean;
+  const ds = a.std - b.std;
+  const errSq = n * (ds * ds + dm * dm);
+  const nmse = nmseOf(errSq, b.l2 * b.l2);
+  const rms = Math.sqrt(ds * ds + dm * dm);
+  const maxAbs = Math.max(Math.abs(a.max - b.max), Math.abs(a.min - b.min), Math.abs(a.absmax - b.absmax), rms);
+  return { ...base, maxAbs, meanAbs: Math.abs(dm), nmse, sqnrDb: sqnrOf(nmse), cosine: null };
+}
+
+/** Metrics from both full tensors (B is the reference), computed by the native kernel. */
+export function tensorMetrics(a: Float32Array, b: Float32Array, diff: DiffFn, sa: Summary, sb: Summary): SampleMetrics {
+  const d = diff(b, a);
+  return {
+    basis: "tensor",
+    count: d.count,
+    maxAbs: d.maxAbs,
+    meanAbs: d.meanAbs,
+    nmse: d.nmseEnergy,
+    sqnrDb: d.sqnrDb,
+    cosine: d.cosine,
+    nonfiniteA: nonfinite(sa),
+    nonfiniteB: nonfinite(sb),
+    ...deltas(sa, sb),
+  };
+}
+
+/** Per-row energy NMSE of two [rows, width] tensors (position analysis). */
+export function perRowNmse(a: Float32Array, b: Float32Array, rows: number, diff: DiffFn): number[] {
+  const w = Math.floor(b.length / rows);
+  const out: number[] = [];
+  for (let r = 0; r < rows; r++) out.push(diff(b.subarray(r * w, (r + 1) * w), a.subarray(r * w, (r + 1) * w)).nmseEnergy);
+  return out;
+}
+
+/** The worse of the two samples' NMSE (null when neither could be computed). */
+export function worstNmse(...ms: (SampleMetrics | null)[]): number | null {
+  let w: number | null = null;
+  for (const m of ms) if (m && m.nmse !== null && (w === null || !(m.nmse <= w))) w = m.nmse;
+  return w;
+}

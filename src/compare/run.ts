@@ -1,0 +1,194 @@
+/**
+ * `rosetta A B` end to end: resolve each side (a saved trace, a model run by rosetta's engine, or a model
+ * run by llama.cpp), diff the weights when both sides are model files, run both sides on the same input,
+ * compare the traces, and isolate the first divergent layer on a side rosetta can rerun.
+ */
+import { sniffFile, loadModel } from "../formats/index.js";
+import type { LoadedModel } from "../formats/model.js";
+import { MATMUL_ROLES } from "../formats/roles.js";
+import { diffMetrics } from "../native/kernels.js";
+import type { Numerics } from "../native/ops.js";
+import { readTrace, readTraceTensors } from "../trace/io.js";
+import type { F32Tensor } from "../trace/safetensors.js";
+import type { Trace, TracePoint } from "../trace/types.js";
+import { InputError, RosettaError } from "../util/errors.js";
+import { logger } from "../util/log.js";
+import { compareTraces, type CompareSide } from "./compare.js";
+import type { IsolationResult } from "./diagnose.js";
+import type { ComparisonResult } from "./types.js";
+import { diffWeights, type WeightDiff } from "./weights.js";
+
+export type EngineName = "rosetta" | "llama.cpp";
+
+export interface SideSpec {
+  path: string;
+  engine?: EngineName;
+  numerics?: Numerics;
+}
+
+export interface RunCompareOptions {
+  a: SideSpec;
+  b: SideSpec;
+  prompt?: string;
+  tokens?: number[];
+  gen?: number;
+  threshold?: number;
+  /** Point keys whose full tensors are captured (default all but kq_softmax: small for short prompts). */
+  full?: string[];
+  threads?: number;
+  /** Weight-level diff when both sides are model files (default true). */
+  weights?: boolean;
+}
+
+interface Resolved {
+  spec: SideSpec;
+  kind: "trace" | "model";
+  model?: LoadedModel;
+  trace?: Trace;
+  tensors: Map<string, F32Tensor>;
+}
+
+const DEFAULT_FULL = ["embd", "blk.*.attn_norm", "blk.*.q", "blk.*.k", "blk.*.v", "blk.*.q_rope", "blk.*.k_rope", "blk.*.attn", "blk.*.attn_out", "blk.*.ffn_*", "blk.*.l_out", "result_norm", "logits"];
+
+/** The weight type of most matmul elements (what the band is chosen by). */
+export function dominantType(m: LoadedModel): string {
+  const by = new Map<string, number>();
+  for (const t of m.tensors) {
+    if (!t.role || !MATMUL_ROLES.has(t.role) || t.role === "token_embd") continue;
+    const n = t.dims.reduce((x, y) => x * y, 1);
+    by.set(t.typeName, (by.get(t.typeName) ?? 0) + n);
+  }
+  let best = "F32";
+  let most = -1;
+  for (const [k, v] of by) if (v > most) [best, most] = [k, v];
+  return best.toUpperCase();
+}
+
+async function resolve(spec: SideSpec, label: string): Promise<Resolved> {
+  const kind = await sniffFile(spec.path);
+  if (kind === "trace") {
+    if (spec.engine) throw new InputError(`--engine-${label.toLowerCase()}: ${spec.path} is a saved trace, not a model to run`);
+    const trace = readTrace(spec.path);
+    return { spec, kind, trace, tensors: readTraceTensors(spec.path, trace) };
+  }
+  if (kind === "unknown") throw new InputError(`${spec.path}: not a model (GGUF, APR) or a rosetta trace (JSON)`);
+  return { spec, kind: "model", model: await loadModel(spec.path, { logLayout: false }), tensors: new Map() };
+}
+
+async function run(r: Resolved, o: RunCompareOptions, input: { prompt?: string; tokens?: number[]; gen: number }): Promise<void> {
+  const full = o.full ?? DEFAULT_FULL;
+  if (r.spec.engine === "llama.cpp") {
+    const { runLlamaCppTrace } = await import("../reference/llamacpp.js");
+    const res = await runLlamaCppTrace({ model: r.spec.path, ...input, full, threads: o.threads });
+    r.trace = res.trace;
+    r.tensors = res.tensors;
+  } else {
+    const { runRosettaTrace } = await import("../model/trace-run.js");
+    const res = await runRosettaTrace({ model: r.spec.path, ...input, full, threads: o.threads, numerics: r.spec.numerics });
+    r.trace = res.trace;
+    r.tensors = res.tensors;
+  }
+  if (r.model) r.trace.model.fileType ??= dominantType(r.model);
+}
+
+function emptyTrace(r: Resolved, why: string): Trace {
+  return {
+    format: "rosetta-trace",
+    version: 1,
+    engine: { name: r.spec.engine ?? "rosetta", settings: { failed: why } },
+    model: { path: r.spec.path, fileType: r.model ? dominantType(r.model) : undefined },
+    input: { tokens: [], generated: [] },
+    points: [],
+  };
+}
+
+function accessor(r: Resolved): (p: TracePoint) => Float32Array | null {
+  return (p) => (p.tensor ? (r.tensors.get(p.tensor)?.data ?? null) : null);
+}
+
+/** Reruns one layer of a rosetta-engine side on the other side's input to that layer (prompt step). */
+function isolator(x: Resolved, other: Resolved, o: RunCompareOptions) {
+  return async (layer: number, step: number): Promise<IsolationResult | null> => {
+    if (step !== 0 || x.kind !== "model" || x.spec.engine === "llama.cpp") return null;
+    const find = (r: Resolved, key: string) => r.trace!.points.find((p) => p.step === 0 && p.key === key);
+    const inKey = layer === 0 ? "embd" : `blk.${layer - 1}.l_out`;
+    const pin = find(other, inKey);
+    const pout = find(other, `blk.${layer}.l_out`);
+    const pself = find(x, `blk.${layer}.l_out`);
+    const input = pin && accessor(other)(pin);
+    const ref = pout && accessor(other)(pout);
+    const own = pself && accessor(x)(pself);
+    if (!input || !ref || !own) return null;
+    const { Engine } = await import("../model/engine.js");
+    const { forward } = await import("../model/forward.js");
+    const engine = await Engine.open(x.spec.path, { numerics: x.spec.numerics, threads: o.threads });
+    try {
+      const st = engine.newState(x.trace!.input.tokens.length);
+      const out = forward(engine.model, x.trace!.input.tokens, st, { logits: "last", from: layer, to: layer + 1, input });
+      return { layer, nmse: diffMetrics(ref, out).nmseEnergy, propagatedNmse: diffMetrics(ref, own).nmseEnergy };
+    } finally {
+      engine.close();
+    }
+  };
+}
+
+function inputOf(o: RunCompareOptions, a: Resolved, b: Resolved): { prompt?: string; tokens?: number[]; gen: number } {
+  if (o.tokens) return { tokens: o.tokens, gen: o.gen ?? 0 };
+  if (o.prompt !== undefined) return { prompt: o.prompt, gen: o.gen ?? 0 };
+  const saved = a.trace ?? b.trace;
+  if (!saved) throw new InputError("give a prompt (--prompt) or token ids (--tokens) to run the models on");
+  return { tokens: saved.input.tokens, gen: o.gen ?? saved.input.generated.length };
+}
+
+export async function runComparison(o: RunCompareOptions): Promise<ComparisonResult> {
+  const log = logger("compare");
+  const t0 = performance.now();
+  const timings: Record<string, number> = {};
+  const lap = (k: string, since: number) => (timings[k] = Math.round(performance.now() - since));
+  const a = await resolve(o.a, "A");
+  const b = await resolve(o.b, "B");
+  lap("load", t0);
+  let weights: WeightDiff | undefined;
+  if (a.model && b.model && o.weights !== false) {
+    const t = performance.now();
+    log.info({ a: o.a.path, b: o.b.path }, "weight-level diff");
+    weights = diffWeights(a.model, b.model);
+    lap("weights", t);
+  }
+  const input = inputOf(o, a, b);
+  for (const [r, label] of [[a, "A"], [b, "B"]] as const) {
+    if (r.kind !== "model") continue;
+    const t = performance.now();
+    log.info({ side: label, engine: r.spec.engine ?? "rosetta", model: r.spec.path }, `running side ${label}`);
+    try {
+      await run(r, o, input);
+    } catch (e) {
+      // a side that cannot run (e.g. a weight stored transposed) is still diagnosable from its weights
+      if (!(e instanceof RosettaError) || !weights?.findings.some((f) => f.fatal)) throw e;
+      log.warn({ side: label, error: e.message }, `side ${label} could not run; diagnosing from the weights`);
+      r.trace = emptyTrace(r, e.message);
+    }
+    lap(`run${label}`, t);
+  }
+  for (const [x, y] of [[a, b], [b, a]] as const) {
+    const failed = x.trace!.engine.settings.failed;
+    if (failed && y.trace) {
+      x.trace!.input = { ...y.trace.input };
+      weights!.findings.find((f) => f.fatal)!.evidence.push(`${x === a ? "A" : "B"} could not run: ${String(failed)}`);
+    }
+  }
+  const t = performance.now();
+  log.info({ points: a.trace!.points.length }, "comparing");
+  const side = (r: Resolved): CompareSide => ({ trace: r.trace!, source: r.spec.engine === "llama.cpp" ? `llama.cpp:${r.spec.path}` : r.spec.path, weightType: r.model ? dominantType(r.model) : undefined, tensor: accessor(r) });
+  const isoA = isolator(a, b, o);
+  const isoB = isolator(b, a, o);
+  const res = await compareTraces(side(a), side(b), {
+    threshold: o.threshold,
+    diff: diffMetrics,
+    weights,
+    isolate: async (l, s) => (await isoA(l, s)) ?? isoB(l, s),
+  });
+  lap("compare", t);
+  lap("total", t0);
+  return { ...res, timings };
+}

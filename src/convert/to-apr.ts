@@ -1,0 +1,151 @@
+/**
+ * GGUF -> APR v2 the way aprender's `apr import` does it (spec §8): Qwen-family names to Hugging Face
+ * names with the `model.` prefix, others unchanged; dims row-major (the GGUF shape reversed), data never
+ * transposed; F32/F16/Q4_K/Q6_K bytes verbatim, every other type dequantized to F32 (or quantized with
+ * `quantize`); a tied model gets an `lm_head.weight` copy and `tied_embeddings: true`; tokenizer and
+ * `model.*` keys as custom metadata; header and footer CRCs by the writer.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+import { aprDtypeOf, TYPE } from "../formats/apr-dtypes.js";
+import { writeApr, type AprTensorIn } from "../formats/apr-writer.js";
+import { hfNameOf, roleOfName } from "../formats/roles.js";
+import { UnsupportedError } from "../util/errors.js";
+import { quantizeAprQ4, quantizeAprQ8 } from "./apr-quant.js";
+import { elementCount, f32Bytes, irToGguf, kv, readGgufIr, toF32, type IrTensor, type ModelIr } from "./ir.js";
+
+export type QuantizeMode = "q4k" | "q6k" | "apr-q4" | "apr-q8";
+export const QUANTIZE_MODES: readonly QuantizeMode[] = ["q4k", "q6k", "apr-q4", "apr-q8"];
+
+const QWEN = new Set(["qwen2", "qwen3", "qwen", "qwen2.5", "qwen3.5"]);
+const HF_ARCH: Record<string, string> = { qwen2: "Qwen2ForCausalLM", qwen3: "Qwen3ForCausalLM", llama: "LlamaForCausalLM", mistral: "MistralForCausalLM" };
+const PASSTHROUGH = new Set<number>([TYPE.F32, TYPE.F16, TYPE.Q4_K, TYPE.Q6_K]);
+
+/** aprender's name for a GGUF tensor name (§5.1). */
+export function aprName(ggufName: string, arch: string): string {
+  if (!QWEN.has(arch)) return ggufName;
+  const r = roleOfName(ggufName);
+  if (r) return hfNameOf(r.role, r.layer);
+  const m = /^blk\.(\d+)\.(.+)$/.exec(ggufName);
+  return m ? `model.layers.${m[1]}.${m[2]}` : ggufName;
+}
+
+/** aprender keeps embeddings, the output head, norms, biases and small tensors in F32 when quantizing. */
+function quantizable(t: IrTensor): boolean {
+  const r = roleOfName(t.name);
+  if (t.dims.length !== 2 || elementCount(t.dims) < 1024) return false;
+  return !(r && (r.role === "token_embd" || r.role === "output"));
+}
+
+function convertTensor(t: IrTensor, arch: string, quantize: QuantizeMode | undefined): AprTensorIn {
+  const name = aprName(t.name, arch);
+  const apr = (type: number, data: Uint8Array): AprTensorIn => ({ name, dtype: aprDtypeOf(type), dims: t.dims, data });
+  if (t.type === TYPE.Q4_K || t.type === TYPE.Q6_K) return apr(t.type, t.data);
+  if ((quantize === "apr-q4" || quantize === "apr-q8") && quantizable(t)) {
+    const x = toF32(t);
+    return quantize === "apr-q4" ? apr(TYPE.APR_Q4, quantizeAprQ4(x)) : apr(TYPE.APR_Q8, quantizeAprQ8(x));
+  }
+  if (PASSTHROUGH.has(t.type)) return apr(t.type, t.data);
+  return apr(TYPE.F32, f32Bytes(toF32(t)));
+}
+
+const TOKENIZER_KEYS: [string, string][] = [
+  ["tokenizer.ggml.tokens", "tokenizer.vocabulary"],
+  ["tokenizer.ggml.model", "tokenizer.model"],
+  ["tokenizer.ggml.pre", "tokenizer.pre_type"],
+  ["tokenizer.ggml.bos_token_id", "tokenizer.bos_token_id"],
+  ["tokenizer.ggml.eos_token_id", "tokenizer.eos_token_id"],
+  ["tokenizer.ggml.unknown_token_id", "tokenizer.unknown_token_id"],
+  ["tokenizer.ggml.padding_token_id", "tokenizer.padding_token_id"],
+  ["tokenizer.ggml.merges", "tokenizer.merges"],
+  ["tokenizer.ggml.token_type", "tokenizer.token_type"],
+  ["tokenizer.ggml.scores", "tokenizer.scores"],
+  ["tokenizer.ggml.add_bos_token", "tokenizer.add_bos_token"],
+  ["tokenizer.ggml.add_eos_token", "tokenizer.add_eos_token"],
+  ["tokenizer.chat_template", "tokenizer.chat_template"],
+];
+
+const plain = (v: unknown): unknown => (typeof v === "bigint" ? Number(v) : Array.isArray(v) ? v.map(plain) : v);
+
+/** APR metadata for a converted model (§6.1 typed fields, §6.3 custom keys). */
+export function aprMetadata(ir: ModelIr, tensors: AprTensorIn[], tied: boolean): Record<string, unknown> {
+  const c = ir.config;
+  const a = ir.arch;
+  const keyLength = kv(ir, `${a}.attention.key_length`);
+  const typed: Record<string, unknown> = {
+    model_type: a,
+    name: a,
+    description: "GGUF model imported by rosetta convert",
+    version: "1.0.0",
+    original_format: "gguf",
+    total_size: 0,
+    param_count: ir.tensors.reduce((s, t) => s + elementCount(t.dims), 0) + (tied ? c.nVocab * c.nEmbd : 0),
+    chat_template: kv(ir, "tokenizer.chat_template"),
+    architecture: a,
+    hf_architecture: HF_ARCH[a],
+    hf_model_type: a,
+    hidden_size: c.nEmbd,
+    num_layers: c.nLayer,
+    num_heads: c.nHead,
+    num_kv_heads: c.nHeadKv,
+    vocab_size: c.nVocab,
+    intermediate_size: c.nFf,
+    max_position_embeddings: c.nCtxTrain,
+    rope_theta: c.ropeBase,
+    rope_type: c.ropeLayout === "neox" ? 2 : 0,
+    rms_norm_eps: c.rmsEps,
+    head_dim: keyLength === undefined ? undefined : c.headDim,
+  };
+  const custom: Record<string, unknown> = { tensor_shapes: Object.fromEntries(tensors.map((t) => [t.name, t.dims])) };
+  for (const [g, k] of TOKENIZER_KEYS) if (ir.gguf[g] !== undefined) custom[k] = plain(ir.gguf[g].value);
+  if (Array.isArray(custom["tokenizer.vocabulary"])) custom["tokenizer.vocab_size"] = (custom["tokenizer.vocabulary"] as unknown[]).length;
+  for (const k of ["hidden_size", "num_layers", "num_heads", "num_kv_heads", "vocab_size", "intermediate_size", "max_position_embeddings", "rope_theta", "rms_norm_eps", "rope_type"]) {
+    custom[`model.${k}`] = typed[k];
+  }
+  custom["model.architecture"] = a;
+  if (tied) custom.tied_embeddings = true;
+  return { ...typed, ...custom, ...ir.aprOverrides };
+}
+
+/** q4k / q6k: llama.cpp's own quantizer (llama_model_quantize through the bridge) on an F32 copy. */
+async function llamaQuantized(ir: ModelIr, mode: "q4k" | "q6k"): Promise<ModelIr> {
+  const { loadLlamaBridge } = await import("../reference/bridge.js");
+  const bridge = loadLlamaBridge();
+  const dir = mkdtempSync(path.join(os.tmpdir(), "rosetta-quant-"));
+  try {
+    const f32: ModelIr = { ...ir, tensors: ir.tensors.map((t) => (t.type === TYPE.F32 ? t : { ...t, type: TYPE.F32, data: f32Bytes(toF32(t)) })) };
+    const fileType = f32.gguf["general.file_type"];
+    if (fileType) f32.gguf = { ...f32.gguf, "general.file_type": { ...fileType, value: 0 } };
+    const a = path.join(dir, "f32.gguf");
+    const b = path.join(dir, "q.gguf");
+    writeFileSync(a, irToGguf(f32));
+    await bridge.quantize(a, b, mode === "q4k" ? "Q4_K_S" : "Q6_K", { pure: true });
+    const q = await readGgufIr(b);
+    return { ...q, aprOverrides: ir.aprOverrides, source: ir.source };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export interface ToAprOptions {
+  quantize?: QuantizeMode;
+}
+
+/** The APR file bytes for a model. */
+export async function irToApr(ir0: ModelIr, opts: ToAprOptions = {}): Promise<Buffer> {
+  if (opts.quantize && !QUANTIZE_MODES.includes(opts.quantize)) throw new UnsupportedError(`--quantize ${opts.quantize} is not one of ${QUANTIZE_MODES.join(", ")}`);
+  const ir = opts.quantize === "q4k" || opts.quantize === "q6k" ? await llamaQuantized(ir0, opts.quantize) : ir0;
+  const tensors = ir.tensors.map((t) => convertTensor(t, ir.arch, opts.quantize));
+  const hasOutput = ir.tensors.some((t) => roleOfName(t.name)?.role === "output");
+  const embd = tensors.find((t, i) => roleOfName(ir.tensors[i].name)?.role === "token_embd");
+  const tied = !hasOutput && embd !== undefined;
+  if (tied && embd) tensors.push({ ...embd, name: "lm_head.weight" });
+  return writeApr(aprMetadata(ir, tensors, tied), tensors);
+}
+
+/** `rosetta convert in.gguf out.apr`. */
+export async function convertGgufToApr(input: string, opts: ToAprOptions = {}): Promise<Buffer> {
+  return irToApr(await readGgufIr(input), opts);
+}

@@ -1,0 +1,77 @@
+/**
+ * Shared building blocks of the llama-family forward pass (cf. llama.cpp's build_norm / build_ffn /
+ * build_attn). Each allocates its output; inputs are never modified unless the name says "InPlace".
+ */
+import { attention, matmul, rmsNorm, rope, swiglu, type Numerics, type RopeOptions } from "../native/ops.js";
+import type { MatWeight } from "../model/types.js";
+
+/** y = x W^T (+ b): [T, W.cols] -> [T, W.rows]. */
+export function linear(x: Float32Array, T: number, w: MatWeight, b: Float32Array | null, mode: Numerics): Float32Array {
+  const y = new Float32Array(T * w.rows);
+  matmul({ source: w.source, offset: w.offset, type: w.type, nOut: w.rows, nIn: w.cols, x, y, nTok: T, mode });
+  if (b) addRowsInPlace(y, b, T, w.rows);
+  return y;
+}
+
+/** x[t, :] += b for every row (ggml ADD with a broadcast bias, f32). */
+export function addRowsInPlace(x: Float32Array, b: Float32Array, T: number, n: number): void {
+  for (let t = 0; t < T; t++) {
+    const o = t * n;
+    for (let i = 0; i < n; i++) x[o + i] = Math.fround(x[o + i] + b[i]);
+  }
+}
+
+/** a + b, elementwise in f32 (the residual connection). */
+export function add(a: Float32Array, b: Float32Array): Float32Array {
+  const y = new Float32Array(a.length);
+  for (let i = 0; i < a.length; i++) y[i] = a[i] + b[i];
+  return y;
+}
+
+/** RMSNorm of each row of n, times w. */
+export function norm(x: Float32Array, rows: number, n: number, w: Float32Array, eps: number, mode: Numerics): Float32Array {
+  const y = new Float32Array(rows * n);
+  rmsNorm(x, w, y, rows, n, eps, mode);
+  return y;
+}
+
+/** RoPE in place on [T, heads, headDim]. */
+export function ropeInPlace(x: Float32Array, T: number, heads: number, headDim: number, pos: Int32Array, r: RopeOptions, mode: Numerics): void {
+  rope(x, T, heads, headDim, pos, r, mode);
+}
+
+/** Writes rows [pos0, pos0 + T) of a cache of row width n. */
+export function storeRows(cache: Float32Array, rows: Float32Array, pos0: number, T: number, n: number): void {
+  cache.set(rows.subarray(0, T * n), pos0 * n);
+}
+
+export interface AttnBlockArgs {
+  q: Float32Array; // [T, nHead*headDim], rotated
+  kCache: Float32Array;
+  vCache: Float32Array;
+  T: number;
+  nPast: number;
+  nHead: number;
+  nHeadKv: number;
+  headDim: number;
+  mode: Numerics;
+  keepProbs: boolean;
+}
+
+/** softmax(q k^T / sqrt(d) + causal mask) v per head: [T, nHead*headDim], and the probabilities if asked. */
+export function causalAttention(a: AttnBlockArgs): { out: Float32Array; probs: Float32Array | null } {
+  const out = new Float32Array(a.T * a.nHead * a.headDim);
+  const probs = a.keepProbs ? new Float32Array(a.nHead * a.T * (a.nPast + a.T)) : null;
+  attention({
+    q: a.q, k: a.kCache, v: a.vCache, out, probs, nTok: a.T, nPast: a.nPast,
+    nHead: a.nHead, nHeadKv: a.nHeadKv, headDim: a.headDim, scale: 1 / Math.sqrt(a.headDim), mode: a.mode,
+  });
+  return { out, probs };
+}
+
+/** silu(gate) * up. */
+export function swigluOf(gate: Float32Array, up: Float32Array, mode: Numerics): Float32Array {
+  const y = new Float32Array(gate.length);
+  swiglu(gate, up, y, gate.length, mode);
+  return y;
+}

@@ -1,0 +1,97 @@
+/**
+ * The engine: opens a model file (weights stay in a read-only mapping), runs prefill and greedy decode
+ * through forward(), and records the settings that change numerics.
+ */
+import os from "node:os";
+
+import { loadModel } from "../formats/index.js";
+import type { LoadedModel } from "../formats/model.js";
+import { currentIsa, native, setIsa, setThreads, type Numerics } from "../native/ops.js";
+import { UnsupportedError, InputError } from "../util/errors.js";
+import { ARCH_HOOKS } from "./arch.js";
+import { argmax, forward, newRunState, type CaptureFn, type Model } from "./forward.js";
+import { ropeOptions } from "./rope-params.js";
+import type { EngineSettings, RunState } from "./types.js";
+import { loadWeights } from "./weights.js";
+
+export interface EngineOptions {
+  numerics?: Numerics; // default "ggml"
+  threads?: number; // default: number of cores
+  isa?: "scalar" | "avx2" | "avx512"; // default: best the CPU runs (or ROSETTA_ISA)
+}
+
+export interface GenerateOptions {
+  nGen: number;
+  capture?: CaptureFn;
+  keepKq?: boolean;
+  /** Called before each step: 0 = the prompt, 1..nGen = decode steps. */
+  onStep?: (step: number, firstPos: number, tokens: number) => void;
+  /** Logits of every prompt position (traces) or of the last one only. */
+  promptLogits?: "all" | "last";
+}
+
+export interface GenerateResult {
+  generated: number[];
+  /** Logits per step: [T, nVocab] for the prompt ("all"), [1, nVocab] per decode step. */
+  logits: Float32Array[];
+}
+
+export class Engine {
+  readonly model: Model;
+  readonly settings: EngineSettings;
+  private closed = false;
+
+  private constructor(readonly file: LoadedModel, private readonly mapping: { close(): void }, opts: EngineOptions) {
+    const c = file.config;
+    if (c.headDimV !== c.headDim) throw new UnsupportedError(`${file.path}: value head dim ${c.headDimV} differs from key head dim ${c.headDim}`);
+    const weights = loadWeights(file, mapping);
+    const mode = opts.numerics ?? "ggml";
+    if (opts.isa) setIsa(opts.isa);
+    const threads = setThreads(opts.threads ?? os.availableParallelism());
+    this.model = { config: c, weights, hooks: ARCH_HOOKS[c.arch], rope: ropeOptions(c, weights.ropeFreqs), mode };
+    this.settings = { numerics: mode, threads, isa: currentIsa() };
+  }
+
+  static async open(path: string, opts: EngineOptions = {}): Promise<Engine> {
+    if (opts.numerics && opts.numerics !== "ggml" && opts.numerics !== "exact") {
+      throw new InputError(`numerics must be ggml or exact, got ${String(opts.numerics)}`);
+    }
+    const file = await loadModel(path);
+    const mapping = new (native().Mapping)(file.path);
+    try {
+      return new Engine(file, mapping, opts);
+    } catch (e) {
+      mapping.close();
+      throw e;
+    }
+  }
+
+  newState(nCtx: number): RunState {
+    return newRunState(this.model.config, nCtx);
+  }
+
+  /** Prefill `prompt` in one batch, then greedy-decode nGen tokens one at a time with the KV cache. */
+  generate(prompt: number[], o: GenerateOptions): GenerateResult {
+    if (this.closed) throw new Error("engine is closed");
+    if (prompt.length < 1) throw new InputError("the prompt has no tokens");
+    const st = this.newState(prompt.length + Math.max(0, o.nGen));
+    o.onStep?.(0, 0, prompt.length);
+    const logits = [forward(this.model, prompt, st, { capture: o.capture, keepKq: o.keepKq, logits: o.promptLogits ?? "last" })];
+    const generated: number[] = [];
+    const nV = this.model.config.nVocab;
+    // as the llama.cpp bridge does: every generated token is also decoded (nGen decode steps)
+    for (let s = 1; s <= o.nGen; s++) {
+      const last = logits[logits.length - 1];
+      const next = argmax(last, last.length - nV, nV);
+      generated.push(next);
+      o.onStep?.(s, st.nPast, 1);
+      logits.push(forward(this.model, [next], st, { capture: o.capture, keepKq: o.keepKq, logits: "last" }));
+    }
+    return { generated, logits };
+  }
+
+  close(): void {
+    if (!this.closed) this.mapping.close();
+    this.closed = true;
+  }
+}

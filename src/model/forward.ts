@@ -1,0 +1,164 @@
+/**
+ * The forward pass of the llama family (llama, mistral, qwen2, qwen3), top to bottom like llama2.c's
+ * forward(). Token ids in, logits out. Every canonical capture point (src/trace/types.ts) is handed to
+ * one read-only hook; the architecture differences are the ArchHooks questions and the tensors present.
+ */
+import {
+  add, addRowsInPlace, causalAttention, linear, norm, ropeInPlace, storeRows, swigluOf,
+} from "../graph/blocks.js";
+import { rmsNorm, toF32, rowBytes, type Numerics, type RopeOptions } from "../native/ops.js";
+import type { PointKind } from "../trace/types.js";
+import { InputError } from "../util/errors.js";
+import type { ArchHooks } from "./arch.js";
+import type { Config, RunState, Weights } from "./types.js";
+
+/** Read-only observer: must not modify x (capture never changes what is computed). */
+export type CaptureFn = (point: PointKind, layer: number | null, x: Float32Array, shape: number[]) => void;
+
+export interface Model {
+  config: Config;
+  weights: Weights;
+  hooks: ArchHooks;
+  rope: RopeOptions;
+  mode: Numerics;
+}
+
+export interface ForwardOptions {
+  capture?: CaptureFn;
+  /** Logits for every position of the batch (traces) or only the last (generation). */
+  logits: "all" | "last";
+  /** Keep the attention probabilities for the kq_softmax point. */
+  keepKq?: boolean;
+  /** Layer isolation: run layers [from, to) starting from `input` ([T, nEmbd], the output of layer from-1). */
+  from?: number;
+  to?: number;
+  input?: Float32Array;
+}
+
+const noCapture: CaptureFn = () => {};
+
+/** Rows of token_embd for each token (ggml GET_ROWS: each row dequantized exactly). */
+export function embed(m: Model, tokens: ArrayLike<number>): Float32Array {
+  const { tokenEmbd: e } = m.weights;
+  const n = m.config.nEmbd, rb = rowBytes(e.type, n);
+  const x = new Float32Array(tokens.length * n);
+  for (let t = 0; t < tokens.length; t++) {
+    const id = tokens[t];
+    if (!Number.isInteger(id) || id < 0 || id >= e.rows) throw new InputError(`token id ${id} is outside the vocabulary (0..${e.rows - 1})`);
+    toF32(e.source, e.offset + id * rb, e.type, n, x.subarray(t * n, (t + 1) * n));
+  }
+  return x;
+}
+
+/** One transformer block on the residual stream x ([T, nEmbd]); returns the new stream. */
+export function layer(m: Model, l: number, x: Float32Array, pos: Int32Array, st: RunState, o: ForwardOptions): Float32Array {
+  const c = m.config, w = m.weights.layers[l], mode = m.mode, cap = o.capture ?? noCapture;
+  const T = pos.length, E = c.nEmbd, hd = c.headDim, qDim = c.nHead * hd, kvDim = c.nHeadKv * hd;
+
+  // attention: RMSNorm, q/k/v projections (+ biases when the file has them)
+  const h = norm(x, T, E, w.attnNorm, c.rmsEps, mode);
+  cap("attn_norm", l, h, [T, E]);
+  const q = linear(h, T, w.wq, w.bq, mode);
+  cap("q", l, q, [T, qDim]);
+  const k = linear(h, T, w.wk, w.bk, mode);
+  cap("k", l, k, [T, kvDim]);
+  const v = linear(h, T, w.wv, w.bv, mode);
+  cap("v", l, v, [T, c.nHeadKv * c.headDimV]);
+
+  // qwen3: per-head RMSNorm of q and k; then rotate both by position
+  if (m.hooks.qkNorm) {
+    rmsNorm(q, w.qNorm, q, T * c.nHead, hd, c.rmsEps, mode);
+    rmsNorm(k, w.kNorm, k, T * c.nHeadKv, hd, c.rmsEps, mode);
+  }
+  ropeInPlace(q, T, c.nHead, hd, pos, m.rope, mode);
+  cap("q_rope", l, q, [T, qDim]);
+  ropeInPlace(k, T, c.nHeadKv, hd, pos, m.rope, mode);
+  cap("k_rope", l, k, [T, kvDim]);
+
+  // the new keys and values join the cache; causal attention over everything cached so far
+  storeRows(st.kCache[l], k, st.nPast, T, kvDim);
+  storeRows(st.vCache[l], v, st.nPast, T, c.nHeadKv * c.headDimV);
+  const att = causalAttention({
+    q, kCache: st.kCache[l], vCache: st.vCache[l], T, nPast: st.nPast,
+    nHead: c.nHead, nHeadKv: c.nHeadKv, headDim: hd, mode, keepProbs: !!o.keepKq,
+  });
+  if (att.probs) cap("kq_softmax", l, att.probs, [c.nHead, T, st.nPast + T]);
+  cap("attn", l, att.out, [T, qDim]);
+  const attnOut = linear(att.out, T, w.wo, w.bo, mode);
+  cap("attn_out", l, attnOut, [T, E]);
+
+  // residual, then the SwiGLU feed-forward block
+  const ffnInp = add(x, attnOut);
+  cap("ffn_inp", l, ffnInp, [T, E]);
+  const h2 = norm(ffnInp, T, E, w.ffnNorm, c.rmsEps, mode);
+  cap("ffn_norm", l, h2, [T, E]);
+  const gate = linear(h2, T, w.wGate, null, mode);
+  cap("ffn_gate", l, gate, [T, c.nFf]);
+  const up = linear(h2, T, w.wUp, null, mode);
+  cap("ffn_up", l, up, [T, c.nFf]);
+  const act = swigluOf(gate, up, mode);
+  cap("ffn_act", l, act, [T, c.nFf]);
+  const down = linear(act, T, w.wDown, null, mode);
+  cap("ffn_out", l, down, [T, E]);
+  const out = add(ffnInp, down);
+  cap("l_out", l, out, [T, E]);
+  return out;
+}
+
+/** Final norm and output projection: [T, nEmbd] -> logits [T or 1, nVocab]. */
+export function head(m: Model, x: Float32Array, T: number, o: ForwardOptions): Float32Array {
+  const c = m.config, cap = o.capture ?? noCapture;
+  const h = norm(x, T, c.nEmbd, m.weights.outputNorm, c.rmsEps, m.mode);
+  cap("result_norm", null, h, [T, c.nEmbd]);
+  const rows = o.logits === "all" ? T : 1;
+  const logits = linear(h.subarray((T - rows) * c.nEmbd), rows, m.weights.output, null, m.mode);
+  cap("logits", null, logits, [rows, c.nVocab]);
+  return logits;
+}
+
+/**
+ * Runs a batch of tokens at positions st.nPast.. and advances the cache. Returns the logits
+ * ([T, nVocab] for logits "all", else [1, nVocab]).
+ */
+export function forward(m: Model, tokens: ArrayLike<number>, st: RunState, o: ForwardOptions): Float32Array {
+  const T = tokens.length, c = m.config;
+  if (T < 1) throw new RangeError("forward: empty batch");
+  if (st.nPast + T > st.nCtx) throw new RangeError(`forward: ${st.nPast + T} positions exceed the context of ${st.nCtx}`);
+  const pos = Int32Array.from({ length: T }, (_, i) => st.nPast + i);
+  const from = o.from ?? 0, to = o.to ?? c.nLayer;
+
+  // token embeddings (or, when isolating layers, the supplied residual stream)
+  let x: Float32Array;
+  if (o.input) {
+    if (o.input.length !== T * c.nEmbd) throw new RangeError(`forward: input has ${o.input.length} elements, expected ${T * c.nEmbd}`);
+    x = Float32Array.from(o.input);
+  } else {
+    x = embed(m, tokens);
+    (o.capture ?? noCapture)("embd", null, x, [T, c.nEmbd]);
+  }
+
+  for (let l = from; l < to; l++) x = layer(m, l, x, pos, st, o);
+
+  const logits = to === c.nLayer ? head(m, x, T, o) : x;
+  st.nPast += T;
+  return logits;
+}
+
+/** A fresh KV cache for nCtx positions. */
+export function newRunState(c: Config, nCtx: number): RunState {
+  return {
+    nCtx,
+    nPast: 0,
+    kCache: Array.from({ length: c.nLayer }, () => new Float32Array(nCtx * c.nHeadKv * c.headDim)),
+    vCache: Array.from({ length: c.nLayer }, () => new Float32Array(nCtx * c.nHeadKv * c.headDimV)),
+  };
+}
+
+/** Greedy choice: the first index of the largest logit (llama.cpp's greedy sampler). */
+export function argmax(logits: Float32Array, offset = 0, n = logits.length - offset): number {
+  let best = 0, bv = -Infinity;
+  for (let i = 0; i < n; i++) {
+    if (logits[offset + i] > bv) { bv = logits[offset + i]; best = i; }
+  }
+  return best;
+}

@@ -1,0 +1,111 @@
+/**
+ * `rosetta trace --engine rosetta`: runs rosetta's own forward pass over a prompt (one batch) and greedy
+ * decode steps, and returns a Trace in the same format as the llama.cpp runner (src/reference/llamacpp.ts).
+ */
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+
+import { loadTokenizer } from "../tokenizer/index.js";
+import type { F32Tensor } from "../trace/safetensors.js";
+import { TRACE_FORMAT, TRACE_FORMAT_VERSION, type Trace, type TraceLogits } from "../trace/types.js";
+import { InputError } from "../util/errors.js";
+import { keyFilter, Recorder } from "./capture.js";
+import { Engine, type EngineOptions } from "./engine.js";
+import type { Numerics } from "../native/ops.js";
+
+export interface RosettaTraceOptions {
+  model: string;
+  modelLabel?: string;
+  prompt?: string;
+  tokens?: number[];
+  gen?: number;
+  /** Glob patterns over point keys whose full tensors are kept (`*`, `blk.0.*`, `logits`). */
+  full?: string[];
+  top?: number;
+  threads?: number;
+  numerics?: Numerics;
+  isa?: EngineOptions["isa"];
+  /** Also capture the attention probabilities (kq_softmax). */
+  kq?: boolean;
+}
+
+export const TOKENIZER_ROSETTA = "rosetta tokenizer (addSpecial=true, parseSpecial=false)";
+
+async function sha256(file: string): Promise<string> {
+  const h = createHash("sha256");
+  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest("hex");
+}
+
+/** Top-k ids (descending logit, lower id first on ties) of one row. */
+function topK(row: Float32Array, k: number): { ids: number[]; logits: number[] } {
+  const idx = Array.from(row.keys());
+  idx.sort((a, b) => row[b] - row[a] || a - b);
+  const ids = idx.slice(0, Math.min(k, row.length));
+  return { ids, logits: ids.map((i) => row[i]) };
+}
+
+async function resolveTokens(o: RosettaTraceOptions): Promise<{ tokens: number[]; tokenizer?: string }> {
+  if (o.tokens && o.prompt !== undefined) throw new InputError("give either a prompt or token ids, not both");
+  if (o.tokens) return { tokens: o.tokens };
+  if (o.prompt === undefined) throw new InputError("give a prompt (--prompt) or token ids (--tokens)");
+  const tokens = (await loadTokenizer(o.model)).tokenize(o.prompt, { addSpecial: true, parseSpecial: false });
+  if (tokens.length === 0) throw new InputError("the prompt tokenizes to no tokens");
+  return { tokens, tokenizer: TOKENIZER_ROSETTA };
+}
+
+export async function runRosettaTrace(o: RosettaTraceOptions): Promise<{ trace: Trace; tensors: Map<string, F32Tensor> }> {
+  const { tokens, tokenizer } = await resolveTokens(o);
+  const gen = o.gen ?? 0;
+  const k = o.top ?? 10;
+  const full = keyFilter(o.full ?? []);
+  const engine = await Engine.open(o.model, { numerics: o.numerics, threads: o.threads, isa: o.isa });
+  try {
+    const c = engine.model.config;
+    for (const t of tokens) {
+      if (!Number.isInteger(t) || t < 0 || t >= c.nVocab) throw new InputError(`token id ${t} is outside the vocabulary (0..${c.nVocab - 1})`);
+    }
+    const rec = new Recorder(full);
+    const r = engine.generate(tokens, {
+      nGen: gen, capture: rec.hook, keepKq: !!o.kq, promptLogits: "all", onStep: (s, p, n) => rec.beginStep(s, p, n),
+    });
+    const V = c.nVocab;
+    const rows = r.logits.flatMap((l) => Array.from({ length: l.length / V }, (_, i) => l.subarray(i * V, (i + 1) * V)));
+    const logits: TraceLogits = { k, top: rows.map((row, pos) => ({ pos, ...topK(row, k) })) };
+    const tensors = rec.tensors;
+    if (full("logits")) {
+      const all = new Float32Array(rows.length * V);
+      rows.forEach((row, i) => all.set(row, i * V));
+      logits.tensor = "logits.all";
+      tensors.set("logits.all", { shape: [rows.length, V], data: all });
+    }
+    const trace: Trace = {
+      format: TRACE_FORMAT,
+      version: TRACE_FORMAT_VERSION,
+      engine: {
+        name: "rosetta",
+        settings: {
+          ...engine.settings,
+          kvType: "f32",
+          flashAttention: false,
+          batchLayout: "prompt as one batch; each generated token its own decode",
+          logitsAllPositions: true,
+          ...(tokenizer ? { tokenizer } : {}),
+        },
+      },
+      model: {
+        path: o.modelLabel ?? o.model,
+        sha256: await sha256(o.model),
+        arch: c.arch,
+        config: { ...c, ropeScaling: { ...c.ropeScaling } } as unknown as Record<string, unknown>,
+      },
+      input: { ...(o.prompt !== undefined ? { prompt: o.prompt } : {}), tokens, generated: r.generated },
+      points: rec.points,
+      logits,
+      createdAt: new Date().toISOString(),
+    };
+    return { trace, tensors };
+  } finally {
+    engine.close();
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * What the parity run needs to know about a model file before running it: its quantization (which
+ * picks the band), sha256, size and tokenizer-metadata sha256.
+ */
+import { statSync } from "node:fs";
+
+import { readGgufMetadata } from "../tokenizer/gguf.js";
+import { InputError } from "../util/errors.js";
+import { sha256File, tokenizerSha256 } from "./manifest.js";
+
+/** llama_ftype (llama.h) -> the quantization name used by bands and reports. */
+const FTYPE: Record<number, string> = {
+  0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K", 11: "Q3_K_S", 12: "Q3_K_M",
+  13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S", 17: "Q5_K_M", 18: "Q6_K", 32: "BF16",
+};
+
+/** GGML type ids (ggml.h) of the weight types a file without general.file_type may hold. */
+const GGML_TYPE: Record<number, string> = { 0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 6: "Q5_0", 7: "Q5_1", 8: "Q8_0", 10: "Q2_K", 12: "Q4_K", 14: "Q6_K", 30: "BF16" };
+
+export interface ModelInfo {
+  path: string;
+  quant: string;
+  sha256: string;
+  bytes: number;
+  tokenizerSha256: string;
+  metadata: Record<string, unknown>;
+}
+
+function num(v: unknown): number | undefined {
+  return typeof v === "number" ? v : typeof v === "bigint" ? Number(v) : undefined;
+}
+
+/** general.file_type when present; otherwise the type of blk.0.attn_q (as llama.cpp guesses). */
+export function quantFromMetadata(metadata: Record<string, unknown>, attnQType?: number): string {
+  const ft = num(metadata["general.file_type"]);
+  if (ft !== undefined) {
+    const q = FTYPE[ft & ~1024]; // 1024: LLAMA_FTYPE_GUESSED
+    if (!q) throw new InputError(`unknown general.file_type ${ft}`);
+    return q;
+  }
+  if (attnQType !== undefined && GGML_TYPE[attnQType]) return GGML_TYPE[attnQType];
+  throw new InputError("cannot tell the model's quantization (no general.file_type and no known blk.0.attn_q type)");
+}
+
+export async function describeModel(path: string): Promise<ModelInfo> {
+  let bytes: number;
+  try {
+    bytes = statSync(path).size;
+  } catch (e) {
+    throw new InputError(`model ${path} is not on disk (${(e as NodeJS.ErrnoException).code}); parity runs read pre-staged weights only`);
+  }
+  const { gguf } = await import("@huggingface/gguf");
+  let tensorType: number | undefined;
+  let metadata: Record<string, unknown>;
+  try {
+    const r = await gguf(path, { allowLocalFile: true });
+    metadata = r.metadata as unknown as Record<string, unknown>;
+    tensorType = r.tensorInfos.find((t) => t.name === "blk.0.attn_q.weight")?.dtype as number | undefined;
+  } catch {
+    metadata = await readGgufMetadata(path); // rethrows as a one-line InputError
+  }
+  return { path, quant: quantFromMetadata(metadata, tensorType), sha256: await sha256File(path), bytes, tokenizerSha256: tokenizerSha256(metadata), metadata };
+}

@@ -1,0 +1,86 @@
+/**
+ * Shapes shared by the parity harness (docs/parity.md). Results are plain JSON so that shards can be
+ * written by separate CI jobs and joined by `rosetta parity merge`.
+ */
+import type { Band } from "./bands.js";
+
+export type Numerics = "ggml" | "exact";
+export type IsaName = "scalar" | "avx2" | "avx512";
+
+/** One row of logits, top-k ids (descending, lower id first on equal logits) with their logits. */
+export interface TopK {
+  ids: number[];
+  logits: number[];
+}
+
+/** Verdict of one position: ok, near-tie (counted, not failed), or fail with the reasons. */
+export interface PositionResult {
+  tokenIdx: number;
+  refToken: number;
+  top1: "match" | "near-tie" | "flip";
+  /** Top-k id sets differ only by ids within the near-tie gap of the k-th logit (counted, not failed). */
+  setTie: boolean;
+  setEqual: boolean;
+  /** max |rosetta - llama.cpp| over the union of both top-k id sets (the gated delta). */
+  topDelta: number;
+  /** max |rosetta - llama.cpp| over the full vocabulary (reported only). */
+  fullDelta: number;
+  kl: number;
+  rosetta: TopK;
+  llamacpp: TopK;
+  reasons: string[];
+}
+
+export interface KlStats {
+  mean: number;
+  p95: number;
+  max: number;
+}
+
+export interface PromptResult {
+  model: string;
+  quant: string;
+  numerics: Numerics;
+  isa: string;
+  promptIdx: number;
+  promptId: string;
+  bucket: string;
+  promptTokens: number;
+  genTokens: number;
+  positions: number;
+  top1Match: number;
+  nearTies: number;
+  setTies: number;
+  failures: number;
+  maxTopDelta: number;
+  maxFullDelta: number;
+  kl: KlStats;
+  band: Band;
+  /** Prompt-level failures (tokenizer mismatch, mean KL over band, runner error). */
+  promptErrors: string[];
+  /** Positions that failed or tied (the passing, exact ones are left out to keep results small). */
+  details: PositionResult[];
+  ms: { reference: number; rosetta: number };
+  passed: boolean;
+}
+
+/** The ISA column state: a path that cannot run on this CPU is never reported as a pass. */
+export interface IsaRun {
+  requested: IsaName;
+  /** What the kernels reported after the run; null when the path is unavailable. */
+  ran: string | null;
+  status: "ran" | "unavailable on this CPU" | "not wired";
+}
+
+export interface ParityRunResult {
+  format: "rosetta.parity";
+  version: 1;
+  shard: { k: number; n: number } | null;
+  settings: Record<string, unknown>;
+  manifest: { path: string; sha256: string } | null;
+  isa: IsaRun[];
+  results: PromptResult[];
+  /** Cases that could not run at all (unavailable ISA, missing component); these never count as passes. */
+  skipped: { case: string; reason: string }[];
+  passed: boolean;
+}

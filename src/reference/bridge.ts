@@ -1,0 +1,187 @@
+/**
+ * Lazy loader of the llama.cpp reference bridge (native/llama -> rosetta_llama.node). Nothing is loaded
+ * until a command needs llama.cpp, so rosetta works without the optional node-llama-cpp packages; when
+ * they (or the built bridge) are missing, the error names what to install. See docs/llamacpp-bridge.md.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { InputError, MissingComponentError } from "../util/errors.js";
+
+export const LLAMA_PACKAGES = { "node-llama-cpp": "3.22.1", "@node-llama-cpp/linux-x64": "3.22.1" } as const;
+export const INSTALL_HINT = "npm install @node-llama-cpp/linux-x64@3.22.1 node-llama-cpp@3.22.1";
+
+export interface StatsJs {
+  count: number;
+  nan: number;
+  inf: number;
+  zeros: number;
+  mean: number;
+  std: number;
+  min: number;
+  max: number;
+  absmax: number;
+  l2: number;
+}
+
+export interface NativePoint {
+  point: string;
+  layer: number | null;
+  step: number;
+  shape: number[];
+  firstPos: number;
+  tokens: number;
+  all: StatsJs;
+  last: StatsJs;
+  source: { name: string; occurrence: number; op: string; type: string; ne: number[]; weight?: string };
+  data?: Float32Array;
+}
+
+export interface NativeRunResult {
+  model: {
+    arch: string;
+    desc: string;
+    ftype: string;
+    nLayer: number;
+    nEmbd: number;
+    nHead: number;
+    nHeadKv: number;
+    nVocab: number;
+    nCtxTrain: number;
+    addBos: boolean;
+  };
+  points: NativePoint[];
+  logits: Float32Array; // [positions, vocab]
+  generated: number[];
+  errors: string[];
+  nCtx: number;
+  nBatch: number;
+  askCalls: number;
+  dataCalls: number;
+  decodeMs: number;
+}
+
+export interface NativeRunOptions {
+  model: string;
+  tokens: number[];
+  gen?: number;
+  threads?: number;
+  useExtraBufts?: boolean;
+  callback?: boolean;
+  observeAll?: boolean;
+  points?: boolean;
+  full?: string[];
+}
+
+interface NativeBridge {
+  info(): { tag: string; commit: string; binsDir: string };
+  init(o: { binsDir: string; backend: string }): { backend: string; loaded: string; file: string; systemInfo: string };
+  run(o: NativeRunOptions): Promise<NativeRunResult>;
+  quantize(input: string, output: string, ftype: string, o?: { pure?: boolean; threads?: number }): Promise<void>;
+  tokenize(model: string, text: string, addSpecial: boolean, parseSpecial: boolean): Int32Array;
+  detokenize(model: string, ids: number[], removeSpecial: boolean, unparseSpecial: boolean): string;
+}
+
+export interface LlamaBridge {
+  tag: string;
+  commit: string;
+  packages: Record<string, string>;
+  backend: { requested: string; loaded: string; file: string; systemInfo: string };
+  run(o: NativeRunOptions): Promise<NativeRunResult>;
+  quantize(input: string, output: string, ftype: string, o?: { pure?: boolean; threads?: number }): Promise<void>;
+  tokenize(model: string, text: string, addSpecial: boolean, parseSpecial: boolean): number[];
+  detokenize(model: string, ids: number[], removeSpecial?: boolean, unparseSpecial?: boolean): string;
+}
+
+/** The repository root: the nearest ancestor holding rosetta's package.json (works from src/ and dist/). */
+export function repoRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pj = path.join(dir, "package.json");
+    if (existsSync(pj) && JSON.parse(readFileSync(pj, "utf8")).name === "rosetta") return dir;
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error("cannot find rosetta's package.json above " + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+}
+
+/** Maps a native rejection to rosetta's error classes: a refused input is the user's problem (exit 2). */
+export function llamaError(e: unknown): Error {
+  const err = e as { code?: string; message?: string };
+  if (err?.code === "LLAMA_INPUT") return new InputError(err.message ?? "llama.cpp refused the input");
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+function packageVersion(root: string, name: string): string | null {
+  const pj = path.join(root, "node_modules", name, "package.json");
+  return existsSync(pj) ? (JSON.parse(readFileSync(pj, "utf8")).version as string) : null;
+}
+
+let cached: { backend: string; bridge: LlamaBridge } | null = null;
+
+/**
+ * Loads and initialises the bridge with a CPU backend variant: "default" (haswell, else sse42, else
+ * x64: a pin that runs on any x86-64 CI machine), a variant name ("zen4", "skylakex", ...), or "auto"
+ * (llama.cpp picks the best for this CPU, as node-llama-cpp's own JS does). One variant per process;
+ * without an argument, the variant already loaded (else "default").
+ */
+export function loadLlamaBridge(requested?: string): LlamaBridge {
+  // No preference: reuse whatever this process already loaded.
+  if (cached && requested === undefined) return cached.bridge;
+  const backend = requested ?? "default";
+  if (cached) {
+    if (cached.backend !== backend)
+      throw new InputError(`the llama.cpp backend is already '${cached.backend}' in this process; cannot switch to '${backend}'`);
+    return cached.bridge;
+  }
+  if (process.platform !== "linux" || process.arch !== "x64")
+    throw new MissingComponentError(`the llama.cpp reference needs linux-x64 (this is ${process.platform}-${process.arch})`);
+  const root = repoRoot();
+  const packages: Record<string, string> = {};
+  for (const [name, want] of Object.entries(LLAMA_PACKAGES)) {
+    const have = packageVersion(root, name);
+    if (have !== want)
+      throw new MissingComponentError(
+        `the llama.cpp reference needs ${name}@${want} (${have ? `found ${have}` : "not installed"}); install it with \`${INSTALL_HINT}\``,
+      );
+    packages[name] = have;
+  }
+  const file = path.join(root, process.env.ROSETTA_BUILD_DIR ?? "build", "Release", "rosetta_llama.node");
+  if (!existsSync(file))
+    throw new MissingComponentError(`the llama.cpp bridge is not built (${file} is missing); run \`npm run build:native\``);
+  const native = createRequire(import.meta.url)(file) as NativeBridge;
+  const binsDir = path.join(root, "node_modules/@node-llama-cpp/linux-x64/bins/linux-x64");
+  let init;
+  try {
+    init = native.init({ binsDir, backend });
+  } catch (e) {
+    throw llamaError(e);
+  }
+  const info = native.info();
+  const bridge: LlamaBridge = {
+    tag: info.tag,
+    commit: info.commit,
+    packages,
+    backend: { requested: init.backend, loaded: init.loaded, file: path.basename(init.file), systemInfo: init.systemInfo },
+    run: (o) => native.run(o).catch((e) => Promise.reject(llamaError(e))),
+    quantize: (i, o, f, opts) => native.quantize(i, o, f, opts ?? {}).catch((e) => Promise.reject(llamaError(e))),
+    tokenize: (m, t, a, p) => {
+      try {
+        return Array.from(native.tokenize(m, t, a, p));
+      } catch (e) {
+        throw llamaError(e);
+      }
+    },
+    detokenize: (m, ids, r = false, u = false) => {
+      try {
+        return native.detokenize(m, ids, r, u);
+      } catch (e) {
+        throw llamaError(e);
+      }
+    },
+  };
+  cached = { backend, bridge };
+  return bridge;
+}

@@ -1,0 +1,152 @@
+/**
+ * The llama.cpp reference runner: runs a model through real llama.cpp (the bridge) and returns a Trace
+ * (src/trace/types.ts) plus the full tensors that were asked for. Capture points: docs/capture-points.md.
+ */
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+
+import type { F32Tensor } from "../trace/safetensors.js";
+import { TRACE_FORMAT, TRACE_FORMAT_VERSION, pointKey, type PointKind, type Trace, type TracePoint } from "../trace/types.js";
+import { InputError } from "../util/errors.js";
+import { loadLlamaBridge, type LlamaBridge, type NativeRunResult } from "./bridge.js";
+
+export interface LlamaTraceOptions {
+  model: string;
+  /** What to record as the model path (default: `model` as given). */
+  modelLabel?: string;
+  prompt?: string;
+  tokens?: number[];
+  gen?: number;
+  /** Glob patterns over point keys (`*`, `blk.0.*`, `logits`) whose full values are kept. */
+  full?: string[];
+  top?: number;
+  threads?: number;
+  backend?: string;
+  useExtraBufts?: boolean;
+}
+
+export interface LlamaTraceResult {
+  trace: Trace;
+  tensors: Map<string, F32Tensor>;
+  raw: NativeRunResult;
+}
+
+export const TOKENIZER_LLAMA = "llama.cpp llama_tokenize(add_special=true, parse_special=false)";
+
+export function globMatch(pattern: string, s: string): boolean {
+  const re = new RegExp("^" + pattern.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*") + "$");
+  return re.test(s);
+}
+
+/** Top-k ids (descending logit, lower id first on ties) of one row. */
+export function topK(row: Float32Array, k: number): { ids: number[]; logits: number[] } {
+  const idx = Array.from(row.keys());
+  idx.sort((a, b) => row[b] - row[a] || a - b);
+  const ids = idx.slice(0, Math.min(k, row.length));
+  return { ids, logits: ids.map((i) => row[i]) };
+}
+
+export function tensorName(key: string, step: number): string {
+  return `s${step}.${key}`;
+}
+
+function sha256(file: string): string {
+  return createHash("sha256").update(readFileSync(file)).digest("hex");
+}
+
+function resolveTokens(b: LlamaBridge, o: LlamaTraceOptions): { tokens: number[]; tokenizer?: string } {
+  if (o.tokens && o.prompt !== undefined) throw new InputError("give either a prompt or token ids, not both");
+  if (o.tokens) return { tokens: o.tokens };
+  if (o.prompt === undefined) throw new InputError("give a prompt (--prompt) or token ids (--tokens)");
+  const tokens = b.tokenize(o.model, o.prompt, true, false);
+  if (tokens.length === 0) throw new InputError("the prompt tokenizes to no tokens");
+  return { tokens, tokenizer: TOKENIZER_LLAMA };
+}
+
+export async function runLlamaCppTrace(o: LlamaTraceOptions): Promise<LlamaTraceResult> {
+  const b = loadLlamaBridge(o.backend);
+  const { tokens, tokenizer } = resolveTokens(b, o);
+  const gen = o.gen ?? 0;
+  const threads = o.threads ?? 1;
+  const useExtraBufts = o.useExtraBufts ?? true;
+  const full = o.full ?? [];
+  const k = o.top ?? 10;
+  const r = await b.run({ model: o.model, tokens, gen, threads, useExtraBufts, full });
+  const tensors = new Map<string, F32Tensor>();
+  const points: TracePoint[] = r.points.map((p) => {
+    const key = pointKey(p.point as PointKind, p.layer);
+    const tp: TracePoint = {
+      key,
+      point: p.point as PointKind,
+      layer: p.layer,
+      step: p.step,
+      shape: p.shape,
+      firstPos: p.firstPos,
+      tokens: p.tokens,
+      all: p.all,
+      last: p.last,
+      source: { ...p.source },
+    };
+    if (p.data) {
+      tp.tensor = tensorName(key, p.step);
+      tensors.set(tp.tensor, { shape: p.shape, data: p.data });
+    }
+    return tp;
+  });
+  const V = r.model.nVocab;
+  const positions = r.logits.length / V;
+  const top = [];
+  for (let i = 0; i < positions; i++) top.push({ pos: i, ...topK(r.logits.subarray(i * V, (i + 1) * V), k) });
+  const trace: Trace = {
+    format: TRACE_FORMAT,
+    version: TRACE_FORMAT_VERSION,
+    engine: {
+      name: "llama.cpp",
+      version: b.tag,
+      settings: {
+        llamaCppTag: b.tag,
+        llamaCppCommit: b.commit,
+        packages: b.packages,
+        backend: b.backend.requested,
+        backendVariant: b.backend.loaded,
+        backendFile: b.backend.file,
+        systemInfo: b.backend.systemInfo,
+        threads,
+        flashAttention: false,
+        kvType: "f32",
+        nCtx: r.nCtx,
+        nBatch: r.nBatch,
+        nUbatch: r.nBatch,
+        batchLayout: "prompt as one ubatch; each generated token its own decode",
+        logitsAllPositions: true,
+        useExtraBufts,
+        ...(tokenizer ? { tokenizer } : {}),
+        ...(r.errors.length ? { captureErrors: r.errors } : {}),
+      },
+    },
+    model: {
+      path: o.modelLabel ?? o.model,
+      sha256: sha256(o.model),
+      arch: r.model.arch,
+      fileType: r.model.ftype,
+      config: {
+        nLayer: r.model.nLayer,
+        nEmbd: r.model.nEmbd,
+        nHead: r.model.nHead,
+        nHeadKv: r.model.nHeadKv,
+        nVocab: V,
+        nCtxTrain: r.model.nCtxTrain,
+        addBos: r.model.addBos,
+        desc: r.model.desc,
+      },
+    },
+    input: { ...(o.prompt !== undefined ? { prompt: o.prompt } : {}), tokens, generated: r.generated },
+    points,
+    logits: { k, top },
+  };
+  if (full.some((f) => globMatch(f, "logits"))) {
+    trace.logits!.tensor = "logits.all";
+    tensors.set("logits.all", { shape: [positions, V], data: r.logits });
+  }
+  return { trace, tensors, raw: r };
+}
