@@ -66,6 +66,8 @@ export const QUANT_BANDS: Record<string, Band> = {
   Q4_1: { id: "quant:Q4_1", nmse: 0.25, provisional: true, basis: "Q4_1 weight SQNR ~ 22 dB; estimate" },
   Q4_K: { id: "quant:Q4_K", nmse: 0.25, provisional: true, basis: "Q4_K weight SQNR ~ 22 dB; estimate" },
   Q3_K: { id: "quant:Q3_K", nmse: 0.4, provisional: true, basis: "Q3_K weight SQNR ~ 15 dB; estimate" },
+  APR_Q8: { id: "quant:APR_Q8", nmse: 1e-2, provisional: true, basis: "APR 8-bit blocks, as Q8_0; estimate" },
+  APR_Q4: { id: "quant:APR_Q4", nmse: 0.25, provisional: true, basis: "APR 4-bit blocks, as Q4_0; estimate" },
   Q2_K: { id: "quant:Q2_K", nmse: 0.6, provisional: true, basis: "Q2_K weight SQNR ~ 9 dB; estimate" },
 };
 

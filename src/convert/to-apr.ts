@@ -5,6 +5,7 @@
  * `quantize`); a tied model gets an `lm_head.weight` copy and `tied_embeddings: true`; tokenizer and
  * `model.*` keys as custom metadata; header and footer CRCs by the writer.
  */
+import { TOKENIZER_KEYS } from "../formats/apr-tokenizer-keys.js";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -51,21 +52,6 @@ function convertTensor(t: IrTensor, arch: string, quantize: QuantizeMode | undef
   return apr(TYPE.F32, f32Bytes(toF32(t)));
 }
 
-const TOKENIZER_KEYS: [string, string][] = [
-  ["tokenizer.ggml.tokens", "tokenizer.vocabulary"],
-  ["tokenizer.ggml.model", "tokenizer.model"],
-  ["tokenizer.ggml.pre", "tokenizer.pre_type"],
-  ["tokenizer.ggml.bos_token_id", "tokenizer.bos_token_id"],
-  ["tokenizer.ggml.eos_token_id", "tokenizer.eos_token_id"],
-  ["tokenizer.ggml.unknown_token_id", "tokenizer.unknown_token_id"],
-  ["tokenizer.ggml.padding_token_id", "tokenizer.padding_token_id"],
-  ["tokenizer.ggml.merges", "tokenizer.merges"],
-  ["tokenizer.ggml.token_type", "tokenizer.token_type"],
-  ["tokenizer.ggml.scores", "tokenizer.scores"],
-  ["tokenizer.ggml.add_bos_token", "tokenizer.add_bos_token"],
-  ["tokenizer.ggml.add_eos_token", "tokenizer.add_eos_token"],
-  ["tokenizer.chat_template", "tokenizer.chat_template"],
-];
 
 const plain = (v: unknown): unknown => (typeof v === "bigint" ? Number(v) : Array.isArray(v) ? v.map(plain) : v);
 

@@ -33,6 +33,8 @@ export interface ForwardOptions {
   from?: number;
   to?: number;
   input?: Float32Array;
+  /** Run the final norm and output projection after the last layer (default true). */
+  head?: boolean;
 }
 
 const noCapture: CaptureFn = () => {};
@@ -139,7 +141,7 @@ export function forward(m: Model, tokens: ArrayLike<number>, st: RunState, o: Fo
 
   for (let l = from; l < to; l++) x = layer(m, l, x, pos, st, o);
 
-  const logits = to === c.nLayer ? head(m, x, T, o) : x;
+  const logits = to === c.nLayer && o.head !== false ? head(m, x, T, o) : x;
   st.nPast += T;
   return logits;
 }

@@ -2,7 +2,10 @@
  * rosetta's tokenizers: llama.cpp-exact SPM and byte-level BPE (see docs/tokenizer.md).
  */
 import { open } from "node:fs/promises";
-import { InputError, UnsupportedError } from "../util/errors.js";
+import { loadApr } from "../formats/apr.js";
+import { ggufTokenizerKeysFromApr } from "../formats/apr-tokenizer-keys.js";
+import type { LoadedModel } from "../formats/model.js";
+import { InputError } from "../util/errors.js";
 import { readGgufMetadata, tokenizerSpecFromGgufMetadata } from "./gguf.js";
 import { Tokenizer } from "./tokenizer.js";
 
@@ -16,14 +19,10 @@ export function tokenizerFromGgufMetadata(metadata: Record<string, unknown>): To
   return new Tokenizer(tokenizerSpecFromGgufMetadata(metadata));
 }
 
-/**
- * Hook for APR files: the APR reader maps `tokenizer.vocabulary`, `tokenizer.merges`, ... to a TokenizerSpec.
- * Until it is wired in (set via setAprTokenizerLoader), APR files are unsupported here.
- */
-export type AprTokenizerLoader = (path: string) => Promise<Tokenizer>;
-let aprLoader: AprTokenizerLoader | undefined;
-export function setAprTokenizerLoader(loader: AprTokenizerLoader | undefined): void {
-  aprLoader = loader;
+/** The tokenizer of a loaded model (GGUF `tokenizer.ggml.*` keys, or APR's `tokenizer.*` custom keys). */
+export function tokenizerFromModel(model: Pick<LoadedModel, "format" | "metadata">): Tokenizer {
+  const md = model.format === "apr" ? ggufTokenizerKeysFromApr(model.metadata) : model.metadata;
+  return tokenizerFromGgufMetadata(md);
 }
 
 /** Loads the tokenizer of a model file, dispatching on its magic bytes (GGUF, APR). */
@@ -33,8 +32,7 @@ export async function loadTokenizer(path: string): Promise<Tokenizer> {
     return tokenizerFromGgufMetadata(await readGgufMetadata(path));
   }
   if (magic.subarray(0, 3).toString("latin1") === "APR") {
-    if (aprLoader) return aprLoader(path);
-    throw new UnsupportedError(`${path}: reading the tokenizer of APR files is not wired in yet`);
+    return tokenizerFromModel(await loadApr(path, { logLayout: false }));
   }
   throw new InputError(`${path}: not a GGUF or APR file (magic ${magic.subarray(0, 4).toString("hex") || "empty"})`);
 }

@@ -21,8 +21,10 @@ void dequant_f16(const void* src, float* dst, int64_t n) {
   for (; i + 32 <= n; i += 32) {
     const __m256i h0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2 * i));
     const __m256i h1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2 * i + 32));
-    _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(h0));
-    _mm512_storeu_ps(dst + i + 16, _mm512_cvtph_ps(h1));
+    // maskz with a full mask: same instruction, but avoids GCC 12's false -Wuninitialized on the
+    // unmasked intrinsic's internal _mm512_undefined_ps().
+    _mm512_storeu_ps(dst + i, _mm512_maskz_cvtph_ps(0xFFFF, h0));
+    _mm512_storeu_ps(dst + i + 16, _mm512_maskz_cvtph_ps(0xFFFF, h1));
   }
   shared::dequant_f16(p + 2 * i, dst + i, n - i);
 }
@@ -32,7 +34,7 @@ void dequant_bf16(const void* src, float* dst, int64_t n) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
     const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2 * i));
-    _mm512_storeu_si512(dst + i, _mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    _mm512_storeu_si512(dst + i, _mm512_maskz_slli_epi32(0xFFFF, _mm512_maskz_cvtepu16_epi32(0xFFFF, h), 16));
   }
   shared::dequant_bf16(p + 2 * i, dst + i, n - i);
 }
