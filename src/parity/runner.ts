@@ -20,7 +20,10 @@ import type { IsaName, IsaRun, Numerics, ParityRunResult, PromptResult } from ".
 
 export interface ModelTarget {
   name: string;
+  /** The file rosetta runs. */
   path: string;
+  /** The file llama.cpp runs (default: the same file); e.g. the original GGUF of a converted model. */
+  refPath?: string;
   pinned?: ManifestModel;
 }
 
@@ -136,9 +139,10 @@ const tokenizers = new Map<string, Tokenizer>();
 async function runCase(o: ParityOptions, c: Case, bridge: LlamaBridge, isa: IsaRun[], engines: Map<string, RosettaSide>): Promise<PromptResult[]> {
   const p = o.suite.prompts[c.promptIdx];
   if (!tokenizers.has(c.info.path)) tokenizers.set(c.info.path, await loadTokenizer(c.info.path));
-  const { ids, error } = tokenize(tokenizers.get(c.info.path)!, bridge, c.info.path, p.text);
+  const refPath = c.target.refPath ?? c.info.path;
+  const { ids, error } = tokenize(tokenizers.get(c.info.path)!, bridge, refPath, p.text);
   const nGen = tokensFor(p, o.suite, o.tokens);
-  const ref = await runReference(bridge, c.info.path, ids, nGen);
+  const ref = await runReference(bridge, refPath, ids, nGen);
   const out: PromptResult[] = [];
   for (const numerics of o.numerics) {
     const band = bandFor(c.quant, numerics);

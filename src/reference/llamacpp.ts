@@ -40,9 +40,16 @@ export function globMatch(pattern: string, s: string): boolean {
 
 /** Top-k ids (descending logit, lower id first on ties) of one row. */
 export function topK(row: Float32Array, k: number): { ids: number[]; logits: number[] } {
-  const idx = Array.from(row.keys());
-  idx.sort((a, b) => row[b] - row[a] || a - b);
-  const ids = idx.slice(0, Math.min(k, row.length));
+  // Insertion into a small sorted list: k is small and the vocabulary can be 150k.
+  const ids: number[] = [];
+  const before = (i: number, j: number) => row[i] > row[j] || (row[i] === row[j] && i < j);
+  for (let i = 0; i < row.length && k > 0; i++) {
+    if (ids.length === k && !before(i, ids[k - 1])) continue;
+    let at = ids.length === k ? k - 1 : ids.length;
+    while (at > 0 && before(i, ids[at - 1])) at--;
+    ids.splice(at, 0, i);
+    if (ids.length > k) ids.pop();
+  }
   return { ids, logits: ids.map((i) => row[i]) };
 }
 

@@ -70,7 +70,7 @@ describe.skipIf(!HAVE_SHARED)("rosetta A B on stories260K", () => {
 
   it("a saved trace compares against a model run", () => {
     const tr = path.join(dir, "s.json");
-    const t = runCli(["trace", STORIES, "-p", "Once upon a time", "-o", tr]);
+    const t = runCli(["trace", STORIES, "-p", "Once upon a time", "--out", tr]);
     if (t.code !== 0) return; // the trace command's flags belong to another helper; covered in tests/compare otherwise
     const r = runCli([tr, STORIES, "--assert-match"]);
     expect(r.code, r.stdout + r.stderr).toBe(0);

@@ -1,14 +1,16 @@
 import { test } from "vitest";
 import { Engine } from "../../src/model/engine.js";
-import { runLlamaCppTrace } from "../../src/reference/llamacpp.js";
-test("time", async () => {
-  const f = "/work/shared/models/stories260K.gguf", tokens = [1, 403, 407, 261, 378, 300, 270];
-  let t0 = Date.now();
-  const ref = await runLlamaCppTrace({ model: f, tokens, gen: 50, full: ["*"], threads: 1 });
-  console.log("bridge", Date.now() - t0, ref.tensors.get("s0.blk.0.kq_softmax")?.shape, ref.tensors.get("s3.blk.0.kq_softmax")?.shape);
-  t0 = Date.now();
-  const e = await Engine.open(f, { numerics: "ggml" });
-  console.log("open", Date.now() - t0); t0 = Date.now();
-  const r = e.generate(tokens, { nGen: 50, promptLogits: "all", capture: () => {} });
-  console.log("gen", Date.now() - t0);
-}, 300000);
+import { pointKey } from "../../src/trace/types.js";
+import { nmse, TINYLLAMA } from "../model/helpers.js";
+async function run(isa: "scalar" | "avx2") {
+  const e = await Engine.open(TINYLLAMA, { numerics: "ggml", isa });
+  const pts = new Map<string, Float32Array>(); let step = 0;
+  e.generate([1, 450, 4996, 17354, 1701], { nGen: 20, onStep: (s) => (step = s), capture: (p, l, x) => pts.set(`s${step}.${pointKey(p, l)}`, Float32Array.from(x)) });
+  e.close(); return pts;
+}
+test("x", async () => {
+  const a = await run("scalar"), b = await run("avx2");
+  const rows: string[] = [];
+  for (const [k, v] of a) { const d = nmse(v, b.get(k)!); if (d > 1e-8) rows.push(`${k} ${d.toExponential(2)} l2=${Math.hypot(...v).toFixed(3)} n=${v.length}`); }
+  console.log(rows.slice(0, 30).join("\n"));
+}, 60000);

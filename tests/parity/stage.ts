@@ -10,6 +10,8 @@ import { getFixture, type FixtureArch } from "../fixtures/lib/index.js";
 import { fixtureDir, fixtureFileName } from "../../src/parity/fixtures.js";
 import { defaultManifestPath, loadManifest, sha256Bytes, sha256File } from "../../src/parity/manifest.js";
 import { describeModel } from "../../src/parity/model-info.js";
+import { REFERENCE_SETTINGS } from "../../src/parity/sides.js";
+import { loadLlamaBridge } from "../../src/reference/bridge.js";
 
 export const PARITY_FIXTURES: { arch: FixtureArch; type: string }[] = [];
 for (const arch of ["qwen2", "qwen3"] as FixtureArch[]) for (const type of ["F32", "Q8_0", "Q4_K_M"]) PARITY_FIXTURES.push({ arch, type });
@@ -33,6 +35,10 @@ export async function stageAll(): Promise<string[]> {
 export async function recordManifest(file = defaultManifestPath()): Promise<void> {
   const m = loadManifest(file);
   const json = JSON.parse(readFileSync(file, "utf8"));
+  const bridge = loadLlamaBridge(REFERENCE_SETTINGS.backend);
+  json.reference.llamaCpp = { release: bridge.tag, commit: bridge.commit };
+  json.reference.packages = bridge.packages;
+  json.reference.settings = { ...REFERENCE_SETTINGS };
   json.suite.sha256 = sha256Bytes(readFileSync(path.resolve(path.dirname(file), "../..", m.suite.path)));
   for (const e of json.models) {
     const p = e.path ? e.path.replace("${SHARED}", path.resolve(path.dirname(file), "../../../shared")) : await stageFixture(e.fixture.arch, e.fixture.type);

@@ -10,7 +10,8 @@ const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" });
 const report = { buildType: llama.buildType, gpu: llama.gpu, systemInfo: llama.systemInfo ?? null, runs: [] };
 for (const j of jobs) {
   const m = await llama.loadModel({ modelPath: j.model, gpuLayers: 0 });
-  const ctx = await m.createContext({ contextSize: j.contextSize, batchSize: j.contextSize, threads: j.threads, flashAttention: false, sequences: 1 });
+  const ctx = await m.createContext({ contextSize: j.contextSize, batchSize: j.contextSize, threads: j.threads, flashAttention: false, sequences: 1,
+    experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32" });
   const seq = ctx.getSequence();
   const res = await seq.controlledEvaluate(j.tokens.map((t) => [t, { generateNext: { logits: true } }]));
   const rows = res.map((r, i) => {

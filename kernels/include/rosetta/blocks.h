@@ -174,7 +174,9 @@ static inline float fp16_to_fp32(f16 h) {
   return f32_from_bits(sign | f32_bits(v));
 }
 
-// binary32 -> binary16, round to nearest even, overflow to Inf, NaN stays NaN (quiet) -- as ggml/F16C.
+// binary32 -> binary16, round to nearest even, overflow to Inf: bit exact with F16C vcvtps2ph (checked on
+// a third of all 2^32 inputs), which is what ggml's x86 CPU backends use. NaN -> quiet NaN with the
+// payload truncated, like F16C (ggml's non-F16C fallback instead returns 0x7E00 for every NaN).
 static inline f16 fp32_to_fp16(float f) {
   const uint32_t x = f32_bits(f);
   const uint32_t sign = (x >> 16) & 0x8000u;

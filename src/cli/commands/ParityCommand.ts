@@ -31,6 +31,7 @@ export interface ParityArgs {
   manifest?: string;
   threads?: number;
   prompts?: string;
+  reference?: string;
 }
 
 function isaList(s: string | undefined): IsaName[] {
@@ -90,9 +91,14 @@ async function runHandler(a: ParityArgs): Promise<void> {
   const suite = loadSuite(a.suite ?? (manifest ? resolveModelPath(manifest.suite.path) : undefined));
   if (a.tokens !== undefined && (!Number.isSafeInteger(a.tokens) || a.tokens < 1)) throw new InputError("--tokens must be a positive integer");
   if (!Number.isSafeInteger(a.top) || a.top < 1) throw new InputError("--top must be a positive integer");
+  const models = await targets(a.models ?? [], manifest);
+  if (a.reference) {
+    if (models.length !== 1) throw new InputError("--reference needs exactly one model (the one rosetta runs)");
+    models[0].refPath = a.reference;
+  }
   const t0 = performance.now();
   const run = await runParity({
-    models: await targets(a.models ?? [], manifest),
+    models,
     suite,
     tokens: a.tokens ?? manifest?.rosetta.tokens ?? undefined,
     top: a.top,
@@ -139,6 +145,7 @@ const runCommand: CommandModule<object, ParityArgs> = {
       .option("manifest", { type: "string", description: "Pinned manifest: verify every hash and version first (exit 2 on mismatch)" })
       .option("threads", { type: "number", description: "rosetta threads (default: cores); llama.cpp is pinned to 1" })
       .option("prompts", { type: "string", description: "Only these prompt indices (comma list)" })
+      .option("reference", { type: "string", description: "Model file llama.cpp runs (default: the same file), e.g. the original of a converted model" })
       .example("rosetta parity model.gguf", "10 prompts x 50 tokens, top-5")
       .example("rosetta parity --manifest tests/fixtures/parity-manifest.json --shard 1/4 --json r1.json", "one CI shard"),
   handler: runHandler,

@@ -20,19 +20,28 @@ inline double hsum256d(__m256d v) {
   return _mm_cvtsd_f64(s);
 }
 
-float dot_f32_avx2(const float* a, const float* b, int64_t n) {
-  __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
-    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
-    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+// Canonical ggml-mode order (see ref/matmul_ref.cpp).
+inline float finish(__m256 s, __m256 t, const float* a, const float* b, int64_t i, int64_t n) {
+  float r = hsum256(_mm256_add_ps(s, t));
+  for (; i < n; i++) {
+    const float p = a[i] * b[i];
+    r = r + p;
   }
-  for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-  float s = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-  for (; i < n; i++) s += a[i] * b[i];
-  return s;
+  return r;
+}
+
+float dot_f32_avx2(const float* a, const float* b, int64_t n) {
+  __m256 s = _mm256_setzero_ps(), t = s;
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    s = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s);
+    t = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), t);
+  }
+  if (i + 8 <= n) {
+    s = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s);
+    i += 8;
+  }
+  return finish(s, t, a, b, i, n);
 }
 
 double dot_f64_avx2(const float* a, const float* b, int64_t n) {
@@ -64,23 +73,18 @@ void dot4_f32_avx2(const float* w, int64_t ws, const float* x, int64_t n, float 
     t2 = _mm256_fmadd_ps(_mm256_loadu_ps(w2 + i + 8), xb, t2);
     t3 = _mm256_fmadd_ps(_mm256_loadu_ps(w3 + i + 8), xb, t3);
   }
-  for (; i + 8 <= n; i += 8) {
+  if (i + 8 <= n) {
     const __m256 xa = _mm256_loadu_ps(x + i);
     s0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + i), xa, s0);
     s1 = _mm256_fmadd_ps(_mm256_loadu_ps(w1 + i), xa, s1);
     s2 = _mm256_fmadd_ps(_mm256_loadu_ps(w2 + i), xa, s2);
     s3 = _mm256_fmadd_ps(_mm256_loadu_ps(w3 + i), xa, s3);
+    i += 8;
   }
-  out[0] = hsum256(_mm256_add_ps(s0, t0));
-  out[1] = hsum256(_mm256_add_ps(s1, t1));
-  out[2] = hsum256(_mm256_add_ps(s2, t2));
-  out[3] = hsum256(_mm256_add_ps(s3, t3));
-  for (; i < n; i++) {
-    out[0] += w0[i] * x[i];
-    out[1] += w1[i] * x[i];
-    out[2] += w2[i] * x[i];
-    out[3] += w3[i] * x[i];
-  }
+  out[0] = finish(s0, t0, w0, x, i, n);
+  out[1] = finish(s1, t1, w1, x, i, n);
+  out[2] = finish(s2, t2, w2, x, i, n);
+  out[3] = finish(s3, t3, w3, x, i, n);
 }
 
 }  // namespace

@@ -1,0 +1,124 @@
+/**
+ * Engine kernels: activation rounding against ggml's formulas written out independently here; matmul on
+ * every ISA path the CPU runs, against the scalar oracle, for F32, F16, Q4_0, Q8_0, Q4_K and Q6_K
+ * weights at odd sizes; ggml mode = exact matmul of the rounded activations; thread-count invariance.
+ */
+import { afterAll, describe, expect, test } from "vitest";
+
+import { actRound, currentIsa, matmul, native, setIsa, setThreads, type Numerics } from "../../src/native/ops.js";
+import { relL2 } from "../model/helpers.js";
+
+const T = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q4_K: 12, Q6_K: 14 } as const;
+const features = (native() as unknown as { cpuFeatures(): Record<string, boolean> }).cpuFeatures();
+const ISAS = (["scalar", "avx2", "avx512"] as const).filter((i) => i === "scalar" || (i === "avx2" ? features.avx2 : features.avx512f && features.avx512bw));
+if (!ISAS.includes("avx512")) console.warn("engine kernels: this CPU has no AVX-512; the avx512 path is not exercised here");
+const initialIsa = currentIsa() as "scalar" | "avx2" | "avx512";
+afterAll(() => void setIsa(initialIsa));
+
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+}
+
+/** Stored weight rows: random blocks with sane f16 scales (0x2000 ~ 0.0078), every other byte random. */
+function weights(type: number, rows: number, cols: number, r = rng(7)): Uint8Array {
+  const layout: Record<number, { block: number; bytes: number; f16At: number[] }> = {
+    [T.F16]: { block: 1, bytes: 2, f16At: [] },
+    [T.Q4_0]: { block: 32, bytes: 18, f16At: [0] },
+    [T.Q8_0]: { block: 32, bytes: 34, f16At: [0] },
+    [T.Q4_K]: { block: 256, bytes: 144, f16At: [0, 2] },
+    [T.Q6_K]: { block: 256, bytes: 210, f16At: [208] },
+  };
+  if (type === T.F32) return new Uint8Array(Float32Array.from({ length: rows * cols }, () => r() - 0.5).buffer);
+  const l = layout[type];
+  const out = new Uint8Array((rows * cols / l.block) * l.bytes);
+  for (let i = 0; i < out.length; i++) out[i] = Math.floor(r() * 256);
+  const dv = new DataView(out.buffer);
+  for (let b = 0; b < out.length / l.bytes; b++) for (const at of l.f16At) dv.setUint16(b * l.bytes + at, 0x2000 + Math.floor(r() * 0x400), true);
+  if (type === T.F16) for (let i = 0; i < rows * cols; i++) dv.setUint16(2 * i, 0x3000 + Math.floor(r() * 0x1000) + (r() < 0.5 ? 0x8000 : 0), true);
+  return out;
+}
+
+function mm(w: Uint8Array, type: number, rows: number, cols: number, x: Float32Array, nTok: number, mode: Numerics): Float32Array {
+  const y = new Float32Array(nTok * rows);
+  matmul({ source: w, offset: 0, type, nOut: rows, nIn: cols, x, y, nTok, mode });
+  return y;
+}
+
+describe("activation rounding (ggml vec_dot types)", () => {
+  const x = Float32Array.from({ length: 512 }, (_, i) => Math.sin(i * 0.37) * (1 + (i % 7)));
+  test("Q8_0: d = f16(amax/127), q = round-half-even(x * 127/amax)", () => {
+    const out = new Float32Array(512);
+    expect(actRound(T.Q4_0, x, out)).toBe("q8_0");
+    for (let b = 0; b < 512; b += 32) {
+      let amax = 0, jmax = 0;
+      for (let j = 0; j < 32; j++) if (Math.abs(x[b + j]) > amax) [amax, jmax] = [Math.abs(x[b + j]), j];
+      const id = Math.fround(127 / amax);
+      // the block scale as f16: the extreme element quantizes to +-127
+      const d = Math.abs(out[b + jmax]) / 127;
+      for (let j = 0; j < 32; j++) {
+        const v = Math.fround(x[b + j] * id);
+        const q = Math.abs(v % 1) === 0.5 ? 2 * Math.round(v / 2) : Math.round(v);
+        expect(out[b + j]).toBe(Math.fround(d * q));
+      }
+      expect(Math.abs(d - amax / 127) / (amax / 127)).toBeLessThan(1e-3); // f16 rounding of the scale
+    }
+  });
+  test("Q8_K: the signed extreme maps to -127, d = 1/iscale in f32", () => {
+    const out = new Float32Array(512);
+    expect(actRound(T.Q4_K, x, out)).toBe("q8_K");
+    for (let b = 0; b < 512; b += 256) {
+      let amax = 0, max = 0;
+      for (let j = 0; j < 256; j++) if (Math.abs(x[b + j]) > amax) [amax, max] = [Math.abs(x[b + j]), x[b + j]];
+      const iscale = Math.fround(-127 / max), d = Math.fround(1 / iscale);
+      for (let j = 0; j < 256; j++) {
+        const v = Math.fround(iscale * x[b + j]);
+        const q = Math.min(127, Math.abs(v % 1) === 0.5 ? 2 * Math.round(v / 2) : Math.round(v));
+        expect(out[b + j]).toBe(Math.fround(d * q));
+      }
+    }
+  });
+});
+
+describe("matmul on every ISA path", () => {
+  const shapes = [[3, 256, 1], [17, 512, 3], [33, 256, 7]] as const;
+  for (const [name, type] of Object.entries(T)) {
+    test(`${name}: paths agree with the scalar oracle; ggml = exact(rounded activations)`, () => {
+      for (const [rows, cols, nTok] of shapes) {
+        const w = weights(type, rows, cols);
+        const r = rng(rows * cols);
+        const x = Float32Array.from({ length: nTok * cols }, () => r() * 2 - 1);
+        setIsa("scalar");
+        const oracle = { exact: mm(w, type, rows, cols, x, nTok, "exact"), ggml: mm(w, type, rows, cols, x, nTok, "ggml") };
+        const xr = new Float32Array(x.length);
+        for (let t = 0; t < nTok; t++) actRound(type, x.subarray(t * cols, (t + 1) * cols), xr.subarray(t * cols, (t + 1) * cols));
+        expect(relL2(mm(w, type, rows, cols, xr, nTok, "exact"), oracle.ggml)).toBeLessThanOrEqual(1e-7);
+        for (const isa of ISAS) {
+          setIsa(isa);
+          expect(relL2(oracle.exact, mm(w, type, rows, cols, x, nTok, "exact")), `${name} ${isa} exact`).toBeLessThanOrEqual(1e-7);
+          expect(relL2(oracle.ggml, mm(w, type, rows, cols, x, nTok, "ggml")), `${name} ${isa} ggml`).toBeLessThanOrEqual(1e-6);
+        }
+      }
+      setIsa(initialIsa);
+    });
+  }
+
+  test("results do not depend on the thread count", () => {
+    const w = weights(T.Q4_K, 61, 512);
+    const x = Float32Array.from({ length: 5 * 512 }, (_, i) => Math.cos(i));
+    setThreads(1);
+    const a = mm(w, T.Q4_K, 61, 512, x, 5, "ggml");
+    setThreads(2);
+    const b = mm(w, T.Q4_K, 61, 512, x, 5, "ggml");
+    setThreads(0);
+    expect(Array.from(b)).toEqual(Array.from(a));
+  });
+
+  test("bad shapes are refused, not read out of bounds", () => {
+    const w = weights(T.Q4_0, 4, 64);
+    const x = new Float32Array(64), y = new Float32Array(8);
+    expect(() => matmul({ source: w, offset: 0, type: T.Q4_0, nOut: 8, nIn: 64, x, y, nTok: 1, mode: "ggml" })).toThrow(/shorter/);
+    expect(() => matmul({ source: w, offset: 0, type: T.Q4_0, nOut: 2, nIn: 48, x, y, nTok: 1, mode: "ggml" })).toThrow(/block size/);
+    expect(() => matmul({ source: w, offset: 0, type: 4, nOut: 2, nIn: 64, x, y, nTok: 1, mode: "ggml" })).toThrow(/not supported/);
+  });
+});

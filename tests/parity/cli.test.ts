@@ -1,0 +1,88 @@
+/**
+ * `rosetta parity` end to end on real llama.cpp and the real engine (no mocks): the timed 10x50 run on
+ * stories260K, pins stopping a run with exit 2, merge, and a defect-injected model failing with the
+ * greppable lines. Runs the built CLI (dist/), like a user.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+import { describe, expect, it } from "vitest";
+
+import { injectDefect, parseDefect } from "../../src/convert/defects.js";
+import { irToGguf, readGgufIr } from "../../src/convert/ir.js";
+import { runCli } from "../helpers/cli.js";
+import { HAVE_SHARED, REPO_ROOT, STORIES } from "../helpers/shared.js";
+import { stageFixture } from "./stage.js";
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), "rosetta-parity-"));
+
+describe.skipIf(!HAVE_SHARED)("rosetta parity on stories260K", () => {
+  it("passes 10 prompts x 50 tokens in under 30 s, and merge reproduces the verdict", () => {
+    const json = path.join(tmp, "s.json");
+    const junit = path.join(tmp, "s.xml");
+    const t0 = performance.now();
+    const r = runCli(["parity", STORIES, "--tokens", "50", "--json", json, "--junit", junit]);
+    const s = (performance.now() - t0) / 1000;
+    process.stdout.write(`[parity] stories260K 10 prompts x 50 tokens: ${s.toFixed(2)} s wall (CLI: ${/time: (\S+ s)/.exec(r.stdout)?.[1]})\n`);
+    expect(r.stderr).not.toMatch(/internal error/);
+    expect(r.code).toBe(0);
+    expect(s).toBeLessThan(30);
+    expect(r.stdout).toMatch(/parity: 10\/10 prompts passed/);
+    const run = JSON.parse(readFileSync(json, "utf8"));
+    expect(run.results).toHaveLength(10);
+    for (const p of run.results) {
+      expect(p.positions).toBe(50);
+      expect(p.top1Match).toBe(50);
+      expect(p.kl.max).toBeLessThan(1e-9);
+    }
+    expect(readFileSync(junit, "utf8")).toMatch(/<testsuite name="parity\.stories260K\.gguf\.F32\.ggml\.\w+" tests="10" failures="0"/);
+    const m = runCli(["parity", "merge", json]);
+    expect(m.code).toBe(0);
+    expect(m.stdout).toMatch(/parity: 10\/10 prompts passed/);
+  }, 60_000);
+
+  it("a manifest pin that does not match stops the run with exit 2 before any comparison", () => {
+    const man = JSON.parse(readFileSync(path.join(REPO_ROOT, "tests/fixtures/parity-manifest.json"), "utf8"));
+    man.models = man.models.filter((m: { name: string }) => m.name === "stories260K");
+    man.models[0].path = STORIES;
+    man.models[0].sha256 = "0".repeat(64);
+    const file = path.join(tmp, "bad-manifest.json");
+    writeFileSync(file, JSON.stringify(man));
+    const r = runCli(["parity", "--manifest", file, "--tokens", "2"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/pin mismatch: stories260K sha256: manifest has 0{64}, found 270cba1b/);
+    expect(r.stdout).not.toMatch(/PARITY-|prompts passed/);
+    man.models[0].sha256 = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
+    man.reference.llamaCpp.commit = "deadbeef";
+    writeFileSync(file, JSON.stringify(man));
+    const c = runCli(["parity", "--manifest", file, "--tokens", "2"]);
+    expect(c.code).toBe(2);
+    expect(c.stderr).toMatch(/llama\.cpp commit: manifest has deadbeef/);
+  }, 60_000);
+
+  it("bad flags are one line and exit 2", () => {
+    const r = runCli(["parity", STORIES, "--shard", "5/4"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split("\n").filter((l) => l.startsWith("rosetta:"))).toHaveLength(1);
+  });
+});
+
+describe("rosetta parity on a defect-injected model", () => {
+  it("fails with one greppable line per failing position and exit 1", async () => {
+    const good = await stageFixture("qwen2", "F32");
+    const ir = await readGgufIr(good);
+    injectDefect(ir, parseDefect("swap-gate-up@1"), "gguf");
+    const bad = path.join(tmp, "qwen2-swap-gate-up.gguf");
+    writeFileSync(bad, irToGguf(ir));
+    const junit = path.join(tmp, "d.xml");
+    const r = runCli(["parity", bad, "--reference", good, "--tokens", "6", "--prompts", "0,4", "--junit", junit]);
+    expect(r.code).toBe(1);
+    const lines = r.stdout.split("\n").filter((l) => /^PARITY-FAIL .* token_idx=\d/.test(l));
+    expect(lines.length).toBeGreaterThanOrEqual(6);
+    for (const l of lines)
+      expect(l).toMatch(/^PARITY-FAIL model=qwen2-swap-gate-up\.gguf quant=F32 numerics=ggml isa=\w+ prompt_idx=[04] token_idx=\d+ top5_rosetta=\[(\d+:-?\d+\.\d{4},?){5}\] top5_llamacpp=\[(\d+:-?\d+\.\d{4},?){5}\] delta=\S+ kl=\S+ reason="/);
+    expect(r.stdout).toMatch(/FAIL\n*\s*\nparity: 0\/2 prompts passed/);
+    expect(readFileSync(junit, "utf8")).toMatch(/failures="2"/);
+  }, 60_000);
+});
