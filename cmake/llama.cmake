@@ -78,15 +78,6 @@ target_include_directories(rosetta_llama PRIVATE ${CMAKE_JS_INC} ${NODE_ADDON_AP
 target_compile_definitions(rosetta_llama PRIVATE NAPI_CPP_EXCEPTIONS
   ROSETTA_LLAMA_COMMIT="${ROSETTA_LLAMA_COMMIT}" ROSETTA_LLAMA_TAG="${ROSETTA_LLAMA_TAG}"
   ROSETTA_LLAMA_BINS="${ROSETTA_LLAMA_BINS}")
-# Until the kernel library defines rosetta::stats_f32, native/llama/stats_fallback.cc stands in for it.
-file(GLOB_RECURSE _kernel_src ${CMAKE_SOURCE_DIR}/kernels/*.cpp)
-foreach(_f IN LISTS _kernel_src)
-  file(STRINGS "${_f}" _hit REGEX "Stats[ \t]+stats_f32[ \t]*\\(")
-  if(_hit)
-    target_compile_definitions(rosetta_llama PRIVATE ROSETTA_HAVE_KERNEL_STATS)
-    break()
-  endif()
-endforeach()
 target_compile_options(rosetta_llama PRIVATE -O2 -Wall -Wextra -Wno-unused-parameter)
 target_link_directories(rosetta_llama PRIVATE "${ROSETTA_LLAMA_BINS}")
 target_link_libraries(rosetta_llama PRIVATE rosetta_kernels

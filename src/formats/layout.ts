@@ -32,7 +32,7 @@ const fmt = (d: number[] | null) => (d ? `[${d.join(", ")}]` : "-");
 export function logLayout(path: string, format: string, checks: LayoutCheck[]): void {
   const log = logger("layout");
   for (const c of checks) {
-    const rec = { tensor: c.name, role: c.key, dims: c.dims, dtype: c.typeName, expected: c.expected ?? undefined, verdict: c.verdict };
+    const rec = { detail: { tensor: c.name, role: c.key, dims: c.dims, dtype: c.typeName, expected: c.expected ?? undefined, verdict: c.verdict } };
     const msg = `${c.name.padEnd(32)} ${fmt(c.dims).padEnd(14)} ${c.typeName.padEnd(6)} expect ${fmt(c.expected).padEnd(14)} ${c.verdict}`;
     if (c.verdict === "OK" || c.verdict === "UNUSED") log.info(rec, msg);
     else log.warn(rec, msg);

@@ -99,3 +99,6 @@ export interface KernelsBinding {
 }
 
 export type RosettaAddon = KernelsBinding & Record<string, unknown>;
+
+// ---- engine ops (native/addon/ops.cc): typed in ops-binding.ts, owned by the engine work ----
+export type { OpsBinding, RopeParamsNative, WeightSource } from "./ops-binding.js";

@@ -2,48 +2,17 @@
  * Validated TypeScript wrappers over the engine kernels (native/addon/ops.cc). Every argument a kernel
  * trusts is checked here (style: validate in TS, trust in C++); the C++ side re-checks only bounds.
  */
-import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-
-import { MissingComponentError } from "../util/errors.js";
+import type { KernelsBinding } from "./binding.js";
+import { loadAddon } from "./load.js";
 import type { OpsBinding, RopeParamsNative, WeightSource } from "./ops-binding.js";
 import type { Summary } from "../trace/types.js";
 
 export type Numerics = "ggml" | "exact";
 const MODE = { ggml: 0, exact: 1 } as const;
 
-/** The subset of the kernels module (kernels.cc, mapping.cc) the engine uses. */
-interface KernelsSurface {
-  stats(x: Float32Array, offset: number, count: number, stride: number): Summary;
-  isa(): string;
-  setIsa(name: string): string;
-  Mapping: new (path: string) => { size: number; close(): void; closed: boolean };
-}
-
-let cached: (OpsBinding & KernelsSurface) | null = null;
-
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, "package.json"))) {
-    const up = path.dirname(dir);
-    if (up === dir) break;
-    dir = up;
-  }
-  return dir;
-}
-
-/** The addon (honours ROSETTA_BUILD_DIR like the build script). */
-export function native(): OpsBinding & KernelsSurface {
-  if (cached) return cached;
-  const root = repoRoot();
-  const file = path.resolve(root, process.env.ROSETTA_BUILD_DIR ?? "build", "Release", "rosetta.node");
-  if (!existsSync(file)) {
-    throw new MissingComponentError(`rosetta's native addon is missing (${file}); build it with \`npm run build:native\``);
-  }
-  cached = createRequire(import.meta.url)(file) as OpsBinding & KernelsSurface;
-  return cached;
+/** The addon with the engine's surface (ops-binding.ts) next to the kernels module's (binding.ts). */
+export function native(): OpsBinding & KernelsBinding {
+  return loadAddon() as unknown as OpsBinding & KernelsBinding;
 }
 
 function check(cond: boolean, msg: string): void {
@@ -174,6 +143,7 @@ export function summarize(x: Float32Array, offset = 0, count = x.length, stride 
 export function currentIsa(): string {
   return native().isa();
 }
+
 
 export function setIsa(name: "scalar" | "avx2" | "avx512"): string {
   return native().setIsa(name);

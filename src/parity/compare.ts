@@ -127,7 +127,11 @@ export function comparePosition(p: PositionInput): PositionResult {
   if (st.ids[0] !== rt.ids[0]) {
     const gap = ros[st.ids[0]] - ros[rt.ids[0]];
     top1 = st.ids[1] === rt.ids[0] && gap <= band.nearTieGap ? "near-tie" : "flip";
-    if (top1 === "flip") reasons.push(`top1 ${st.ids[0]} != ${rt.ids[0]} (gap ${fmt(gap)} > near-tie ${fmt(band.nearTieGap)} or rank > 2)`);
+    if (top1 === "flip") {
+      const rank = st.ids.indexOf(rt.ids[0]) + 1;
+      const where = rank > 0 ? `rosetta rank ${rank}` : `not in rosetta's top ${k}`;
+      reasons.push(`top1 ${st.ids[0]} != ${rt.ids[0]} (reference token at ${where}, gap ${fmt(gap)} ${gap <= band.nearTieGap ? "<=" : ">"} near-tie ${fmt(band.nearTieGap)})`);
+    }
   }
   const setEqual = rt.ids.length === st.ids.length && rt.ids.every((id) => st.ids.includes(id));
   const setTie = !setEqual && setTieExplained(ref, ros, rt, st, band.nearTieGap);

@@ -165,8 +165,21 @@ export function loadLlamaBridge(requested?: string): LlamaBridge {
     commit: info.commit,
     packages,
     backend: { requested: init.backend, loaded: init.loaded, file: path.basename(init.file), systemInfo: init.systemInfo },
-    run: (o) => native.run(o).catch((e) => Promise.reject(llamaError(e))),
-    quantize: (i, o, f, opts) => native.quantize(i, o, f, opts ?? {}).catch((e) => Promise.reject(llamaError(e))),
+    // Options are validated synchronously by the native side, work failures reject: map both.
+    run: async (o) => {
+      try {
+        return await native.run(o);
+      } catch (e) {
+        throw llamaError(e);
+      }
+    },
+    quantize: async (i, o, f, opts) => {
+      try {
+        await native.quantize(i, o, f, opts ?? {});
+      } catch (e) {
+        throw llamaError(e);
+      }
+    },
     tokenize: (m, t, a, p) => {
       try {
         return Array.from(native.tokenize(m, t, a, p));

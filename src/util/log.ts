@@ -14,7 +14,9 @@ export interface LogOptions {
 }
 
 const LEVEL_NAMES: Record<number, string> = { 10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "FATAL" };
-const SKIP = new Set(["level", "time", "pid", "hostname", "msg", "component"]);
+// Not repeated after the message in readable lines: `detail` holds fields the message already states
+// (they stay in JSON lines for machines).
+const SKIP = new Set(["level", "time", "pid", "hostname", "msg", "component", "detail"]);
 
 function formatValue(v: unknown): string {
   if (Array.isArray(v)) return `[${v.join(",")}]`;

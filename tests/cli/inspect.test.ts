@@ -54,7 +54,7 @@ describe.skipIf(!HAVE_SHARED)("rosetta inspect on the real models", () => {
     const q = rep.tensors.find((t: { name: string }) => t.name === "blk.7.attn_q.weight");
     expect(q).toMatchObject({ dtype: "q4_0", fileDims: [64, 64], dims: [64, 64], verdict: "OK", bytes: 64 * 2 * 18 });
     const logs = r.stderr.trim().split("\n").map((l) => JSON.parse(l));
-    expect(logs.some((l) => l.component === "layout" && l.tensor === "output.weight" && l.verdict === "OK")).toBe(true);
+    expect(logs.some((l) => l.component === "layout" && l.detail?.tensor === "output.weight" && l.detail?.verdict === "OK")).toBe(true);
   });
 
   it("--quiet keeps stdout clean and stderr empty for a good model", () => {

@@ -1,6 +1,7 @@
 /**
- * Every ISA path the CPU runs gives the same greedy tokens on the real models, and its capture points
- * stay within the ggml-mode bound (energy NMSE <= 1e-6) of the scalar oracle path.
+ * Every ISA path the CPU runs gives the same greedy tokens on the real models, and in ggml mode the
+ * same capture points bit for bit (one defined f32 summation order on every path, ref/matmul_ref.cpp):
+ * otherwise a 1e-7 difference can flip a Q8 rounding decision and grow (seen: NMSE 5e-4 by step 18).
  */
 import { afterAll, describe, expect, test } from "vitest";
 
@@ -39,9 +40,8 @@ describe.skipIf(!HAVE_MODELS)("ISA paths", () => {
         let worst = 0;
         let wk = "";
         for (const [k, v] of oracle.pts) { const d = nmse(v, r.pts.get(k)!); if (d > worst) [worst, wk] = [d, k]; }
-        console.log(`worst at ${wk}`);
-        expect(worst).toBeLessThanOrEqual(1e-6);
-        console.log(`${name}: ${isa} vs scalar, 20 tokens identical, worst NMSE ${worst.toExponential(2)} over ${oracle.pts.size} points`);
+        expect(worst, `worst at ${wk}`).toBe(0);
+        console.log(`${name}: ${isa} vs scalar, 20 tokens identical, ${oracle.pts.size} points bit-identical`);
       }
     });
   }

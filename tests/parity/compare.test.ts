@@ -61,7 +61,7 @@ describe("comparePosition", () => {
     const ros = row({ 3: 10, 4: 10.5, 5: 8, 6: 7, 7: 6 });
     const p = comparePosition({ tokenIdx: 2, refToken: 3, ref, ros, k: 5, band });
     expect(p.top1).toBe("flip");
-    expect(p.reasons.join()).toMatch(/top1 4 != 3 \(gap 0\.5000 > near-tie 0\.01000/);
+    expect(p.reasons.join()).toMatch(/top1 4 != 3 \(reference token at rosetta rank 2, gap 0\.5000 > near-tie 0\.01000\)/);
     expect(p.reasons.join()).toMatch(/delta 1\.500 > band/);
   });
   it("fails a flip to rank 3 even when tiny", () => {
@@ -69,6 +69,7 @@ describe("comparePosition", () => {
     const r2 = row({ 3: 10.0003, 4: 10.0001, 5: 10.0002, 6: 7, 7: 6 });
     const p = comparePosition({ tokenIdx: 0, refToken: 3, ref: r2, ros, k: 5, band: bandFor("Q4_K_M", "exact")! });
     expect(p.top1).toBe("flip");
+    expect(p.reasons[0]).toMatch(/reference token at rosetta rank 3, gap 2\.00e-4 <= near-tie/);
   });
   it("top-k sets are order-free; a different member fails unless it is a boundary near-tie", () => {
     const swapped = row({ 3: 10, 4: 9, 5: 8, 6: 6, 7: 7 });
