@@ -46,7 +46,13 @@ export class Engine {
     if (c.headDimV !== c.headDim) throw new UnsupportedError(`${file.path}: value head dim ${c.headDimV} differs from key head dim ${c.headDim}`);
     const weights = loadWeights(file, mapping);
     const mode = opts.numerics ?? "ggml";
-    if (opts.isa) setIsa(opts.isa);
+    if (opts.isa) {
+      try {
+        setIsa(opts.isa);
+      } catch (e) {
+        throw new UnsupportedError(`--isa ${opts.isa}: ${(e as Error).message}`);
+      }
+    }
     const threads = setThreads(opts.threads ?? os.availableParallelism());
     this.model = { config: c, weights, hooks: ARCH_HOOKS[c.arch], rope: ropeOptions(c, weights.ropeFreqs), mode };
     this.settings = { numerics: mode, threads, isa: currentIsa() };

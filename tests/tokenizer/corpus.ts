@@ -3,17 +3,9 @@
  * special-token look-alikes. Shared by tests/tokenizer/oracle.test.ts and bench/tokenizer.ts.
  */
 
-/** mulberry32: small, fast, seedable. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "../helpers/rng.js";
+
+export { rng };
 
 const GERMAN = [
   "Größenmaßstäbe", "Über die Brücke fährt ein Lkw.", "Straße", "Äpfel, Öl und Übermut", "Donaudampfschifffahrtsgesellschaft",
