@@ -13,9 +13,9 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
+import { repoRoot } from "../src/native/load.js";
 import { loadLlamaBridge } from "../src/reference/bridge.js";
 import type { GgufValue } from "../tests/fixtures/lib/gguf-writer.js";
-import { GENERATED_DIR } from "../tests/fixtures/lib/index.js";
 import { VOCAB_SIZE, gpt2Vocab } from "../tests/fixtures/lib/vocab.js";
 
 export const BENCH_DIMS = { nEmbd: 1536, nHead: 12, nHeadKv: 2, headDim: 128, nFf: 8960, nLayer: 28, nVocab: VOCAB_SIZE, nCtx: 4096 };
@@ -162,8 +162,11 @@ function writeF32(file: string): void {
 /** The cached Q4_K_M benchmark model (generated on first use: about 2 minutes on 2 cores). */
 export async function getBenchModel(log: (s: string) => void = () => {}): Promise<string> {
   const bridge = loadLlamaBridge();
-  const here = fileURLToPath(import.meta.url).replace(/\/dist\/bench\//, "/bench/").replace(/\.js$/, ".ts");
-  const src = existsSync(here) ? readFileSync(here) : Buffer.from("bench-compare-model");
+  // keyed by this generator's source (the .ts, also when running from dist/) and the quantizer's commit
+  const root = repoRoot();
+  const here = path.join(root, "bench", "compare-model.ts");
+  const src = existsSync(here) ? readFileSync(here) : Buffer.from(fileURLToPath(import.meta.url));
+  const GENERATED_DIR = path.join(root, "tests", "fixtures", "generated");
   const hash = createHash("sha256").update(src).update(bridge.commit).digest("hex").slice(0, 12);
   mkdirSync(GENERATED_DIR, { recursive: true });
   const out = path.join(GENERATED_DIR, `bench-qwen2-1.5b-dims-28L-Q4_K_M-${hash}.gguf`);

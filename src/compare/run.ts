@@ -3,8 +3,11 @@
  * run by llama.cpp), diff the weights when both sides are model files, run both sides on the same input,
  * compare the traces, and isolate the first divergent layer on a side rosetta can rerun.
  */
+import { realpathSync } from "node:fs";
+
 import { sniffFile, loadModel } from "../formats/index.js";
 import type { LoadedModel } from "../formats/model.js";
+import type { Engine } from "../model/engine.js";
 import { MATMUL_ROLES } from "../formats/roles.js";
 import { diffMetrics } from "../native/kernels.js";
 import type { Numerics } from "../native/ops.js";
@@ -44,6 +47,8 @@ interface Resolved {
   spec: SideSpec;
   kind: "trace" | "model";
   model?: LoadedModel;
+  /** rosetta's engine on `model`, opened once: runs the side, then reruns layers for isolation. */
+  engine?: Engine;
   trace?: Trace;
   tensors: Map<string, F32Tensor>;
 }
@@ -64,7 +69,8 @@ export function dominantType(m: LoadedModel): string {
   return best.toUpperCase();
 }
 
-async function resolve(spec: SideSpec, label: string): Promise<Resolved> {
+/** Loads each distinct model file once (its layout table is logged once), whichever sides name it. */
+async function resolve(spec: SideSpec, label: string, cache: Map<string, Promise<LoadedModel>>): Promise<Resolved> {
   const kind = await sniffFile(spec.path);
   if (kind === "trace") {
     if (spec.engine) throw new InputError(`--engine-${label.toLowerCase()}: ${spec.path} is a saved trace, not a model to run`);
@@ -72,7 +78,9 @@ async function resolve(spec: SideSpec, label: string): Promise<Resolved> {
     return { spec, kind, trace, tensors: readTraceTensors(spec.path, trace) };
   }
   if (kind === "unknown") throw new InputError(`${spec.path}: not a model (GGUF, APR) or a rosetta trace (JSON)`);
-  return { spec, kind: "model", model: await loadModel(spec.path, { logLayout: false }), tensors: new Map() };
+  const key = realpathSync(spec.path);
+  if (!cache.has(key)) cache.set(key, loadModel(spec.path));
+  return { spec, kind: "model", model: await cache.get(key)!, tensors: new Map() };
 }
 
 async function run(r: Resolved, o: RunCompareOptions, input: { prompt?: string; tokens?: number[]; gen: number }): Promise<void> {
@@ -84,7 +92,9 @@ async function run(r: Resolved, o: RunCompareOptions, input: { prompt?: string; 
     r.tensors = res.tensors;
   } else {
     const { runRosettaTrace } = await import("../model/trace-run.js");
-    const res = await runRosettaTrace({ model: r.spec.path, ...input, full, threads: o.threads, numerics: r.spec.numerics });
+    const { Engine } = await import("../model/engine.js");
+    r.engine = await Engine.open(r.spec.path, { numerics: r.spec.numerics, threads: o.threads, loaded: r.model });
+    const res = await runRosettaTrace({ model: r.spec.path, ...input, full, engine: r.engine });
     r.trace = res.trace;
     r.tensors = res.tensors;
   }
@@ -107,9 +117,9 @@ function accessor(r: Resolved): (p: TracePoint) => Float32Array | null {
 }
 
 /** Reruns one layer of a rosetta-engine side on the other side's input to that layer (prompt step). */
-function isolator(x: Resolved, other: Resolved, o: RunCompareOptions) {
+function isolator(x: Resolved, other: Resolved) {
   return async (layer: number, step: number): Promise<IsolationResult | null> => {
-    if (step !== 0 || x.kind !== "model" || x.spec.engine === "llama.cpp") return null;
+    if (step !== 0 || !x.engine) return null;
     const find = (r: Resolved, key: string) => r.trace!.points.find((p) => p.step === 0 && p.key === key);
     const inKey = layer === 0 ? "embd" : `blk.${layer - 1}.l_out`;
     const pin = find(other, inKey);
@@ -119,16 +129,9 @@ function isolator(x: Resolved, other: Resolved, o: RunCompareOptions) {
     const ref = pout && accessor(other)(pout);
     const own = pself && accessor(x)(pself);
     if (!input || !ref || !own) return null;
-    const { Engine } = await import("../model/engine.js");
-    const { forward } = await import("../model/forward.js");
-    const engine = await Engine.open(x.spec.path, { numerics: x.spec.numerics, threads: o.threads });
-    try {
-      const st = engine.newState(x.trace!.input.tokens.length);
-      const out = forward(engine.model, x.trace!.input.tokens, st, { logits: "last", from: layer, to: layer + 1, input });
-      return { layer, nmse: diffMetrics(ref, out).nmseEnergy, propagatedNmse: diffMetrics(ref, own).nmseEnergy };
-    } finally {
-      engine.close();
-    }
+    const { runLayerIsolated } = await import("../model/isolate.js");
+    const out = runLayerIsolated(x.engine, { layer, input });
+    return { layer, nmse: diffMetrics(ref, out).nmseEnergy, propagatedNmse: diffMetrics(ref, own).nmseEnergy };
   };
 }
 
@@ -141,12 +144,22 @@ function inputOf(o: RunCompareOptions, a: Resolved, b: Resolved): { prompt?: str
 }
 
 export async function runComparison(o: RunCompareOptions): Promise<ComparisonResult> {
-  const log = logger("compare");
   const t0 = performance.now();
+  const cache = new Map<string, Promise<LoadedModel>>();
+  const a = await resolve(o.a, "A", cache);
+  const b = await resolve(o.b, "B", cache);
+  try {
+    return await compareResolved(o, a, b, t0);
+  } finally {
+    a.engine?.close();
+    b.engine?.close();
+  }
+}
+
+async function compareResolved(o: RunCompareOptions, a: Resolved, b: Resolved, t0: number): Promise<ComparisonResult> {
+  const log = logger("compare");
   const timings: Record<string, number> = {};
   const lap = (k: string, since: number) => (timings[k] = Math.round(performance.now() - since));
-  const a = await resolve(o.a, "A");
-  const b = await resolve(o.b, "B");
   lap("load", t0);
   let weights: WeightDiff | undefined;
   if (a.model && b.model && o.weights !== false) {
@@ -180,8 +193,8 @@ export async function runComparison(o: RunCompareOptions): Promise<ComparisonRes
   const t = performance.now();
   log.info({ points: a.trace!.points.length }, "comparing");
   const side = (r: Resolved): CompareSide => ({ trace: r.trace!, source: r.spec.engine === "llama.cpp" ? `llama.cpp:${r.spec.path}` : r.spec.path, weightType: r.model ? dominantType(r.model) : undefined, tensor: accessor(r) });
-  const isoA = isolator(a, b, o);
-  const isoB = isolator(b, a, o);
+  const isoA = isolator(a, b);
+  const isoB = isolator(b, a);
   const res = await compareTraces(side(a), side(b), {
     threshold: o.threshold,
     diff: diffMetrics,

@@ -174,6 +174,10 @@ export function injectDefect(ir: ModelIr, d: DefectSpec, format: "apr" | "gguf")
       if (!out && src.name === need(ir, "token_embd", null, d).name) {
         throw new UnsupportedError(`--inject lm-head-wrong: the model's head is tied to token_embd already; name another tensor of shape [vocab, n_embd]`);
       }
+      // llama2.c exports (stories260K) store output.weight as a byte copy of token_embd: no defect to inject
+      if (out && out.type === src.type && Buffer.compare(Buffer.from(out.data), Buffer.from(src.data)) === 0) {
+        throw new UnsupportedError(`--inject lm-head-wrong: ${out.name} already equals ${src.name} byte for byte (a tied head stored twice); name another tensor of shape [vocab, n_embd]`);
+      }
       const copy: IrTensor = { name: "output.weight", type: src.type, dims: [...src.dims], data: src.data };
       ir.tensors = ir.tensors.filter((x) => roleOfName(x.name)?.role !== "output").concat(copy);
       ir.aprOverrides.tied_embeddings = false;

@@ -18,6 +18,8 @@ export interface EngineOptions {
   numerics?: Numerics; // default "ggml"
   threads?: number; // default: number of cores
   isa?: "scalar" | "avx2" | "avx512"; // default: best the CPU runs (or ROSETTA_ISA)
+  /** The file already loaded by the caller (same path): not loaded, nor its layout logged, again. */
+  loaded?: LoadedModel;
 }
 
 export interface GenerateOptions {
@@ -62,7 +64,7 @@ export class Engine {
     if (opts.numerics && opts.numerics !== "ggml" && opts.numerics !== "exact") {
       throw new InputError(`numerics must be ggml or exact, got ${String(opts.numerics)}`);
     }
-    const file = await loadModel(path);
+    const file = opts.loaded ?? (await loadModel(path));
     const mapping = new (native().Mapping)(file.path);
     try {
       return new Engine(file, mapping, opts);

@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 
-import { loadTokenizer } from "../tokenizer/index.js";
+import { loadTokenizer, tokenizerFromModel } from "../tokenizer/index.js";
 import type { F32Tensor } from "../trace/safetensors.js";
 import { TRACE_FORMAT, TRACE_FORMAT_VERSION, type Trace, type TraceLogits } from "../trace/types.js";
 import { InputError } from "../util/errors.js";
@@ -27,6 +27,8 @@ export interface RosettaTraceOptions {
   isa?: EngineOptions["isa"];
   /** Also capture the attention probabilities (kq_softmax). */
   kq?: boolean;
+  /** An engine already open on `model` (the caller keeps and closes it); numerics/threads/isa then come from it. */
+  engine?: Engine;
 }
 
 export const TOKENIZER_ROSETTA = "rosetta tokenizer (addSpecial=true, parseSpecial=false)";
@@ -49,7 +51,8 @@ async function resolveTokens(o: RosettaTraceOptions): Promise<{ tokens: number[]
   if (o.tokens && o.prompt !== undefined) throw new InputError("give either a prompt or token ids, not both");
   if (o.tokens) return { tokens: o.tokens };
   if (o.prompt === undefined) throw new InputError("give a prompt (--prompt) or token ids (--tokens)");
-  const tokens = (await loadTokenizer(o.model)).tokenize(o.prompt, { addSpecial: true, parseSpecial: false });
+  const tok = o.engine ? tokenizerFromModel(o.engine.file) : await loadTokenizer(o.model);
+  const tokens = tok.tokenize(o.prompt, { addSpecial: true, parseSpecial: false });
   if (tokens.length === 0) throw new InputError("the prompt tokenizes to no tokens");
   return { tokens, tokenizer: TOKENIZER_ROSETTA };
 }
@@ -59,7 +62,7 @@ export async function runRosettaTrace(o: RosettaTraceOptions): Promise<{ trace: 
   const gen = o.gen ?? 0;
   const k = o.top ?? 10;
   const full = keyFilter(o.full ?? []);
-  const engine = await Engine.open(o.model, { numerics: o.numerics, threads: o.threads, isa: o.isa });
+  const engine = o.engine ?? (await Engine.open(o.model, { numerics: o.numerics, threads: o.threads, isa: o.isa }));
   try {
     const c = engine.model.config;
     for (const t of tokens) {
@@ -106,6 +109,6 @@ export async function runRosettaTrace(o: RosettaTraceOptions): Promise<{ trace: 
     };
     return { trace, tensors };
   } finally {
-    engine.close();
+    if (!o.engine) engine.close();
   }
 }

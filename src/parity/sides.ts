@@ -14,7 +14,7 @@ import type { IsaName, Numerics } from "./types.js";
 export const REFERENCE_SETTINGS = {
   backend: "default",
   threads: 1,
-  useExtraBufts: true,
+  useExtraBufts: false,
   flashAttention: false,
   kvType: "f32",
   batchLayout: "prompt as one ubatch; each generated token its own decode",

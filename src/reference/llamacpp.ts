@@ -75,7 +75,7 @@ export async function runLlamaCppTrace(o: LlamaTraceOptions): Promise<LlamaTrace
   const { tokens, tokenizer } = resolveTokens(b, o);
   const gen = o.gen ?? 0;
   const threads = o.threads ?? 1;
-  const useExtraBufts = o.useExtraBufts ?? true;
+  const useExtraBufts = o.useExtraBufts ?? false;
   const full = o.full ?? [];
   const k = o.top ?? 10;
   const r = await b.run({ model: o.model, tokens, gen, threads, useExtraBufts, full });

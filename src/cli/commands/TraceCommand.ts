@@ -123,7 +123,7 @@ export const traceCommand: CommandModule<object, TraceArgs> = {
       .option("top", { type: "number", default: 10, description: "Top-k logits recorded per position" })
       .option("threads", { type: "number", default: 1, description: "Compute threads" })
       .option("backend", { type: "string", default: "default", description: "llama.cpp CPU variant: default (haswell|sse42|x64), auto, or a variant name" })
-      .option("repack", { type: "boolean", default: true, description: "llama.cpp weight repacking (use_extra_bufts)" })
+      .option("repack", { type: "boolean", default: false, description: "llama.cpp weight repacking (use_extra_bufts)" })
       .option("numerics", { type: "string", description: "rosetta engine: ggml (emulate llama.cpp's CPU numerics, default) or exact (f64)" })
       .option("isa", { type: "string", description: "rosetta engine: force a kernel path (scalar, avx2, avx512)" })
       .option("out", { type: "string", demandOption: true, description: "Output base: writes <out>.json (+ <out>.safetensors)" }),
