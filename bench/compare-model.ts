@@ -8,10 +8,9 @@
  * independent samples in JS would dominate the setup time and buys nothing for a timing benchmark.
  */
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 
 import { repoRoot } from "../src/native/load.js";
 import { loadLlamaBridge } from "../src/reference/bridge.js";
@@ -115,6 +114,7 @@ function header(kv: [string, GgufValue][], tensors: TensorSpec[]): Buffer {
 }
 
 const POOL = 1 << 24;
+const RECIPE_VERSION = 1;
 
 function gaussianPool(seed: number): Float32Array {
   let a = seed >>> 0;
@@ -159,18 +159,23 @@ function writeF32(file: string): void {
   }
 }
 
-/** The cached Q4_K_M benchmark model (generated on first use: about 2 minutes on 2 cores). */
+/** Where the benchmark model is cached (it may not exist yet). */
+export function benchModelPath(): string {
+  const bridge = loadLlamaBridge();
+  // keyed by the recipe (bump RECIPE_VERSION when the values change) and the quantizer's commit
+  const GENERATED_DIR = path.join(repoRoot(), "tests", "fixtures", "generated");
+  const recipe = JSON.stringify({ v: RECIPE_VERSION, dims: BENCH_DIMS, pool: POOL, tensors: tensorList(), kv: metadata() });
+  const hash = createHash("sha256").update(recipe).update(bridge.commit).digest("hex").slice(0, 12);
+  mkdirSync(GENERATED_DIR, { recursive: true });
+  return path.join(GENERATED_DIR, `bench-qwen2-1.5b-dims-28L-Q4_K_M-${hash}.gguf`);
+}
+
+/** The cached Q4_K_M benchmark model (generated on first use: about 3 minutes on 2 cores). */
 export async function getBenchModel(log: (s: string) => void = () => {}): Promise<string> {
   const bridge = loadLlamaBridge();
-  // keyed by this generator's source (the .ts, also when running from dist/) and the quantizer's commit
-  const root = repoRoot();
-  const here = path.join(root, "bench", "compare-model.ts");
-  const src = existsSync(here) ? readFileSync(here) : Buffer.from(fileURLToPath(import.meta.url));
-  const GENERATED_DIR = path.join(root, "tests", "fixtures", "generated");
-  const hash = createHash("sha256").update(src).update(bridge.commit).digest("hex").slice(0, 12);
-  mkdirSync(GENERATED_DIR, { recursive: true });
-  const out = path.join(GENERATED_DIR, `bench-qwen2-1.5b-dims-28L-Q4_K_M-${hash}.gguf`);
+  const out = benchModelPath();
   if (existsSync(out)) return out;
+  mkdirSync(path.dirname(out), { recursive: true });
   const f32 = path.join(os.tmpdir(), `rosetta-bench-f32-${process.pid}.gguf`);
   try {
     let t = Date.now();

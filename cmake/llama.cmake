@@ -73,7 +73,7 @@ endif()
 add_library(rosetta_llama SHARED ${ROSETTA_LLAMA_SRC} ${CMAKE_JS_SRC})
 set_target_properties(rosetta_llama PROPERTIES PREFIX "" SUFFIX ".node"
   BUILD_RPATH "${ROSETTA_LLAMA_BINS}" INSTALL_RPATH "${ROSETTA_LLAMA_BINS}")
-target_include_directories(rosetta_llama PRIVATE ${CMAKE_JS_INC} ${NODE_ADDON_API_DIR}
+target_include_directories(rosetta_llama PRIVATE ${CMAKE_JS_INC} ${NODE_ADDON_API_DIR} ${CMAKE_SOURCE_DIR}/native/common
   "${_hdr}/include" "${_hdr}/ggml/include")
 target_compile_definitions(rosetta_llama PRIVATE NAPI_CPP_EXCEPTIONS
   ROSETTA_LLAMA_COMMIT="${ROSETTA_LLAMA_COMMIT}" ROSETTA_LLAMA_TAG="${ROSETTA_LLAMA_TAG}"

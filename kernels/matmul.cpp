@@ -1,6 +1,7 @@
 // Matmul driver: activation rounding (ggml's vec_dot types), weight rows dequantized in place from the
 // stored blocks into a small per-thread buffer, and dot products from the current ISA's kernels.
 #include "rosetta/matmul.h"
+#include "rosetta/apr_matmul.h"
 
 #include <algorithm>
 #include <cmath>
@@ -148,6 +149,7 @@ void matmul_rows(const Plan& p, int64_t r0, int64_t r1) {
 }  // namespace
 
 const char* matmul(const MatmulArgs& a) {
+  if (matmul_wants_general(a)) return matmul_general(a);  // strided rows, APR-native types
   const TypeTraits* tt = type_traits(a.type);
   ActQuant aq;
   if (!tt || !tt->supported || !tt->toFloat[0] || !act_quant_for(a.type, &aq)) return "matmul: weight type is not supported";

@@ -8,7 +8,10 @@
 #include "rosetta/internal/dequant.h"
 
 namespace rosetta {
-namespace ref { void dequant_apr_q4(const void* src, float* dst, int64_t n); }
+namespace ref {
+void dequant_apr_q4(const void* src, float* dst, int64_t n);
+void dequant_apr_q8(const void* src, float* dst, int64_t n);  // apr_matmul.cpp
+}  // namespace ref
 namespace avx2 {
 void dequant_apr_q4(const void* src, float* dst, int64_t n);
 }
@@ -62,9 +65,9 @@ const Entry kEntries[] = {
     {T_Q1_0, {"q1_0", 128, 18, false, {}}},
     {T_Q2_0, {"q2_0", 64, 18, false, {}}},
     // APR-native (docs: /work/shared/docs/apr-format.md section 4.3). apr_q8 has one f32 scale for the
-    // whole tensor, so it is not a block format: decode it outside the table.
+    // whole tensor (headerBytes 4), then one i8 per element (kernels/apr_matmul.cpp).
     {T_APR_Q4, {"apr_q4", 32, 18, true, {ref::dequant_apr_q4, avx2::dequant_apr_q4, avx2::dequant_apr_q4}}},
-    {T_APR_Q8, {"apr_q8", 1, 1, false, {}}},
+    {T_APR_Q8, {"apr_q8", 1, 1, true, {ref::dequant_apr_q8, ref::dequant_apr_q8, ref::dequant_apr_q8}, 4}},
 };
 #undef ROSETTA_FNS
 

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "stats_js.h"
 #include "args.h"
 #include "mapping.h"
 #include "module.h"
@@ -46,7 +47,7 @@ Napi::Value Dequantize(const Napi::CallbackInfo& info) {
     if (n % bs != 0)
       throw RangeErr("nElements " + std::to_string(n) + " is not a multiple of the " + t.name + " block size " +
                      std::to_string(bs));
-    const uint64_t expected = n / bs * (uint64_t)t.typeSize;  // n < 2^53, typeSize < 2^9: no overflow
+    const uint64_t expected = n / bs * (uint64_t)t.typeSize + t.headerBytes;  // n < 2^53, typeSize < 2^9: no overflow
     if (byteLength != expected)
       throw RangeErr("byteLength " + std::to_string(byteLength) + " does not match " + std::to_string(n) + " " +
                      t.name + " elements (" + std::to_string(expected) + " bytes)");
@@ -68,21 +69,6 @@ Napi::Value Dequantize(const Napi::CallbackInfo& info) {
   });
 }
 
-Napi::Value StatsObject(Napi::Env env, const rosetta::Stats& s) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("count", (double)s.count);
-  o.Set("nan", (double)s.nan);
-  o.Set("inf", (double)s.inf);
-  o.Set("zeros", (double)s.zeros);
-  o.Set("mean", s.mean);
-  o.Set("std", s.std);
-  o.Set("min", s.min);
-  o.Set("max", s.max);
-  o.Set("absmax", s.absmax);
-  o.Set("l2", s.l2);
-  return o;
-}
-
 // stats(x: Float32Array, offset, count, stride): over x[offset + i*stride], i < count.
 Napi::Value Stats(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
@@ -99,7 +85,7 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
                        " with stride " + std::to_string(stride) + " exceed the array (" + std::to_string(len) +
                        " elements)");
     }
-    return StatsObject(info.Env(), rosetta::stats_f32(x.Data() + (count ? offset : 0), (int64_t)count, (int64_t)stride));
+    return rosetta_js::stats_object(info.Env(), rosetta::stats_f32(x.Data() + (count ? offset : 0), (int64_t)count, (int64_t)stride));
   });
 }
 
@@ -142,6 +128,7 @@ Napi::Value TypeTraitsTable(const Napi::CallbackInfo& info) {
       o.Set("blockSize", (double)t->blockSize);
       o.Set("typeSize", (double)t->typeSize);
       o.Set("supported", t->supported);
+      o.Set("headerBytes", (double)t->headerBytes);
       arr.Set(k++, o);
     }
     return arr;

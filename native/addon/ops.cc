@@ -50,7 +50,7 @@ const uint8_t* weight_bytes(const Napi::CallbackInfo& info, size_t i, size_t* av
   return base + off;
 }
 
-// matmul(w, wOffset, type, nOut, nIn, x, y, nTok, mode)
+// matmul(w, wOffset, type, nOut, nIn, x, y, nTok, mode, rowBytes = 0)
 void Matmul(const Napi::CallbackInfo& info) {
   rosetta::MatmulArgs a{};
   a.w = weight_bytes(info, 0, &a.wBytes);
@@ -62,6 +62,11 @@ void Matmul(const Napi::CallbackInfo& info) {
   a.x = f32(info, 5, a.nTok * a.nIn, "matmul x").Data();
   a.y = f32(info, 6, a.nTok * a.nOut, "matmul y").Data();
   a.mode = mode_arg(info, 8);
+  if (info.Length() > 9 && info[9].IsNumber()) {  // optional row stride (APR per-row padded rows)
+    const int64_t rb = i64(info, 9);
+    if (rb < 0) fail(info.Env(), "matmul: rowBytes must be >= 0");
+    a.rowBytes = (size_t)rb;
+  }
   if (const char* err = rosetta::matmul(a)) fail(info.Env(), err);
 }
 
@@ -75,7 +80,8 @@ void ToF32(const Napi::CallbackInfo& info) {
   const rosetta::TypeTraits* tt = rosetta::type_traits(type);
   const size_t rb = rosetta::row_bytes(type, n);
   if (!tt || !tt->supported || !tt->toFloat[0]) fail(info.Env(), "toF32: type is not supported");
-  if (rb == 0 || rb > avail) fail(info.Env(), "toF32: element count does not fit the data or the block size");
+  if (rb == 0 || rb > avail || tt->headerBytes > avail - rb)
+    fail(info.Env(), "toF32: element count does not fit the data or the block size");
   tt->toFloat[0](w, out, n);
 }
 

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <memory>
 
+#include "stats_js.h"
 #include "bridge.h"
 #include "capture.h"
 
@@ -151,21 +152,6 @@ void execute(const RunOptions& o, RunResult& r) {
   }
 }
 
-Napi::Object stats_js(Napi::Env env, const rosetta::Stats& s) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("count", (double)s.count);
-  o.Set("nan", (double)s.nan);
-  o.Set("inf", (double)s.inf);
-  o.Set("zeros", (double)s.zeros);
-  o.Set("mean", s.mean);
-  o.Set("std", s.std);
-  o.Set("min", s.min);
-  o.Set("max", s.max);
-  o.Set("absmax", s.absmax);
-  o.Set("l2", s.l2);
-  return o;
-}
-
 Napi::Float32Array floats(Napi::Env env, const std::vector<float>& v) {
   Napi::Float32Array a = Napi::Float32Array::New(env, v.size());
   if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * sizeof(float));
@@ -182,8 +168,8 @@ Napi::Object point_js(Napi::Env env, const CapturedPoint& p) {
   o.Set("shape", shape);
   o.Set("firstPos", p.firstPos);
   o.Set("tokens", p.tokens);
-  o.Set("all", stats_js(env, p.all));
-  o.Set("last", stats_js(env, p.last));
+  o.Set("all", rosetta_js::stats_object(env, p.all));
+  o.Set("last", rosetta_js::stats_object(env, p.last));
   Napi::Object src = Napi::Object::New(env);
   src.Set("name", p.source.name);
   src.Set("occurrence", p.source.occurrence);

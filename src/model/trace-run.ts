@@ -7,22 +7,13 @@ import { createReadStream } from "node:fs";
 
 import { loadTokenizer, tokenizerFromModel } from "../tokenizer/index.js";
 import type { F32Tensor } from "../trace/safetensors.js";
-import { TRACE_FORMAT, TRACE_FORMAT_VERSION, type Trace, type TraceLogits } from "../trace/types.js";
+import { TRACE_FORMAT, TRACE_FORMAT_VERSION, type Trace, type TraceLogits, type TraceRunOptions } from "../trace/types.js";
 import { InputError } from "../util/errors.js";
 import { keyFilter, Recorder } from "./capture.js";
 import { Engine, type EngineOptions } from "./engine.js";
 import type { Numerics } from "../native/ops.js";
 
-export interface RosettaTraceOptions {
-  model: string;
-  modelLabel?: string;
-  prompt?: string;
-  tokens?: number[];
-  gen?: number;
-  /** Glob patterns over point keys whose full tensors are kept (`*`, `blk.0.*`, `logits`). */
-  full?: string[];
-  top?: number;
-  threads?: number;
+export interface RosettaTraceOptions extends TraceRunOptions {
   numerics?: Numerics;
   isa?: EngineOptions["isa"];
   /** Also capture the attention probabilities (kq_softmax). */

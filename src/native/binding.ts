@@ -4,6 +4,7 @@
  * the same addon (e.g. ops.cc) declare their own part; RosettaAddon is this part plus whatever else the
  * .node exports.
  */
+import type { Summary } from "../trace/types.js";
 
 /** An open read-only mmap of a file. Views from mappingBytes() stay valid after close(). */
 export interface NativeMapping {
@@ -16,19 +17,8 @@ export interface NativeMapping {
 /** Bytes a dequantizer reads: a Mapping (zero copy) or any ArrayBuffer / view. */
 export type ByteSource = NativeMapping | ArrayBuffer | ArrayBufferView;
 
-/** kernels/include/rosetta/reduce.h `Stats` (definitions: docs/metrics.md). */
-export interface NativeStats {
-  count: number;
-  nan: number;
-  inf: number;
-  zeros: number;
-  mean: number;
-  std: number;
-  min: number;
-  max: number;
-  absmax: number;
-  l2: number;
-}
+/** kernels/include/rosetta/reduce.h `Stats`: the same shape as a trace Summary (docs/metrics.md). */
+export type NativeStats = Summary;
 
 /** kernels/include/rosetta/reduce.h `DiffMetrics` (definitions: docs/metrics.md). */
 export interface NativeDiffMetrics {

@@ -8,23 +8,14 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
+import type { Summary } from "../trace/types.js";
 import { InputError, MissingComponentError } from "../util/errors.js";
 
 export const LLAMA_PACKAGES = { "node-llama-cpp": "3.22.1", "@node-llama-cpp/linux-x64": "3.22.1" } as const;
 export const INSTALL_HINT = "npm install @node-llama-cpp/linux-x64@3.22.1 node-llama-cpp@3.22.1";
 
-export interface StatsJs {
-  count: number;
-  nan: number;
-  inf: number;
-  zeros: number;
-  mean: number;
-  std: number;
-  min: number;
-  max: number;
-  absmax: number;
-  l2: number;
-}
+/** The native stats object (native/common/stats_js.h): a trace Summary. */
+export type StatsJs = Summary;
 
 export interface NativePoint {
   point: string;

@@ -6,21 +6,11 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 
 import type { F32Tensor } from "../trace/safetensors.js";
-import { TRACE_FORMAT, TRACE_FORMAT_VERSION, pointKey, type PointKind, type Trace, type TracePoint } from "../trace/types.js";
+import { TRACE_FORMAT, TRACE_FORMAT_VERSION, pointKey, type PointKind, type Trace, type TracePoint, type TraceRunOptions } from "../trace/types.js";
 import { InputError } from "../util/errors.js";
 import { loadLlamaBridge, type LlamaBridge, type NativeRunResult } from "./bridge.js";
 
-export interface LlamaTraceOptions {
-  model: string;
-  /** What to record as the model path (default: `model` as given). */
-  modelLabel?: string;
-  prompt?: string;
-  tokens?: number[];
-  gen?: number;
-  /** Glob patterns over point keys (`*`, `blk.0.*`, `logits`) whose full values are kept. */
-  full?: string[];
-  top?: number;
-  threads?: number;
+export interface LlamaTraceOptions extends TraceRunOptions {
   backend?: string;
   useExtraBufts?: boolean;
 }

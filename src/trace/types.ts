@@ -111,3 +111,19 @@ export interface Trace {
   tensors?: string;
   createdAt?: string;
 }
+
+/** What every runner (rosetta's engine, the llama.cpp bridge) takes to produce a trace. */
+export interface TraceRunOptions {
+  model: string;
+  /** What to record as the model path (default: `model` as given). */
+  modelLabel?: string;
+  prompt?: string;
+  tokens?: number[];
+  /** Greedy decode steps after the prompt. */
+  gen?: number;
+  /** Glob patterns over point keys (`*`, `blk.0.*`, `logits`) whose full tensors are kept. */
+  full?: string[];
+  /** Top-k logits recorded per position. */
+  top?: number;
+  threads?: number;
+}

@@ -40,6 +40,9 @@ struct MatmulArgs {
   float* y;          // [nTok, nOut]
   int64_t nTok;
   Numerics mode;
+  // Bytes from one weight row to the next; 0 = packed (row_bytes(type, nIn)). Non-zero (APR per-row
+  // padded K-quants) and APR-native types run on the general path (rosetta/apr_matmul.h).
+  size_t rowBytes = 0;
 };
 
 // Runs on default_pool(). Returns nullptr on success, or a message naming what is wrong (unsupported

@@ -29,6 +29,9 @@ struct TypeTraits {
   size_t typeSize;       // bytes per block
   bool supported;        // false: known by name, refused by rosetta (never guessed)
   ToFloatFn toFloat[3];  // per Isa (scalar, avx2, avx512); nullptr where unsupported
+  // Bytes before the first block (APR_Q8: its per-tensor f32 scale); toFloat then takes the tensor's
+  // first byte. A tensor of n elements is headerBytes + n / blockSize * typeSize bytes.
+  size_t headerBytes = 0;
 };
 
 // Traits for a type id, or nullptr for an id nobody knows.
