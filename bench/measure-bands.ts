@@ -11,15 +11,20 @@
  *   engine:<T>:ggml|exact rosetta (mode) vs llama.cpp on a type-T model
  *   quant:<T>:<engine>    a type-T model vs the F32 model on the same engine (quantization drift)
  *
+ *   weight:<T>            the lowest dequantized-weight SQNR of a type-T tensor against its F32 original
+ *
  * Per pair the worst prompt, the median prompt and the prompt count are printed; `--json FILE` keeps them.
  * Pairs that hit the known ggml-mode divergence on quantized models (docs/parity.md) are the worst prompt
  * of engine:<T>:ggml; the median shows the bit-close mode.
  * Env: BANDS_ARCHS (default llama,qwen2,qwen3), BANDS_TYPES (default all fixture types), BANDS_PROMPTS (3).
  */
 import { writeFileSync } from "node:fs";
+import path from "node:path";
 
 import { runComparison, type SideSpec } from "../src/compare/run.js";
 import { worstNmse } from "../src/compare/metrics.js";
+import { diffWeights } from "../src/compare/weights.js";
+import { loadModel } from "../src/formats/index.js";
 import { configureLogging } from "../src/util/log.js";
 import { ALL_TYPES, getFixture, type FixtureArch } from "../tests/fixtures/lib/index.js";
 
@@ -41,17 +46,30 @@ export interface PairResult {
   perPrompt: number[];
 }
 
+/** Worst NMSE over the compared points (points on different generated tokens are never compared). */
 async function worstOf(a: SideSpec, b: SideSpec, prompt: string): Promise<{ nmse: number; at: string }> {
   const r = await runComparison({ a, b, prompt, gen: 2, weights: false, full: ["*"] });
   let nmse = 0;
   let at = "-";
+  let compared = 0;
   for (const p of r.points) {
     if (p.status === "sample-mismatch" || p.status === "only-a" || p.status === "only-b") continue;
+    compared++;
     const w = p.status === "nonfinite" ? Infinity : (worstNmse(p.all, p.last) ?? Infinity);
     if (w > nmse) [nmse, at] = [w, `${p.key}@${p.step}`];
   }
-  if (r.verdict === "INCOMPARABLE") return { nmse: NaN, at: `incomparable: ${r.diagnosis?.evidence[0] ?? ""}` };
+  if (compared === 0) return { nmse: NaN, at: `nothing compared: ${r.diagnosis?.evidence[0] ?? ""}` };
   return { nmse, at };
+}
+
+/** Lowest weight SQNR (dB) per tensor type of `file` against the F32 original (the weight floors). */
+async function weightSqnr(file: string, f32: string, into: Map<string, { db: number; at: string }>): Promise<void> {
+  const [a, b] = [await loadModel(file, { logLayout: false }), await loadModel(f32, { logLayout: false })];
+  for (const t of diffWeights(a, b).tensors) {
+    if (!t.typeA || t.typeA === "F32" || t.sqnrDb === null) continue;
+    const cur = into.get(t.typeA);
+    if (!cur || t.sqnrDb < cur.db) into.set(t.typeA, { db: t.sqnrDb, at: `${path.basename(file)} ${t.key}` });
+  }
 }
 
 async function measure(pair: string, arch: string, a: SideSpec, b: SideSpec, nPrompts: number): Promise<PairResult> {
@@ -61,10 +79,10 @@ async function measure(pair: string, arch: string, a: SideSpec, b: SideSpec, nPr
   for (const prompt of PROMPTS.slice(0, nPrompts)) {
     const r = await worstOf(a, b, prompt);
     per.push(r.nmse);
-    if (!(r.nmse <= worst)) [worst, worstAt] = [r.nmse, `"${prompt.slice(0, 16)}..." ${r.at}`];
+    if (r.nmse > worst) [worst, worstAt] = [r.nmse, `"${prompt.slice(0, 16)}..." ${r.at}`];
   }
-  const sorted = [...per].sort((x, y) => x - y);
-  return { pair, arch, prompts: per.length, worst, median: sorted[Math.floor((sorted.length - 1) / 2)], worstAt, perPrompt: per };
+  const sorted = per.filter((x) => !Number.isNaN(x)).sort((x, y) => x - y);
+  return { pair, arch, prompts: sorted.length, worst, median: sorted[Math.floor((sorted.length - 1) / 2)], worstAt, perPrompt: per };
 }
 
 const fmt = (x: number) => (Number.isNaN(x) ? "n/a" : x === 0 ? "0" : x.toExponential(2));
@@ -76,6 +94,7 @@ async function main(): Promise<void> {
   const n = Number(process.env.BANDS_PROMPTS ?? 3);
   const jsonAt = process.argv.indexOf("--json");
   const out: PairResult[] = [];
+  const floors = new Map<string, { db: number; at: string }>();
   const t0 = Date.now();
   const print = (r: PairResult) => {
     out.push(r);
@@ -93,10 +112,12 @@ async function main(): Promise<void> {
       if (type === "F32") continue;
       print(await measure(`quant:${type}:llama.cpp`, arch, { path: file, engine: "llama.cpp" }, { path: f32, engine: "llama.cpp" }, n));
       print(await measure(`quant:${type}:rosetta`, arch, { path: file }, { path: f32 }, n));
+      await weightSqnr(file, f32, floors);
     }
   }
+  for (const [t, v] of [...floors].sort()) console.log(`weight:${t.padEnd(17)} lowest SQNR ${v.db.toFixed(1)} dB (${v.at})`);
   console.log(`measured ${out.length} pairs in ${((Date.now() - t0) / 1000).toFixed(0)} s on ${new Date().toISOString().slice(0, 10)}`);
-  if (jsonAt > 0 && process.argv[jsonAt + 1]) writeFileSync(process.argv[jsonAt + 1], JSON.stringify(out, null, 1));
+  if (jsonAt > 0 && process.argv[jsonAt + 1]) writeFileSync(process.argv[jsonAt + 1], JSON.stringify({ pairs: out, weightSqnrDb: Object.fromEntries(floors) }, null, 1));
 }
 
 main().catch((e) => {

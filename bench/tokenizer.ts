@@ -1,19 +1,34 @@
 /**
  * Tokenizer throughput: 1 MB of seeded mixed text (many scripts, code, emoji, whitespace, digits) through
  * rosetta's tokenizer and through llama.cpp's (node-llama-cpp, the pinned libllama), alternating runs.
- * Prints the cold first run and the median of the warm runs for each, and checks the ids agree.
+ *
+ * Each vocabulary runs in a fresh child process, so "first" is a genuinely cold run: nothing JIT-compiled,
+ * no Unicode flags computed, an empty BPE word cache. Prints the tokenizer construction time (GGUF read
+ * included), rosetta's first run, the median of the following runs for each side, and whether the ids agree.
  *
  *   npm run bench:tokenizer [-- RUNS]
  */
+import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
 
 import { loadTokenizer } from "../src/tokenizer/index.js";
 import { llamaSource } from "../tests/helpers/llamaSource.js";
 import { generateText } from "../tests/tokenizer/corpus.js";
 
 const VOCABS = ["llama-spm", "llama-bpe", "qwen2", "gpt-2"];
-const RUNS = Number(process.argv[2] ?? 5);
+
+interface Result {
+  vocab: string;
+  tokens: number;
+  construct: number;
+  first: number;
+  median: number;
+  llamaFirst?: number;
+  llamaMedian?: number;
+  equal?: boolean;
+}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -32,45 +47,73 @@ async function loadLlama(): Promise<any> {
     const { getLlama } = await import("node-llama-cpp");
     return await getLlama({ gpu: false, build: "never", logLevel: "error" as never });
   } catch (e) {
-    console.log(`(llama.cpp timing skipped: node-llama-cpp not loadable: ${(e as Error).message})`);
+    console.error(`(llama.cpp timing skipped: node-llama-cpp not loadable: ${(e as Error).message})`);
     return undefined;
   }
+}
+
+/** Child: one vocabulary, `runs` + 1 alternating runs; prints one JSON line. */
+async function child(name: string, runs: number, modelsDir: string): Promise<void> {
+  const text = generateText(42, 1 << 20);
+  const path = join(modelsDir, `ggml-vocab-${name}.gguf`);
+  const t0 = performance.now();
+  const tok = await loadTokenizer(path);
+  const construct = (performance.now() - t0) / 1000;
+  const llama = await loadLlama();
+  const model = llama ? await llama.loadModel({ modelPath: path, vocabOnly: true }) : undefined;
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  let ids: number[] = [];
+  let llamaIds: number[] | undefined;
+  for (let i = 0; i < runs + 1; i++) {
+    const [r, t] = time(() => tok.tokenize(text, { addSpecial: false }));
+    ids = r;
+    ours.push(t);
+    if (model) {
+      const [lr, lt] = time(() => model.tokenize(text, false) as number[]);
+      llamaIds = Array.from(lr);
+      theirs.push(lt);
+    }
+  }
+  const result: Result = { vocab: name, tokens: ids.length, construct, first: ours[0], median: median(ours.slice(1)) };
+  if (llamaIds) {
+    result.llamaFirst = theirs[0];
+    result.llamaMedian = median(theirs.slice(1));
+    result.equal = llamaIds.length === ids.length && llamaIds.every((x, k) => x === ids[k]);
+  }
+  await model?.dispose();
+  await llama?.dispose();
+  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
 }
 
 async function main(): Promise<void> {
   const src = llamaSource(["models"]);
   if (!src.dir) throw new Error(`need the llama.cpp vocabularies: ${src.reason}`);
+  const modelsDir = join(src.dir, "models");
+  if (process.argv[2] === "--child") return child(process.argv[3], Number(process.argv[4]), modelsDir);
+  const runs = Number(process.argv[2] ?? 5);
   const text = generateText(42, 1 << 20);
-  console.log(`text: ${Buffer.byteLength(text)} bytes, ${text.length} UTF-16 units; ${RUNS} runs each, alternating`);
-  const llama = await loadLlama();
-  console.log("vocab       tokens   rosetta cold  rosetta median  llama.cpp median  ids equal");
+  console.log(`text: ${Buffer.byteLength(text)} bytes, ${text.length} UTF-16 units; 1 + ${runs} runs each, alternating; one process per vocab`);
+  console.log("vocab       tokens  construct   rosetta first  rosetta median  llama.cpp first  llama.cpp median  ids equal");
+  const fmt = (s: number | undefined) => (s === undefined ? "-" : `${s.toFixed(3)} s`);
+  let ok = true;
   for (const name of VOCABS) {
-    const path = join(src.dir, "models", `ggml-vocab-${name}.gguf`);
-    const tok = await loadTokenizer(path);
-    const model = llama ? await llama.loadModel({ modelPath: path, vocabOnly: true }) : undefined;
-    const ours: number[] = [];
-    const theirs: number[] = [];
-    let ids: number[] = [];
-    let llamaIds: number[] | undefined;
-    for (let i = 0; i < RUNS + 1; i++) {
-      const [r, t] = time(() => tok.tokenize(text, { addSpecial: false }));
-      ids = r;
-      ours.push(t);
-      if (model) {
-        const [lr, lt] = time(() => model.tokenize(text, false) as number[]);
-        llamaIds = lr;
-        theirs.push(lt);
-      }
-    }
-    const equal = llamaIds ? (JSON.stringify(Array.from(llamaIds)) === JSON.stringify(ids) ? "yes" : "NO") : "-";
-    const fmt = (s: number) => `${s.toFixed(3)} s`;
+    const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), "--child", name, String(runs)], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"], // node-llama-cpp logs its vocab-only load "failure" on stderr
+      maxBuffer: 1 << 24,
+    });
+    const line = out.split("\n").find((l) => l.startsWith("RESULT "));
+    if (!line) throw new Error(`bench child for ${name} printed no result`);
+    const r = JSON.parse(line.slice(7)) as Result;
+    ok &&= r.equal !== false;
     console.log(
-      `${name.padEnd(10)} ${String(ids.length).padStart(7)}   ${fmt(ours[0]).padStart(12)}  ${fmt(median(ours.slice(1))).padStart(14)}  ` +
-        `${(theirs.length ? fmt(median(theirs.slice(1))) : "-").padStart(16)}  ${equal}`,
+      `${name.padEnd(10)} ${String(r.tokens).padStart(7)}  ${fmt(r.construct).padStart(9)}  ${fmt(r.first).padStart(14)}  ` +
+        `${fmt(r.median).padStart(14)}  ${fmt(r.llamaFirst).padStart(15)}  ${fmt(r.llamaMedian).padStart(16)}  ` +
+        `${r.equal === undefined ? "-" : r.equal ? "yes" : "NO"}`,
     );
-    await model?.dispose();
   }
-  await llama?.dispose();
+  if (!ok) process.exitCode = 1;
 }
 
 main().catch((e) => {

@@ -1,6 +1,7 @@
 // The general matmul path (strided rows, APR-native types) and the row fetch; contract and numerics in
-// rosetta/apr_matmul.h. Kept apart from matmul.cpp so the main driver stays the GGUF fast path; the
-// accumulation (DotKernels, 4-row groups, task chunking) mirrors it so results agree bit for bit.
+// rosetta/apr_matmul.h. Kept apart from matmul.cpp so the main driver stays the GGUF fast path; every
+// output is computed with the kernel the main driver would use for the same row (vecdot.h in ggml mode,
+// DotKernels otherwise), so results agree bit for bit with it.
 #include "rosetta/apr_matmul.h"
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include "rosetta/isa.h"
 #include "rosetta/threadpool.h"
 #include "rosetta/types.h"
+#include "rosetta/vecdot.h"
 
 namespace rosetta {
 
@@ -69,17 +71,38 @@ void decode_row(const Layout& L, const uint8_t* w, int64_t r, float* dst, bool s
   }
 }
 
+// How a ggml-mode row is multiplied (mirrors matmul.cpp's choices for the same weight type):
+//   Direct  - the type has a llama.cpp-exact vec_dot kernel (rosetta/vecdot.h): activations converted
+//             to its vec_dot type over nPad (zero-padded), the kernel runs on the stored row (padding
+//             weights meet zero activations: they add exactly nothing).
+//   Rounded - a vec_dot type but no exact kernel: activations rounded (zero-padded blocks), decoded rows,
+//             the DotKernels f32 sums (the main driver's fallback).
+//   AsF32   - no vec_dot type (APR-native): decoded rows multiplied as F32 weights are (the F32 vec_dot
+//             kernel when there is one, else DotKernels).
+enum class RowKind { Exact, Direct, Rounded, AsF32 };
+
 struct Plan {
   const MatmulArgs* a;
-  const float* x;  // activations as the dot products see them
+  RowKind kind;
+  const float* x;        // f32 activations as the f32 dot products see them (Exact, Rounded, AsF32)
+  const uint8_t* act;    // Direct: activations in the vec_dot type, actBytes per token
+  size_t actBytes;
+  VecDotFn fn;           // Direct: the stored-row kernel; AsF32: the F32 kernel (or null)
   Layout L;
   const DotKernels* dk;
 };
 
-// Rows [r0, r1) of y for every token (the main driver's matmul_rows over decoded rows of nPad).
+// Rows [r0, r1) of y for every token.
 void general_rows(const Plan& p, int64_t r0, int64_t r1) {
   const MatmulArgs& a = *p.a;
   const int64_t n = a.nIn, np = p.L.nPad;
+  if (p.kind == RowKind::Direct) {
+    for (int64_t r = r0; r < r1; r++) {
+      const uint8_t* wr = a.w + p.L.header + (size_t)r * p.L.stride;
+      for (int64_t t = 0; t < a.nTok; t++) a.y[t * a.nOut + r] = p.fn(np, wr, p.act + p.actBytes * (size_t)t);
+    }
+    return;
+  }
   thread_local std::vector<float> rows;
   if ((int64_t)rows.size() < 4 * np) rows.resize(4 * np);
   for (int64_t r = r0; r < r1;) {
@@ -89,8 +112,10 @@ void general_rows(const Plan& p, int64_t r0, int64_t r1) {
     for (int64_t t = 0; t < a.nTok; t++) {
       const float* xt = p.x + t * n;
       float* yt = a.y + t * a.nOut + r;
-      if (a.mode == Numerics::Exact) {
+      if (p.kind == RowKind::Exact) {
         for (int64_t i = 0; i < nr; i++) yt[i] = (float)p.dk->dot_f64(w + i * np, xt, n);
+      } else if (p.kind == RowKind::AsF32 && p.fn) {
+        for (int64_t i = 0; i < nr; i++) yt[i] = p.fn(n, w + i * np, xt);
       } else if (nr == 4) {
         p.dk->dot4_f32(w, np, xt, n, yt);
       } else {
@@ -101,7 +126,7 @@ void general_rows(const Plan& p, int64_t r0, int64_t r1) {
   }
 }
 
-// Ggml mode, weights with a vec_dot type: x rounded per block; a partial last block as if zero-padded.
+// Rounded: x rounded per block; a partial last block as if zero-padded.
 void round_activations(ActQuant aq, const MatmulArgs& a, std::vector<float>& out) {
   const int64_t bs = act_block(aq), nb = (a.nIn + bs - 1) / bs * bs;
   std::vector<float> padded((size_t)nb, 0.0f), rounded((size_t)nb);
@@ -111,6 +136,25 @@ void round_activations(ActQuant aq, const MatmulArgs& a, std::vector<float>& out
     act_round(aq, padded.data(), rounded.data(), nb);
     std::copy(rounded.begin(), rounded.begin() + a.nIn, out.begin() + t * a.nIn);
   }
+}
+
+// Direct: each token's activations zero-padded to np, converted to the vec_dot type of aq.
+size_t convert_activations(ActQuant aq, const MatmulArgs& a, int64_t np, std::vector<uint8_t>& out) {
+  const size_t rb = aq == ActQuant::None ? (size_t)np * sizeof(float)
+                    : aq == ActQuant::F16  ? (size_t)np * 2
+                    : aq == ActQuant::Q8_0 ? (size_t)(np / 32) * sizeof(block_q8_0)
+                                           : (size_t)(np / QK_K) * sizeof(block_q8_K);
+  out.resize(rb * (size_t)a.nTok);
+  std::vector<float> padded((size_t)np, 0.0f);
+  for (int64_t t = 0; t < a.nTok; t++) {
+    std::copy(a.x + t * a.nIn, a.x + (t + 1) * a.nIn, padded.begin());
+    void* dst = out.data() + rb * (size_t)t;
+    if (aq == ActQuant::None) std::memcpy(dst, padded.data(), rb);
+    else if (aq == ActQuant::F16) convert_f16(padded.data(), static_cast<uint16_t*>(dst), np);
+    else if (aq == ActQuant::Q8_0) quantize_q8_0(padded.data(), static_cast<block_q8_0*>(dst), np);
+    else quantize_q8_K(padded.data(), static_cast<block_q8_K*>(dst), np);
+  }
+  return rb;
 }
 
 }  // namespace
@@ -130,17 +174,34 @@ bool matmul_wants_general(const MatmulArgs& a) {
 
 const char* matmul_general(const MatmulArgs& a) {
   if (a.nOut <= 0 || a.nIn <= 0 || a.nTok <= 0) return "matmul: empty shape";
-  Plan p{&a, a.x, {}, &dot_kernels()};
+  Plan p{&a, RowKind::Exact, a.x, nullptr, 0, nullptr, {}, &dot_kernels()};
   if (const char* err = layout_of(a.type, a.nOut, a.nIn, a.rowBytes, a.wBytes, &p.L)) {
     static thread_local std::string msg;
     msg = std::string("matmul: ") + err;
     return msg.c_str();
   }
   std::vector<float> xq;
+  std::vector<uint8_t> act;
   ActQuant aq;
-  if (a.mode == Numerics::Ggml && act_quant_for(a.type, &aq) && aq != ActQuant::None) {
-    round_activations(aq, a, xq);
-    p.x = xq.data();
+  if (a.mode == Numerics::Ggml) {
+    const VecDotKernels& vk = vecdot_kernels();
+    // matmul.cpp's tinyBLAS eligibility for F32/F16 weights (batch >= 2, shapes in 4s and 8s)
+    const bool tiny = a.nTok >= 2 && a.nOut % 4 == 0 && a.nIn % 8 == 0;
+    if (!act_quant_for(a.type, &aq)) {
+      p.kind = RowKind::AsF32;
+      p.fn = vecdot_for(vk, T_F32, tiny);
+    } else if ((p.fn = vecdot_for(vk, a.type, tiny)) != nullptr && !p.L.aprQ8) {
+      p.kind = RowKind::Direct;
+      p.actBytes = convert_activations(aq, a, p.L.nPad, act);
+      p.act = act.data();
+    } else {
+      p.kind = RowKind::Rounded;
+      p.fn = nullptr;
+      if (aq != ActQuant::None) {
+        round_activations(aq, a, xq);
+        p.x = xq.data();
+      }
+    }
   }
   ThreadPool& pool = default_pool();
   const int64_t perTask = std::max<int64_t>(4, ((a.nOut + pool.size() * 4 - 1) / (pool.size() * 4) + 3) / 4 * 4);

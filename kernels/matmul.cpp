@@ -11,6 +11,7 @@
 #include "rosetta/isa.h"
 #include "rosetta/threadpool.h"
 #include "rosetta/types.h"
+#include "rosetta/vecdot.h"
 
 namespace rosetta {
 
@@ -146,6 +147,43 @@ void matmul_rows(const Plan& p, int64_t r0, int64_t r1) {
   }
 }
 
+// ggml mode for the types with llama.cpp-exact kernels (rosetta/vecdot.h): the activations are converted
+// to the vec_dot type once, then every output is one kernel call on the stored weight row.
+void matmul_vecdot(const MatmulArgs& a, VecDotFn fn, ActQuant aq, size_t rb) {
+  const int64_t n = a.nIn;
+  size_t arb = (size_t)n * sizeof(float);
+  std::vector<uint8_t> buf;
+  const uint8_t* act = reinterpret_cast<const uint8_t*>(a.x);
+  if (aq != ActQuant::None) {
+    arb = aq == ActQuant::F16 ? (size_t)n * 2 : aq == ActQuant::Q8_0 ? (size_t)(n / 32) * sizeof(block_q8_0)
+                                                                       : (size_t)(n / QK_K) * sizeof(block_q8_K);
+    buf.resize(arb * (size_t)a.nTok);
+    for (int64_t t = 0; t < a.nTok; t++) {
+      const float* xt = a.x + t * n;
+      void* out = buf.data() + arb * (size_t)t;
+      if (aq == ActQuant::F16) convert_f16(xt, static_cast<uint16_t*>(out), n);
+      else if (aq == ActQuant::Q8_0) quantize_q8_0(xt, static_cast<block_q8_0*>(out), n);
+      else quantize_q8_K(xt, static_cast<block_q8_K*>(out), n);
+    }
+    act = buf.data();
+  }
+  ThreadPool& pool = default_pool();
+  // Row chunks of 16: one chunk's weight rows stay in cache while every token passes over them.
+  const int64_t perTask = std::max<int64_t>(16, (a.nOut + pool.size() * 4 - 1) / (pool.size() * 4) / 16 * 16);
+  const int nTasks = (int)((a.nOut + perTask - 1) / perTask);
+  pool.run(nTasks, [&](int task) {
+    const int64_t r0 = task * perTask, r1 = std::min(a.nOut, r0 + perTask);
+    for (int64_t b0 = r0; b0 < r1; b0 += 16) {
+      const int64_t b1 = std::min(r1, b0 + 16);
+      for (int64_t t = 0; t < a.nTok; t++) {
+        const uint8_t* at = act + arb * (size_t)t;
+        float* yt = a.y + t * a.nOut;
+        for (int64_t r = b0; r < b1; r++) yt[r] = fn(n, a.w + (size_t)r * rb, at);
+      }
+    }
+  });
+}
+
 }  // namespace
 
 const char* matmul(const MatmulArgs& a) {
@@ -157,6 +195,16 @@ const char* matmul(const MatmulArgs& a) {
   const size_t rb = row_bytes(a.type, a.nIn);
   if (rb == 0) return "matmul: row length is not a multiple of the weight type's block size";
   if (a.wBytes / rb < (size_t)a.nOut) return "matmul: weight data is shorter than its shape";
+  if (a.mode == Numerics::Ggml) {
+    // tinyBLAS takes batches of >= 2 rows when the shapes allow (llamafile_sgemm); only the float
+    // kernels differ between its order and vec_dot's
+    const bool tiny = a.nTok >= 2 && a.nOut % 4 == 0 && a.nIn % 8 == 0;
+    if (VecDotFn fn = vecdot_for(vecdot_kernels(), a.type, tiny)) {
+      if (a.nIn % act_block(aq)) return "matmul: row length is not a multiple of the activation block size";
+      matmul_vecdot(a, fn, aq, rb);
+      return nullptr;
+    }
+  }
   const float* xs = a.x;
   std::vector<float> xq;
   if (a.mode == Numerics::Ggml && aq != ActQuant::None) {

@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "rosetta/threadpool.h"
+#include "rosetta/vecdot.h"
 
 namespace rosetta {
 
@@ -100,9 +102,11 @@ void rope(const RopeArgs& a) {
           x[j0] = (float)(x0 * c - x1 * s);
           x[j1] = (float)(x0 * s + x1 * c);
         } else {
+          // as the haswell build's compiler contracted rotate_pairs (measured against its output):
+          // x0*c - x1*s with x0*c fused, x0*s + x1*c with x0*s fused
           const float x0 = x[j0], x1 = x[j1], c = (float)cs[i0], s = (float)cs[i0 + 1];
-          x[j0] = x0 * c - x1 * s;
-          x[j1] = x0 * s + x1 * c;
+          x[j0] = std::fma(x0, c, -(x1 * s));
+          x[j1] = std::fma(x0, s, x1 * c);
         }
       }
     }
@@ -111,28 +115,100 @@ void rope(const RopeArgs& a) {
 
 namespace {
 
-// One query row of one head: softmax(q.k * scale) over keys [0, nKeys), then the weighted sum of v.
-void attend_row(const AttentionArgs& a, const float* q, int64_t kvOff, int64_t nKeys, float* out, float* probs,
-                std::vector<double>& sc) {
+inline float bits_f32(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+std::vector<float>& tls_probs(int64_t n) {
+  thread_local std::vector<float> p;
+  if ((int64_t)p.size() < n) p.resize((size_t)n);
+  return p;
+}
+
+// ggml_v_expf (AVX2 build), one lane: the same operations in the same order, so bit for bit the same.
+float v_expf(float x) {
+  const float r = 0x1.8p23f;
+  const float z = std::fma(x, 0x1.715476p+0f, r);
+  const float n = z - r;
+  const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
+  uint32_t zb;
+  std::memcpy(&zb, &z, 4);
+  const uint32_t e = zb << 23;
+  const float k = bits_f32(e + 0x3f800000u);
+  const float u = b * b;
+  const float j = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
+                           u, 0x1.ffffecp-1f * b);
+  if (!(std::fabs(n) > 126.0f)) return std::fma(k, j, k);
+  const uint32_t g = n <= 0.0f ? 0x82000000u : 0u;
+  const float s1 = bits_f32(g + 0x7f000000u), s2 = bits_f32(e - g);
+  if (std::fabs(n) > 192.0f) return s1 * s1;
+  return std::fma(s2, j, s2) * s1;
+}
+
+// One query row of one head. Exact: f64 throughout. Ggml: llama.cpp's graph with FA off and an f32 KV
+// cache of n_kv (a multiple of 256) cells: kq = ggml_vec_dot_f32 per key, soft_max_ext (scale in f32,
+// masked cells -inf, ggml_v_expf over blocks of 8, f64 sum of each block's hsum), then kqv =
+// mul_mat(v^T, kq): tinyBLAS (one 8-lane accumulator) for a batch of >= 2 rows when headDim % 4 == 0,
+// else ggml_vec_dot_f32 over the n_kv cells. Masked cells contribute exact zeros, so only the valid
+// prefix is visited, with each cell in the lane its index gives it.
+void attend_row_ggml(const AttentionArgs& a, const float* q, int64_t kvOff, int64_t nKeys, float* out, float* probs,
+                     std::vector<double>& sc) {
   const int64_t d = a.headDim, stride = a.nHeadKv * a.headDim;
-  const bool exact = a.mode == Numerics::Exact;
+  const VecDotKernels& vk = vecdot_kernels();
+  const int64_t nPad = (nKeys + 7) / 8 * 8;
+  std::vector<float>& p = tls_probs(nPad);
+  float mx = -INFINITY;
+  for (int64_t j = 0; j < nKeys; j++) {
+    p[j] = vk.f32_vec(d, a.k + j * stride + kvOff, q) * a.scale;
+    mx = std::max(mx, p[j]);
+  }
+  double sum = 0;
+  for (int64_t j0 = 0; j0 < nPad; j0 += 8) {
+    for (int64_t j = j0; j < j0 + 8; j++) p[j] = j < nKeys ? v_expf(p[j] - mx) : 0.0f;
+    sum += (double)hsum8_ref(&p[j0]);
+  }
+  const float inv = (float)(1.0 / sum);
+  for (int64_t j = 0; j < nKeys; j++) {
+    p[j] *= inv;
+    if (probs) probs[j] = p[j];
+  }
+  const bool tiny = a.nTok >= 2 && d % 4 == 0;
+  for (int64_t i = 0; i < d; i++) {
+    const float* v = a.v + kvOff + i;
+    if (tiny) {
+      float acc[8] = {0};
+      for (int64_t j = 0; j < nKeys; j++) acc[j & 7] = std::fma(p[j], v[j * stride], acc[j & 7]);
+      out[i] = hsum8_ref(acc);
+    } else {
+      float acc[4][8] = {{0}};
+      for (int64_t j = 0; j < nKeys; j++) acc[(j >> 3) & 3][j & 7] = std::fma(p[j], v[j * stride], acc[(j >> 3) & 3][j & 7]);
+      out[i] = reduce32_ref(acc);
+    }
+  }
+  (void)sc;
+}
+
+void attend_row_exact(const AttentionArgs& a, const float* q, int64_t kvOff, int64_t nKeys, float* out, float* probs,
+                      std::vector<double>& sc) {
+  const int64_t d = a.headDim, stride = a.nHeadKv * a.headDim;
   double mx = -INFINITY;
   for (int64_t j = 0; j < nKeys; j++) {
     const float* k = a.k + j * stride + kvOff;
     double s = 0;
     for (int64_t i = 0; i < d; i++) s += (double)q[i] * (double)k[i];
-    // ggml: kq is an f32 tensor, scaled in f32 by soft_max_ext
-    sc[j] = exact ? s * (double)a.scale : (double)((float)s * a.scale);
+    sc[j] = s * (double)a.scale;
     mx = std::max(mx, sc[j]);
   }
   double sum = 0;
   for (int64_t j = 0; j < nKeys; j++) {
-    sc[j] = exact ? std::exp(sc[j] - mx) : (double)std::exp((float)sc[j] - (float)mx);
+    sc[j] = std::exp(sc[j] - mx);
     sum += sc[j];
   }
   const double inv = 1.0 / sum;
   for (int64_t j = 0; j < nKeys; j++) {
-    sc[j] = exact ? sc[j] * inv : (double)((float)sc[j] * (float)inv);
+    sc[j] = sc[j] * inv;
     if (probs) probs[j] = (float)sc[j];
   }
   for (int64_t i = 0; i < d; i++) {
@@ -146,6 +222,7 @@ void attend_row(const AttentionArgs& a, const float* q, int64_t kvOff, int64_t n
 
 void attention(const AttentionArgs& a) {
   const int64_t group = a.nHead / a.nHeadKv, nCtx = a.nPast + a.nTok;
+  const bool exact = a.mode == Numerics::Exact;
   default_pool().run((int)a.nHead, [&](int h) {
     std::vector<double> sc((size_t)nCtx);
     const int64_t kvOff = (h / group) * a.headDim;
@@ -153,15 +230,25 @@ void attention(const AttentionArgs& a) {
       const int64_t nKeys = a.nPast + t + 1;  // causal: keys up to and including this position
       float* probs = a.probs ? a.probs + (h * a.nTok + t) * nCtx : nullptr;
       if (probs) std::fill(probs, probs + nCtx, 0.0f);
-      attend_row(a, a.q + t * a.nHead * a.headDim + h * a.headDim, kvOff, nKeys,
-                 a.out + t * a.nHead * a.headDim + h * a.headDim, probs, sc);
+      const float* q = a.q + t * a.nHead * a.headDim + h * a.headDim;
+      float* out = a.out + t * a.nHead * a.headDim + h * a.headDim;
+      if (exact) attend_row_exact(a, q, kvOff, nKeys, out, probs, sc);
+      else attend_row_ggml(a, q, kvOff, nKeys, out, probs, sc);
     }
   });
 }
 
-void swiglu(const float* g, const float* u, float* y, int64_t n, Numerics mode) {
+void swiglu(const float* g, const float* u, float* y, int64_t n, Numerics mode, int64_t rowLen) {
+  if (mode == Numerics::Ggml && rowLen > 0 && rowLen < n) {
+    for (int64_t r = 0; r + rowLen <= n; r += rowLen) swiglu(g + r, u + r, y + r, rowLen, mode, 0);
+    return;
+  }
   if (mode == Numerics::Ggml) {
-    for (int64_t i = 0; i < n; i++) y[i] = (g[i] / (1.0f + std::exp(-g[i]))) * u[i];
+    // ggml_vec_swiglu_f32: ggml_v_silu over blocks of 8, the tail with libm expf
+    const int64_t nVec = n & ~int64_t(7);
+    int64_t i = 0;
+    for (; i < nVec; i++) y[i] = (g[i] / (1.0f + v_expf(0.0f - g[i]))) * u[i];
+    for (; i < n; i++) y[i] = (g[i] / (1.0f + std::exp(-g[i]))) * u[i];
   } else {
     for (int64_t i = 0; i < n; i++) {
       const double x = g[i];
@@ -177,7 +264,13 @@ void softmax_rows(float* x, int64_t nRows, int64_t n, Numerics mode) {
     for (int64_t i = 0; i < n; i++) mx = std::max(mx, row[i]);
     double sum = 0;
     if (mode == Numerics::Ggml) {
-      for (int64_t i = 0; i < n; i++) { row[i] = std::exp(row[i] - mx); sum += row[i]; }
+      // ggml_vec_soft_max_f32: blocks of 8 through ggml_v_expf, each block's hsum added in f64
+      int64_t i = 0;
+      for (; i + 7 < n; i += 8) {
+        for (int64_t j = i; j < i + 8; j++) row[j] = v_expf(row[j] - mx);
+        sum += (double)hsum8_ref(row + i);
+      }
+      for (; i < n; i++) { row[i] = std::exp(row[i] - mx); sum += row[i]; }
       const float inv = (float)(1.0 / sum);
       for (int64_t i = 0; i < n; i++) row[i] *= inv;
     } else {

@@ -165,12 +165,14 @@ void Attention(const Napi::CallbackInfo& info) {
   rosetta::attention(a);
 }
 
-// swiglu(g, u, y, n, mode)
+// swiglu(g, u, y, n, mode[, rowLen])
 void Swiglu(const Napi::CallbackInfo& info) {
   const int64_t n = i64(info, 3);
   if (n < 0) fail(info.Env(), "swiglu: n must be >= 0");
+  const int64_t rowLen = info.Length() > 5 && !info[5].IsUndefined() ? i64(info, 5) : n;
+  if (n > 0 && (rowLen <= 0 || n % rowLen)) fail(info.Env(), "swiglu: rowLen must divide n");
   rosetta::swiglu(f32(info, 0, n, "swiglu g").Data(), f32(info, 1, n, "swiglu u").Data(),
-                  f32(info, 2, n, "swiglu y").Data(), n, mode_arg(info, 4));
+                  f32(info, 2, n, "swiglu y").Data(), n, mode_arg(info, 4), rowLen);
 }
 
 // softmaxRows(x, nRows, n, mode)

@@ -8,7 +8,7 @@ import type { Trace, TracePoint } from "../trace/types.js";
 import { alignPoints, firstTokenDifference, sampleMismatch, type AlignedPair } from "./align.js";
 import { diagnose, type IsolationResult } from "./diagnose.js";
 import { perRowNmse, summaryMetrics, tensorMetrics, worstNmse, type DiffFn } from "./metrics.js";
-import { DEFAULT_THRESHOLD, selectBand, type Band } from "./tolerances.js";
+import { DEFAULT_THRESHOLD, referenceNoise, selectBand, type Band } from "./tolerances.js";
 import {
   COMPARISON_SCHEMA,
   COMPARISON_SCHEMA_VERSION,
@@ -190,6 +190,7 @@ export async function compareTraces(a: CompareSide, b: CompareSide, opts: Compar
     b: sb,
     threshold,
     band: band && { id: band.id, nmse: band.nmse, provisional: band.provisional, basis: band.basis },
+    noise: referenceNoise(sb.fileType),
     points,
     counts,
     firstDivergence,

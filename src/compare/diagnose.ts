@@ -37,8 +37,13 @@ export function finding(id: DiagnosisId, where: string, layer: number | null, ev
   return { id, title: DIAGNOSES[id].title, where, layer, step, evidence, recommendation: DIAGNOSES[id].recommendation, fatal };
 }
 
-export const fmt = (x: number | null | undefined): string =>
-  x === null || x === undefined ? "n/a" : !Number.isFinite(x) ? String(x) : Math.abs(x) >= 1e4 || (x !== 0 && Math.abs(x) < 1e-3) ? x.toExponential(2) : x.toPrecision(4);
+/** A metric for people: 4 significant digits, exponent outside [1e-3, 1e4), no trailing zeros ("0", "0.001", "1.5e-6"). */
+export const fmt = (x: number | null | undefined): string => {
+  if (x === null || x === undefined) return "n/a";
+  if (!Number.isFinite(x) || x === 0) return String(x);
+  if (Math.abs(x) >= 1e4 || Math.abs(x) < 1e-3) return x.toExponential(2).replace(/\.?0+e/, "e");
+  return String(Number(x.toPrecision(4)));
+};
 
 function inputFindings(d: DiagnoseInput): Finding[] {
   const ta = d.a.tokens.join(", ");

@@ -94,7 +94,7 @@ async function run(r: Resolved, o: RunCompareOptions, input: { prompt?: string; 
     const { runRosettaTrace } = await import("../model/trace-run.js");
     const { Engine } = await import("../model/engine.js");
     r.engine = await Engine.open(r.spec.path, { numerics: r.spec.numerics, threads: o.threads, loaded: r.model });
-    const res = await runRosettaTrace({ model: r.spec.path, ...input, full, engine: r.engine });
+    const res = await runRosettaTrace({ model: r.spec.path, ...input, full, engine: r.engine, hash: false, kq: true });
     r.trace = res.trace;
     r.tensors = res.tensors;
   }

@@ -97,6 +97,8 @@ export interface ComparisonResult {
   threshold: number;
   /** The precision band applied to this pair (null: none, the threshold alone decides). */
   band: { id: string; nmse: number; provisional: boolean; basis: string } | null;
+  /** The reference's own noise (measured; docs/tolerances.md): run to run, and rosetta's two numerics modes. */
+  noise?: import("./tolerances.js").NoiseInfo;
   points: PointResult[];
   counts: Record<PointStatus, number>;
   firstDivergence: PointResult | null;

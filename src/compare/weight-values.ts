@@ -5,6 +5,7 @@
  */
 import type { LoadedModel, TensorView } from "../formats/model.js";
 import { dequantize, mappingBytes, typeTraitsById, type NativeMapping } from "../native/kernels.js";
+import { getRows } from "../native/rows.js";
 import { fmt } from "./diagnose.js";
 import type { DiffFn } from "./metrics.js";
 import { blockDiffLocality, permuteHeads, sameByValue, shiftRows, transpose, valueCmp, type ValueCmp } from "./weight-checks.js";
@@ -26,6 +27,12 @@ interface Loaded {
 export function readF32(s: Src, t: TensorView, maxElements: number): Loaded {
   const cols = t.dims[t.dims.length - 1];
   const total = t.dims.reduce((x, y) => x * y, 1);
+  if (t.rowBytes !== undefined) {
+    // APR per-row padded K-quant rows: decoded row by row, padding dropped
+    const all = t.dims[0], rows = Math.min(all, Math.max(1, Math.floor(maxElements / cols)));
+    const data = getRows({ source: s.map, offset: t.offset, type: t.type, rows: all, cols, rowBytes: t.rowBytes }, rows);
+    return { data, rows, cols, partial: rows < all };
+  }
   const tr = typeTraitsById(t.type);
   let n = total;
   if (total > maxElements && tr) {

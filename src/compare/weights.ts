@@ -81,10 +81,15 @@ export function diffMetadata(a: ModelConfig, b: ModelConfig): MetadataDiff[] {
   return out;
 }
 
-function metadataFindings(md: MetadataDiff[]): Finding[] {
+/** Config flags the loader derives from which tensors exist: a missing tensor explains them. */
+const DERIVED: Record<string, RegExp> = { qkvBias: /attn_[qkv]_bias$/, qkNorm: /attn_[qk]_norm$/ };
+
+function metadataFindings(md: MetadataDiff[], tensors: TensorDiff[]): Finding[] {
   const out: Finding[] = [];
+  const missing = tensors.filter((t) => t.status === "missing-in-a" || t.status === "missing-in-b").map((t) => t.key);
+  const explained = (f: string) => DERIVED[f] !== undefined && missing.some((k) => DERIVED[f].test(k));
   const rope = md.filter((m) => m.field === "ropeLayout");
-  const rest = md.filter((m) => m.field !== "ropeLayout");
+  const rest = md.filter((m) => m.field !== "ropeLayout" && !explained(m.field));
   if (rope.length) out.push(finding("rope-layout-mismatch", "metadata", null, [`rope layout: A ${String(rope[0].a)}, B ${String(rope[0].b)}`]));
   // tiedEmbeddings alone is a storage choice, not a numerics difference
   const real = rest.filter((m) => m.field !== "tiedEmbeddings");
@@ -184,7 +189,7 @@ export function diffWeights(a: LoadedModel, b: LoadedModel, opts: WeightDiffOpti
       return compareOne(k, sa, sb, o);
     });
     const metadata = diffMetadata(a.config, b.config);
-    return { a: a.path, b: b.path, tensors, metadata, findings: [...metadataFindings(metadata), ...tensorFindings(tensors)] };
+    return { a: a.path, b: b.path, tensors, metadata, findings: [...metadataFindings(metadata, tensors), ...tensorFindings(tensors)] };
   } finally {
     sa.map.close();
     sb.map.close();

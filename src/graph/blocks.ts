@@ -8,7 +8,7 @@ import type { MatWeight } from "../model/types.js";
 /** y = x W^T (+ b): [T, W.cols] -> [T, W.rows]. */
 export function linear(x: Float32Array, T: number, w: MatWeight, b: Float32Array | null, mode: Numerics): Float32Array {
   const y = new Float32Array(T * w.rows);
-  matmul({ source: w.source, offset: w.offset, type: w.type, nOut: w.rows, nIn: w.cols, x, y, nTok: T, mode });
+  matmul({ source: w.source, offset: w.offset, type: w.type, nOut: w.rows, nIn: w.cols, x, y, nTok: T, mode, rowBytes: w.rowBytes });
   if (b) addRowsInPlace(y, b, T, w.rows);
   return y;
 }
@@ -69,9 +69,9 @@ export function causalAttention(a: AttnBlockArgs): { out: Float32Array; probs: F
   return { out, probs };
 }
 
-/** silu(gate) * up. */
-export function swigluOf(gate: Float32Array, up: Float32Array, mode: Numerics): Float32Array {
+/** silu(gate) * up, over rows of rowLen (ggml vectorizes each row from its start). */
+export function swigluOf(gate: Float32Array, up: Float32Array, mode: Numerics, rowLen = gate.length): Float32Array {
   const y = new Float32Array(gate.length);
-  swiglu(gate, up, y, gate.length, mode);
+  swiglu(gate, up, y, gate.length, mode, rowLen);
   return y;
 }

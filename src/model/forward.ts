@@ -6,7 +6,8 @@
 import {
   add, addRowsInPlace, causalAttention, linear, norm, ropeInPlace, storeRows, swigluOf,
 } from "../graph/blocks.js";
-import { rmsNorm, toF32, rowBytes, type Numerics, type RopeOptions } from "../native/ops.js";
+import { rmsNorm, type Numerics, type RopeOptions } from "../native/ops.js";
+import { getRow } from "../native/rows.js";
 import type { PointKind } from "../trace/types.js";
 import { InputError } from "../util/errors.js";
 import type { ArchHooks } from "./arch.js";
@@ -42,12 +43,12 @@ const noCapture: CaptureFn = () => {};
 /** Rows of token_embd for each token (ggml GET_ROWS: each row dequantized exactly). */
 export function embed(m: Model, tokens: ArrayLike<number>): Float32Array {
   const { tokenEmbd: e } = m.weights;
-  const n = m.config.nEmbd, rb = rowBytes(e.type, n);
+  const n = m.config.nEmbd;
   const x = new Float32Array(tokens.length * n);
   for (let t = 0; t < tokens.length; t++) {
     const id = tokens[t];
     if (!Number.isInteger(id) || id < 0 || id >= e.rows) throw new InputError(`token id ${id} is outside the vocabulary (0..${e.rows - 1})`);
-    toF32(e.source, e.offset + id * rb, e.type, n, x.subarray(t * n, (t + 1) * n));
+    getRow(e, id, x.subarray(t * n, (t + 1) * n)); // honours padded rows (rowBytes) and APR_Q8's scale
   }
   return x;
 }
@@ -98,7 +99,7 @@ export function layer(m: Model, l: number, x: Float32Array, pos: Int32Array, st:
   cap("ffn_gate", l, gate, [T, c.nFf]);
   const up = linear(h2, T, w.wUp, null, mode);
   cap("ffn_up", l, up, [T, c.nFf]);
-  const act = swigluOf(gate, up, mode);
+  const act = swigluOf(gate, up, mode, c.nFf);
   cap("ffn_act", l, act, [T, c.nFf]);
   const down = linear(act, T, w.wDown, null, mode);
   cap("ffn_out", l, down, [T, E]);

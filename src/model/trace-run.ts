@@ -20,6 +20,8 @@ export interface RosettaTraceOptions extends TraceRunOptions {
   kq?: boolean;
   /** An engine already open on `model` (the caller keeps and closes it); numerics/threads/isa then come from it. */
   engine?: Engine;
+  /** Record the model file's sha256 (default true; a comparison that never saves the trace skips it). */
+  hash?: boolean;
 }
 
 export const TOKENIZER_ROSETTA = "rosetta tokenizer (addSpecial=true, parseSpecial=false)";
@@ -42,7 +44,8 @@ async function resolveTokens(o: RosettaTraceOptions): Promise<{ tokens: number[]
   if (o.tokens && o.prompt !== undefined) throw new InputError("give either a prompt or token ids, not both");
   if (o.tokens) return { tokens: o.tokens };
   if (o.prompt === undefined) throw new InputError("give a prompt (--prompt) or token ids (--tokens)");
-  const tok = o.engine ? tokenizerFromModel(o.engine.file) : await loadTokenizer(o.model);
+  // an APR file's loaded metadata carries its whole tokenizer; the GGUF loader's does not (arrays are read lazily)
+  const tok = o.engine?.file.format === "apr" ? tokenizerFromModel(o.engine.file) : await loadTokenizer(o.model);
   const tokens = tok.tokenize(o.prompt, { addSpecial: true, parseSpecial: false });
   if (tokens.length === 0) throw new InputError("the prompt tokenizes to no tokens");
   return { tokens, tokenizer: TOKENIZER_ROSETTA };
@@ -89,7 +92,7 @@ export async function runRosettaTrace(o: RosettaTraceOptions): Promise<{ trace: 
       },
       model: {
         path: o.modelLabel ?? o.model,
-        sha256: await sha256(o.model),
+        ...(o.hash === false ? {} : { sha256: await sha256(o.model) }),
         arch: c.arch,
         config: { ...c, ropeScaling: { ...c.ropeScaling } } as unknown as Record<string, unknown>,
       },

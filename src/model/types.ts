@@ -18,6 +18,7 @@ export interface MatWeight {
   typeName: string;
   rows: number; // out
   cols: number; // in
+  rowBytes?: number; // bytes from row to row when rows are padded (APR per-row padded K-quants); absent = packed
 }
 
 export interface LayerWeights {

@@ -20,7 +20,9 @@ function mat(source: WeightSource, m: LoadedModel, role: Role, layer: number | n
   if (v.dims.length !== 2 || v.dims[0] !== rows || v.dims[1] !== cols) {
     throw new InputError(`${m.path}: ${v.name} has shape [${v.dims}] (row-major), expected [${rows}, ${cols}]`);
   }
-  return { source, offset: v.offset, type: v.type, typeName: v.typeName, rows, cols };
+  const w: MatWeight = { source, offset: v.offset, type: v.type, typeName: v.typeName, rows, cols };
+  if (v.rowBytes !== undefined) w.rowBytes = v.rowBytes;
+  return w;
 }
 
 function vec(source: WeightSource, m: LoadedModel, role: Role, layer: number | null, n: number, optional = false): Float32Array | null {

@@ -41,6 +41,8 @@ export interface NativeTypeTraits {
   blockSize: number;
   typeSize: number;
   supported: boolean;
+  /** Bytes before the first block (APR_Q8's per-tensor scale); 0 for block formats. */
+  headerBytes: number;
 }
 
 export type IsaName = "scalar" | "avx2" | "avx512";

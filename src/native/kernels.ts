@@ -58,7 +58,7 @@ export function tensorByteSize(type: number, nElements: number): number {
   if (nElements % t.blockSize !== 0) {
     throw new InputError(`${nElements} elements is not a multiple of the ${t.name} block size ${t.blockSize}`);
   }
-  return (nElements / t.blockSize) * t.typeSize;
+  return (nElements / t.blockSize) * t.typeSize + (t.headerBytes ?? 0);
 }
 
 function sourceSize(src: ByteSource): number {

@@ -20,7 +20,7 @@ export interface RopeParamsNative {
 }
 
 export interface OpsBinding {
-  opsMatmul(w: WeightSource, wOffset: number, type: number, nOut: number, nIn: number, x: Float32Array, y: Float32Array, nTok: number, mode: 0 | 1): void;
+  opsMatmul(w: WeightSource, wOffset: number, type: number, nOut: number, nIn: number, x: Float32Array, y: Float32Array, nTok: number, mode: 0 | 1, rowBytes?: number): void;
   opsToF32(w: WeightSource, wOffset: number, type: number, n: number, out: Float32Array): void;
   opsActRound(type: number, x: Float32Array, out: Float32Array, n: number): string;
   opsRmsNorm(x: Float32Array, w: Float32Array | null, y: Float32Array, nRows: number, n: number, eps: number, mode: 0 | 1): void;
@@ -29,7 +29,7 @@ export interface OpsBinding {
     q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, probs: Float32Array | null,
     nTok: number, nPast: number, nHead: number, nHeadKv: number, headDim: number, scale: number, mode: 0 | 1,
   ): void;
-  opsSwiglu(g: Float32Array, u: Float32Array, y: Float32Array, n: number, mode: 0 | 1): void;
+  opsSwiglu(g: Float32Array, u: Float32Array, y: Float32Array, n: number, mode: 0 | 1, rowLen?: number): void;
   opsSoftmaxRows(x: Float32Array, nRows: number, n: number, mode: 0 | 1): void;
   opsSetThreads(n: number): number;
   opsGetThreads(): number;

@@ -37,6 +37,8 @@ export interface MatmulOptions {
   y: Float32Array;
   nTok: number;
   mode: Numerics;
+  /** Bytes from one weight row to the next (APR per-row padded K-quants); absent = packed rows. */
+  rowBytes?: number;
 }
 
 /** y = x W^T with W as stored ([nOut, nIn]). */
@@ -45,7 +47,8 @@ export function matmul(o: MatmulOptions): void {
   check(o.x.length >= o.nTok * o.nIn, `matmul x has ${o.x.length} elements, needs ${o.nTok * o.nIn}`);
   check(o.y.length >= o.nTok * o.nOut, `matmul y has ${o.y.length} elements, needs ${o.nTok * o.nOut}`);
   check(Number.isSafeInteger(o.offset) && o.offset >= 0, `matmul offset ${o.offset}`);
-  native().opsMatmul(o.source, o.offset, o.type, o.nOut, o.nIn, o.x, o.y, o.nTok, MODE[o.mode]);
+  check(o.rowBytes === undefined || (Number.isSafeInteger(o.rowBytes) && o.rowBytes > 0), `matmul rowBytes ${o.rowBytes}`);
+  native().opsMatmul(o.source, o.offset, o.type, o.nOut, o.nIn, o.x, o.y, o.nTok, MODE[o.mode], o.rowBytes ?? 0);
 }
 
 /** Dequantizes n elements of a stored tensor starting at byte `offset`. */
@@ -120,9 +123,10 @@ export function attention(o: AttentionOptions): void {
   native().opsAttention(o.q, o.k, o.v, o.out, o.probs, o.nTok, o.nPast, o.nHead, o.nHeadKv, o.headDim, o.scale, MODE[o.mode]);
 }
 
-export function swiglu(g: Float32Array, u: Float32Array, y: Float32Array, n: number, mode: Numerics): void {
+export function swiglu(g: Float32Array, u: Float32Array, y: Float32Array, n: number, mode: Numerics, rowLen = n): void {
   check(Number.isSafeInteger(n) && n >= 0 && g.length >= n && u.length >= n && y.length >= n, "swiglu length");
-  native().opsSwiglu(g, u, y, n, MODE[mode]);
+  check(Number.isSafeInteger(rowLen) && rowLen > 0 && n % rowLen === 0, "swiglu row length");
+  native().opsSwiglu(g, u, y, n, MODE[mode], rowLen);
 }
 
 /** Sets the kernel thread count (0 = number of cores); returns the count in use. */

@@ -3,20 +3,28 @@
  * word (GPT-2 byte -> char table), then within a word repeatedly merge the adjacent pair with the lowest merge
  * rank (ties: leftmost). A finished symbol that is not a token falls back to its single-byte ASCII tokens.
  * Results are cached per word: the same word always gives the same ids.
+ *
+ * Symbols are ids of interned texts: a token's text has its token id, any other text met in the merges gets an
+ * id past the vocabulary. Merges become (left id, right id) -> rank, and rank -> id of the merged text, so the
+ * merge loop never builds or hashes a string.
  */
 import { MergeHeap } from "./heap.js";
+import { PairMap } from "./pairmap.js";
 import { preSplit, PRE_SPLITTERS, type PreTokenizerInfo } from "./pretokenize.js";
-import { byteEncode } from "./unicode.js";
+import { BYTE_TO_CHAR } from "./unicode.js";
 
 export interface BpeVocab {
   tokenToId: Map<string, number>;
-  /** "left right" -> rank (first occurrence wins, as llama.cpp's bpe_ranks.emplace). */
-  ranks: Map<string, number>;
+  readonly tokens: readonly string[];
+  /** `tokenizer.ggml.merges`: "left right", rank = index; the first rank of a pair wins (bpe_ranks.emplace). */
+  readonly merges: readonly string[];
 }
 
 const CACHE_LIMIT = 200_000;
 
 export class BpeSession {
+  private bytes = new Uint8Array(256);
+  private sym = new Int32Array(256);
   private start = new Int32Array(256);
   private len = new Int32Array(256);
   private prev = new Int32Array(256);
@@ -24,18 +32,52 @@ export class BpeSession {
   private heap = new MergeHeap();
   private popped = new Int32Array(3);
   private cache = new Map<string, number[]>();
+  private readonly nTokens: number;
+  /** (left symbol, right symbol) -> merge rank. */
+  private readonly ranks: PairMap;
+  /** Merge rank -> symbol of the merged text. */
+  private readonly mergedSym: Int32Array;
+  /** Symbol of each single byte (its GPT-2 char). */
+  private readonly byteSym = new Int32Array(256);
+  /** Token of each byte char below 0x80, the only ones llama.cpp's byte fallback can find; else -1. */
+  private readonly asciiTok = new Int32Array(128);
 
   constructor(
     private readonly vocab: BpeVocab,
     private readonly pre: PreTokenizerInfo,
-  ) {}
+  ) {
+    this.nTokens = vocab.tokens.length;
+    const extra = new Map<string, number>();
+    const intern = (s: string): number => {
+      const id = vocab.tokenToId.get(s) ?? extra.get(s);
+      if (id !== undefined) return id;
+      const e = this.nTokens + extra.size;
+      extra.set(s, e);
+      return e;
+    };
+    for (let b = 0; b < 256; b++) this.byteSym[b] = intern(BYTE_TO_CHAR[b]);
+    for (let c = 0; c < 128; c++) this.asciiTok[c] = vocab.tokenToId.get(String.fromCharCode(c)) ?? -1;
+    const merges = vocab.merges;
+    this.ranks = new PairMap(merges.length);
+    this.mergedSym = new Int32Array(merges.length);
+    for (let i = 0; i < merges.length; i++) {
+      const m = merges[i];
+      const pos = m.indexOf(" ", 1);
+      // llama.cpp keys a merge without a space as ("", ""): no symbol is empty, so it never applies
+      if (pos < 0) continue;
+      const left = m.slice(0, pos), right = m.slice(pos + 1);
+      if (left === "" || right === "") continue;
+      this.ranks.setIfAbsent(intern(left), intern(right), i);
+      this.mergedSym[i] = intern(left + right);
+    }
+  }
 
   tokenize(text: string, out: number[]): void {
     for (const word of preSplit(text, PRE_SPLITTERS[this.pre.family])) {
       let ids = this.cache.get(word);
       if (ids === undefined) {
         ids = [];
-        this.tokenizeWord(byteEncode(word), ids);
+        this.tokenizeWord(word, ids);
         if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
         this.cache.set(word, ids);
       }
@@ -44,63 +86,92 @@ export class BpeSession {
   }
 
   private tokenizeWord(word: string, out: number[]): void {
-    const direct = this.pre.ignoreMerges ? this.vocab.tokenToId.get(word) : undefined;
-    if (direct !== undefined) {
-      out.push(direct);
-      return;
+    const n = this.utf8(word);
+    if (this.pre.ignoreMerges) {
+      let encoded = "";
+      for (let i = 0; i < n; i++) encoded += BYTE_TO_CHAR[this.bytes[i]];
+      const direct = this.vocab.tokenToId.get(encoded);
+      if (direct !== undefined) {
+        out.push(direct);
+        return;
+      }
     }
-    // byte-encoded chars are all in the BMP: one symbol per UTF-16 unit
-    const n = word.length;
-    this.ensure(n);
-    const { start, len, prev, next, heap, popped } = this;
-    const tokenToId = this.vocab.tokenToId;
+    const { sym, start, len, prev, next, heap, popped, mergedSym } = this;
     for (let i = 0; i < n; i++) {
+      sym[i] = this.byteSym[this.bytes[i]];
       start[i] = i;
       len[i] = 1;
       prev[i] = i - 1;
       next[i] = i + 1 === n ? -1 : i + 1;
     }
     heap.clear();
-    for (let i = 1; i < n; i++) this.addBigram(word, i - 1, i);
+    for (let i = 1; i < n; i++) this.tryAdd(i - 1, i);
     while (heap.length > 0) {
+      const rank = heap.top();
       heap.pop(popped);
       const l = popped[0], r = popped[1];
       if (len[l] === 0 || len[r] === 0 || len[l] + len[r] !== popped[2]) continue;
+      sym[l] = mergedSym[rank];
       len[l] += len[r];
       len[r] = 0;
       next[l] = next[r];
       if (next[r] >= 0) prev[next[r]] = l;
-      this.addBigram(word, prev[l], l);
-      this.addBigram(word, l, next[l]);
+      this.tryAdd(prev[l], l);
+      this.tryAdd(l, next[l]);
     }
     for (let i = 0; i < n; i++) {
       if (len[i] === 0) continue;
-      const piece = word.slice(start[i], start[i] + len[i]);
-      const id = tokenToId.get(piece);
-      if (id !== undefined) {
-        out.push(id);
+      if (sym[i] < this.nTokens) {
+        out.push(sym[i]);
         continue;
       }
-      // llama.cpp looks up each UTF-8 byte of the encoded piece alone: only ASCII bytes can match
-      for (let k = 0; k < piece.length; k++) {
-        if (piece.charCodeAt(k) >= 0x80) continue;
-        const b = this.vocab.tokenToId.get(piece[k]);
-        if (b !== undefined) out.push(b);
+      // llama.cpp looks up each UTF-8 byte of the encoded piece alone: only ASCII chars can match
+      for (let k = start[i]; k < start[i] + len[i]; k++) {
+        const c = BYTE_TO_CHAR[this.bytes[k]].charCodeAt(0);
+        if (c < 0x80 && this.asciiTok[c] >= 0) out.push(this.asciiTok[c]);
       }
     }
   }
 
-  private addBigram(word: string, l: number, r: number): void {
+  private tryAdd(l: number, r: number): void {
     if (l < 0 || r < 0) return;
-    const s = this.start[l];
-    const rank = this.vocab.ranks.get(word.slice(s, s + this.len[l]) + " " + word.slice(this.start[r], this.start[r] + this.len[r]));
-    if (rank === undefined) return;
-    this.heap.push(rank, l, r, this.len[l] + this.len[r]);
+    const rank = this.ranks.get(this.sym[l], this.sym[r]);
+    if (rank >= 0) this.heap.push(rank, l, r, this.len[l] + this.len[r]);
+  }
+
+  /** UTF-8 bytes of `word` into this.bytes; returns the count. */
+  private utf8(word: string): number {
+    this.ensure(word.length * 3);
+    const b = this.bytes;
+    let n = 0;
+    for (let i = 0; i < word.length; i++) {
+      let c = word.charCodeAt(i);
+      if (c < 0x80) {
+        b[n++] = c;
+        continue;
+      }
+      if (c < 0x800) {
+        b[n++] = 0xc0 | (c >> 6);
+      } else {
+        if (c >= 0xd800 && c <= 0xdbff && i + 1 < word.length && (word.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+          c = 0x10000 + ((c - 0xd800) << 10) + (word.charCodeAt(++i) - 0xdc00);
+          b[n++] = 0xf0 | (c >> 18);
+          b[n++] = 0x80 | ((c >> 12) & 0x3f);
+        } else {
+          b[n++] = 0xe0 | (c >> 12); // lone surrogates were replaced by U+FFFD before tokenizing
+        }
+        b[n++] = 0x80 | ((c >> 6) & 0x3f);
+      }
+      b[n++] = 0x80 | (c & 0x3f);
+    }
+    return n;
   }
 
   private ensure(n: number): void {
-    if (n <= this.start.length) return;
+    if (n <= this.sym.length) return;
     const cap = n * 2;
+    this.bytes = new Uint8Array(cap);
+    this.sym = new Int32Array(cap);
     this.start = new Int32Array(cap);
     this.len = new Int32Array(cap);
     this.prev = new Int32Array(cap);

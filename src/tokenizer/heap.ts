@@ -29,6 +29,11 @@ export class MergeHeap {
     this.size[i] = size;
   }
 
+  /** Priority of the top entry (the heap must not be empty). */
+  top(): number {
+    return this.prio[0];
+  }
+
   /** Pops the top into `out` ([left, right, size]). */
   pop(out: Int32Array): void {
     out[0] = this.left[0];

@@ -4,13 +4,12 @@
  * the vocabulary says; decode by concatenating token pieces (bytes) and applying llama.cpp's space cleanup.
  */
 import { BpeSession } from "./bpe.js";
+import { SpecialSplitter } from "./special.js";
 import { SpmSession } from "./spm.js";
 import { ATTR, type DetokenizeOptions, type TokenizeOptions, type TokenizerSpec } from "./types.js";
-import { CHAR_TO_BYTE, isCSpace, utf8Decode, utf8Encode } from "./unicode.js";
+import { CHAR_TO_BYTE, utf8Decode, utf8Encode } from "./unicode.js";
 import { Vocab } from "./vocab.js";
 import { InputError } from "../util/errors.js";
-
-type Fragment = string | number; // raw text, or a special token id
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const LONE_SURROGATE_G = new RegExp(LONE_SURROGATE.source, "g");
@@ -20,12 +19,14 @@ export class Tokenizer {
   private readonly spm?: SpmSession;
   private readonly bpe?: BpeSession;
   private readonly pieceCache: (Uint8Array | undefined)[];
+  private readonly special: SpecialSplitter;
 
   constructor(spec: TokenizerSpec) {
     this.vocab = new Vocab(spec);
     if (this.vocab.type === "spm") this.spm = new SpmSession(this.vocab);
     else this.bpe = new BpeSession(this.vocab, this.vocab.pre!);
     this.pieceCache = new Array(this.vocab.tokens.length);
+    this.special = new SpecialSplitter(this.vocab);
   }
 
   get nTokens(): number {
@@ -43,7 +44,7 @@ export class Tokenizer {
     const v = this.vocab;
     // llama.cpp receives UTF-8: lone surrogates arrive as U+FFFD
     const input = LONE_SURROGATE.test(text) ? text.replace(LONE_SURROGATE_G, "\uFFFD") : text;
-    const fragments = input === "" ? [] : this.partition(input, options.parseSpecial ?? false);
+    const fragments = input === "" ? [] : this.special.partition(input, options.parseSpecial ?? false);
     const out: number[] = [];
     if (addSpecial && (options.addBos ?? v.addBos)) {
       if (v.bos < 0) throw new InputError("the vocabulary asks for a BOS token but has none");
@@ -55,8 +56,7 @@ export class Tokenizer {
         out.push(f);
         prevSpecial = true;
       } else if (this.spm) {
-        const t = (v.addSpacePrefix && prevSpecial ? " " : "") + f;
-        this.spm.tokenize(t.replaceAll(" ", "▁"), out);
+        this.spm.tokenize(f, v.addSpacePrefix && prevSpecial, out);
         prevSpecial = false;
       } else {
         this.bpe!.tokenize(f, out);
@@ -67,45 +67,6 @@ export class Tokenizer {
       out.push(v.eos);
     }
     return out;
-  }
-
-  /** llama.cpp's tokenizer_st_partition: cut the text at every occurrence of each special token, longest first. */
-  private partition(text: string, parseSpecial: boolean): Fragment[] {
-    const v = this.vocab;
-    let frags: Fragment[] = [text];
-    for (const id of v.specialTokens) {
-      const attr = v.attrs[id];
-      // without parse_special only user-defined tokens are split out
-      if (!parseSpecial && attr & (ATTR.CONTROL | ATTR.UNKNOWN)) continue;
-      const tok = v.tokens[id];
-      let next: Fragment[] | undefined;
-      for (let k = 0; k < frags.length; k++) {
-        const f = frags[k];
-        if (typeof f !== "string" || f.indexOf(tok) < 0) {
-          next?.push(f);
-          continue;
-        }
-        next ??= frags.slice(0, k);
-        this.splitOn(f, tok, id, attr, next);
-      }
-      if (next) frags = next;
-    }
-    return frags;
-  }
-
-  private splitOn(f: string, tok: string, id: number, attr: number, out: Fragment[]): void {
-    let pos = 0;
-    for (;;) {
-      const m = f.indexOf(tok, pos);
-      if (m < 0) break;
-      let leftEnd = m;
-      if (attr & ATTR.LSTRIP) while (leftEnd > pos && isCSpace(f.charCodeAt(leftEnd - 1))) leftEnd--;
-      if (leftEnd > pos) out.push(f.slice(pos, leftEnd));
-      out.push(id);
-      pos = m + tok.length;
-      if (attr & ATTR.RSTRIP) while (pos < f.length && isCSpace(f.charCodeAt(pos))) pos++;
-    }
-    if (pos < f.length) out.push(f.slice(pos));
   }
 
   /** llama_token_to_piece: the bytes of one token (empty for control/unknown tokens unless `special`). */

@@ -1,7 +1,7 @@
 /**
  * A vocabulary built from a TokenizerSpec the way llama.cpp's llama_vocab::impl::load builds it: token
  * attributes (with llama.cpp's text-based overrides), special-token ids, add_bos/add_eos/add_space_prefix
- * defaults per tokenizer type, BPE merge ranks, and the special-token list used to split input text.
+ * defaults per tokenizer type, and the special-token list used to split input text.
  */
 import { UnsupportedError, InputError } from "../util/errors.js";
 import { preTokenizerInfo, type PreTokenizerInfo } from "./pretokenize.js";
@@ -30,8 +30,8 @@ export class Vocab {
   readonly attrs: Uint16Array;
   readonly scores: Float64Array;
   readonly tokenToId = new Map<string, number>();
-  /** BPE merge ranks keyed "left right". */
-  readonly ranks = new Map<string, number>();
+  /** BPE merges ("left right", rank = index); empty for SPM. */
+  readonly merges: readonly string[];
   /** Ids of control / user-defined / unknown tokens, longest text (in UTF-8 bytes) first. */
   readonly specialTokens: number[];
   readonly bos: number;
@@ -72,7 +72,7 @@ export class Vocab {
       this.scores[i] = spec.scores ? Number(spec.scores[i]) : 0;
       this.attrs[i] = spec.tokenTypes ? attrFromTokenType(Number(spec.tokenTypes[i])) : ATTR.NORMAL;
     }
-    if (spec.merges) this.buildRanks(spec.merges);
+    this.merges = spec.merges ?? [];
 
     const pick = (id: number | undefined, dflt: number) => (id !== undefined && id >= 0 && id < n ? id : dflt >= n ? -1 : dflt);
     this.bos = pick(spec.bosTokenId, bos);
@@ -85,15 +85,6 @@ export class Vocab {
     this.applyAttributeOverrides();
     this.specialTokens = this.collectSpecialTokens();
     this.applyPhi3Strip(spec);
-  }
-
-  private buildRanks(merges: readonly string[]): void {
-    for (let i = 0; i < merges.length; i++) {
-      const m = merges[i];
-      const pos = m.indexOf(" ", 1);
-      const key = pos >= 0 ? m : " ";
-      if (!this.ranks.has(key)) this.ranks.set(key, i);
-    }
   }
 
   private applyAttributeOverrides(): void {

@@ -68,11 +68,32 @@ describe.skipIf(!HAVE_SHARED)("rosetta A B on stories260K", () => {
     expect(runCli(["diff-weights", STORIES, STORIES, "--assert-match"]).code).toBe(0);
   });
 
-  it("a saved trace compares against a model run", () => {
-    const tr = path.join(dir, "s.json");
-    const t = runCli(["trace", STORIES, "-p", "Once upon a time", "--out", tr]);
-    if (t.code !== 0) return; // the trace command's flags belong to another helper; covered in tests/compare otherwise
-    const r = runCli([tr, STORIES, "--assert-match"]);
+  it("a saved trace (written by `rosetta trace --engine llama.cpp`) compares against a model run", () => {
+    const base = path.join(dir, "s");
+    const t = runCli(["trace", STORIES, "--engine", "llama.cpp", "--prompt", "Once upon a time", "--gen", "1", "--tensors", "--out", base]);
+    expect(t.code, t.stderr).toBe(0);
+    const r = runCli([`${base}.json`, STORIES, "--assert-match"]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/PASSED/);
+    expect(r.stdout).toMatch(/Generated: A \[\d+\]  B \[\d+\]/);
+  });
+
+  it("lm-head-wrong is refused on stories260K: its output.weight is already a byte copy of token_embd", () => {
+    const r = runCli(["convert", STORIES, path.join(dir, "lm.gguf"), "--inject", "lm-head-wrong"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/already equals token_embd.weight byte for byte/);
+  });
+});
+
+describe("rosetta A B --engine-b llama.cpp (fixture)", () => {
+  it("F32 fixture against real llama.cpp: exit 0 under --assert-match, compact report", async () => {
+    const { getFixture } = await import("../fixtures/lib/index.js");
+    const f = await getFixture("qwen2", "F32");
+    const r = runCli([f, f, "--engine-b", "llama.cpp", "-p", "Once upon a time there was a little girl named Lily", "--gen", "2", "--assert-match"]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/B: .*\(llama\.cpp/);
+    expect(r.stdout).toMatch(/Reference noise \(measured\): run to run NMSE 0/);
+    expect(r.stdout).toMatch(/PASSED: every compared point matches/);
+    expect(r.stdout.split("\n").length).toBeLessThan(20); // compact: passing layers merged
   });
 });

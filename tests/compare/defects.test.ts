@@ -13,7 +13,7 @@ import { runComparison } from "../../src/compare/run.js";
 import { injectDefect, parseDefect } from "../../src/convert/defects.js";
 import { irToGguf, readGgufIr } from "../../src/convert/ir.js";
 import { irToApr } from "../../src/convert/to-apr.js";
-import { HAVE_SHARED, STORIES } from "../helpers/shared.js";
+import { HAVE_SHARED, STORIES, TINYLLAMA } from "../helpers/shared.js";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "rosetta-defects-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -56,6 +56,23 @@ describe.skipIf(!HAVE_SHARED)("defect corpus on stories260K", () => {
       expect(r.diagnosis?.where).toBe(where);
     });
   }
+
+  it("swap-qk needs n_head == n_head_kv: refused on stories260K, diagnosed on TinyLLama-v0 (Q4_0 rows swapped)", async () => {
+    const ir = await readGgufIr(STORIES);
+    expect(() => injectDefect(ir, parseDefect("swap-qk@0"), "gguf")).toThrow(/n_head == n_head_kv/);
+    const tiny = await readGgufIr(TINYLLAMA);
+    injectDefect(tiny, parseDefect("swap-qk@2"), "gguf");
+    const file = path.join(dir, "tiny-swap-qk.gguf");
+    writeFileSync(file, irToGguf(tiny));
+    const r = await runComparison({ a: { path: file }, b: { path: TINYLLAMA }, prompt: "Once upon a time" });
+    expect(`${r.diagnosis?.id} at ${r.diagnosis?.where}`).toBe("tensors-swapped at blk.2.attn_q");
+    expect(r.firstDivergence?.key).toBe("blk.2.q");
+  });
+
+  it("lm-head-wrong is refused here: stories260K's output.weight is a byte copy of token_embd (why it used to MATCH)", async () => {
+    const ir = await readGgufIr(STORIES);
+    expect(() => injectDefect(ir, parseDefect("lm-head-wrong"), "gguf")).toThrow(/already equals token_embd.weight byte for byte/);
+  });
 
   it("a NaN in one weight fails", async () => {
     const ir = await readGgufIr(STORIES);

@@ -15,12 +15,13 @@ import { runConvert } from "../../src/cli/commands/ConvertCommand.js";
 import { loadModel } from "../../src/formats/index.js";
 import { RosettaError } from "../../src/util/errors.js";
 import { HAVE_SHARED, STORIES } from "../helpers/shared.js";
+import { getFixture } from "../fixtures/lib/index.js";
 import { values } from "./values.js";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "rosetta-defects-"));
 
-async function variant(spec: string, format: "apr" | "gguf") {
-  const ir = await readGgufIr(STORIES);
+async function variant(spec: string, format: "apr" | "gguf", src = STORIES) {
+  const ir = await readGgufIr(src);
   injectDefect(ir, parseDefect(spec), format);
   const p = path.join(dir, `${spec.replace(/[^a-z0-9]/gi, "_")}.${format}`);
   writeFileSync(p, format === "apr" ? await irToApr(ir) : irToGguf(ir));
@@ -45,8 +46,14 @@ describe.skipIf(!HAVE_SHARED)("defect injector", () => {
     expect((await variant("rms-eps=1e-2", "apr")).config.rmsEps).toBe(Math.fround(1e-2));
     expect((await variant("rope-base=500000", "apr")).config.ropeBase).toBe(500000);
     expect((await variant("rope-layout", "apr")).config.ropeLayout).toBe("neox");
-    const lm = await variant("lm-head-wrong", "apr");
-    expect(values(lm, lm.byRole.get("output")!)).toEqual(e0);
+    // stories260K's output.weight is already a byte copy of token_embd (llama2.c export): refused there;
+    // the synthetic llama fixture has its own output head
+    await expect(variant("lm-head-wrong", "apr")).rejects.toThrow(/already equals token_embd\.weight byte for byte/);
+    const llama = await getFixture("llama", "F32");
+    const lm = await variant("lm-head-wrong", "apr", llama);
+    const lbase = await loadModel(llama, { logLayout: false });
+    expect(values(lm, lm.byRole.get("output")!)).toEqual(values(lbase, lbase.byRole.get("token_embd")!));
+    expect(values(lbase, lbase.byRole.get("output")!)).not.toEqual(values(lbase, lbase.byRole.get("token_embd")!));
     const qk = await variant("qk-permute", "apr");
     const q0 = values(base, base.byRole.get("blk.0.attn_q")!), q1 = values(qk, qk.byRole.get("blk.0.attn_q")!);
     expect(q1.subarray(64, 128)).toEqual(q0.subarray(128, 192)); // head 0: rows 0,2,4,6,1,3,5,7

@@ -1,13 +1,15 @@
 /**
- * Every ISA path the CPU runs gives the same greedy tokens on the real models, and in ggml mode the
- * same capture points bit for bit (one defined f32 summation order on every path, ref/matmul_ref.cpp):
- * otherwise a 1e-7 difference can flip a Q8 rounding decision and grow (seen: NMSE 5e-4 by step 18).
+ * Every ISA path the CPU runs gives the same greedy tokens on the real models and on synthetic F16 and
+ * quantized fixtures, and in ggml mode the same capture points bit for bit: every path reproduces
+ * llama.cpp's own operation order (rosetta/vecdot.h; the scalar path is the reference), otherwise a 1e-7
+ * difference can flip a Q8 rounding decision and grow.
  */
 import { afterAll, describe, expect, test } from "vitest";
 
 import { Engine } from "../../src/model/engine.js";
 import { currentIsa, native, setIsa } from "../../src/native/ops.js";
 import { pointKey } from "../../src/trace/types.js";
+import { getFixture } from "../fixtures/lib/index.js";
 import { HAVE_MODELS, STORIES, TINYLLAMA, nmse } from "../model/helpers.js";
 
 const features = (native() as unknown as { cpuFeatures(): Record<string, boolean> }).cpuFeatures();
@@ -25,12 +27,17 @@ async function run(file: string, tokens: number[], isa: (typeof ISAS)[number]) {
   return { tokens: r.generated, pts, isa: e.settings.isa };
 }
 
+const SYNTH = [["llama", "F16"], ["qwen2", "Q8_0"], ["qwen3", "Q4_K_M"], ["llama", "Q6_K"], ["qwen2", "Q4_0"]] as const;
+
 describe.skipIf(!HAVE_MODELS)("ISA paths", () => {
-  for (const [name, file, tokens] of [
-    ["stories260K F32", STORIES, [1, 403, 407, 261, 378]],
-    ["TinyLlama Q4_0", TINYLLAMA, [1, 450, 4996, 17354, 1701]],
-  ] as const) {
+  const cases: [string, () => Promise<string>, number[]][] = [
+    ["stories260K F32", async () => STORIES, [1, 403, 407, 261, 378]],
+    ["TinyLlama Q4_0", async () => TINYLLAMA, [1, 450, 4996, 17354, 1701]],
+    ...SYNTH.map(([arch, type]) => [`synthetic ${arch} ${type}`, () => getFixture(arch, type), [1, 20, 300, 41, 5, 66, 500]] as [string, () => Promise<string>, number[]]),
+  ];
+  for (const [name, getFile, tokens] of cases) {
     test(name, async () => {
+      const file = await getFile();
       const oracle = await run(file, [...tokens], "scalar");
       expect(oracle.isa).toBe("scalar");
       for (const isa of ISAS.slice(1)) {

@@ -46,8 +46,9 @@ struct AttentionArgs {
 // Causal attention; query head h reads kv head h / (nHead / nHeadKv). Runs on default_pool().
 void attention(const AttentionArgs& a);
 
-// y = silu(g) * u with silu(x) = x / (1 + exp(-x)). Ggml: f32 with expf.
-void swiglu(const float* g, const float* u, float* y, int64_t n, Numerics mode);
+// y = silu(g) * u with silu(x) = x / (1 + exp(-x)), over rows of rowLen (0: one row of n). Ggml: as
+// ggml_vec_swiglu_f32, each row's blocks of 8 through ggml_v_expf, the row's tail with expf.
+void swiglu(const float* g, const float* u, float* y, int64_t n, Numerics mode, int64_t rowLen = 0);
 
 // In-place softmax over rows of n (max-subtracted; sum in f64 as ggml_vec_soft_max_f32).
 void softmax_rows(float* x, int64_t nRows, int64_t n, Numerics mode);

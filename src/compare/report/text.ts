@@ -1,8 +1,9 @@
 /**
  * The human report: a header (both sides, prompt, token ids, the gate), one block per section (embedding,
  * each layer, output) per step, then the findings and a summary naming the first divergence, the
- * diagnosis and the recommendation. Without -v a layer whose points all pass is one line; with -v every
- * point is printed. Colour only on a terminal, never when NO_COLOR is set.
+ * diagnosis and the recommendation. Without -v it is compact: runs of passing layers are one line, the
+ * failing layer shows its key points (the first divergence, its output, the first NaN), and everything
+ * after the first divergence is one line per step; -v prints every point of every section. Colour only on a terminal, never when NO_COLOR is set.
  */
 import { fmt } from "../diagnose.js";
 import { PASSING, type ComparisonResult, type Finding, type PointResult, type SampleMetrics } from "../types.js";
@@ -62,11 +63,14 @@ function sectionName(p: PointResult): string {
 }
 
 function sectionSummary(pts: PointResult[], paint: Paint): string {
-  const bad = pts.filter((p) => !PASSING.has(p.status));
+  const bad = pts.filter((p) => !PASSING.has(p.status) && p.status !== "only-a" && p.status !== "only-b");
+  const oneSide = pts.length - bad.length - pts.filter((p) => PASSING.has(p.status)).length;
+  const extra = oneSide ? `; ${oneSide} on one side only` : "";
+  pts = pts.filter((p) => p.status !== "only-a" && p.status !== "only-b");
   if (bad.length === 0) {
     const drift = pts.filter((p) => p.status === "drift").length;
     const worst = Math.max(...pts.map((p) => Math.max(p.all?.nmse ?? 0, p.last?.nmse ?? 0)));
-    return paint("32", `✓ ${pts.length} point(s) ${drift ? `pass (${drift} within band)` : "match"}`) + `  worst nmse ${fmt(worst)}`;
+    return paint("32", `✓ ${pts.length} point(s) ${drift ? `pass (${drift} within band)` : "match"}`) + `  worst nmse ${fmt(worst)}${extra}`;
   }
   const counts = new Map<string, number>();
   for (const p of bad) counts.set(p.status, (counts.get(p.status) ?? 0) + 1);
@@ -84,6 +88,7 @@ function header(r: ComparisonResult): string[] {
   if (r.a.generated.length || r.b.generated.length) lines.push(`[ROSETTA] Generated: A [${r.a.generated.join(", ")}]  B [${r.b.generated.join(", ")}]`);
   const band = r.band ? `; band ${r.band.id}: NMSE <= ${fmt(r.band.nmse)}${r.band.provisional ? " (provisional)" : ""}` : "";
   lines.push(`[ROSETTA] Gate: energy NMSE sum(a-b)^2/sum(b^2) <= ${fmt(r.threshold)} (B is the reference)${band}`);
+  if (r.noise) lines.push(`[ROSETTA] Reference noise (measured): run to run NMSE ${fmt(r.noise.runToRun)} (bit-identical); ggml vs exact numerics <= ${fmt(r.noise.modes)} for ${r.noise.weightClass} weights`);
   return lines;
 }
 
@@ -98,25 +103,95 @@ function findingLines(f: Finding, paint: Paint, label: string): string[] {
   return [paint(f.fatal ? "31;1" : "33", head), ...f.evidence.map((e) => `    - ${e}`), `    recommendation: ${f.recommendation}`];
 }
 
+type Section = [string, PointResult[]];
+
+/** Nothing to look at without -v: passing, or captured by one side only (listed in the tally). */
+const clean = (p: PointResult) => PASSING.has(p.status) || p.status === "only-a" || p.status === "only-b";
+
+function sectionsOf(pts: PointResult[]): Section[] {
+  const sections: Section[] = [];
+  for (const p of pts) {
+    const name = sectionName(p);
+    if (!sections.length || sections[sections.length - 1][0] !== name) sections.push([name, []]);
+    sections[sections.length - 1][1].push(p);
+  }
+  return sections;
+}
+
+/** "Layers 3-9", "Layers 21-27, Output": the names of a run of merged sections. */
+function runName(run: Section[]): string {
+  if (run.length === 1) return run[0][0];
+  const layers = run.filter(([n]) => n.startsWith("Layer ")).map(([, sp]) => sp[0].layer!);
+  const others = run.filter(([n]) => !n.startsWith("Layer ")).map(([n]) => n);
+  const parts = layers.length ? [layers.length === 1 ? `Layer ${layers[0]}` : `Layers ${layers[0]}-${layers[layers.length - 1]}`] : [];
+  const head = others.filter((n) => n === "Embedding");
+  return [...head, ...parts, ...others.filter((n) => n !== "Embedding")].join(", ");
+}
+
+/** The points worth showing in the failing section without -v: the first divergence, the layer output, the first NaN, sample mismatches. */
+function keyPoints(sp: PointResult[], r: ComparisonResult): PointResult[] {
+  const bad = sp.filter((p) => !PASSING.has(p.status));
+  const keep = new Set<PointResult>();
+  if (r.firstDivergence && sp.includes(r.firstDivergence)) keep.add(r.firstDivergence);
+  const firstNan = bad.find((p) => p.status === "nonfinite");
+  if (firstNan) keep.add(firstNan);
+  for (const p of bad) if (p.point === "l_out" || p.point === "logits" || p.status === "sample-mismatch") keep.add(p);
+  if (keep.size === 0 && bad.length) keep.add(bad[0]);
+  return sp.filter((p) => keep.has(p));
+}
+
+function detailedSection([name, sp]: Section, r: ComparisonResult, step: number, paint: Paint, verbose: boolean): string[] {
+  const out = [`${paint("1", `=== ${name} ===`.padEnd(16))} ${sectionSummary(sp, paint)}`];
+  if (step === 0) out.push(...weightLines(r, name.startsWith("Layer") ? sp[0].layer : null, paint));
+  const show = verbose ? sp : keyPoints(sp, r);
+  for (const p of show) out.push(pointLine(p, paint));
+  const hidden = sp.filter((p) => !PASSING.has(p.status) && !show.includes(p)).length;
+  if (hidden) out.push(`  (${hidden} more point(s) not passing here: -v shows every point)`);
+  if (r.firstDivergence && sp.includes(r.firstDivergence) && r.diagnosis) out.push(paint("31;1", `  DIAGNOSIS: ${r.diagnosis.title}: ${r.diagnosis.evidence[0] ?? ""}`));
+  return out;
+}
+
+/** Without -v: passing runs of sections merged into one line, the failing section in detail, what follows it merged. */
+function compactStep(sections: Section[], r: ComparisonResult, step: number, paint: Paint): string[] {
+  const out: string[] = [];
+  const line = (run: Section[], note = "") => out.push(`${paint("1", `=== ${runName(run)} ===`.padEnd(16))} ${sectionSummary(run.flatMap(([, sp]) => sp), paint)}${note}`);
+  let run: Section[] = [];
+  let i = 0;
+  for (; i < sections.length; i++) {
+    const sp = sections[i][1];
+    if (sp.every(clean) && !(step === 0 && weightLines(r, sp[0].layer, paint).length)) {
+      run.push(sections[i]);
+      continue;
+    }
+    if (run.length) line(run);
+    run = [];
+    out.push(...detailedSection(sections[i], r, step, paint, false));
+    if (r.firstDivergence && sections[i][1].includes(r.firstDivergence)) break;
+  }
+  if (run.length) line(run);
+  const rest = sections.slice(i + 1);
+  if (rest.length) line(rest, "  (after the first divergence)");
+  return out;
+}
+
 function body(r: ComparisonResult, opts: TextOptions, paint: Paint): string[] {
   const out: string[] = [];
   const steps = [...new Set(r.points.map((p) => p.step))].sort((x, y) => x - y);
   for (const step of steps) {
-    if (steps.length > 1) out.push(paint("1", `--- step ${step}${step === 0 ? " (prompt)" : " (decode)"} ---`));
     const pts = r.points.filter((p) => p.step === step);
-    const sections: [string, PointResult[]][] = [];
-    for (const p of pts) {
-      const name = sectionName(p);
-      if (!sections.length || sections[sections.length - 1][0] !== name) sections.push([name, []]);
-      sections[sections.length - 1][1].push(p);
+    const title = `--- step ${step}${step === 0 ? " (prompt)" : " (decode)"} ---`;
+    if (!opts.verbose && r.firstDivergence && step > r.firstDivergence.step) {
+      out.push(`${paint("1", title)} ${sectionSummary(pts, paint)}  (after the first divergence)`);
+      continue;
     }
-    for (const [name, sp] of sections) {
-      out.push(`${paint("1", `=== ${name} ===`.padEnd(16))} ${sectionSummary(sp, paint)}`);
-      if (step === 0) out.push(...weightLines(r, name.startsWith("Layer") ? sp[0].layer : null, paint));
-      const show = opts.verbose ? sp : sp.filter((p) => !PASSING.has(p.status) && (p === r.firstDivergence || p.layer === r.firstDivergence?.layer || p.status === "sample-mismatch"));
-      for (const p of show) out.push(pointLine(p, paint));
-      if (r.firstDivergence && sp.includes(r.firstDivergence) && r.diagnosis) out.push(paint("31;1", `  DIAGNOSIS: ${r.diagnosis.title}: ${r.diagnosis.evidence[0] ?? ""}`));
+    if (!opts.verbose && steps.length > 1 && pts.every(clean) && !(step === 0 && r.weights?.findings.some((f) => f.fatal))) {
+      out.push(`${paint("1", title)} ${sectionSummary(pts, paint)}`);
+      continue;
     }
+    if (steps.length > 1) out.push(paint("1", title));
+    const sections = sectionsOf(pts);
+    if (opts.verbose) for (const s of sections) out.push(...detailedSection(s, r, step, paint, true));
+    else out.push(...compactStep(sections, r, step, paint));
   }
   return out;
 }
@@ -138,7 +213,8 @@ function summary(r: ComparisonResult, paint: Paint): string {
 export function renderText(r: ComparisonResult, opts: TextOptions = {}): string {
   const paint: Paint = opts.color ? (code, s) => `\x1b[${code}m${s}\x1b[0m` : (_c, s) => s;
   const out = [...header(r), ...body(r, opts, paint)];
-  const shown = opts.verbose ? r.findings : r.findings.slice(0, 6);
+  // without -v: the diagnosis and the other fatal findings (at most 4); informational ones with -v
+  const shown = opts.verbose ? r.findings : r.findings.filter((f) => f === r.diagnosis || f.fatal).slice(0, 4);
   if (shown.length) out.push(paint("1", "=== Findings ==="));
   shown.forEach((f, i) => out.push(...findingLines(f, paint, i === 0 && f === r.diagnosis ? "DIAGNOSIS" : "finding")));
   if (r.findings.length > shown.length) out.push(`  (${r.findings.length - shown.length} more with -v)`);

@@ -1,0 +1,197 @@
+// Scalar reference of the llama.cpp-exact dot products (rosetta/vecdot.h): each SIMD lane of ggml's AVX2
+// kernels is an element of a small array here, every fused multiply-add is std::fma, and the integer
+// block products are exact, so the result is the same float, bit for bit, as the AVX2 code.
+#include <cmath>
+#include <cstring>
+
+#include "rosetta/vecdot.h"
+
+namespace rosetta {
+namespace {
+
+// ---- Q8_0-family: weight blocks decoded to 32 signed ints ----------------------------------------
+
+inline void decode_q4_0(const block_q4_0& b, int q[32]) {
+  for (int j = 0; j < 16; j++) {
+    q[j] = (b.qs[j] & 15) - 8;
+    q[j + 16] = (b.qs[j] >> 4) - 8;
+  }
+}
+inline void decode_q5_0(const block_q5_0& b, int q[32]) {
+  uint32_t qh;
+  std::memcpy(&qh, b.qh, 4);
+  for (int j = 0; j < 16; j++) {
+    q[j] = ((b.qs[j] & 15) | (((qh >> j) & 1) << 4)) - 16;
+    q[j + 16] = ((b.qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - 16;
+  }
+}
+inline void decode_q8_0(const block_q8_0& b, int q[32]) {
+  for (int j = 0; j < 32; j++) q[j] = b.qs[j];
+}
+inline void decode_iq4_nl(const block_iq4_nl& b, int q[32]) {
+  for (int j = 0; j < 16; j++) {
+    q[j] = kvalues_iq4nl[b.qs[j] & 15];
+    q[j + 16] = kvalues_iq4nl[b.qs[j] >> 4];
+  }
+}
+
+template <typename B, void (*Decode)(const B&, int*)>
+float dot_q0(int64_t n, const void* vw, const void* va) {
+  const B* w = static_cast<const B*>(vw);
+  const block_q8_0* a = static_cast<const block_q8_0*>(va);
+  float acc[8] = {0};
+  int q[32];
+  for (int64_t b = 0; b < n / 32; b++) {
+    Decode(w[b], q);
+    const float d = fp16_to_fp32(w[b].d) * fp16_to_fp32(a[b].d);
+    for (int l = 0; l < 8; l++) {
+      int s = 0;
+      for (int m = 0; m < 4; m++) s += q[4 * l + m] * a[b].qs[4 * l + m];
+      acc[l] = std::fma(d, (float)s, acc[l]);
+    }
+  }
+  return hsum8_ref(acc);
+}
+
+// ---- K-quants x Q8_K ---------------------------------------------------------------------------
+
+inline void q4k_scales(const uint8_t* s, int sc[8], int mn[8]) {
+  for (int j = 0; j < 4; j++) {
+    sc[j] = s[j] & 63;
+    mn[j] = s[j + 4] & 63;
+    sc[j + 4] = (s[j + 8] & 15) | ((s[j] >> 6) << 4);
+    mn[j + 4] = (s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4);
+  }
+}
+
+float dot_q4_K(int64_t n, const void* vw, const void* va) {
+  const block_q4_K* w = static_cast<const block_q4_K*>(vw);
+  const block_q8_K* a = static_cast<const block_q8_K*>(va);
+  float acc[8] = {0}, accm[4] = {0};
+  for (int64_t i = 0; i < n / QK_K; i++) {
+    const float d = a[i].d * fp16_to_fp32(w[i].d);
+    const float dmin = -a[i].d * fp16_to_fp32(w[i].dmin);
+    int sc[8], mn[8];
+    q4k_scales(w[i].scales, sc, mn);
+    for (int k = 0; k < 4; k++) {
+      const int s0 = a[i].bsums[4 * k] + a[i].bsums[4 * k + 1], s1 = a[i].bsums[4 * k + 2] + a[i].bsums[4 * k + 3];
+      accm[k] = std::fma(dmin, (float)(mn[2 * k] * s0 + mn[2 * k + 1] * s1), accm[k]);
+    }
+    int sumi[8] = {0};
+    const uint8_t* q4 = w[i].qs;
+    const int8_t* q8 = a[i].qs;
+    for (int j = 0; j < 4; j++)
+      for (int l = 0; l < 8; l++) {
+        int lo = 0, hi = 0;
+        for (int m = 0; m < 4; m++) {
+          const int b = 4 * l + m;
+          lo += (q4[32 * j + b] & 15) * q8[64 * j + b];
+          hi += (q4[32 * j + b] >> 4) * q8[64 * j + 32 + b];
+        }
+        sumi[l] += sc[2 * j] * lo + sc[2 * j + 1] * hi;
+      }
+    for (int l = 0; l < 8; l++) acc[l] = std::fma(d, (float)sumi[l], acc[l]);
+  }
+  const float m = (accm[0] + accm[2]) + (accm[1] + accm[3]);
+  return hsum8_ref(acc) + m;
+}
+
+float dot_q6_K(int64_t n, const void* vw, const void* va) {
+  const block_q6_K* w = static_cast<const block_q6_K*>(vw);
+  const block_q8_K* a = static_cast<const block_q8_K*>(va);
+  float acc[8] = {0};
+  for (int64_t i = 0; i < n / QK_K; i++) {
+    const float d = a[i].d * fp16_to_fp32(w[i].d);
+    const int8_t* sc = w[i].scales;
+    int sumi[8] = {0};
+    for (int j = 0; j < 2; j++) {
+      const uint8_t* ql = w[i].ql + 64 * j;
+      const uint8_t* qh = w[i].qh + 32 * j;
+      for (int g = 0; g < 4; g++)
+        for (int l = 0; l < 8; l++) {
+          int s = 0;
+          for (int m = 0; m < 4; m++) {
+            const int b = 4 * l + m;
+            const int lowq = g & 1 ? ql[32 + b] : ql[b];
+            const int q = ((g < 2 ? lowq & 15 : lowq >> 4) | (((qh[b] >> (2 * g)) & 3) << 4));
+            s += q * a[i].qs[128 * j + 32 * g + b];
+          }
+          sumi[l] += sc[8 * j + 2 * g + (l >= 4)] * s;
+        }
+    }
+    for (int l = 0; l < 8; l++) {
+      sumi[l] -= 32 * (a[i].bsums[2 * l] * sc[2 * l] + a[i].bsums[2 * l + 1] * sc[2 * l + 1]);
+      acc[l] = std::fma(d, (float)sumi[l], acc[l]);
+    }
+  }
+  return hsum8_ref(acc);
+}
+
+// ---- float types ---------------------------------------------------------------------------------
+
+template <typename T>
+inline float ld(const T* p, int64_t i);
+template <>
+inline float ld<float>(const float* p, int64_t i) { return p[i]; }
+template <>
+inline float ld<uint16_t>(const uint16_t* p, int64_t i) { return fp16_to_fp32(p[i]); }
+
+// ggml_vec_dot_f32/f16 main loop: 4 accumulators of 8 lanes over 32-element chunks.
+template <typename T>
+float main32(const T* x, const T* y, int64_t np) {
+  float acc[4][8] = {{0}};
+  for (int64_t i = 0; i < np; i += 32)
+    for (int j = 0; j < 4; j++)
+      for (int l = 0; l < 8; l++) acc[j][l] = std::fma(ld(x, i + 8 * j + l), ld(y, i + 8 * j + l), acc[j][l]);
+  return reduce32_ref(acc);
+}
+
+float dot_f32_vec(int64_t n, const void* vw, const void* va) {
+  const float* x = static_cast<const float*>(vw);
+  const float* y = static_cast<const float*>(va);
+  const int64_t np = n & ~int64_t(31);
+  float s = main32(x, y, np);
+  // The tail as the haswell build's compiler vectorized `sumf += x[i]*y[i]`: groups of 8, then one of 4,
+  // as rounded products added in order; the last < 4 elements contracted to fma.
+  const int64_t r = n - np, rem = r & 7;
+  const int64_t unfused = np + (r - rem) + (rem >= 4 ? 4 : 0);
+  int64_t i = np;
+  for (; i < unfused; i++) {
+    const float p = x[i] * y[i];
+    s = s + p;
+  }
+  for (; i < n; i++) s = std::fma(x[i], y[i], s);
+  return s;
+}
+
+float dot_f16_vec(int64_t n, const void* vw, const void* va) {
+  const uint16_t* x = static_cast<const uint16_t*>(vw);
+  const uint16_t* y = static_cast<const uint16_t*>(va);
+  const int64_t np = n & ~int64_t(31);
+  double s = main32(x, y, np);
+  for (int64_t i = np; i < n; i++) s += (double)(fp16_to_fp32(x[i]) * fp16_to_fp32(y[i]));
+  return (float)s;
+}
+
+// tinyBLAS: one 8-lane accumulator over 8-element steps (n % 8 == 0).
+template <typename T>
+float dot_tiny(int64_t n, const void* vw, const void* va) {
+  const T* x = static_cast<const T*>(vw);
+  const T* y = static_cast<const T*>(va);
+  float acc[8] = {0};
+  for (int64_t i = 0; i < n; i += 8)
+    for (int l = 0; l < 8; l++) acc[l] = std::fma(ld(x, i + l), ld(y, i + l), acc[l]);
+  return hsum8_ref(acc);
+}
+
+}  // namespace
+
+const VecDotKernels& vecdot_kernels_ref() {
+  static const VecDotKernels k{
+      dot_q0<block_q4_0, decode_q4_0>, dot_q0<block_q5_0, decode_q5_0>, dot_q0<block_q8_0, decode_q8_0>,
+      dot_q0<block_iq4_nl, decode_iq4_nl>, dot_q4_K, dot_q6_K,
+      dot_f16_vec, dot_tiny<uint16_t>, dot_f32_vec, dot_tiny<float>};
+  return k;
+}
+
+}  // namespace rosetta

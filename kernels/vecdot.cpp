@@ -1,0 +1,72 @@
+// Activation conversion to ggml's vec_dot types and the choice of llama.cpp-exact kernel per weight type.
+#include <cmath>
+#include <cstring>
+
+#include "rosetta/isa.h"
+#include "rosetta/types.h"
+#include "rosetta/vecdot.h"
+
+namespace rosetta {
+
+const VecDotKernels& vecdot_kernels() {
+  return current_isa() == Isa::Scalar ? vecdot_kernels_ref() : vecdot_kernels_avx2();
+}
+
+VecDotFn vecdot_for(const VecDotKernels& k, uint32_t type, bool tiny) {
+  switch (type) {
+    case T_Q4_0: return k.q4_0;
+    case T_Q5_0: return k.q5_0;
+    case T_Q8_0: return k.q8_0;
+    case T_IQ4_NL: return k.iq4_nl;
+    case T_Q4_K: return k.q4_K;
+    case T_Q6_K: return k.q6_K;
+    case T_F16: return tiny ? k.f16_tiny : k.f16_vec;
+    case T_F32: return tiny ? k.f32_tiny : k.f32_vec;
+    default: return nullptr;
+  }
+}
+
+// quantize_row_q8_0 (x86 AVX2 build): d = amax/127 (f32, stored as f16), q = round-half-even(x * 127/amax).
+void quantize_q8_0(const float* x, block_q8_0* y, int64_t n) {
+  for (int64_t b = 0; b < n / 32; b++) {
+    const float* xb = x + 32 * b;
+    float amax = 0;
+    for (int j = 0; j < 32; j++) amax = std::fmax(amax, std::fabs(xb[j]));
+    y[b].d = fp32_to_fp16(amax / 127.f);
+    const float id = amax != 0.0f ? 127.f / amax : 0.0f;
+    for (int j = 0; j < 32; j++) y[b].qs[j] = (int8_t)std::nearbyint(xb[j] * id);
+  }
+}
+
+// quantize_row_q8_K_ref: the signed extreme maps to -127, d = 1/iscale in f32, bsums per 16.
+void quantize_q8_K(const float* x, block_q8_K* y, int64_t n) {
+  for (int64_t b = 0; b < n / QK_K; b++) {
+    const float* xb = x + QK_K * b;
+    float amax = 0, max = 0;
+    for (int j = 0; j < QK_K; j++) {
+      const float ax = std::fabs(xb[j]);
+      if (ax > amax) { amax = ax; max = xb[j]; }
+    }
+    if (amax == 0.0f) {
+      std::memset(&y[b], 0, sizeof(block_q8_K));
+      continue;
+    }
+    const float iscale = -127.f / max;
+    for (int j = 0; j < QK_K; j++) {
+      const float v = std::nearbyint(iscale * xb[j]);
+      y[b].qs[j] = (int8_t)(v > 127.f ? 127 : (int)v);
+    }
+    for (int j = 0; j < QK_K / 16; j++) {
+      int s = 0;
+      for (int i = 0; i < 16; i++) s += y[b].qs[16 * j + i];
+      y[b].bsums[j] = (int16_t)s;
+    }
+    y[b].d = 1 / iscale;
+  }
+}
+
+void convert_f16(const float* x, uint16_t* y, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] = fp32_to_fp16(x[i]);
+}
+
+}  // namespace rosetta
