@@ -171,8 +171,14 @@ void matmul_vecdot(const MatmulArgs& a, VecDotFn fn, ActQuant aq, size_t rb) {
   // Row chunks of 16: one chunk's weight rows stay in cache while every token passes over them.
   const int64_t perTask = std::max<int64_t>(16, (a.nOut + pool.size() * 4 - 1) / (pool.size() * 4) / 16 * 16);
   const int nTasks = (int)((a.nOut + perTask - 1) / perTask);
+  const VecDotTileFn tile = vecdot_tile_for(a.type);
   pool.run(nTasks, [&](int task) {
     const int64_t r0 = task * perTask, r1 = std::min(a.nOut, r0 + perTask);
+    if (tile) {
+      for (int64_t b0 = r0; b0 < r1; b0 += 16)
+        tile(n, a.w + (size_t)b0 * rb, rb, std::min(r1, b0 + 16) - b0, act, arb, a.nTok, a.y + b0, a.nOut);
+      return;
+    }
     for (int64_t b0 = r0; b0 < r1; b0 += 16) {
       const int64_t b1 = std::min(r1, b0 + 16);
       for (int64_t t = 0; t < a.nTok; t++) {

@@ -12,6 +12,10 @@ const VecDotKernels& vecdot_kernels() {
   return current_isa() == Isa::Scalar ? vecdot_kernels_ref() : vecdot_kernels_avx2();
 }
 
+VecDotTileFn vecdot_tile_for(uint32_t type) {
+  return current_isa() == Isa::Scalar ? nullptr : vecdot_tile_avx2(type);
+}
+
 VecDotFn vecdot_for(const VecDotKernels& k, uint32_t type, bool tiny) {
   switch (type) {
     case T_Q4_0: return k.q4_0;

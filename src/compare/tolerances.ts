@@ -149,7 +149,9 @@ export function weightSqnrFloor(a: string, b: string): number {
 /** GGUF type / file-type spellings to one form: "q4_K" -> "Q4_K", "MOSTLY_Q4_K_M" -> "Q4_K", "all_f32" -> "F32". */
 export function normType(t: string | undefined | null): string {
   if (!t) return "UNKNOWN";
-  let s = String(t).toUpperCase().replace(/^(MOSTLY_|ALL_|LLAMA_FTYPE_MOSTLY_|LLAMA_FTYPE_ALL_)/, "");
+  // llama.cpp's file-type names: "all F32", "Q4_K - Medium", "(guessed) all F32", "MOSTLY_Q4_K_M"
+  let s = String(t).toUpperCase().replace(/\(GUESSED\)/, "").replace(/\s+-\s+(SMALL|MEDIUM|LARGE)$/, "").trim().replace(/\s+/g, "_");
+  s = s.replace(/^(MOSTLY_|ALL_|LLAMA_FTYPE_MOSTLY_|LLAMA_FTYPE_ALL_)/, "");
   s = s.replace(/_(S|M|L|XS|XXS)$/, "");
   return s;
 }

@@ -54,7 +54,12 @@ export async function openRosetta(model: string, numerics: Numerics, threads: nu
   return { engine: await Engine.open(model, { numerics, threads }), numerics };
 }
 
-/** Teacher forcing: logits at promptLen-1, then one decode per forced token; `isa` is forced first and read back after. */
+/**
+ * Teacher forcing: logits at promptLen-1, then one decode per forced token; `isa` is forced first and read
+ * back after. The prompt batch computes logits for every row, as the reference does (the bridge asks for
+ * every position): the output matmul then has T rows and takes llama.cpp's batched (tinyBLAS) order, so
+ * "last only" would differ from llama.cpp by an ulp at the first compared position.
+ */
 export function runRosetta(side: RosettaSide, prompt: number[], forced: number[], isa: IsaName | null): SideLogits & { isaRan: string } {
   if (isa) setIsa(isa);
   const t0 = performance.now();
@@ -63,7 +68,7 @@ export function runRosetta(side: RosettaSide, prompt: number[], forced: number[]
   const n = forced.length;
   const st = side.engine.newState(prompt.length + n);
   const out = new Float32Array(n * V);
-  let last = forward(m, prompt, st, { logits: "last" });
+  let last = forward(m, prompt, st, { logits: "all" });
   for (let t = 0; t < n; t++) {
     out.set(last.subarray(last.length - V), t * V);
     if (t + 1 < n) last = forward(m, [forced[t]], st, { logits: "last" });

@@ -2,7 +2,7 @@
  * Byte-level BPE as llama.cpp's llm_tokenizer_bpe_session: pre-split the text into words, byte-encode each
  * word (GPT-2 byte -> char table), then within a word repeatedly merge the adjacent pair with the lowest merge
  * rank (ties: leftmost). A finished symbol that is not a token falls back to its single-byte ASCII tokens.
- * Results are cached per word: the same word always gives the same ids.
+ * Results are cached per word (src/tokenizer/wordcache.ts): the same word always gives the same ids.
  *
  * Symbols are ids of interned texts: a token's text has its token id, any other text met in the merges gets an
  * id past the vocabulary. Merges become (left id, right id) -> rank, and rank -> id of the merged text, so the
@@ -10,8 +10,9 @@
  */
 import { MergeHeap } from "./heap.js";
 import { PairMap } from "./pairmap.js";
-import { preSplit, PRE_SPLITTERS, type PreTokenizerInfo } from "./pretokenize.js";
+import { PRE_SPLITTERS, splitWords, WordEnds, type PreTokenizerInfo } from "./pretokenize.js";
 import { BYTE_TO_CHAR } from "./unicode.js";
+import { WordCache } from "./wordcache.js";
 
 export interface BpeVocab {
   tokenToId: Map<string, number>;
@@ -19,8 +20,6 @@ export interface BpeVocab {
   /** `tokenizer.ggml.merges`: "left right", rank = index; the first rank of a pair wins (bpe_ranks.emplace). */
   readonly merges: readonly string[];
 }
-
-const CACHE_LIMIT = 200_000;
 
 export class BpeSession {
   private bytes = new Uint8Array(256);
@@ -31,7 +30,11 @@ export class BpeSession {
   private next = new Int32Array(256);
   private heap = new MergeHeap();
   private popped = new Int32Array(3);
-  private cache = new Map<string, number[]>();
+  private cps = new Int32Array(1024);
+  private endsA = new WordEnds();
+  private endsB = new WordEnds();
+  private cache = new WordCache();
+  private wordIds: number[] = [];
   private readonly nTokens: number;
   /** (left symbol, right symbol) -> merge rank. */
   private readonly ranks: PairMap;
@@ -73,20 +76,48 @@ export class BpeSession {
   }
 
   tokenize(text: string, out: number[]): void {
-    for (const word of preSplit(text, PRE_SPLITTERS[this.pre.family])) {
-      let ids = this.cache.get(word);
-      if (ids === undefined) {
-        ids = [];
-        this.tokenizeWord(word, ids);
-        if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-        this.cache.set(word, ids);
+    const n = this.codePoints(text);
+    const { cps, cache, wordIds } = this;
+    const ends = splitWords(cps, n, PRE_SPLITTERS[this.pre.family], this.endsA, this.endsB);
+    let s = 0;
+    for (let w = 0; w < ends.length; w++) {
+      const e = ends.ends[w];
+      const h = WordCache.hash(cps, s, e);
+      const k = cache.find(cps, s, e, h);
+      if (k >= 0) cache.emit(k, out);
+      else {
+        wordIds.length = 0;
+        this.tokenizeWord(s, e, wordIds);
+        cache.add(cps, s, e, h, wordIds, wordIds.length);
+        for (let i = 0; i < wordIds.length; i++) out.push(wordIds[i]);
       }
-      for (let i = 0; i < ids.length; i++) out.push(ids[i]);
+      s = e;
     }
   }
 
-  private tokenizeWord(word: string, out: number[]): void {
-    const n = this.utf8(word);
+  /** Code points of text into this.cps; returns the count. */
+  private codePoints(text: string): number {
+    if (text.length > this.cps.length) this.cps = new Int32Array(text.length * 2);
+    const cps = this.cps;
+    let n = 0;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+        const lo = text.charCodeAt(i + 1);
+        if ((lo & 0xfc00) === 0xdc00) {
+          cps[n++] = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
+          i++;
+          continue;
+        }
+      }
+      cps[n++] = c;
+    }
+    return n;
+  }
+
+  /** BPE of the word this.cps[s, e). */
+  private tokenizeWord(s: number, e: number, out: number[]): void {
+    const n = this.utf8(s, e);
     if (this.pre.ignoreMerges) {
       let encoded = "";
       for (let i = 0; i < n; i++) encoded += BYTE_TO_CHAR[this.bytes[i]];
@@ -139,30 +170,27 @@ export class BpeSession {
     if (rank >= 0) this.heap.push(rank, l, r, this.len[l] + this.len[r]);
   }
 
-  /** UTF-8 bytes of `word` into this.bytes; returns the count. */
-  private utf8(word: string): number {
-    this.ensure(word.length * 3);
-    const b = this.bytes;
+  /** UTF-8 bytes of code points cps[s, e) into this.bytes; returns the count. */
+  private utf8(s: number, e: number): number {
+    this.ensure((e - s) * 4);
+    const { bytes: b, cps } = this;
     let n = 0;
-    for (let i = 0; i < word.length; i++) {
-      let c = word.charCodeAt(i);
-      if (c < 0x80) {
-        b[n++] = c;
-        continue;
-      }
-      if (c < 0x800) {
+    for (let i = s; i < e; i++) {
+      const c = cps[i];
+      if (c < 0x80) b[n++] = c;
+      else if (c < 0x800) {
         b[n++] = 0xc0 | (c >> 6);
-      } else {
-        if (c >= 0xd800 && c <= 0xdbff && i + 1 < word.length && (word.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-          c = 0x10000 + ((c - 0xd800) << 10) + (word.charCodeAt(++i) - 0xdc00);
-          b[n++] = 0xf0 | (c >> 18);
-          b[n++] = 0x80 | ((c >> 12) & 0x3f);
-        } else {
-          b[n++] = 0xe0 | (c >> 12); // lone surrogates were replaced by U+FFFD before tokenizing
-        }
+        b[n++] = 0x80 | (c & 0x3f);
+      } else if (c < 0x10000) {
+        b[n++] = 0xe0 | (c >> 12); // lone surrogates were replaced by U+FFFD before tokenizing
         b[n++] = 0x80 | ((c >> 6) & 0x3f);
+        b[n++] = 0x80 | (c & 0x3f);
+      } else {
+        b[n++] = 0xf0 | (c >> 18);
+        b[n++] = 0x80 | ((c >> 12) & 0x3f);
+        b[n++] = 0x80 | ((c >> 6) & 0x3f);
+        b[n++] = 0x80 | (c & 0x3f);
       }
-      b[n++] = 0x80 | (c & 0x3f);
     }
     return n;
   }

@@ -9,8 +9,37 @@
  */
 import { cptFlags, CPT_LETTER, CPT_NUMBER, CPT_WHITESPACE } from "./unicode.js";
 
-/** Splits one segment into words. `cps` are its code points, `offs[i]` the UTF-16 index of code point i. */
-type SegmentSplitter = (text: string, cps: Int32Array, offs: Int32Array, n: number, out: string[]) => void;
+/**
+ * Splits the code points cps[start, end) of one segment into words, pushing each word's end to `out`
+ * (out.begin(start) was called; ends that do not advance are ignored, like llama.cpp's empty-offset check).
+ */
+type SegmentSplitter = (cps: Int32Array, start: number, end: number, out: WordEnds) => void;
+
+/** Word boundaries as a growable list of end indices: words are [previous end, end). */
+export class WordEnds {
+  ends = new Int32Array(1024);
+  length = 0;
+  private last = 0;
+
+  clear(): void {
+    this.length = 0;
+  }
+
+  begin(start: number): void {
+    this.last = start;
+  }
+
+  push(end: number): void {
+    if (end <= this.last) return;
+    if (this.length === this.ends.length) {
+      const grown = new Int32Array(this.ends.length * 2);
+      grown.set(this.ends);
+      this.ends = grown;
+    }
+    this.ends[this.length++] = end;
+    this.last = end;
+  }
+}
 
 const OOR = -1;
 const CR = 0x0d;
@@ -23,57 +52,59 @@ function lowerAscii(c: number): number {
   return c >= 0x41 && c <= 0x5a ? c + 32 : c;
 }
 
+/** Flags of cps[p], 0 past the segment end. */
+function flagsAt(cps: Int32Array, p: number, end: number): number {
+  return p < end ? cptFlags(cps[p]) : 0;
+}
+
 /** Length of a contraction ('s 't 'm 'd 're 've 'll) starting at pos, or 0. */
-function contraction(cps: Int32Array, pos: number, n: number, caseInsensitive: boolean): number {
-  if (cps[pos] !== APOS || pos + 1 >= n) return 0;
-  const lc = caseInsensitive ? lowerAscii : (c: number) => c;
-  const a = lc(cps[pos + 1]);
+function contraction(cps: Int32Array, pos: number, end: number, caseInsensitive: boolean): number {
+  if (cps[pos] !== APOS || pos + 1 >= end) return 0;
+  const a = caseInsensitive ? lowerAscii(cps[pos + 1]) : cps[pos + 1];
   if (a === 0x73 || a === 0x74 || a === 0x6d || a === 0x64) return 2; // s t m d
-  if (pos + 2 < n) {
-    const b = lc(cps[pos + 2]);
+  if (pos + 2 < end) {
+    const b = caseInsensitive ? lowerAscii(cps[pos + 2]) : cps[pos + 2];
     if ((a === 0x72 && b === 0x65) || (a === 0x76 && b === 0x65) || (a === 0x6c && b === 0x6c)) return 3; // re ve ll
   }
   return 0;
 }
 
+/** Where a whitespace run starting at pos ends its word: `\s+(?!\S)|\s+`, or one code point if none. */
+function whitespaceEnd(cps: Int32Array, pos: number, end: number): number {
+  let nws = 0;
+  while (flagsAt(cps, pos + nws, end) & CPT_WHITESPACE) nws++;
+  if (nws > 1 && pos + nws < end) return pos + nws - 1;
+  return pos + (nws > 0 ? nws : 1);
+}
+
 /** GPT-2: 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+ */
-const splitGpt2: SegmentSplitter = (text, cps, offs, n, out) => {
-  const fl = (p: number) => (p < n ? cptFlags(cps[p]) : 0);
-  let prev = 0;
-  const add = (end: number) => {
-    if (end > prev) out.push(text.slice(offs[prev], offs[end]));
-    prev = end;
-  };
-  let pos = 0;
-  while (pos < n) {
+const splitGpt2: SegmentSplitter = (cps, start, end, out) => {
+  let pos = start;
+  while (pos < end) {
     const cpt = cps[pos];
     const flags = cptFlags(cpt);
-    const c = contraction(cps, pos, n, false);
+    const c = contraction(cps, pos, end, false);
     if (c > 0) {
       pos += c;
-      add(pos);
+      out.push(pos);
       continue;
     }
-    let flags2 = cpt === SPACE ? fl(pos + 1) : flags;
+    let flags2 = cpt === SPACE ? flagsAt(cps, pos + 1, end) : flags;
     const cls = flags2 & CPT_LETTER ? CPT_LETTER : flags2 & CPT_NUMBER ? CPT_NUMBER : 0;
     if (cls !== 0) {
       if (cpt === SPACE) pos++;
-      while (flags2 & cls) flags2 = fl(++pos);
-      add(pos);
+      while (flags2 & cls) flags2 = flagsAt(cps, ++pos, end);
+      out.push(pos);
       continue;
     }
     if (!(flags2 & WLN) && flags2) {
       if (cpt === SPACE) pos++;
-      while (!(flags2 & WLN) && flags2) flags2 = fl(++pos);
-      add(pos);
+      while (!(flags2 & WLN) && flags2) flags2 = flagsAt(cps, ++pos, end);
+      out.push(pos);
       continue;
     }
-    let nws = 0;
-    while (fl(pos + nws) & CPT_WHITESPACE) nws++;
-    if (nws > 1 && pos + nws < n) pos += nws - 1;
-    else if (nws > 0) pos += nws;
-    else pos++;
-    add(pos);
+    pos = whitespaceEnd(cps, pos, end);
+    out.push(pos);
   }
 };
 
@@ -82,77 +113,64 @@ const splitGpt2: SegmentSplitter = (text, cps, offs, n, out) => {
  * (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
  */
 function makeLlama3Splitter(maxDigits: number): SegmentSplitter {
-  return (text, cps, offs, n, out) => {
-    const fl = (p: number) => (p < n ? cptFlags(cps[p]) : 0);
-    const get = (p: number) => (p < n ? cps[p] : OOR);
-    let prev = 0;
-    const add = (end: number) => {
-      if (end > prev) out.push(text.slice(offs[prev], offs[end]));
-      prev = end;
-    };
-    let pos = 0;
-    while (pos < n) {
+  return (cps, start, end, out) => {
+    let pos = start;
+    while (pos < end) {
       const cpt = cps[pos];
       const flags = cptFlags(cpt);
-      const c = contraction(cps, pos, n, true);
+      const c = contraction(cps, pos, end, true);
       if (c > 0) {
         pos += c;
-        add(pos);
+        out.push(pos);
         continue;
       }
-      if (!(cpt === CR || cpt === LF || flags & CPT_NUMBER) && (flags & CPT_LETTER || fl(pos + 1) & CPT_LETTER)) {
+      if (!(cpt === CR || cpt === LF || flags & CPT_NUMBER) && (flags & CPT_LETTER || flagsAt(cps, pos + 1, end) & CPT_LETTER)) {
         pos++;
-        while (fl(pos) & CPT_LETTER) pos++;
-        add(pos);
+        while (flagsAt(cps, pos, end) & CPT_LETTER) pos++;
+        out.push(pos);
         continue;
       }
       if (flags & CPT_NUMBER) {
         let ini = pos;
-        while (fl(pos) & CPT_NUMBER) {
+        while (flagsAt(cps, pos, end) & CPT_NUMBER) {
           if (++pos - ini >= maxDigits) {
-            add(pos);
+            out.push(pos);
             ini = pos;
           }
         }
-        add(pos);
+        out.push(pos);
         continue;
       }
-      let flags2 = cpt === SPACE ? fl(pos + 1) : flags;
+      let flags2 = cpt === SPACE ? flagsAt(cps, pos + 1, end) : flags;
       if (!(flags2 & WLN) && flags) {
         if (cpt === SPACE) pos++;
-        while (!(flags2 & WLN) && flags2) flags2 = fl(++pos);
-        let cpt2 = get(pos);
-        while (cpt2 === CR || cpt2 === LF) cpt2 = get(++pos);
-        add(pos);
+        while (!(flags2 & WLN) && flags2) flags2 = flagsAt(cps, ++pos, end);
+        while (pos < end && (cps[pos] === CR || cps[pos] === LF)) pos++;
+        out.push(pos);
         continue;
       }
       let nws = 0;
       let lastRN = 0;
-      while (fl(pos + nws) & CPT_WHITESPACE) {
+      while (flagsAt(cps, pos + nws, end) & CPT_WHITESPACE) {
         const cpt2 = cps[pos + nws];
         if (cpt2 === CR || cpt2 === LF) lastRN = pos + nws + 1;
         nws++;
       }
-      if (lastRN > 0) pos = lastRN;
-      else if (nws > 1 && pos + nws < n) pos += nws - 1;
-      else if (nws > 0) pos += nws;
-      else pos++;
-      add(pos);
+      pos = lastRN > 0 ? lastRN : whitespaceEnd(cps, pos, end);
+      out.push(pos);
     }
   };
 }
 
 /** `\p{N}` through llama.cpp's generic regex path: every number code point becomes its own word. */
-const splitEachDigit: SegmentSplitter = (text, cps, offs, n, out) => {
-  let prev = 0;
-  for (let i = 0; i < n; i++) {
+const splitEachDigit: SegmentSplitter = (cps, start, end, out) => {
+  for (let i = start; i < end; i++) {
     if (cptFlags(cps[i]) & CPT_NUMBER) {
-      if (i > prev) out.push(text.slice(offs[prev], offs[i]));
-      out.push(text.slice(offs[i], offs[i + 1]));
-      prev = i + 1;
+      out.push(i);
+      out.push(i + 1);
     }
   }
-  if (n > prev) out.push(text.slice(offs[prev], offs[n]));
+  out.push(end);
 };
 
 /** The splitter chain of each supported pre-tokenizer family. */
@@ -211,32 +229,25 @@ export function preTokenizerInfo(pre: string): PreTokenizerInfo | undefined {
   }
 }
 
-let cpBuf = new Int32Array(1024);
-let offBuf = new Int32Array(1025);
-
-/** Splits text into words with the given chain of splitters. */
-export function preSplit(text: string, chain: SegmentSplitter[]): string[] {
-  let segments = [text];
+/**
+ * Splits cps[0, n) into words with the given chain of splitters, each run on every segment the previous one
+ * produced (as llama.cpp does with its offsets list). Returns the word ends, in `a` or `b` (reused buffers).
+ */
+export function splitWords(cps: Int32Array, n: number, chain: readonly SegmentSplitter[], a: WordEnds, b: WordEnds): WordEnds {
+  let segs = a, out = b;
+  segs.clear();
+  segs.begin(0);
+  segs.push(n);
   for (const splitter of chain) {
-    const out: string[] = [];
-    for (const seg of segments) splitSegment(seg, splitter, out);
-    segments = out;
+    out.clear();
+    let s = 0;
+    for (let k = 0; k < segs.length; k++) {
+      const e = segs.ends[k];
+      out.begin(s);
+      splitter(cps, s, e, out);
+      s = e;
+    }
+    [segs, out] = [out, segs];
   }
-  return segments;
-}
-
-function splitSegment(seg: string, splitter: SegmentSplitter, out: string[]): void {
-  if (seg.length + 1 > offBuf.length) {
-    cpBuf = new Int32Array(seg.length * 2);
-    offBuf = new Int32Array(seg.length * 2 + 1);
-  }
-  let n = 0;
-  for (let i = 0; i < seg.length; ) {
-    const cp = seg.codePointAt(i)!;
-    offBuf[n] = i;
-    cpBuf[n++] = cp;
-    i += cp > 0xffff ? 2 : 1;
-  }
-  offBuf[n] = seg.length;
-  splitter(seg, cpBuf, offBuf, n, out);
+  return segs;
 }

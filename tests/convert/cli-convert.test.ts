@@ -59,13 +59,17 @@ describe("rosetta convert (CLI)", () => {
     expect(r.stderr).toMatch(/1 of \d+ tensors do not have the layout the engine expects/);
   });
 
-  it("--quantize apr-q8 through the CLI: inspect reads it, trace runs it", async () => {
+  it("--quantize apr-q8 through the CLI: inspect reads it, diff-weights decodes it, trace runs it", async () => {
     const out = path.join(dir, "llama-q8.apr");
     expect(runCli(["convert", await getFixture("llama", "F32"), out, "--quantize", "apr-q8"]).code).toBe(0);
     const r = runCli(["inspect", out, "--json"]);
     expect(r.code, r.stderr).toBe(0);
     const rep = JSON.parse(r.stdout) as { tensors: JsonTensor[] };
     expect(rep.tensors.find((t) => t.name === "blk.0.ffn_up.weight")).toMatchObject({ dtype: "apr_q8", verdict: "OK" });
+    // diff-weights dequantizes APR_Q8 natively: every quantized matrix is close to the F32 source
+    const d = runCli(["diff-weights", await getFixture("llama", "F32"), out, "-q"]);
+    expect(d.code, d.stderr).toBe(0);
+    expect(d.stdout).toMatch(/blk\.0\.ffn_up: close, A F32 \[512, 256\], B APR_Q8 \[512, 256\], SQNR \d+\.\d+ dB/);
     // and `rosetta trace --engine rosetta` runs it (APR_Q8 matmuls), both numerics modes
     for (const mode of ["ggml", "exact"]) {
       const base = path.join(dir, `llama-q8-${mode}`);

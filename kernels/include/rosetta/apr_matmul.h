@@ -6,14 +6,15 @@
 //   * APR-native types (no ggml vec_dot type): APR_Q4 (32-element blocks) and APR_Q8 (one f32 scale for
 //     the whole tensor at w[0..4), then nOut * nIn i8; value = f32(i8 * scale), one f32 product).
 //
-// Numerics (docs/apr.md, "Running APR-native and padded tensors"):
+// Numerics (docs/apr.md, "Running APR files"):
 //   Exact - as matmul.h: dequantized weights times the f32 activations, accumulated in f64.
-//   Ggml  - weights of a type with a ggml vec_dot type (padded K-quants) see activations rounded to it
-//           (Q8_K); a partial last block is rounded as if zero-padded to the block size. APR-native
-//           types have no llama.cpp counterpart: activations are used as given (f32), like F32 weights.
-//   Both accumulate with the current ISA's dot kernels (matmul.h DotKernels) in the order the main
-//   driver uses for F32 weights, so an APR_Q8 / APR_Q4 matmul equals, bit for bit, an F32 matmul of
-//   the dequantized weights.
+//   Ggml  - a type with a llama.cpp-exact vec_dot kernel (rosetta/vecdot.h; padded Q4_K / Q6_K): the
+//           activations are zero-padded to the stored row length and converted to the vec_dot type, and
+//           the kernel runs on the stored row: exactly what llama.cpp computes for the same rows stored
+//           with explicit zero padding. APR-native types have no llama.cpp counterpart: their decoded
+//           rows are multiplied as F32 weights are (f32 activations, the F32 vec_dot kernel that
+//           matmul.cpp would pick for the same shape), so an APR_Q8 / APR_Q4 matmul equals, bit for bit,
+//           an F32 matmul of the dequantized weights.
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -12,6 +12,7 @@
 //   - F32 x F32: ggml_vec_dot_f32 (as f16, f32 sum; the tail as the compiler emitted it) or tinyBLAS.
 // Every ISA path here reproduces these operations bit for bit; the scalar path is the reference.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 #include "rosetta/blocks.h"
@@ -32,6 +33,15 @@ const VecDotKernels& vecdot_kernels_avx2();
 // The kernels of current_isa() (the AVX-512 path uses the AVX2 kernels: ggml's haswell variant is the
 // reference, and AVX2 code reproduces it exactly on any CPU that has AVX-512).
 const VecDotKernels& vecdot_kernels();
+
+// A tile of the same products: rows [0, nr) of w (rb bytes apart) times tokens [0, nt) of a (activation
+// rows arb bytes apart), y[t * ldy + r]. Each output element is computed with exactly the operations of
+// the type's VecDotFn (bit-identical); the tile only shares each decoded weight block across tokens.
+using VecDotTileFn = void (*)(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb,
+                              int64_t nt, float* y, int64_t ldy);
+VecDotTileFn vecdot_tile_avx2(uint32_t type);  // null for a type without an AVX2 tile
+// The tile kernel of current_isa() for `type`, or null (the caller then loops the VecDotFn).
+VecDotTileFn vecdot_tile_for(uint32_t type);
 
 // Activation conversion as ggml's from_float for the vec_dot type (n a multiple of the block size).
 void quantize_q8_0(const float* x, block_q8_0* y, int64_t n);  // quantize_row_q8_0 (AVX2)

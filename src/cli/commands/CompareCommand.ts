@@ -69,7 +69,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       .positional("b", { type: "string", demandOption: true, description: "side B, the reference: model file or saved trace" })
       .option("prompt", { alias: "p", type: "string", description: "Prompt (each side tokenizes it with its own tokenizer)" })
       .option("tokens", { type: "string", description: "Token ids, comma separated (overrides tokenization on both sides)" })
-      .option("gen", { type: "number", default: 0, description: "Greedy decode steps after the prompt (KV-cache path)" })
+      .option("gen", { type: "number", description: "Greedy decode steps after the prompt (KV-cache path; default 0, or a saved trace's count)" })
       .option("engine-a", { choices: ["rosetta", "llama.cpp"] as const, description: "Run side A's model with this engine (default rosetta)" })
       .option("engine-b", { choices: ["rosetta", "llama.cpp"] as const, description: "Run side B's model with this engine (default rosetta)" })
       .option("numerics-a", { choices: ["ggml", "exact"] as const, description: "rosetta numerics mode for side A (default ggml)" })
@@ -84,7 +84,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       .check((a) => {
         if (a.prompt !== undefined && a.tokens !== undefined) throw new InputError("give --prompt or --tokens, not both");
         if (!(a.threshold > 0) || !Number.isFinite(a.threshold)) throw new InputError(`--threshold must be a positive number (got ${a.threshold})`);
-        if (!Number.isInteger(a.gen) || (a.gen ?? 0) < 0) throw new InputError(`--gen must be a non-negative integer`);
+        if (a.gen !== undefined && (!Number.isInteger(a.gen) || a.gen < 0)) throw new InputError(`--gen must be a non-negative integer`);
         return true;
       })
       .example('rosetta model.apr model.gguf --prompt "2+2="', "APR vs GGUF on rosetta's engine")

@@ -67,6 +67,7 @@ function sectionSummary(pts: PointResult[], paint: Paint): string {
   const oneSide = pts.length - bad.length - pts.filter((p) => PASSING.has(p.status)).length;
   const extra = oneSide ? `; ${oneSide} on one side only` : "";
   pts = pts.filter((p) => p.status !== "only-a" && p.status !== "only-b");
+  if (pts.length === 0) return paint("2", `- ${oneSide} point(s) on one side only (not compared)`);
   if (bad.length === 0) {
     const drift = pts.filter((p) => p.status === "drift").length;
     const worst = Math.max(...pts.map((p) => Math.max(p.all?.nmse ?? 0, p.last?.nmse ?? 0)));

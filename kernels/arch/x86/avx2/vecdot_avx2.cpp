@@ -7,62 +7,11 @@
 #include <cstring>
 
 #include "rosetta/vecdot.h"
+#include "vecdot_avx2_lanes.h"
 
 namespace rosetta {
 namespace {
-
-// A rounded product that the compiler may not fuse into a following add (-mfma would contract it).
-inline float mul_rounded(float a, float b) {
-  float p = a * b;
-  __asm__("" : "+x"(p));
-  return p;
-}
-
-inline float hsum8(__m256 v) {
-  __m128 r = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
-  r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-  r = _mm_add_ss(r, _mm_movehdup_ps(r));
-  return _mm_cvtss_f32(r);
-}
-
-inline float reduce32(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
-  const __m256 x = _mm256_add_ps(_mm256_add_ps(a0, a2), _mm256_add_ps(a1, a3));
-  const __m128 t0 = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
-  const __m128 t1 = _mm_hadd_ps(t0, t0);
-  return _mm_cvtss_f32(_mm_hadd_ps(t1, t1));
-}
-
-// 8 int32 lanes, lane l = sum of the 4 products of bytes 4l..4l+3 (signed x signed, |x| <= 127).
-inline __m256 lane_dot_i8(__m256i x, __m256i y) {
-  const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
-  return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
-}
-
-inline __m256i nibbles32(const uint8_t* p) {
-  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  const __m256i both = _mm256_insertf128_si256(_mm256_castsi128_si256(v), _mm_srli_epi16(v, 4), 1);
-  return _mm256_and_si256(both, _mm256_set1_epi8(15));
-}
-
-inline __m256i load_w(const block_q4_0& b) { return _mm256_sub_epi8(nibbles32(b.qs), _mm256_set1_epi8(8)); }
-inline __m256i load_w(const block_q8_0& b) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs)); }
-inline __m256i load_w(const block_q5_0& b) {
-  uint32_t qh;
-  std::memcpy(&qh, b.qh, 4);
-  // byte j <- bit j of qh: spread the 4 qh bytes over 8 bytes each, then test one bit per byte
-  const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh),
-                                             _mm256_setr_epi64x(0, 0x0101010101010101LL, 0x0202020202020202LL, 0x0303030303030303LL));
-  const __m256i bit = _mm256_set1_epi64x(0x8040201008040201LL);
-  const __m256i has = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
-  // (nibble | bit << 4) - 16 == nibble - 16 + (bit ? 16 : 0)
-  const __m256i hi = _mm256_andnot_si256(has, _mm256_set1_epi8((char)0xF0));
-  return _mm256_or_si256(nibbles32(b.qs), hi);
-}
-inline __m256i load_w(const block_iq4_nl& b) {
-  const __m128i tbl = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kvalues_iq4nl));
-  const __m256i t2 = _mm256_broadcastsi128_si256(tbl);
-  return _mm256_shuffle_epi8(t2, nibbles32(b.qs));
-}
+using namespace avx2;
 
 template <typename B>
 float dot_q0(int64_t n, const void* vw, const void* va) {
@@ -70,20 +19,11 @@ float dot_q0(int64_t n, const void* vw, const void* va) {
   const block_q8_0* a = static_cast<const block_q8_0*>(va);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t b = 0; b < n / 32; b++) {
-    const __m256 d = _mm256_set1_ps(fp16_to_fp32(w[b].d) * fp16_to_fp32(a[b].d));
+    const __m256 d = _mm256_set1_ps(half_to_f32(w[b].d) * half_to_f32(a[b].d));
     const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
     acc = _mm256_fmadd_ps(d, lane_dot_i8(load_w(w[b]), qy), acc);
   }
   return hsum8(acc);
-}
-
-inline void q4k_scales(const uint8_t* s, uint8_t sc[8], uint8_t mn[8]) {
-  for (int j = 0; j < 4; j++) {
-    sc[j] = s[j] & 63;
-    mn[j] = s[j + 4] & 63;
-    sc[j + 4] = (s[j + 8] & 15) | ((s[j] >> 6) << 4);
-    mn[j + 4] = (s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4);
-  }
 }
 
 float dot_q4_K(int64_t n, const void* vw, const void* va) {
@@ -93,8 +33,8 @@ float dot_q4_K(int64_t n, const void* vw, const void* va) {
   __m256 acc = _mm256_setzero_ps();
   __m128 accm = _mm_setzero_ps();
   for (int64_t i = 0; i < n / QK_K; i++) {
-    const float d = a[i].d * fp16_to_fp32(w[i].d);
-    const float dmin = -a[i].d * fp16_to_fp32(w[i].dmin);
+    const float d = a[i].d * half_to_f32(w[i].d);
+    const float dmin = -a[i].d * half_to_f32(w[i].dmin);
     uint8_t sc[8], mn[8];
     q4k_scales(w[i].scales, sc, mn);
     uint64_t mn64;
@@ -128,7 +68,7 @@ float dot_q6_K(int64_t n, const void* vw, const void* va) {
   const __m256i m3 = _mm256_set1_epi8(3), m15 = _mm256_set1_epi8(15);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / QK_K; i++) {
-    const float d = a[i].d * fp16_to_fp32(w[i].d);
+    const float d = a[i].d * half_to_f32(w[i].d);
     const int8_t* sc = w[i].scales;
     const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc)));
     const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].bsums));
@@ -193,7 +133,7 @@ float dot_f16_vec(int64_t n, const void* vw, const void* va) {
   const int64_t np = n & ~int64_t(31);
   double s = main32(x, y, np);
   for (int64_t i = np; i < n; i++) {
-    s += (double)mul_rounded(fp16_to_fp32(x[i]), fp16_to_fp32(y[i]));
+    s += (double)mul_rounded(half_to_f32(x[i]), half_to_f32(y[i]));
   }
   return (float)s;
 }

@@ -1,0 +1,182 @@
+// Multi-token tiles of the AVX2 llama.cpp-exact dot products (rosetta/vecdot.h, VecDotTileFn).
+//
+// A prefill multiplies every weight row by many activation rows. The per-pair kernels (vecdot_avx2.cpp)
+// decode each weight block again for every token; here a block is decoded once (nibbles unpacked, scales
+// expanded, its f16 scale converted) and then used for up to kTile tokens. Every output element still
+// goes through exactly the operations of its per-pair kernel, in the same order: the same integer lane
+// sums, the same fma into its own 8-lane accumulator block after block, the same final reduction. Only
+// the interleaving of independent outputs changes, so the results are bit-identical.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "rosetta/types.h"
+#include "rosetta/vecdot.h"
+#include "vecdot_avx2_lanes.h"
+
+namespace rosetta {
+namespace {
+using namespace avx2;
+
+constexpr int kTile = 4;  // tokens per tile: their accumulators stay in registers
+
+// Q4_0/Q5_0/Q8_0/IQ4_NL x Q8_0 (dot_q0): one row, NT tokens.
+template <typename B, int NT>
+void q0_row(int64_t nb, const B* w, const uint8_t* a, size_t arb, float* y, int64_t ldy) {
+  __m256 acc[NT];
+  for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; b++) {
+    const __m256i qw = load_w(w[b]);
+    const __m256i aw = _mm256_sign_epi8(qw, qw);
+    const float dw = half_to_f32(w[b].d);
+    for (int t = 0; t < NT; t++) {
+      const block_q8_0& ab = reinterpret_cast<const block_q8_0*>(a + arb * t)[b];
+      const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.qs));
+      const __m256i p16 = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(qy, qw));
+      const __m256 lanes = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * half_to_f32(ab.d)), lanes, acc[t]);
+    }
+  }
+  for (int t = 0; t < NT; t++) y[t * ldy] = hsum8(acc[t]);
+}
+
+// Q4_K x Q8_K (dot_q4_K): one row, NT tokens.
+template <int NT>
+void q4k_row(int64_t nb, const block_q4_K* w, const uint8_t* a, size_t arb, float* y, int64_t ldy) {
+  const __m256i m4 = _mm256_set1_epi8(15);
+  __m256 acc[NT];
+  __m128 accm[NT];
+  for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps(), accm[t] = _mm_setzero_ps();
+  for (int64_t i = 0; i < nb; i++) {
+    const float wd = half_to_f32(w[i].d), wdmin = half_to_f32(w[i].dmin);
+    uint8_t sc[8], mn[8];
+    q4k_scales(w[i].scales, sc, mn);
+    uint64_t mn64;
+    std::memcpy(&mn64, mn, 8);
+    const __m128i mins = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)mn64));
+    __m256i q[8], s[8];
+    for (int j = 0; j < 4; j++) {
+      const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qs + 32 * j));
+      q[2 * j] = _mm256_and_si256(bits, m4);
+      q[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+    }
+    for (int k = 0; k < 8; k++) s[k] = _mm256_set1_epi16(sc[k]);
+    for (int t = 0; t < NT; t++) {
+      const block_q8_K& ab = reinterpret_cast<const block_q8_K*>(a + arb * t)[i];
+      const float d = ab.d * wd;
+      const float dmin = -ab.d * wdmin;
+      const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.bsums));
+      const __m128i s32 = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+      accm[t] = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(_mm_madd_epi16(mins, s32)), accm[t]);
+      __m256i sumi = _mm256_setzero_si256();
+      for (int j = 0; j < 4; j++) {
+        const __m256i yl = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.qs + 64 * j));
+        const __m256i yh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.qs + 64 * j + 32));
+        const __m256i pl = _mm256_madd_epi16(_mm256_maddubs_epi16(q[2 * j], yl), s[2 * j]);
+        const __m256i ph = _mm256_madd_epi16(_mm256_maddubs_epi16(q[2 * j + 1], yh), s[2 * j + 1]);
+        sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(pl, ph));
+      }
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc[t]);
+    }
+  }
+  for (int t = 0; t < NT; t++) {
+    __m128 m = _mm_add_ps(accm[t], _mm_movehl_ps(accm[t], accm[t]));
+    m = _mm_add_ss(m, _mm_movehdup_ps(m));
+    y[t * ldy] = hsum8(acc[t]) + _mm_cvtss_f32(m);
+  }
+}
+
+// Q6_K x Q8_K (dot_q6_K): one row, NT tokens.
+template <int NT>
+void q6k_row(int64_t nb, const block_q6_K* w, const uint8_t* a, size_t arb, float* y, int64_t ldy) {
+  const __m256i m3 = _mm256_set1_epi8(3), m15 = _mm256_set1_epi8(15);
+  __m256 acc[NT];
+  for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < nb; i++) {
+    const float wd = half_to_f32(w[i].d);
+    const int8_t* sc = w[i].scales;
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc)));
+    __m256i q[8], s[8];
+    for (int j = 0; j < 2; j++) {
+      const uint8_t* ql = w[i].ql + 64 * j;
+      const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
+      const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
+      const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qh + 32 * j));
+      __m256i* qj = q + 4 * j;
+      qj[0] = _mm256_or_si256(_mm256_and_si256(l0, m15), _mm256_slli_epi16(_mm256_and_si256(h, m3), 4));
+      qj[1] = _mm256_or_si256(_mm256_and_si256(l1, m15), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m3), 4));
+      qj[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m15), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m3), 4));
+      qj[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m15), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m3), 4));
+      for (int g = 0; g < 4; g++) {
+        const int s0 = sc[8 * j + 2 * g], s1 = sc[8 * j + 2 * g + 1];
+        s[4 * j + g] = _mm256_setr_m128i(_mm_set1_epi16((short)s0), _mm_set1_epi16((short)s1));
+      }
+    }
+    for (int t = 0; t < NT; t++) {
+      const block_q8_K& ab = reinterpret_cast<const block_q8_K*>(a + arb * t)[i];
+      const float d = ab.d * wd;
+      const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.bsums));
+      const __m256i bias = _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16), 5);
+      __m256i sumi = _mm256_setzero_si256();
+      for (int k = 0; k < 8; k++) {
+        const __m256i yv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.qs + 32 * k));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], yv), s[k]));
+      }
+      sumi = _mm256_sub_epi32(sumi, bias);
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc[t]);
+    }
+  }
+  for (int t = 0; t < NT; t++) y[t * ldy] = hsum8(acc[t]);
+}
+
+// Rows x tokens over tiles of kTile tokens (and one tile of the remaining 1..kTile-1).
+template <typename B, template <typename, int> class Row>
+void tile(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb, int64_t nt, float* y, int64_t ldy) {
+  const int64_t nb = n / Row<B, 1>::kBlock;
+  for (int64_t t0 = 0; t0 < nt; t0 += kTile) {
+    const int64_t m = nt - t0 < kTile ? nt - t0 : kTile;
+    const uint8_t* at = a + arb * t0;
+    float* yt = y + ldy * t0;
+    for (int64_t r = 0; r < nr; r++) {
+      const B* wr = reinterpret_cast<const B*>(w + rb * r);
+      switch (m) {
+        case 4: Row<B, 4>::run(nb, wr, at, arb, yt + r, ldy); break;
+        case 3: Row<B, 3>::run(nb, wr, at, arb, yt + r, ldy); break;
+        case 2: Row<B, 2>::run(nb, wr, at, arb, yt + r, ldy); break;
+        default: Row<B, 1>::run(nb, wr, at, arb, yt + r, ldy); break;
+      }
+    }
+  }
+}
+
+template <typename B, int NT>
+struct Q0Row {
+  static constexpr int64_t kBlock = 32;
+  static void run(int64_t nb, const B* w, const uint8_t* a, size_t arb, float* y, int64_t ldy) { q0_row<B, NT>(nb, w, a, arb, y, ldy); }
+};
+template <typename B, int NT>
+struct Q4KRow {
+  static constexpr int64_t kBlock = QK_K;
+  static void run(int64_t nb, const B* w, const uint8_t* a, size_t arb, float* y, int64_t ldy) { q4k_row<NT>(nb, w, a, arb, y, ldy); }
+};
+template <typename B, int NT>
+struct Q6KRow {
+  static constexpr int64_t kBlock = QK_K;
+  static void run(int64_t nb, const B* w, const uint8_t* a, size_t arb, float* y, int64_t ldy) { q6k_row<NT>(nb, w, a, arb, y, ldy); }
+};
+
+}  // namespace
+
+VecDotTileFn vecdot_tile_avx2(uint32_t type) {
+  switch (type) {
+    case T_Q4_0: return tile<block_q4_0, Q0Row>;
+    case T_Q5_0: return tile<block_q5_0, Q0Row>;
+    case T_Q8_0: return tile<block_q8_0, Q0Row>;
+    case T_IQ4_NL: return tile<block_iq4_nl, Q0Row>;
+    case T_Q4_K: return tile<block_q4_K, Q4KRow>;
+    case T_Q6_K: return tile<block_q6_K, Q6KRow>;
+    default: return nullptr;
+  }
+}
+
+}  // namespace rosetta
