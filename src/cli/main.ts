@@ -58,6 +58,11 @@ function report(e: unknown): number {
 
 /** Runs the CLI and returns the exit code. Command handlers set `process.exitCode` for non-zero results. */
 export async function main(argv: string[]): Promise<number> {
+  if (argv.length === 0) {
+    // Bare `rosetta`: the help, on stderr, and a usage exit code (nothing was asked for).
+    process.stderr.write((await buildCli(["--help"]).getHelp()) + "\n\nrosetta: usage error: give two models (or traces) to compare, or a command; `rosetta demo` runs an example\n");
+    return EXIT.INPUT;
+  }
   try {
     process.exitCode = 0;
     await buildCli(argv)

@@ -15,6 +15,13 @@ describe("rosetta CLI basics", () => {
     expect(r.stdout).toContain("Exit codes");
   });
 
+  it("bare rosetta prints the help and a usage error on stderr, exit 2", () => {
+    const r = runCli([]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain("rosetta demo");
+  });
+
   it("rejects an unknown flag with one line and exit 2", () => {
     const r = runCli(["inspect", "x.gguf", "--bogus-flag"]);
     expect(r.code).toBe(2);

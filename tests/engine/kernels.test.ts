@@ -115,6 +115,26 @@ describe("matmul on every ISA path", () => {
     expect(Array.from(b)).toEqual(Array.from(a));
   });
 
+  // Prefill tiles share each decoded weight block across tokens (vecdot_tile_*): a batch must give, bit
+  // for bit, what each token gives alone (single-token calls run the per-pair kernel order).
+  test("a batch of tokens equals each token alone (multi-token tiles), every ISA", () => {
+    const nTok = 11, rows = 37;
+    for (const [name, type, cols] of [["Q4_0", T.Q4_0, 256], ["Q8_0", T.Q8_0, 288], ["Q4_K", T.Q4_K, 512], ["Q6_K", T.Q6_K, 768]] as const) {
+      const w = weights(type, rows, cols, rng(11));
+      const r = rng(5);
+      const x = Float32Array.from({ length: nTok * cols }, () => r() * 2 - 1);
+      for (const isa of ISAS) {
+        setIsa(isa);
+        const batch = mm(w, type, rows, cols, x, nTok, "ggml");
+        for (let t = 0; t < nTok; t++) {
+          const one = mm(w, type, rows, cols, x.subarray(t * cols, (t + 1) * cols), 1, "ggml");
+          expect(Array.from(batch.subarray(t * rows, (t + 1) * rows)), `${name} ${isa} token ${t}`).toEqual(Array.from(one));
+        }
+      }
+      setIsa(initialIsa);
+    }
+  });
+
   test("bad shapes are refused, not read out of bounds", () => {
     const w = weights(T.Q4_0, 4, 64);
     const x = new Float32Array(64), y = new Float32Array(8);

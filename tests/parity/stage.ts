@@ -16,6 +16,11 @@ import { loadLlamaBridge } from "../../src/reference/bridge.js";
 export const PARITY_FIXTURES: { arch: FixtureArch; type: string }[] = [];
 for (const arch of ["qwen2", "qwen3"] as FixtureArch[]) for (const type of ["F32", "Q8_0", "Q4_K_M"]) PARITY_FIXTURES.push({ arch, type });
 
+/** The band measurement set (scripts/measure-parity-bands.js): every fixture arch in each band's weight type. */
+export const MEASURE_FIXTURES: { arch: FixtureArch; type: string }[] = [];
+for (const arch of ["llama", "qwen2", "qwen3"] as FixtureArch[])
+  for (const type of ["F32", "F16", "Q8_0", "Q6_K", "Q4_0", "Q4_K_M"]) MEASURE_FIXTURES.push({ arch, type });
+
 /** Makes (or reuses) one fixture and copies it to the staging folder when the content differs. */
 export async function stageFixture(arch: FixtureArch, type: string): Promise<string> {
   const src = await getFixture(arch, type);
@@ -25,9 +30,9 @@ export async function stageFixture(arch: FixtureArch, type: string): Promise<str
   return dst;
 }
 
-export async function stageAll(): Promise<string[]> {
+export async function stageAll(set = PARITY_FIXTURES): Promise<string[]> {
   const out = [];
-  for (const f of PARITY_FIXTURES) out.push(await stageFixture(f.arch, f.type));
+  for (const f of set) out.push(await stageFixture(f.arch, f.type));
   return out;
 }
 

@@ -1,6 +1,7 @@
 /**
  * `rosetta parity <model.gguf>...`: top-k logit parity against real llama.cpp over the frozen prompt
  * suite (docs/parity.md), and `rosetta parity merge <results.json>...` to join shard results.
+ * `rosetta parity measure <results.json>...` prints the measured basis of the bands (docs/parity.md).
  * Exit 0 all pass, 1 any failure, 2 bad input or a pin mismatch (before anything is compared).
  */
 import { writeFileSync } from "node:fs";
@@ -12,6 +13,7 @@ import type { CommandModule } from "yargs";
 import { defaultManifestPath, loadManifest, resolveModelPath, type Manifest } from "../../parity/manifest.js";
 import { detailLines, isaTable, junit, summaryTable, verdictLine } from "../../parity/report.js";
 import { runParity, type ModelTarget } from "../../parity/runner.js";
+import { measureRows, measureTable, overBand } from "../../parity/measure.js";
 import { mergeRuns, parseShard, readRun, runToJson } from "../../parity/shard.js";
 import { loadSuite } from "../../parity/suite.js";
 import type { IsaName, Numerics, ParityRunResult } from "../../parity/types.js";
@@ -128,6 +130,17 @@ const mergeCommand: CommandModule<object, { results: string[]; junit?: string; j
   },
 };
 
+const measureCommand: CommandModule<object, { results: string[] }> = {
+  command: "measure <results..>",
+  describe: "Print the measured basis of the bands (largest delta/KL per band and mode) from JSON results",
+  builder: (y) => y.positional("results", { type: "string", array: true, demandOption: true }),
+  handler: async (a) => {
+    const rows = measureRows(a.results.map(readRun));
+    process.stdout.write(measureTable(rows) + "\n");
+    process.exitCode = overBand(rows).length ? EXIT.DIVERGENCE : EXIT.OK;
+  },
+};
+
 const runCommand: CommandModule<object, ParityArgs> = {
   command: "$0 [models..]",
   describe: "Run the parity suite on models",
@@ -154,6 +167,6 @@ const runCommand: CommandModule<object, ParityArgs> = {
 export const parityCommand: CommandModule<object, ParityArgs> = {
   command: "parity",
   describe: "Top-k logit parity against llama.cpp over a frozen prompt suite",
-  builder: (y) => y.command(mergeCommand).command(runCommand) as never,
+  builder: (y) => y.command(mergeCommand).command(measureCommand).command(runCommand) as never,
   handler: () => {},
 };
