@@ -16,7 +16,7 @@ import { comparePrompt, failedPrompt, type PromptMeta } from "./prompt.js";
 import { caseId, selectShard, type Shard } from "./shard.js";
 import { REFERENCE_SETTINGS, openReference, openRosetta, runReference, runRosetta, type RosettaSide } from "./sides.js";
 import { tokensFor, type Suite } from "./suite.js";
-import type { IsaName, IsaRun, Numerics, ParityRunResult, PromptResult } from "./types.js";
+import { runPassed, type IsaName, type IsaRun, type Numerics, type ParityRunResult, type PromptResult } from "./types.js";
 
 export interface ModelTarget {
   name: string;
@@ -34,6 +34,8 @@ export interface ParityOptions {
   tokens?: number;
   top: number;
   numerics: Numerics[];
+  /** Modes that decide the verdict (default: all of `numerics`); the others are reported only. */
+  gate?: Numerics[];
   /** ISA paths to force, side by side; empty = the kernels' own choice (ROSETTA_ISA or best). */
   isa: IsaName[];
   shard: Shard | null;
@@ -110,6 +112,7 @@ export async function runParity(o: ParityOptions): Promise<ParityRunResult> {
     isa,
     results: [],
     skipped: [],
+    gate: o.gate ?? o.numerics,
     passed: false,
   };
   for (const c of cases) for (const col of isa) if (col.status !== "ran") for (const n of o.numerics) run.skipped.push({ case: `${caseId(c)}/${n}/${col.requested}`, reason: col.status });
@@ -119,14 +122,14 @@ export async function runParity(o: ParityOptions): Promise<ParityRunResult> {
   } finally {
     for (const e of engines.values()) e.engine.close();
   }
-  run.passed = run.results.length > 0 && run.results.every((r) => r.passed) && run.skipped.every((s) => s.reason === "unavailable on this CPU");
+  run.passed = runPassed(run);
   return run;
 }
 
 function settingsRecord(o: ParityOptions, bridge: LlamaBridge): Record<string, unknown> {
   return {
     reference: { ...REFERENCE_SETTINGS, llamaCppRelease: bridge.tag, llamaCppCommit: bridge.commit, packages: bridge.packages, backendVariant: bridge.backend.loaded },
-    rosetta: { numerics: o.numerics, isa: o.isa, threads: o.threads, feeding: "teacher forcing: prompt in one batch, then one forced token per step" },
+    rosetta: { numerics: o.numerics, gate: o.gate ?? o.numerics, isa: o.isa, threads: o.threads, feeding: "teacher forcing: prompt in one batch, then one forced token per step" },
     top: o.top,
     tokens: o.tokens ?? "per prompt",
     suite: { path: o.suite.path, version: o.suite.version },

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 
 import { InputError } from "../util/errors.js";
-import type { ParityRunResult } from "./types.js";
+import { runPassed, type ParityRunResult } from "./types.js";
 
 export interface Shard {
   k: number;
@@ -67,7 +67,7 @@ export function mergeRuns(runs: ParityRunResult[], labels: string[] = []): Parit
   const n = first.shard?.n;
   if (n && shards.size !== n) out.skipped.push({ case: "shards", reason: `only ${shards.size} of ${n} shards were merged` });
   // An unavailable ISA column is reported, not failed; anything else that did not run fails the merge.
-  out.passed = out.results.length > 0 && out.results.every((r) => r.passed) && out.skipped.every((s) => s.reason === "unavailable on this CPU");
+  out.passed = runPassed(out);
   return out;
 }
 

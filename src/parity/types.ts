@@ -82,5 +82,21 @@ export interface ParityRunResult {
   results: PromptResult[];
   /** Cases that could not run at all (unavailable ISA, missing component); these never count as passes. */
   skipped: { case: string; reason: string }[];
+  /**
+   * The numerics modes whose results decide `passed` (and the exit code); results of the other modes are
+   * reported side by side only. Absent in older results: every mode is gated.
+   */
+  gate?: Numerics[];
   passed: boolean;
+}
+
+/** Whether a result counts toward the verdict of its run. */
+export function gated(run: Pick<ParityRunResult, "gate">, r: Pick<PromptResult, "numerics">): boolean {
+  return !run.gate || run.gate.includes(r.numerics);
+}
+
+/** The verdict: at least one gated result, all gated results passed, and nothing skipped but unavailable ISA paths. */
+export function runPassed(run: Pick<ParityRunResult, "gate" | "results" | "skipped">): boolean {
+  const g = run.results.filter((r) => gated(run, r));
+  return g.length > 0 && g.every((r) => r.passed) && run.skipped.every((s) => s.reason === "unavailable on this CPU");
 }

@@ -38,8 +38,10 @@ export class BpeSession {
   private readonly nTokens: number;
   /** (left symbol, right symbol) -> merge rank. */
   private readonly ranks: PairMap;
-  /** Merge rank -> symbol of the merged text. */
+  /** Merge rank -> symbol of the merged text (-1: not needed yet). */
   private readonly mergedSym: Int32Array;
+  private readonly extraIds = new Map<string, number>();
+  private readonly extraTexts: string[] = [];
   /** Symbol of each single byte (its GPT-2 char). */
   private readonly byteSym = new Int32Array(256);
   /** Token of each byte char below 0x80, the only ones llama.cpp's byte fallback can find; else -1. */
@@ -50,29 +52,38 @@ export class BpeSession {
     private readonly pre: PreTokenizerInfo,
   ) {
     this.nTokens = vocab.tokens.length;
-    const extra = new Map<string, number>();
-    const intern = (s: string): number => {
-      const id = vocab.tokenToId.get(s) ?? extra.get(s);
-      if (id !== undefined) return id;
-      const e = this.nTokens + extra.size;
-      extra.set(s, e);
-      return e;
-    };
-    for (let b = 0; b < 256; b++) this.byteSym[b] = intern(BYTE_TO_CHAR[b]);
+    for (let b = 0; b < 256; b++) this.byteSym[b] = this.intern(BYTE_TO_CHAR[b]);
     for (let c = 0; c < 128; c++) this.asciiTok[c] = vocab.tokenToId.get(String.fromCharCode(c)) ?? -1;
     const merges = vocab.merges;
     this.ranks = new PairMap(merges.length);
-    this.mergedSym = new Int32Array(merges.length);
+    this.mergedSym = new Int32Array(merges.length).fill(-1);
     for (let i = 0; i < merges.length; i++) {
       const m = merges[i];
       const pos = m.indexOf(" ", 1);
       // llama.cpp keys a merge without a space as ("", ""): no symbol is empty, so it never applies
-      if (pos < 0) continue;
-      const left = m.slice(0, pos), right = m.slice(pos + 1);
-      if (left === "" || right === "") continue;
-      this.ranks.setIfAbsent(intern(left), intern(right), i);
-      this.mergedSym[i] = intern(left + right);
+      if (pos < 0 || pos === m.length - 1) continue;
+      this.ranks.setIfAbsent(this.intern(m.slice(0, pos)), this.intern(m.slice(pos + 1)), i);
     }
+  }
+
+  /** The symbol of a text: its token id, or an id past the vocabulary for a text that is not a token. */
+  private intern(s: string): number {
+    const id = this.vocab.tokenToId.get(s) ?? this.extraIds.get(s);
+    if (id !== undefined) return id;
+    this.extraTexts.push(s);
+    this.extraIds.set(s, this.nTokens + this.extraIds.size);
+    return this.nTokens + this.extraIds.size - 1;
+  }
+
+  /** The symbol two symbols merge into under merge `rank`, interned the first time that merge is used. */
+  private merged(rank: number, a: number, b: number): number {
+    let m = this.mergedSym[rank];
+    if (m < 0) m = this.mergedSym[rank] = this.intern(this.textOf(a) + this.textOf(b));
+    return m;
+  }
+
+  private textOf(sym: number): string {
+    return sym < this.nTokens ? this.vocab.tokens[sym] : this.extraTexts[sym - this.nTokens];
   }
 
   tokenize(text: string, out: number[]): void {
@@ -127,7 +138,7 @@ export class BpeSession {
         return;
       }
     }
-    const { sym, start, len, prev, next, heap, popped, mergedSym } = this;
+    const { sym, start, len, prev, next, heap, popped } = this;
     for (let i = 0; i < n; i++) {
       sym[i] = this.byteSym[this.bytes[i]];
       start[i] = i;
@@ -142,7 +153,7 @@ export class BpeSession {
       heap.pop(popped);
       const l = popped[0], r = popped[1];
       if (len[l] === 0 || len[r] === 0 || len[l] + len[r] !== popped[2]) continue;
-      sym[l] = mergedSym[rank];
+      sym[l] = this.merged(rank, sym[l], sym[r]);
       len[l] += len[r];
       len[r] = 0;
       next[l] = next[r];

@@ -6,11 +6,11 @@ import { loadApr } from "../formats/apr.js";
 import { ggufTokenizerKeysFromApr } from "../formats/apr-tokenizer-keys.js";
 import type { LoadedModel } from "../formats/model.js";
 import { InputError } from "../util/errors.js";
-import { readGgufMetadata, tokenizerSpecFromGgufMetadata } from "./gguf.js";
+import { readGgufTokenizerMetadata, tokenizerSpecFromGgufMetadata } from "./gguf.js";
 import { Tokenizer } from "./tokenizer.js";
 
 export { Tokenizer } from "./tokenizer.js";
-export { tokenizerSpecFromGgufMetadata, readGgufMetadata } from "./gguf.js";
+export { tokenizerSpecFromGgufMetadata, readGgufMetadata, readGgufTokenizerMetadata } from "./gguf.js";
 export type { TokenizerSpec, TokenizeOptions, DetokenizeOptions } from "./types.js";
 export { ATTR } from "./types.js";
 
@@ -29,7 +29,7 @@ export function tokenizerFromModel(model: Pick<LoadedModel, "format" | "metadata
 export async function loadTokenizer(path: string): Promise<Tokenizer> {
   const magic = await readMagic(path);
   if (magic.subarray(0, 4).toString("latin1") === "GGUF") {
-    return tokenizerFromGgufMetadata(await readGgufMetadata(path));
+    return tokenizerFromGgufMetadata(readGgufTokenizerMetadata(path));
   }
   if (magic.subarray(0, 3).toString("latin1") === "APR") {
     return tokenizerFromModel(await loadApr(path, { logLayout: false }));

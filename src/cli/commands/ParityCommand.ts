@@ -30,6 +30,7 @@ export interface ParityArgs {
   shard?: string;
   isa?: string;
   numerics?: string;
+  gate?: string;
   manifest?: string;
   threads?: number;
   prompts?: string;
@@ -48,6 +49,18 @@ function numericsList(s: string | undefined, m: Manifest | null): Numerics[] {
   if (!s) return m?.rosetta.numerics ?? ["ggml"];
   const out = s === "both" ? ["ggml", "exact"] : s.split(",").map((x) => x.trim());
   for (const x of out) if (x !== "ggml" && x !== "exact") throw new InputError(`--numerics: '${x}' is not ggml, exact or both`);
+  return out as Numerics[];
+}
+
+/**
+ * Modes that decide the exit code. Default: ggml (the default mode, the one that claims llama.cpp's
+ * numerics) when it runs, else every requested mode; `all` gates every requested mode.
+ */
+function gateList(s: string | undefined, numerics: Numerics[]): Numerics[] {
+  if (!s) return numerics.includes("ggml") ? ["ggml"] : numerics;
+  if (s === "all" || s === "both") return numerics;
+  const out = s.split(",").map((x) => x.trim());
+  for (const x of out) if (!numerics.includes(x as Numerics)) throw new InputError(`--gate: '${x}' is not one of the modes being run (${numerics.join(", ")})`);
   return out as Numerics[];
 }
 
@@ -77,7 +90,7 @@ function promptList(s: string | undefined): number[] | undefined {
 }
 
 export function printRun(run: ParityRunResult, files: { junit?: string; json?: string }): number {
-  const lines = detailLines(run.results);
+  const lines = detailLines(run.results, run);
   if (lines.length) process.stdout.write(lines.join("\n") + "\n\n");
   if (run.results.length) process.stdout.write(summaryTable(run.results) + "\n\n");
   if (run.isa.length > 1) process.stdout.write("ISA paths side by side:\n" + isaTable(run) + "\n\n");
@@ -98,13 +111,16 @@ async function runHandler(a: ParityArgs): Promise<void> {
     if (models.length !== 1) throw new InputError("--reference needs exactly one model (the one rosetta runs)");
     models[0].refPath = a.reference;
   }
+  const numerics = numericsList(a.numerics, manifest);
+  const gate = gateList(a.gate, numerics);
   const t0 = performance.now();
   const run = await runParity({
     models,
     suite,
     tokens: a.tokens ?? manifest?.rosetta.tokens ?? undefined,
     top: a.top,
-    numerics: numericsList(a.numerics, manifest),
+    numerics,
+    gate,
     isa: isaList(a.isa),
     shard: a.shard ? parseShard(a.shard) : null,
     manifest,
@@ -155,6 +171,7 @@ const runCommand: CommandModule<object, ParityArgs> = {
       .option("shard", { type: "string", description: "Run shard K of N of the (model, quant, prompt) cases, e.g. 2/4" })
       .option("isa", { type: "string", description: "Force kernel paths side by side: scalar, avx2, avx512 (comma list) or all" })
       .option("numerics", { type: "string", description: "rosetta numerics: ggml, exact or both (default ggml)" })
+      .option("gate", { type: "string", description: "Modes that decide the exit code: ggml, exact or all (default ggml when it runs); the others are reported" })
       .option("manifest", { type: "string", description: "Pinned manifest: verify every hash and version first (exit 2 on mismatch)" })
       .option("threads", { type: "number", description: "rosetta threads (default: cores); llama.cpp is pinned to 1" })
       .option("prompts", { type: "string", description: "Only these prompt indices (comma list)" })

@@ -9,6 +9,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <vector>
 
 #include "rosetta/types.h"
 #include "rosetta/vecdot.h"
@@ -20,24 +21,70 @@ using namespace avx2;
 
 constexpr int kTile = 4;  // tokens per tile: their accumulators stay in registers
 
-// Q4_0/Q5_0/Q8_0/IQ4_NL x Q8_0 (dot_q0): one row, NT tokens.
-template <typename B, int NT>
-void q0_row(int64_t nb, const B* w, const uint8_t* a, size_t arb, float* y, int64_t ldy) {
-  __m256 acc[NT];
-  for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
+// Q4_0/Q5_0/Q8_0/IQ4_NL x Q8_0 (dot_q0): RM rows, NT tokens. ad[t * nb + b]: the activation scales
+// as f32 (converted once per tile); each pair's scale is dw * ad in f32, as in dot_q0.
+template <typename B, int RM, int NT>
+void q0_rows(int64_t nb, const B* const* w, const uint8_t* a, size_t arb, const float* ad, float* y, int64_t ldy) {
+  __m256 acc[RM][NT];
+  for (int r = 0; r < RM; r++)
+    for (int t = 0; t < NT; t++) acc[r][t] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; b++) {
-    const __m256i qw = load_w(w[b]);
-    const __m256i aw = _mm256_sign_epi8(qw, qw);
-    const float dw = half_to_f32(w[b].d);
+    __m256i qw[RM], aw[RM];
+    __m256 dw[RM];
+    for (int r = 0; r < RM; r++) {
+      qw[r] = load_w(w[r][b]);
+      aw[r] = _mm256_sign_epi8(qw[r], qw[r]);
+      dw[r] = _mm256_set1_ps(half_to_f32(w[r][b].d));
+    }
     for (int t = 0; t < NT; t++) {
       const block_q8_0& ab = reinterpret_cast<const block_q8_0*>(a + arb * t)[b];
       const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.qs));
-      const __m256i p16 = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(qy, qw));
-      const __m256 lanes = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
-      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * half_to_f32(ab.d)), lanes, acc[t]);
+      const __m256 da = _mm256_broadcast_ss(ad + t * nb + b);
+      for (int r = 0; r < RM; r++) {
+        const __m256i p16 = _mm256_maddubs_epi16(aw[r], _mm256_sign_epi8(qy, qw[r]));
+        const __m256 lanes = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+        acc[r][t] = _mm256_fmadd_ps(_mm256_mul_ps(dw[r], da), lanes, acc[r][t]);
+      }
     }
   }
-  for (int t = 0; t < NT; t++) y[t * ldy] = hsum8(acc[t]);
+  for (int r = 0; r < RM; r++)
+    for (int t = 0; t < NT; t++) y[t * ldy + r] = hsum8(acc[r][t]);
+}
+
+template <typename B, int NT>
+void q0_tokens(int64_t nb, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb, const float* ad, float* y, int64_t ldy) {
+  int64_t r = 0;
+  for (; r + 2 <= nr; r += 2) {
+    const B* wr[2] = {reinterpret_cast<const B*>(w + rb * r), reinterpret_cast<const B*>(w + rb * (r + 1))};
+    q0_rows<B, 2, NT>(nb, wr, a, arb, ad, y + r, ldy);
+  }
+  if (r < nr) {
+    const B* wr[1] = {reinterpret_cast<const B*>(w + rb * r)};
+    q0_rows<B, 1, NT>(nb, wr, a, arb, ad, y + r, ldy);
+  }
+}
+
+template <typename B>
+void tile_q0(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb, int64_t nt, float* y, int64_t ldy) {
+  const int64_t nb = n / 32;
+  thread_local std::vector<float> adBuf;
+  if ((int64_t)adBuf.size() < kTile * nb) adBuf.resize(kTile * nb);
+  float* ad = adBuf.data();
+  for (int64_t t0 = 0; t0 < nt; t0 += kTile) {
+    const int64_t m = nt - t0 < kTile ? nt - t0 : kTile;
+    const uint8_t* at = a + arb * t0;
+    for (int64_t t = 0; t < m; t++) {
+      const block_q8_0* ab = reinterpret_cast<const block_q8_0*>(at + arb * t);
+      for (int64_t b = 0; b < nb; b++) ad[t * nb + b] = half_to_f32(ab[b].d);
+    }
+    float* yt = y + ldy * t0;
+    switch (m) {
+      case 4: q0_tokens<B, 4>(nb, w, rb, nr, at, arb, ad, yt, ldy); break;
+      case 3: q0_tokens<B, 3>(nb, w, rb, nr, at, arb, ad, yt, ldy); break;
+      case 2: q0_tokens<B, 2>(nb, w, rb, nr, at, arb, ad, yt, ldy); break;
+      default: q0_tokens<B, 1>(nb, w, rb, nr, at, arb, ad, yt, ldy); break;
+    }
+  }
 }
 
 // Q4_K x Q8_K (dot_q4_K): one row, NT tokens.
@@ -150,11 +197,6 @@ void tile(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, 
 }
 
 template <typename B, int NT>
-struct Q0Row {
-  static constexpr int64_t kBlock = 32;
-  static void run(int64_t nb, const B* w, const uint8_t* a, size_t arb, float* y, int64_t ldy) { q0_row<B, NT>(nb, w, a, arb, y, ldy); }
-};
-template <typename B, int NT>
 struct Q4KRow {
   static constexpr int64_t kBlock = QK_K;
   static void run(int64_t nb, const B* w, const uint8_t* a, size_t arb, float* y, int64_t ldy) { q4k_row<NT>(nb, w, a, arb, y, ldy); }
@@ -169,10 +211,10 @@ struct Q6KRow {
 
 VecDotTileFn vecdot_tile_avx2(uint32_t type) {
   switch (type) {
-    case T_Q4_0: return tile<block_q4_0, Q0Row>;
-    case T_Q5_0: return tile<block_q5_0, Q0Row>;
-    case T_Q8_0: return tile<block_q8_0, Q0Row>;
-    case T_IQ4_NL: return tile<block_iq4_nl, Q0Row>;
+    case T_Q4_0: return tile_q0<block_q4_0>;
+    case T_Q5_0: return tile_q0<block_q5_0>;
+    case T_Q8_0: return tile_q0<block_q8_0>;
+    case T_IQ4_NL: return tile_q0<block_iq4_nl>;
     case T_Q4_K: return tile<block_q4_K, Q4KRow>;
     case T_Q6_K: return tile<block_q6_K, Q6KRow>;
     default: return nullptr;
