@@ -12,7 +12,10 @@ import { MergeHeap } from "./heap.js";
 import { PairMap } from "./pairmap.js";
 import { PRE_SPLITTERS, splitWords, WordEnds, type PreTokenizerInfo } from "./pretokenize.js";
 import { BYTE_TO_CHAR } from "./unicode.js";
+import { TextTable } from "./texttable.js";
 import { WordCache } from "./wordcache.js";
+
+const BYTE_TO_CHAR_CODE = Uint16Array.from(BYTE_TO_CHAR, (c) => c.charCodeAt(0));
 
 export interface BpeVocab {
   tokenToId: Map<string, number>;
@@ -22,12 +25,13 @@ export interface BpeVocab {
 }
 
 export class BpeSession {
-  private bytes = new Uint8Array(256);
-  private sym = new Int32Array(256);
-  private start = new Int32Array(256);
-  private len = new Int32Array(256);
-  private prev = new Int32Array(256);
-  private next = new Int32Array(256);
+  // roomy from the start: replacing an array field later deoptimizes the code that read it
+  private bytes = new Uint8Array(4096);
+  private sym = new Int32Array(4096);
+  private start = new Int32Array(4096);
+  private len = new Int32Array(4096);
+  private prev = new Int32Array(4096);
+  private next = new Int32Array(4096);
   private heap = new MergeHeap();
   private popped = new Int32Array(3);
   private cps = new Int32Array(1024);
@@ -40,8 +44,9 @@ export class BpeSession {
   private readonly ranks: PairMap;
   /** Merge rank -> symbol of the merged text (-1: not needed yet). */
   private readonly mergedSym: Int32Array;
-  private readonly extraIds = new Map<string, number>();
-  private readonly extraTexts: string[] = [];
+  /** Text of every symbol: the tokens, then texts met in the merges that are not tokens. */
+  private readonly texts: TextTable;
+  private codes = new Uint16Array(4096);
   /** Symbol of each single byte (its GPT-2 char). */
   private readonly byteSym = new Int32Array(256);
   /** Token of each byte char below 0x80, the only ones llama.cpp's byte fallback can find; else -1. */
@@ -52,9 +57,11 @@ export class BpeSession {
     private readonly pre: PreTokenizerInfo,
   ) {
     this.nTokens = vocab.tokens.length;
-    for (let b = 0; b < 256; b++) this.byteSym[b] = this.intern(BYTE_TO_CHAR[b]);
-    for (let c = 0; c < 128; c++) this.asciiTok[c] = vocab.tokenToId.get(String.fromCharCode(c)) ?? -1;
     const merges = vocab.merges;
+    this.texts = new TextTable(this.nTokens + merges.length / 4);
+    for (const t of vocab.tokens) this.texts.add(t);
+    for (let b = 0; b < 256; b++) this.byteSym[b] = this.intern(BYTE_TO_CHAR[b], 0, 1);
+    for (let c = 0; c < 128; c++) this.asciiTok[c] = vocab.tokenToId.get(String.fromCharCode(c)) ?? -1;
     this.ranks = new PairMap(merges.length);
     this.mergedSym = new Int32Array(merges.length).fill(-1);
     for (let i = 0; i < merges.length; i++) {
@@ -62,28 +69,27 @@ export class BpeSession {
       const pos = m.indexOf(" ", 1);
       // llama.cpp keys a merge without a space as ("", ""): no symbol is empty, so it never applies
       if (pos < 0 || pos === m.length - 1) continue;
-      this.ranks.setIfAbsent(this.intern(m.slice(0, pos)), this.intern(m.slice(pos + 1)), i);
+      this.ranks.setIfAbsent(this.intern(m, 0, pos), this.intern(m, pos + 1, m.length), i);
     }
   }
 
-  /** The symbol of a text: its token id, or an id past the vocabulary for a text that is not a token. */
-  private intern(s: string): number {
-    const id = this.vocab.tokenToId.get(s) ?? this.extraIds.get(s);
-    if (id !== undefined) return id;
-    this.extraTexts.push(s);
-    this.extraIds.set(s, this.nTokens + this.extraIds.size);
-    return this.nTokens + this.extraIds.size - 1;
+  /**
+   * The symbol of s.slice(from, to): its token id (the last id with that text, as llama.cpp's token_to_id),
+   * or an id past the vocabulary for a text that is not a token.
+   */
+  private intern(s: string, from: number, to: number): number {
+    const id = this.texts.findRange(s, from, to);
+    return id >= 0 ? id : this.texts.add(s.slice(from, to));
   }
 
   /** The symbol two symbols merge into under merge `rank`, interned the first time that merge is used. */
   private merged(rank: number, a: number, b: number): number {
     let m = this.mergedSym[rank];
-    if (m < 0) m = this.mergedSym[rank] = this.intern(this.textOf(a) + this.textOf(b));
+    if (m < 0) {
+      const text = this.texts.texts[a] + this.texts.texts[b];
+      m = this.mergedSym[rank] = this.intern(text, 0, text.length);
+    }
     return m;
-  }
-
-  private textOf(sym: number): string {
-    return sym < this.nTokens ? this.vocab.tokens[sym] : this.extraTexts[sym - this.nTokens];
   }
 
   tokenize(text: string, out: number[]): void {
@@ -130,10 +136,11 @@ export class BpeSession {
   private tokenizeWord(s: number, e: number, out: number[]): void {
     const n = this.utf8(s, e);
     if (this.pre.ignoreMerges) {
-      let encoded = "";
-      for (let i = 0; i < n; i++) encoded += BYTE_TO_CHAR[this.bytes[i]];
-      const direct = this.vocab.tokenToId.get(encoded);
-      if (direct !== undefined) {
+      // a word that is a token as a whole is emitted as it is
+      const codes = this.codes;
+      for (let i = 0; i < n; i++) codes[i] = BYTE_TO_CHAR_CODE[this.bytes[i]];
+      const direct = this.texts.findCodes(codes, n);
+      if (direct >= 0 && direct < this.nTokens) {
         out.push(direct);
         return;
       }
@@ -210,6 +217,7 @@ export class BpeSession {
     if (n <= this.sym.length) return;
     const cap = n * 2;
     this.bytes = new Uint8Array(cap);
+    this.codes = new Uint16Array(cap);
     this.sym = new Int32Array(cap);
     this.start = new Int32Array(cap);
     this.len = new Int32Array(cap);

@@ -122,6 +122,7 @@ class GgufKvReader {
     this.need(24);
     if (this.buf.toString("latin1", 0, 4) !== "GGUF") throw this.bad("not a GGUF file");
     const version = this.buf.readUInt32LE(4);
+    if (version === 1) throw new UnsupportedError(`${this.path}: GGUF v1 is not supported (re-convert the model with a current llama.cpp to get v3)`);
     if (version !== 2 && version !== 3) throw new UnsupportedError(`${this.path}: GGUF version ${version} is not supported (2 and 3 are)`);
     this.pos = 16;
     const nKv = this.u64();

@@ -21,8 +21,10 @@ export class WordEnds {
   length = 0;
   private last = 0;
 
-  clear(): void {
+  /** Empties the list and makes room for n ends (growing inside push would deoptimize its callers). */
+  clear(n: number): void {
     this.length = 0;
+    if (this.ends.length < n) this.ends = new Int32Array(n);
   }
 
   begin(start: number): void {
@@ -235,11 +237,11 @@ export function preTokenizerInfo(pre: string): PreTokenizerInfo | undefined {
  */
 export function splitWords(cps: Int32Array, n: number, chain: readonly SegmentSplitter[], a: WordEnds, b: WordEnds): WordEnds {
   let segs = a, out = b;
-  segs.clear();
+  segs.clear(n + 1);
   segs.begin(0);
   segs.push(n);
   for (const splitter of chain) {
-    out.clear();
+    out.clear(n + 1);
     let s = 0;
     for (let k = 0; k < segs.length; k++) {
       const e = segs.ends[k];

@@ -6,14 +6,14 @@
 const MAX_ENTRIES = 200_000;
 
 export class WordCache {
-  private slots: Int32Array<ArrayBuffer> = new Int32Array(1 << 15); // entry index + 1; 0 = empty
-  private keyStart: Int32Array<ArrayBuffer> = new Int32Array(1 << 14);
-  private keyLen: Int32Array<ArrayBuffer> = new Int32Array(1 << 14);
-  private valStart: Int32Array<ArrayBuffer> = new Int32Array(1 << 14);
-  private valLen: Int32Array<ArrayBuffer> = new Int32Array(1 << 14);
-  private hashes: Int32Array<ArrayBuffer> = new Int32Array(1 << 14);
-  private keys: Int32Array<ArrayBuffer> = new Int32Array(1 << 16);
-  private vals: Int32Array<ArrayBuffer> = new Int32Array(1 << 16);
+  private slots: Int32Array<ArrayBuffer> = new Int32Array(1 << 16); // entry index + 1; 0 = empty
+  private keyStart: Int32Array<ArrayBuffer> = new Int32Array(1 << 15);
+  private keyLen: Int32Array<ArrayBuffer> = new Int32Array(1 << 15);
+  private valStart: Int32Array<ArrayBuffer> = new Int32Array(1 << 15);
+  private valLen: Int32Array<ArrayBuffer> = new Int32Array(1 << 15);
+  private hashes: Int32Array<ArrayBuffer> = new Int32Array(1 << 15);
+  private keys: Int32Array<ArrayBuffer> = new Int32Array(1 << 18);
+  private vals: Int32Array<ArrayBuffer> = new Int32Array(1 << 17);
   private nEntries = 0;
   private nKeys = 0;
   private nVals = 0;

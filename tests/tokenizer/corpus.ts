@@ -81,3 +81,27 @@ export function generateText(seed: number, bytes: number): string {
   }
   return parts.join("\n");
 }
+
+/**
+ * Strings dense in special-token texts and their fragments: whole texts back to back, texts cut anywhere and
+ * glued to other texts (overlaps such as "<|im_<|im_end|>"), whitespace around them (lstrip/rstrip) and bits of
+ * ordinary text. These exercise the order in which special tokens cut the text.
+ */
+export function generateSpecialStrings(seed: number, n: number, specials: readonly string[]): string[] {
+  const r = rng(seed);
+  const piece = (): string => {
+    const t = pick(r, specials);
+    const x = r();
+    if (x < 0.4) return t;
+    const cut = 1 + Math.floor(r() * Math.max(1, t.length - 1));
+    if (x < 0.6) return t.slice(0, cut);
+    if (x < 0.8) return t.slice(cut);
+    return pick(r, [" ", "\n", "  ", "\t", "x", "Hello", "1", "<", "|", ">", "[", "]", "<|", "|>", "你好"]);
+  };
+  return Array.from({ length: n }, () => {
+    let s = "";
+    const parts = 1 + Math.floor(r() * 10);
+    for (let i = 0; i < parts; i++) s += piece();
+    return s;
+  });
+}

@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { llamaSource } from "../helpers/llamaSource.js";
 import { loadTokenizer, type Tokenizer } from "../../src/tokenizer/index.js";
-import { generateStrings } from "./corpus.js";
+import { generateSpecialStrings, generateStrings } from "./corpus.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyModule = any;
@@ -87,6 +87,15 @@ describe.skipIf(!nlc || !src.dir)("tokenizer vs llama.cpp (node-llama-cpp, pinne
       const special = compareAll(ours, model, generateStrings(seed + 100, 300, specials), true);
       expect(special.idMismatches).toEqual([]);
       expect(special.textMismatches).toEqual([]);
+
+      // every special token of the vocabulary, cut up and overlapped: the cutting order must be llama.cpp's
+      const all = ours.vocab.specialTokens.map((id) => ours.vocab.tokens[id]);
+      const dense = generateSpecialStrings(seed + 200, 300, all);
+      for (const parseSpecial of [true, false]) {
+        const r = compareAll(ours, model, dense, parseSpecial);
+        expect(r.idMismatches).toEqual([]);
+        expect(r.textMismatches).toEqual([]);
+      }
       return plain;
     } finally {
       await model.dispose();
