@@ -11,6 +11,7 @@ import { gguf } from "@huggingface/gguf";
 import { describe, expect, it } from "vitest";
 
 import { loadGguf } from "../../../src/formats/gguf.js";
+import { readGgufTokenizerMetadata, tokenizerSpecFromGgufMetadata } from "../../../src/tokenizer/gguf.js";
 import { RosettaError } from "../../../src/util/errors.js";
 import { rng, randInt } from "../../helpers/rng.js";
 import { HAVE_SHARED, STORIES } from "../../helpers/shared.js";
@@ -63,6 +64,13 @@ describe.skipIf(!HAVE_SHARED)("GGUF loader fuzz", () => {
         expect(e.message).not.toContain("\n");
         expect(e.message.startsWith(p)).toBe(true);
         outcomes.rejected++;
+      }
+      // The tokenizer's own fast GGUF reader sees the same hostile bytes.
+      try {
+        tokenizerSpecFromGgufMetadata(readGgufTokenizerMetadata(p));
+      } catch (e) {
+        if (!(e instanceof RosettaError)) throw new Error(`case ${i}: tokenizer reader: not a RosettaError: ${(e as Error).stack}`);
+        expect(e.message).not.toContain("\n");
       }
     }
     process.stderr.write(`[fuzz] ${CASES} cases in ${Date.now() - t0} ms: ${outcomes.ok} loaded, ${outcomes.rejected} rejected\n`);
