@@ -4,7 +4,7 @@
  * figures actually seen next to the band in force, so a band can be checked against (and re-derived from)
  * the real thing. scripts/measure-parity-bands.js produces the inputs; docs/parity.md records the output.
  */
-import { bandFor, bandKey } from "./bands.js";
+import { bandFor, bandKey, deriveBand, type Figures } from "./bands.js";
 import { fmt } from "./compare.js";
 import { table } from "./report.js";
 import type { ParityRunResult, PromptResult } from "./types.js";
@@ -77,17 +77,27 @@ export function overBand(rows: MeasuredRow[]): MeasuredRow[] {
   });
 }
 
-/** The measured figures beside the band in force; `over` marks a figure above its band. */
+const figures = (m: MeasuredRow): Figures => ({ delta: m.maxTopDelta, kl: m.maxKl, klMean: m.maxMeanKl });
+
+/** What the rule of src/parity/bands.ts gives for these figures (ggml zero rows use the exact row's band). */
+export function ruleBand(m: MeasuredRow, rows: MeasuredRow[]): Figures {
+  if (m.numerics === "exact") return deriveBand(figures(m), "exact");
+  const ex = rows.find((r) => r.band === m.band && r.numerics === "exact");
+  return deriveBand(figures(m), "ggml", ex ? deriveBand(figures(ex), "exact") : undefined);
+}
+
+/** The measured figures beside the band in force and the band the rule gives; `!` marks a figure above its band. */
 export function measureTable(rows: MeasuredRow[]): string {
   const out = [["band", "mode", "prompt runs", "positions", "passed", "flips (rank>=3)", "near-ties", "max delta", "max full delta", "max kl", "max mean kl",
-    "band delta/kl/mean", "isa", "models"]];
+    "band delta/kl/mean", "rule gives", "isa", "models"]];
   for (const m of rows) {
     const b = bandFor(m.band, m.numerics as "ggml" | "exact");
+    const g = ruleBand(m, rows);
     const over = (x: number, lim: number | undefined) => (lim !== undefined && !(x <= lim) ? `${fmt(x)}!` : fmt(x));
     out.push([
       m.band, m.numerics, String(m.promptRuns), String(m.positions), `${m.passed}/${m.promptRuns}`, `${m.top1Flips} (${m.deepFlips})`, String(m.nearTies),
       over(m.maxTopDelta, b?.topDelta), fmt(m.maxFullDelta), over(m.maxKl, b?.klMax), over(m.maxMeanKl, b?.klMean),
-      b ? `${fmt(b.topDelta)} / ${fmt(b.klMax)} / ${fmt(b.klMean)}` : "none", m.isas.sort().join(","), m.models.sort().join(","),
+      b ? `${fmt(b.topDelta)} / ${fmt(b.klMax)} / ${fmt(b.klMean)}` : "none", `${fmt(g.delta)} / ${fmt(g.kl)} / ${fmt(g.klMean)}`, m.isas.sort().join(","), m.models.sort().join(","),
     ]);
   }
   return table(out) + "\n(! = measured figure above the band in force)";

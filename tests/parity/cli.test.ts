@@ -3,7 +3,7 @@
  * stories260K, pins stopping a run with exit 2, merge, and a defect-injected model failing with the
  * greppable lines. Runs the built CLI (dist/), like a user.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
@@ -13,7 +13,10 @@ import { injectDefect, parseDefect } from "../../src/convert/defects.js";
 import { irToGguf, readGgufIr } from "../../src/convert/ir.js";
 import { runCli } from "../helpers/cli.js";
 import { HAVE_SHARED, REPO_ROOT, STORIES } from "../helpers/shared.js";
+import { native } from "../../src/native/ops.js";
 import { stageFixture } from "./stage.js";
+
+const HAVE_AVX512 = (native() as unknown as { cpuFeatures(): { isas: string[] } }).cpuFeatures().isas.includes("avx512");
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "rosetta-parity-"));
 
@@ -35,6 +38,7 @@ describe.skipIf(!HAVE_SHARED)("rosetta parity on stories260K", () => {
       expect(p.positions).toBe(50);
       expect(p.top1Match).toBe(50);
       expect(p.kl.max).toBeLessThan(1e-9);
+      expect(p.isa).toBe(run.isa[0].ran);
     }
     expect(readFileSync(junit, "utf8")).toMatch(/<testsuite name="parity\.stories260K\.gguf\.F32\.ggml\.\w+" tests="10" failures="0"/);
     const m = runCli(["parity", "merge", json]);
@@ -49,10 +53,15 @@ describe.skipIf(!HAVE_SHARED)("rosetta parity on stories260K", () => {
     man.models[0].sha256 = "0".repeat(64);
     const file = path.join(tmp, "bad-manifest.json");
     writeFileSync(file, JSON.stringify(man));
-    const r = runCli(["parity", "--manifest", file, "--tokens", "2"]);
+    const out = path.join(tmp, "never.json");
+    const r = runCli(["parity", "--manifest", file, "--tokens", "2", "--json", out]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/pin mismatch: stories260K sha256: manifest has 0{64}, found 270cba1b/);
+    expect(r.stderr.trim().split("\n").filter((l) => l.startsWith("rosetta:"))).toHaveLength(1);
+    // Nothing was compared: no per-prompt progress, no result lines, no results file.
+    expect(r.stderr).not.toMatch(/PASS|FAIL/);
     expect(r.stdout).not.toMatch(/PARITY-|prompts passed/);
+    expect(existsSync(out)).toBe(false);
     man.models[0].sha256 = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d";
     man.reference.llamaCpp.commit = "deadbeef";
     writeFileSync(file, JSON.stringify(man));
@@ -61,27 +70,58 @@ describe.skipIf(!HAVE_SHARED)("rosetta parity on stories260K", () => {
     expect(c.stderr).toMatch(/llama\.cpp commit: manifest has deadbeef/);
   }, 60_000);
 
+  it("records the ISA path that actually ran, per prompt", () => {
+    const json = path.join(tmp, "isa.json");
+    // No --isa: the kernels' own choice, here forced by ROSETTA_ISA, is read back and recorded.
+    const r = runCli(["parity", STORIES, "--prompts", "0,1", "--tokens", "2", "--json", json], { ROSETTA_ISA: "scalar" });
+    expect(r.code).toBe(0);
+    const run = JSON.parse(readFileSync(json, "utf8"));
+    expect(run.isa).toEqual([{ requested: "scalar", ran: "scalar", status: "ran" }]);
+    expect(run.results.map((p: { isa: string }) => p.isa)).toEqual(["scalar", "scalar"]);
+    expect(r.stdout).toMatch(/^stories260K\.gguf\s+F32\s+ggml\s+scalar\s+0\s/m);
+  }, 60_000);
+
+  it.skipIf(HAVE_AVX512)("--isa avx512 on a CPU without it is an explicit not-run, never a pass", () => {
+    const json = path.join(tmp, "avx512.json");
+    const r = runCli(["parity", STORIES, "--isa", "avx512", "--prompts", "0,1", "--tokens", "2", "--json", json]);
+    expect(r.code).toBe(1);
+    expect(r.stdout.split("\n").filter((l) => /^PARITY-NOT-RUN case=stories260K\.gguf\/F32\/p[01]\/ggml\/avx512 reason="unavailable on this CPU"$/.test(l))).toHaveLength(2);
+    expect(r.stdout).toMatch(/^parity: 0\/0 prompts passed, 0 near-ties, 2 not run -> FAIL$/m);
+    expect(r.stdout).not.toMatch(/PASS/);
+    const run = JSON.parse(readFileSync(json, "utf8"));
+    expect(run).toMatchObject({ passed: false, results: [], isa: [{ requested: "avx512", ran: null, status: "unavailable on this CPU" }] });
+  }, 60_000);
+
   it("bad flags are one line and exit 2", () => {
-    const r = runCli(["parity", STORIES, "--shard", "5/4"]);
-    expect(r.code).toBe(2);
-    expect(r.stderr.trim().split("\n").filter((l) => l.startsWith("rosetta:"))).toHaveLength(1);
+    for (const bad of [["--shard", "5/4"], ["--gate", "exact"], ["--isa", "neon"]]) {
+      const r = runCli(["parity", STORIES, ...bad]);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split("\n").filter((l) => l.startsWith("rosetta:"))).toHaveLength(1);
+    }
+    const m = runCli(["parity", "measure", path.join(tmp, "missing.json")]);
+    expect(m.code).toBe(2);
+    expect(m.stderr).toMatch(/cannot read .*missing\.json/);
   });
 });
 
 describe("rosetta parity on a defect-injected model", () => {
-  it("fails with one greppable line per failing position and exit 1", async () => {
-    const good = await stageFixture("qwen2", "F32");
+  // F32 and a quantized mix, both in the default (ggml) mode: the quantized one keeps its top-1 on these
+  // prompts, so it is the delta/KL bands that must catch it.
+  it.each([["qwen2", "F32"], ["qwen3", "Q4_K_M"]] as const)("%s %s: one greppable line per failing position and exit 1", async (arch, type) => {
+    const good = await stageFixture(arch, type);
     const ir = await readGgufIr(good);
     injectDefect(ir, parseDefect("swap-gate-up@1"), "gguf");
-    const bad = path.join(tmp, "qwen2-swap-gate-up.gguf");
+    const name = `${arch}-${type}-swap-gate-up.gguf`;
+    const bad = path.join(tmp, name);
     writeFileSync(bad, irToGguf(ir));
-    const junit = path.join(tmp, "d.xml");
+    const junit = path.join(tmp, `${name}.xml`);
     const r = runCli(["parity", bad, "--reference", good, "--tokens", "6", "--prompts", "0,4", "--junit", junit]);
     expect(r.code).toBe(1);
     const lines = r.stdout.split("\n").filter((l) => /^PARITY-FAIL .* token_idx=\d/.test(l));
     expect(lines.length).toBeGreaterThanOrEqual(6);
+    const head = `^PARITY-FAIL model=${name.replace(/\./g, "\\.")} quant=${type} numerics=ggml isa=\\w+ prompt_idx=[04] token_idx=\\d+ `;
     for (const l of lines)
-      expect(l).toMatch(/^PARITY-FAIL model=qwen2-swap-gate-up\.gguf quant=F32 numerics=ggml isa=\w+ prompt_idx=[04] token_idx=\d+ top5_rosetta=\[(\d+:-?\d+\.\d{4},?){5}\] top5_llamacpp=\[(\d+:-?\d+\.\d{4},?){5}\] delta=\S+ kl=\S+ reason="/);
+      expect(l).toMatch(new RegExp(head + String.raw`top5_rosetta=\[(\d+:-?\d+\.\d{4},?){5}\] top5_llamacpp=\[(\d+:-?\d+\.\d{4},?){5}\] delta=\S+ kl=\S+ reason="[^"]*(delta|kl|top1|top5)`));
     expect(r.stdout).toMatch(/FAIL\n*\s*\nparity: 0\/2 prompts passed/);
     expect(readFileSync(junit, "utf8")).toMatch(/failures="2"/);
   }, 60_000);

@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
 
-import { BAND_QUANTS, bandFor } from "../../src/parity/bands.js";
+import { BAND_QUANTS, MEASURED, REORDER, bandFor, deriveBand, up125 } from "../../src/parity/bands.js";
 import { comparePosition, klDivergence, klStats, logSoftmax, topK } from "../../src/parity/compare.js";
 import { comparePrompt } from "../../src/parity/prompt.js";
 
-const band = bandFor("Q8_0", "ggml")!;
+// A band wide enough for the hand-made rows below (topDelta 0.2, near-tie gap 0.4).
+const band = bandFor("Q8_0", "exact")!;
 
 function row(values: Record<number, number>, n = 16, base = -5): Float32Array {
   const r = new Float32Array(n).fill(base);
@@ -61,7 +62,7 @@ describe("comparePosition", () => {
     const ros = row({ 3: 10, 4: 10.5, 5: 8, 6: 7, 7: 6 });
     const p = comparePosition({ tokenIdx: 2, refToken: 3, ref, ros, k: 5, band });
     expect(p.top1).toBe("flip");
-    expect(p.reasons.join()).toMatch(/top1 4 != 3 \(reference token at rosetta rank 2, gap 0\.5000 > near-tie 0\.01000\)/);
+    expect(p.reasons.join()).toMatch(/top1 4 != 3 \(reference token at rosetta rank 2, gap 0\.5000 > near-tie 0\.4000\)/);
     expect(p.reasons.join()).toMatch(/delta 1\.500 > band/);
   });
   it("fails a flip to rank 3 even when tiny", () => {
@@ -119,17 +120,46 @@ describe("comparePrompt", () => {
 });
 
 describe("bands", () => {
-  it("are looser for coarser quantization, in both modes, and carry a basis", () => {
+  it("are looser for coarser quantization in each mode: Q4_K_M > Q8_0 > F16 >= F32, every figure", () => {
     for (const mode of ["ggml", "exact"] as const) {
-      const f = bandFor("F32", mode)!, q8 = bandFor("Q8_0", mode)!, q4 = bandFor("Q4_K_M", mode)!;
-      expect(f.topDelta).toBeLessThanOrEqual(bandFor("F16", mode)!.topDelta);
-      expect(bandFor("F16", mode)!.topDelta).toBeLessThan(q8.topDelta);
-      expect(q8.topDelta).toBeLessThan(q4.topDelta);
-      expect(q8.klMax).toBeLessThan(q4.klMax);
-      for (const q of BAND_QUANTS) expect(bandFor(q, mode)!.basis.length).toBeGreaterThan(10);
+      const [f32, f16, q8, q4] = ["F32", "F16", "Q8_0", "Q4_K_M"].map((q) => bandFor(q, mode)!);
+      for (const k of ["topDelta", "klMax", "klMean"] as const) {
+        expect(f32[k]).toBeLessThanOrEqual(f16[k]);
+        expect(f16[k]).toBeLessThan(q8[k]);
+        expect(q8[k]).toBeLessThan(q4[k]);
+      }
+      // ggml mode reproduces llama.cpp's activation rounding, exact mode does not: ggml is tighter.
+      for (const q of BAND_QUANTS) expect(bandFor(q, "ggml")!.topDelta).toBeLessThan(bandFor(q, "exact")!.topDelta);
     }
-    expect(bandFor("Q4_K_M", "exact")!.topDelta).toBeGreaterThan(bandFor("Q4_K_M", "ggml")!.topDelta);
+  });
+  it("are measured (dated 2026, with the command) and never tighter than what was measured", () => {
+    for (const q of BAND_QUANTS)
+      for (const mode of ["ggml", "exact"] as const) {
+        const b = bandFor(q, mode)!;
+        const m = MEASURED[q][mode];
+        expect(b.provisional).toBe(false);
+        expect(b.basis).toMatch(/^measured 2026-11-22 \(npm run parity:measure/);
+        expect(b.basis).not.toMatch(/2025/);
+        expect(b.topDelta).toBeGreaterThanOrEqual(m.delta);
+        expect(b.klMax).toBeGreaterThanOrEqual(m.kl);
+        expect(b.klMean).toBeGreaterThanOrEqual(m.klMean);
+        // ggml bands stay above one legitimate reordering of the output projection (measured).
+        expect(b.topDelta).toBeGreaterThanOrEqual(10 * REORDER.delta);
+        expect(b.nearTieGap).toBe(2 * b.topDelta);
+      }
+  });
+  it("follow the documented rule", () => {
+    expect([up125(0.07215 * 2), up125(2.1e-5 * 2), up125(1.91e-5), up125(1e-3), up125(2.6e-3)]).toEqual([0.2, 5e-5, 2e-5, 1e-3, 5e-3]);
+    const ex = deriveBand(MEASURED.Q8_0.exact, "exact");
+    expect(ex).toEqual({ delta: 0.2, kl: 1e-3, klMean: 5e-4 });
+    expect(deriveBand({ delta: 0, kl: 0, klMean: 0 }, "ggml", ex)).toEqual({ delta: 2e-3, kl: 1e-7, klMean: 5e-8 });
+    expect(deriveBand({ delta: 0, kl: 0, klMean: 0 }, "ggml", deriveBand(MEASURED.F32.exact, "exact")).delta).toBe(2e-5);
+  });
+  it("aliases: bit-exact types share the band; types ggml mode does not reproduce get the exact-mode band, provisional", () => {
     expect(bandFor("IQ2_XS", "ggml")).toBeNull();
-    expect(bandFor("Q5_K_M", "ggml")!.quant).toBe("Q6_K");
+    expect(bandFor("Q5_0", "ggml")).toMatchObject({ quant: "Q4_0", topDelta: bandFor("Q4_0", "ggml")!.topDelta, provisional: true });
+    expect(bandFor("Q5_K_M", "ggml")).toMatchObject({ quant: "Q6_K", topDelta: bandFor("Q6_K", "exact")!.topDelta, provisional: true });
+    expect(bandFor("BF16", "ggml")!.topDelta).toBe(bandFor("F16", "exact")!.topDelta);
+    expect(bandFor("Q4_1", "ggml")!.basis).toMatch(/not bit-exact/);
   });
 });

@@ -3,13 +3,14 @@ import { describe, expect, it } from "vitest";
 import { bandFor } from "../../src/parity/bands.js";
 import { canonicalJson, parseManifest, tokenizerSha256 } from "../../src/parity/manifest.js";
 import { comparePrompt } from "../../src/parity/prompt.js";
-import { detailLines, junit, summaryTable, isaTable } from "../../src/parity/report.js";
+import { measureRows, measureTable, overBand } from "../../src/parity/measure.js";
+import { detailLines, junit, summaryTable, isaTable, verdictLine } from "../../src/parity/report.js";
 import { caseId, mergeRuns, parseShard, runToJson, selectShard } from "../../src/parity/shard.js";
 import { BUCKETS, defaultSuitePath, loadSuite, parseSuite, tokensFor } from "../../src/parity/suite.js";
-import type { ParityRunResult, PromptResult } from "../../src/parity/types.js";
+import { runPassed, type ParityRunResult, type PromptResult } from "../../src/parity/types.js";
 import { InputError } from "../../src/util/errors.js";
 
-function result(promptIdx: number, rosShift: number, isa = "avx2"): PromptResult {
+function result(promptIdx: number, rosShift: number, isa = "avx2", numerics: "ggml" | "exact" = "ggml"): PromptResult {
   const V = 8;
   const gen = [1, 2];
   const ref = new Float32Array(2 * V).fill(-1);
@@ -19,7 +20,7 @@ function result(promptIdx: number, rosShift: number, isa = "avx2"): PromptResult
   if (rosShift) ros[V + 3] = 5 + rosShift; // position 1: rosetta prefers id 3 by rosShift
   return comparePrompt(
     { ref, ros, vocab: V, promptLen: 3, generated: gen },
-    { model: "m.gguf", quant: "Q8_0", numerics: "ggml", isa, promptIdx, promptId: `p${promptIdx}`, bucket: "code", k: 3, band: bandFor("Q8_0", "ggml")! },
+    { model: "m.gguf", quant: "Q8_0", numerics, isa, promptIdx, promptId: `p${promptIdx}`, bucket: "code", k: 3, band: bandFor("Q8_0", numerics)! },
   );
 }
 
@@ -124,3 +125,36 @@ describe("reporting", () => {
     expect(isaTable(rr)).toMatch(/PASS kl_max=0 d=0\s+unavailable on this CPU/);
   });
 });
+
+describe("gate: the default mode decides, the other is reported side by side", () => {
+  it("an ungated failure is a PARITY-UNGATED line, not in the exit code, and not a JUnit failure", () => {
+    const rr = run([result(0, 0, "avx2", "ggml"), result(0, 2, "avx2", "exact")], null);
+    rr.gate = ["ggml"];
+    rr.passed = runPassed(rr);
+    expect(rr.passed).toBe(true);
+    const lines = detailLines(rr.results, rr);
+    expect(lines.some((l) => l.startsWith("PARITY-FAIL"))).toBe(false);
+    expect(lines.filter((l) => /^PARITY-UNGATED model=m\.gguf quant=Q8_0 numerics=exact .* token_idx=1 /.test(l))).toHaveLength(1);
+    expect(verdictLine(rr)).toBe("parity: 1/1 prompts passed (ggml), 0 near-ties, 0 not run; reported, not gated: exact 0/1 passed");
+    expect(junit(rr)).toMatch(/<testsuite name="parity\.m\.gguf\.Q8_0\.exact\.avx2" tests="1" failures="0"[\s\S]*<system-out>reported, not gated/);
+    rr.gate = ["ggml", "exact"];
+    expect(runPassed(rr)).toBe(false);
+    expect(detailLines(rr.results, rr).some((l) => l.startsWith("PARITY-FAIL"))).toBe(true);
+    // nothing gated ran: never a pass
+    expect(runPassed({ gate: ["ggml"], results: [result(0, 0, "avx2", "exact")], skipped: [] })).toBe(false);
+  });
+});
+
+describe("parity measure", () => {
+  it("takes the largest figures per band and mode, counts deep flips, and flags figures over the band", () => {
+    const ok = result(0, 0);
+    const flip = result(1, 2, "scalar");
+    const rows = measureRows([run([ok, flip, result(2, 0, "avx2", "exact")], null)]);
+    expect(rows.map((r) => `${r.band}/${r.numerics}`)).toEqual(["Q8_0/exact", "Q8_0/ggml"]);
+    const g = rows.find((r) => r.numerics === "ggml")!;
+    expect(g).toMatchObject({ promptRuns: 2, positions: 4, passed: 1, top1Flips: 1, deepFlips: 0, maxTopDelta: 8, isas: ["avx2", "scalar"] });
+    expect(overBand(rows).map((r) => r.numerics)).toEqual(["ggml"]);
+    expect(measureTable(rows)).toMatch(/Q8_0\s+ggml\s+2\s+4\s+1\/2\s+1 \(0\)\s+0\s+8\.000!/);
+  });
+});
+
