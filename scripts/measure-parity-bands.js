@@ -9,14 +9,9 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const args = process.argv.slice(2);
-const opt = (name) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
+import { opt, root } from "./lib/args.js";
+
 const out = path.resolve(opt("--out") ?? "parity-measure");
 const tokens = opt("--tokens");
 const shared = path.resolve(root, "..", "shared", "models");

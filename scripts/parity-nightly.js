@@ -9,14 +9,9 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const args = process.argv.slice(2);
-const opt = (name) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
+import { opt, root } from "./lib/args.js";
+
 const shard = opt("--shard");
 const out = path.resolve(opt("--out") ?? "parity-results");
 const manifest = opt("--manifest") ?? path.join(root, "tests/fixtures/parity-manifest.json");

@@ -8,22 +8,12 @@
  * A divergence found from summaries is therefore real; a pass from summaries only says the summaries
  * agree, and the report says so.
  */
+import type { NativeDiffMetrics } from "../native/binding.js";
 import type { Summary } from "../trace/types.js";
 import type { SampleMetrics } from "./types.js";
 
 /** What the native kernel returns for (reference, other) (kernels/include/rosetta/reduce.h). */
-export interface NativeDiff {
-  count: number;
-  nonfinite: number;
-  nonfiniteMismatch: number;
-  maxAbs: number;
-  maxAbsIndex: number;
-  meanAbs: number;
-  nmseEnergy: number;
-  nmseVariance: number;
-  sqnrDb: number;
-  cosine: number;
-}
+export type NativeDiff = NativeDiffMetrics;
 
 export type DiffFn = (ref: Float32Array, other: Float32Array) => NativeDiff;
 
