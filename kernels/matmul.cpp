@@ -152,19 +152,22 @@ void matmul_rows(const Plan& p, int64_t r0, int64_t r1) {
 void matmul_vecdot(const MatmulArgs& a, VecDotFn fn, ActQuant aq, size_t rb) {
   const int64_t n = a.nIn;
   size_t arb = (size_t)n * sizeof(float);
-  std::vector<uint8_t> buf;
+  thread_local std::vector<uint8_t> buf;  // reused across calls: no allocation per matmul
   const uint8_t* act = reinterpret_cast<const uint8_t*>(a.x);
   if (aq != ActQuant::None) {
     arb = aq == ActQuant::F16 ? (size_t)n * 2 : aq == ActQuant::Q8_0 ? (size_t)(n / 32) * sizeof(block_q8_0)
                                                                        : (size_t)(n / QK_K) * sizeof(block_q8_K);
-    buf.resize(arb * (size_t)a.nTok);
-    for (int64_t t = 0; t < a.nTok; t++) {
+    if (buf.size() < arb * (size_t)a.nTok) buf.resize(arb * (size_t)a.nTok);
+    // each token's row is converted on its own, so the pool may share them out
+    const bool simd = current_isa() != Isa::Scalar;
+    uint8_t* const dst = buf.data();  // not `buf` inside the task: a thread_local names each thread's own
+    default_pool().run((int)a.nTok, [&](int t) {
       const float* xt = a.x + t * n;
-      void* out = buf.data() + arb * (size_t)t;
+      void* out = dst + arb * (size_t)t;
       if (aq == ActQuant::F16) convert_f16(xt, static_cast<uint16_t*>(out), n);
-      else if (aq == ActQuant::Q8_0) quantize_q8_0(xt, static_cast<block_q8_0*>(out), n);
-      else quantize_q8_K(xt, static_cast<block_q8_K*>(out), n);
-    }
+      else if (aq == ActQuant::Q8_0) (simd ? quantize_q8_0_avx2 : quantize_q8_0)(xt, static_cast<block_q8_0*>(out), n);
+      else (simd ? quantize_q8_K_avx2 : quantize_q8_K)(xt, static_cast<block_q8_K*>(out), n);
+    });
     act = buf.data();
   }
   ThreadPool& pool = default_pool();

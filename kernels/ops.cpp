@@ -1,6 +1,6 @@
 // Norm, RoPE, attention, softmax and SwiGLU with llama.cpp's CPU semantics (Ggml) or in f64 (Exact).
-// These are memory- or latency-bound next to the matmuls, so one scalar implementation serves every
-// ISA path (which therefore agree on them bit for bit).
+// The scalar code is the reference of every ISA path; the exp-heavy loops (SwiGLU, softmax blocks) also
+// have an AVX2 form with ggml's own intrinsics (arch/x86/avx2/ops_avx2.cpp), bit-identical to it.
 #include "rosetta/ops.h"
 
 #include <algorithm>
@@ -8,10 +8,18 @@
 #include <cstring>
 #include <vector>
 
+#include "rosetta/isa.h"
+#include "rosetta/reduce.h"
 #include "rosetta/threadpool.h"
 #include "rosetta/vecdot.h"
 
 namespace rosetta {
+
+// kernels/arch/x86/avx2/ops_avx2.cpp: the same lanes with ggml's AVX2 intrinsics (bit-identical).
+void swiglu8_avx2(const float* g, const float* u, float* y, int64_t n);
+void stats_f32_x4(const float* const* x, int64_t n, Stats* out);
+void exp_shifted8_avx2(float* p, float mx);
+void kqv_tiny_avx2(const float* p, const float* v, int64_t stride, int64_t nKeys, int64_t d, float* out);
 
 void rms_norm(const float* x, const float* w, float* y, int64_t nRows, int64_t n, float eps, Numerics mode) {
   for (int64_t r = 0; r < nRows; r++) {
@@ -165,8 +173,11 @@ void attend_row_ggml(const AttentionArgs& a, const float* q, int64_t kvOff, int6
     mx = std::max(mx, p[j]);
   }
   double sum = 0;
+  const bool simd = current_isa() != Isa::Scalar;
   for (int64_t j0 = 0; j0 < nPad; j0 += 8) {
-    for (int64_t j = j0; j < j0 + 8; j++) p[j] = j < nKeys ? v_expf(p[j] - mx) : 0.0f;
+    if (simd && j0 + 8 <= nKeys) exp_shifted8_avx2(&p[j0], mx);
+    else
+      for (int64_t j = j0; j < j0 + 8; j++) p[j] = j < nKeys ? v_expf(p[j] - mx) : 0.0f;
     sum += (double)hsum8_ref(&p[j0]);
   }
   const float inv = (float)(1.0 / sum);
@@ -175,6 +186,7 @@ void attend_row_ggml(const AttentionArgs& a, const float* q, int64_t kvOff, int6
     if (probs) probs[j] = p[j];
   }
   const bool tiny = a.nTok >= 2 && d % 4 == 0;
+  if (tiny && simd && d % 8 == 0) return kqv_tiny_avx2(p.data(), a.v + kvOff, stride, nKeys, d, out);
   for (int64_t i = 0; i < d; i++) {
     const float* v = a.v + kvOff + i;
     if (tiny) {
@@ -247,6 +259,7 @@ void swiglu(const float* g, const float* u, float* y, int64_t n, Numerics mode, 
     // ggml_vec_swiglu_f32: ggml_v_silu over blocks of 8, the tail with libm expf
     const int64_t nVec = n & ~int64_t(7);
     int64_t i = 0;
+    if (current_isa() != Isa::Scalar) swiglu8_avx2(g, u, y, nVec), i = nVec;
     for (; i < nVec; i++) y[i] = (g[i] / (1.0f + v_expf(0.0f - g[i]))) * u[i];
     for (; i < n; i++) y[i] = (g[i] / (1.0f + std::exp(-g[i]))) * u[i];
   } else {
@@ -267,7 +280,9 @@ void softmax_rows(float* x, int64_t nRows, int64_t n, Numerics mode) {
       // ggml_vec_soft_max_f32: blocks of 8 through ggml_v_expf, each block's hsum added in f64
       int64_t i = 0;
       for (; i + 7 < n; i += 8) {
-        for (int64_t j = i; j < i + 8; j++) row[j] = v_expf(row[j] - mx);
+        if (current_isa() != Isa::Scalar) exp_shifted8_avx2(row + i, mx);
+        else
+          for (int64_t j = i; j < i + 8; j++) row[j] = v_expf(row[j] - mx);
         sum += (double)hsum8_ref(row + i);
       }
       for (; i < n; i++) { row[i] = std::exp(row[i] - mx); sum += row[i]; }
@@ -279,6 +294,32 @@ void softmax_rows(float* x, int64_t nRows, int64_t n, Numerics mode) {
       for (int64_t i = 0; i < n; i++) row[i] = (float)(e[i] / sum);
     }
   }
+}
+
+void stats_many(const float* const* x, const int64_t* n, int64_t nJobs, Stats* out) {
+  // bundles of up to four jobs of equal length (in order of first appearance)
+  std::vector<std::vector<int64_t>> bundles;
+  const bool simd = current_isa() != Isa::Scalar;
+  for (int64_t j = 0; j < nJobs; j++) {
+    std::vector<int64_t>* b = nullptr;
+    if (simd)
+      for (auto& c : bundles)
+        if (c.size() < 4 && n[c[0]] == n[j]) { b = &c; break; }
+    if (b) b->push_back(j);
+    else bundles.push_back({j});
+  }
+  default_pool().run((int)bundles.size(), [&](int t) {
+    const std::vector<int64_t>& b = bundles[t];
+    if (b.size() == 1) {
+      out[b[0]] = stats_f32(x[b[0]], n[b[0]], 1);
+      return;
+    }
+    const float* xs[4];
+    Stats r[4];
+    for (size_t l = 0; l < 4; l++) xs[l] = x[b[l < b.size() ? l : 0]];  // idle lanes repeat lane 0
+    stats_f32_x4(xs, n[b[0]], r);
+    for (size_t l = 0; l < b.size(); l++) out[b[l]] = r[l];
+  });
 }
 
 }  // namespace rosetta

@@ -3,12 +3,14 @@
 #include <napi.h>
 
 #include <string>
+#include <vector>
 
 #include "mapping.h"
 #include "module.h"
 #include "rosetta/isa.h"
 #include "rosetta/matmul.h"
 #include "rosetta/ops.h"
+#include "rosetta/reduce.h"
 #include "rosetta/threadpool.h"
 #include "rosetta/types.h"
 
@@ -193,6 +195,49 @@ Napi::Value RowBytes(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), (double)rosetta::row_bytes((uint32_t)i64(info, 0), i64(info, 1)));
 }
 
+// statsMany(xs: Float32Array[], ranges: Float64Array [tensor, offset, count]*) -> Float64Array: summaries
+// of slices of several tensors on the pool (rosetta::stats_many: each is stats_f32's result, bit for bit). The JS
+// arrays stay referenced by `info` for the whole call.
+Napi::Value StatsMany(const Napi::CallbackInfo& info) {
+  if (!info[0].IsArray()) throw Napi::TypeError::New(info.Env(), "statsMany xs: expected an array of Float32Array");
+  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    throw Napi::TypeError::New(info.Env(), "statsMany ranges: expected a Float64Array");
+  const Napi::Array xa = info[0].As<Napi::Array>();
+  std::vector<std::pair<const float*, int64_t>> xs(xa.Length());
+  for (uint32_t i = 0; i < xa.Length(); i++) {
+    const Napi::Value v = xa.Get(i);
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+      throw Napi::TypeError::New(info.Env(), "statsMany xs: expected an array of Float32Array");
+    const Napi::Float32Array f = v.As<Napi::Float32Array>();
+    xs[i] = {f.Data(), (int64_t)f.ElementLength()};
+  }
+  const Napi::Float64Array r = info[1].As<Napi::Float64Array>();
+  const size_t nr = r.ElementLength() / 3;
+  struct Job { const float* x; int64_t n; };
+  std::vector<Job> jobs(nr);
+  for (size_t i = 0; i < nr; i++) {
+    const double t = r[3 * i], off = r[3 * i + 1], cnt = r[3 * i + 2];
+    const bool ints = t == (double)(int64_t)t && off == (double)(int64_t)off && cnt == (double)(int64_t)cnt;
+    if (!ints || t < 0 || t >= (double)xs.size() || off < 0 || cnt < 0 || off + cnt > (double)xs[(size_t)t].second)
+      fail(info.Env(), "statsMany: range " + std::to_string(i) + " is outside its tensor");
+    jobs[i] = {xs[(size_t)t].first + (int64_t)off, (int64_t)cnt};
+  }
+  std::vector<const float*> px(nr);
+  std::vector<int64_t> pn(nr);
+  for (size_t i = 0; i < nr; i++) px[i] = jobs[i].x, pn[i] = jobs[i].n;
+  std::vector<rosetta::Stats> out(nr);
+  rosetta::stats_many(px.data(), pn.data(), (int64_t)nr, out.data());
+  // 10 doubles per summary in stats_js.h's field order (objects are built on the JS side: creating
+  // them through N-API costs ~4 us each, more than the statistics of a one-token point)
+  Napi::Float64Array a = Napi::Float64Array::New(info.Env(), nr * 10);
+  for (size_t i = 0; i < nr; i++) {
+    const rosetta::Stats& t = out[i];
+    const double v[10] = {(double)t.count, (double)t.nan, (double)t.inf, (double)t.zeros, t.mean, t.std, t.min, t.max, t.absmax, t.l2};
+    for (int k = 0; k < 10; k++) a[i * 10 + k] = v[k];
+  }
+  return a;
+}
+
 template <auto F>
 Napi::Value Wrap(const Napi::CallbackInfo& info) {
   try {
@@ -220,6 +265,7 @@ void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("opsSoftmaxRows", Napi::Function::New<Wrap<SoftmaxRows>>(env, "opsSoftmaxRows"));
   exports.Set("opsSetThreads", Napi::Function::New<Wrap<SetThreads>>(env, "opsSetThreads"));
   exports.Set("opsGetThreads", Napi::Function::New<Wrap<GetThreads>>(env, "opsGetThreads"));
+  exports.Set("opsStatsMany", Napi::Function::New<Wrap<StatsMany>>(env, "opsStatsMany"));
   exports.Set("opsRowBytes", Napi::Function::New<Wrap<RowBytes>>(env, "opsRowBytes"));
 }
 

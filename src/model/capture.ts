@@ -3,7 +3,7 @@
  * with same-sample summaries (all tokens and last token, with counts; the kernels' f64 stats) and, for
  * the keys a filter selects, copies of the full tensors. It only reads what it is given.
  */
-import { summarize } from "../native/ops.js";
+import { summarizeMany } from "../native/ops.js";
 import type { F32Tensor } from "../trace/safetensors.js";
 import { pointKey, type PointKind, type TracePoint } from "../trace/types.js";
 import type { CaptureFn } from "./forward.js";
@@ -21,17 +21,34 @@ export function tensorName(key: string, step: number): string {
   return `s${step}.${key}`;
 }
 
+/**
+ * Records capture points. Summaries are deferred: the hook keeps a reference to the tensor (the forward
+ * pass never modifies a captured tensor, forward.ts) and the pending summaries are computed together, in
+ * parallel on the kernel pool, at the end of each layer (`l_out`), at `logits`, at the next step and
+ * whenever `points` is read. Each summary is the same native stats call as before, so the values are
+ * identical; only when (and on which thread) they are computed changes.
+ */
 export class Recorder {
-  readonly points: TracePoint[] = [];
+  private readonly done: TracePoint[] = [];
   readonly tensors = new Map<string, F32Tensor>();
   private step = 0;
   private firstPos = 0;
   private tokens = 0;
+  private xs: Float32Array[] = [];
+  private ranges: number[] = []; // tensor index, offset, count per pending summary
+  private pending: { tp: TracePoint; all: number; last: number }[] = [];
 
   constructor(private readonly full: (key: string) => boolean = () => false) {}
 
+  /** Every point recorded so far, with its summaries. */
+  get points(): TracePoint[] {
+    this.flush();
+    return this.done;
+  }
+
   /** Called before each forward: 0 = the prompt batch, 1.. = decode steps. */
   beginStep(step: number, firstPos: number, tokens: number): void {
+    this.flush();
     this.step = step;
     this.firstPos = firstPos;
     this.tokens = tokens;
@@ -40,27 +57,49 @@ export class Recorder {
   readonly hook: CaptureFn = (point: PointKind, layer: number | null, x: Float32Array, shape: number[]) => {
     const key = pointKey(point, layer);
     const count = shape.reduce((a, b) => a * b, 1);
-    const tp: TracePoint = {
+    const tp = {
       key, point, layer, step: this.step, shape: [...shape], firstPos: this.firstPos, tokens: shape[point === "kq_softmax" ? 1 : 0],
-      all: summarize(x, 0, count, 1),
-      last: this.lastSummary(point, x, shape),
-    };
+    } as TracePoint;
+    this.xs.push(x);
+    const all = this.range(x, 0, count);
+    let last: number;
+    if (point !== "kq_softmax") {
+      const width = count / shape[0];
+      // one token: the last-token slice is the whole tensor, the same summary
+      last = shape[0] === 1 ? all : this.range(x, (shape[0] - 1) * width, width);
+    } else {
+      // [nHead, T, nKv]: the last token's row of every head, gathered
+      const [nHead, T, nKv] = shape;
+      const rows = new Float32Array(nHead * nKv);
+      for (let h = 0; h < nHead; h++) rows.set(x.subarray((h * T + T - 1) * nKv, (h * T + T) * nKv), h * nKv);
+      last = this.range(rows, 0, rows.length);
+    }
+    this.pending.push({ tp, all, last });
     if (this.full(key)) {
       tp.tensor = tensorName(key, this.step);
       this.tensors.set(tp.tensor, { shape: [...shape], data: Float32Array.from(x.subarray(0, count)) });
     }
-    this.points.push(tp);
+    this.done.push(tp);
+    if (point === "l_out" || point === "logits") this.flush();
   };
 
-  private lastSummary(point: PointKind, x: Float32Array, shape: number[]) {
-    if (point !== "kq_softmax") {
-      const width = shape.slice(1).reduce((a, b) => a * b, 1);
-      return summarize(x, (shape[0] - 1) * width, width, 1);
+  /** Computes every pending summary (one native call, spread over the kernel pool). */
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const s = summarizeMany(this.xs, Float64Array.from(this.ranges));
+    for (const p of this.pending) {
+      p.tp.all = s[p.all];
+      p.tp.last = p.last === p.all ? { ...s[p.last] } : s[p.last];
     }
-    // [nHead, T, nKv]: the last token's row of every head
-    const [nHead, T, nKv] = shape;
-    const rows = new Float32Array(nHead * nKv);
-    for (let h = 0; h < nHead; h++) rows.set(x.subarray((h * T + T - 1) * nKv, (h * T + T) * nKv), h * nKv);
-    return summarize(rows, 0, rows.length, 1);
+    this.pending = [];
+    this.ranges = [];
+    this.xs = [];
+  }
+
+  private range(x: Float32Array, offset: number, count: number): number {
+    let i = this.xs.lastIndexOf(x);
+    if (i < 0) i = this.xs.push(x) - 1;
+    this.ranges.push(i, offset, count);
+    return this.ranges.length / 3 - 1;
   }
 }

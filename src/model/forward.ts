@@ -13,7 +13,10 @@ import { InputError } from "../util/errors.js";
 import type { ArchHooks } from "./arch.js";
 import type { Config, RunState, Weights } from "./types.js";
 
-/** Read-only observer: must not modify x (capture never changes what is computed). */
+/**
+ * Read-only observer: must not modify x (capture never changes what is computed). The forward pass never
+ * modifies a tensor after handing it to the observer, so x may be read until forward() returns.
+ */
 export type CaptureFn = (point: PointKind, layer: number | null, x: Float32Array, shape: number[]) => void;
 
 export interface Model {
@@ -68,21 +71,26 @@ export function layer(m: Model, l: number, x: Float32Array, pos: Int32Array, st:
   const v = linear(h, T, w.wv, w.bv, mode);
   cap("v", l, v, [T, c.nHeadKv * c.headDimV]);
 
-  // qwen3: per-head RMSNorm of q and k; then rotate both by position
+  // qwen3: per-head RMSNorm of q and k; then rotate both by position (into new buffers: captured
+  // tensors are never modified, so an observer may read them until the pass returns)
+  const qr = new Float32Array(q.length), kr = new Float32Array(k.length);
   if (m.hooks.qkNorm) {
-    rmsNorm(q, w.qNorm, q, T * c.nHead, hd, c.rmsEps, mode);
-    rmsNorm(k, w.kNorm, k, T * c.nHeadKv, hd, c.rmsEps, mode);
+    rmsNorm(q, w.qNorm, qr, T * c.nHead, hd, c.rmsEps, mode);
+    rmsNorm(k, w.kNorm, kr, T * c.nHeadKv, hd, c.rmsEps, mode);
+  } else {
+    qr.set(q);
+    kr.set(k);
   }
-  ropeInPlace(q, T, c.nHead, hd, pos, m.rope, mode);
-  cap("q_rope", l, q, [T, qDim]);
-  ropeInPlace(k, T, c.nHeadKv, hd, pos, m.rope, mode);
-  cap("k_rope", l, k, [T, kvDim]);
+  ropeInPlace(qr, T, c.nHead, hd, pos, m.rope, mode);
+  cap("q_rope", l, qr, [T, qDim]);
+  ropeInPlace(kr, T, c.nHeadKv, hd, pos, m.rope, mode);
+  cap("k_rope", l, kr, [T, kvDim]);
 
   // the new keys and values join the cache; causal attention over everything cached so far
-  storeRows(st.kCache[l], k, st.nPast, T, kvDim);
+  storeRows(st.kCache[l], kr, st.nPast, T, kvDim);
   storeRows(st.vCache[l], v, st.nPast, T, c.nHeadKv * c.headDimV);
   const att = causalAttention({
-    q, kCache: st.kCache[l], vCache: st.vCache[l], T, nPast: st.nPast,
+    q: qr, kCache: st.kCache[l], vCache: st.vCache[l], T, nPast: st.nPast,
     nHead: c.nHead, nHeadKv: c.nHeadKv, headDim: hd, mode, keepProbs: !!o.keepKq,
   });
   if (att.probs) cap("kq_softmax", l, att.probs, [c.nHead, T, st.nPast + T]);

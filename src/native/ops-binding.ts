@@ -34,4 +34,6 @@ export interface OpsBinding {
   opsSetThreads(n: number): number;
   opsGetThreads(): number;
   opsRowBytes(type: number, nIn: number): number;
+  /** 10 numbers per range, in Summary field order (count, nan, inf, zeros, mean, std, min, max, absmax, l2). */
+  opsStatsMany(xs: Float32Array[], ranges: Float64Array): Float64Array;
 }

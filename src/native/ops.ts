@@ -129,6 +129,12 @@ export function swiglu(g: Float32Array, u: Float32Array, y: Float32Array, n: num
   native().opsSwiglu(g, u, y, n, MODE[mode], rowLen);
 }
 
+/** Softmax of each row of n, in place (ggml's soft_max without mask or scale in ggml mode). */
+export function softmaxRows(x: Float32Array, nRows: number, n: number, mode: Numerics): void {
+  check(isCount(nRows) && isCount(n) && x.length >= nRows * n, `softmaxRows ${nRows}x${n}`);
+  native().opsSoftmaxRows(x, nRows, n, MODE[mode]);
+}
+
 /** Sets the kernel thread count (0 = number of cores); returns the count in use. */
 export function setThreads(n: number): number {
   check(Number.isSafeInteger(n) && n >= 0 && n <= 256, `threads ${n}`);
@@ -142,6 +148,21 @@ export function getThreads(): number {
 /** Summary of x[offset + i*stride], i < count (the kernels' f64 stats). */
 export function summarize(x: Float32Array, offset = 0, count = x.length, stride = 1): Summary {
   return native().stats(x, offset, count, stride);
+}
+
+/**
+ * Summaries of slices of several tensors (ranges: tensor index, offset, count triples), computed in
+ * parallel on the kernel thread pool; each is exactly summarize(xs[i], offset, count).
+ */
+export function summarizeMany(xs: Float32Array[], ranges: Float64Array): Summary[] {
+  check(ranges.length % 3 === 0, "summarizeMany ranges must be (tensor, offset, count) triples");
+  const v = native().opsStatsMany(xs, ranges);
+  const out: Summary[] = [];
+  for (let i = 0; i < v.length; i += 10) {
+    // the field order of native/common/stats_js.h (summarize()), so serialized traces are the same
+    out.push({ count: v[i], nan: v[i + 1], inf: v[i + 2], zeros: v[i + 3], mean: v[i + 4], std: v[i + 5], min: v[i + 6], max: v[i + 7], absmax: v[i + 8], l2: v[i + 9] });
+  }
+  return out;
 }
 
 export function currentIsa(): string {

@@ -5,7 +5,9 @@
  */
 import { afterAll, describe, expect, test } from "vitest";
 
-import { actRound, currentIsa, matmul, native, setIsa, setThreads, type Numerics } from "../../src/native/ops.js";
+import {
+  actRound, currentIsa, matmul, native, setIsa, setThreads, softmaxRows, summarize, summarizeMany, swiglu, type Numerics,
+} from "../../src/native/ops.js";
 import { relL2 } from "../model/helpers.js";
 
 const T = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q4_K: 12, Q6_K: 14 } as const;
@@ -133,6 +135,84 @@ describe("matmul on every ISA path", () => {
       }
       setIsa(initialIsa);
     }
+  });
+
+  // SwiGLU and softmax blocks run ggml_v_expf as AVX2 intrinsics on the SIMD paths: bit for bit the
+  // scalar lane emulation, including the |n| > 126 and > 192 branches, NaN, +-Inf and signed zeros.
+  test("swiglu and softmax: every ISA equals the scalar lanes bit for bit", () => {
+    const special = [0, -0, 1e-40, -1e-40, 87, -87, 88.8, -88.8, 89, -89, 100, -100, 130, -130, 150, -150, 200, -200, NaN, Infinity, -Infinity, 3.4e38, -3.4e38];
+    const r = rng(3);
+    const n = 8 * 40 + 5;
+    const g = Float32Array.from({ length: n }, (_, i) => (i < special.length ? special[i] : (r() - 0.5) * (i % 3 ? 20 : 400)));
+    const u = Float32Array.from({ length: n }, () => r() * 4 - 2);
+    const sm = Float32Array.from({ length: 3 * 67 }, (_, i) => (i % 11 === 0 ? -200 : (r() - 0.5) * 60));
+    const run = () => {
+      const y = new Float32Array(n);
+      swiglu(g, u, y, n, "ggml", n);
+      const s = Float32Array.from(sm);
+      softmaxRows(s, 3, 67, "ggml");
+      return [...new Uint32Array(y.buffer), ...new Uint32Array(s.buffer)];
+    };
+    setIsa("scalar");
+    const ref = run();
+    for (const isa of ISAS) {
+      setIsa(isa);
+      expect(run(), isa).toEqual(ref);
+    }
+    setIsa(initialIsa);
+  });
+
+  // The AVX2 activation quantizers (q8_0, q8_K): ties for the largest |x| (the first one sets the sign
+  // of Q8_K's scale), all-zero blocks, values that round to +-127 and NaN must give the scalar blocks.
+  test("activation quantization edge cases: every ISA equals scalar", () => {
+    const cols = 512, nTok = 5, r = rng(21);
+    const x = Float32Array.from({ length: nTok * cols }, () => r() * 2 - 1);
+    x.fill(0, 0, 256); // token 0: a zero superblock
+    x[cols + 3] = 2; x[cols + 10] = -2; x[cols + 300] = -3; x[cols + 301] = 3; // ties, both orders
+    x[2 * cols + 7] = NaN; // token 2 is NaN throughout its outputs
+    x[3 * cols + 40] = 1e-30; x[3 * cols + 41] = -1e30;
+    for (const [name, type] of [["Q8_0", T.Q8_0], ["Q4_K", T.Q4_K]] as const) {
+      const w = weights(type, 19, cols, rng(2));
+      setIsa("scalar");
+      const ref = mm(w, type, 19, cols, x, nTok, "ggml");
+      for (const isa of ISAS) {
+        setIsa(isa);
+        expect(Array.from(mm(w, type, 19, cols, x, nTok, "ggml")), `${name} ${isa}`).toEqual(Array.from(ref));
+      }
+    }
+    setIsa(initialIsa);
+  });
+
+  // Capture summaries in batches (four equal-length slices per AVX2 instruction stream, on the pool):
+  // each must be the single-slice summary, bit for bit, NaN/Inf/signed zeros/empty slices included.
+  test("summarizeMany equals summarize for every slice, every ISA and thread count", () => {
+    const r = rng(9);
+    const mk = (n: number, f: (i: number) => number) => Float32Array.from({ length: n }, (_, i) => f(i));
+    const xs = [
+      mk(1000, () => r() - 0.5), mk(1000, () => (r() - 0.5) * 1e30), mk(1000, (i) => (i % 7 === 0 ? NaN : i % 11 === 0 ? -Infinity : r())),
+      mk(1000, () => NaN), mk(1000, (i) => (i % 2 ? -0 : 0)), mk(1000, () => r() * 1e-40), mk(37, () => r() + 1000),
+      mk(37, (i) => (i === 5 ? Infinity : -r())), mk(1000, () => 3), mk(1000, () => r() * 2 - 1),
+    ];
+    // wide dynamic range and cancellation (the compensated sums' error terms), subnormals included
+    for (let k = 0; k < 24; k++) {
+      const f = new Float32Array(1 << 16);
+      const bits = new Uint32Array(f.buffer);
+      for (let i = 0; i < bits.length; i++) bits[i] = (Math.floor(r() * 2 ** 32) & 0x80ffffff) | (Math.floor(r() ** (1 + (k % 4)) * 254) << 23);
+      xs.push(f);
+    }
+    const ranges: number[] = [];
+    xs.forEach((x, i) => ranges.push(i, 0, x.length));
+    ranges.push(0, 10, 37, 1, 3, 37, 2, 0, 0, 9, 500, 500, 0, 500, 500);
+    const expected = [];
+    for (let i = 0; i < ranges.length; i += 3) expected.push(summarize(xs[ranges[i]], ranges[i + 1], ranges[i + 2], 1));
+    for (const isa of ISAS)
+      for (const threads of [1, 2]) {
+        setIsa(isa);
+        setThreads(threads);
+        expect(summarizeMany(xs, Float64Array.from(ranges)), `${isa} ${threads} threads`).toEqual(expected);
+      }
+    setThreads(0);
+    setIsa(initialIsa);
   });
 
   test("bad shapes are refused, not read out of bounds", () => {

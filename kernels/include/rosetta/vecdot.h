@@ -47,6 +47,9 @@ VecDotTileFn vecdot_tile_for(uint32_t type);
 void quantize_q8_0(const float* x, block_q8_0* y, int64_t n);  // quantize_row_q8_0 (AVX2)
 void quantize_q8_K(const float* x, block_q8_K* y, int64_t n);  // quantize_row_q8_K_ref
 void convert_f16(const float* x, uint16_t* y, int64_t n);      // F16C round to nearest even
+// The same conversions with AVX2 (byte-identical blocks).
+void quantize_q8_0_avx2(const float* x, block_q8_0* y, int64_t n);
+void quantize_q8_K_avx2(const float* x, block_q8_K* y, int64_t n);
 
 // Which ggml-exact kernel multiplies weights of `type`; null if rosetta has none (the caller then falls
 // back to dequantized f32 dot products). `batch`: the call has >= 2 activation rows (tinyBLAS eligible).

@@ -1,0 +1,78 @@
+// AVX2 forms of ggml-mode ops of ops.cpp: ggml_v_expf / ggml_v_silu (the intrinsics ggml's haswell
+// build runs, so each lane computes what ops.cpp's scalar v_expf, one lane at a time with std::fma,
+// computes) and the attention kqv product in tinyBLAS order. All bit-identical to the scalar code.
+#include <immintrin.h>
+
+#include <cstdint>
+
+namespace rosetta {
+namespace {
+
+inline __m256 v_expf8(__m256 x) {
+  const __m256 r = _mm256_set1_ps(0x1.8p23f);
+  const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), r);
+  const __m256 n = _mm256_sub_ps(z, r);
+  const __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f), _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+  const __m256i e = _mm256_slli_epi32(_mm256_castps_si256(z), 23);
+  const __m256 k = _mm256_castsi256_ps(_mm256_add_epi32(e, _mm256_castps_si256(_mm256_set1_ps(1))));
+  const __m256 an = _mm256_andnot_ps(_mm256_set1_ps(-0.f), n);
+  const __m256 c = _mm256_cmp_ps(an, _mm256_set1_ps(126), _CMP_GT_OQ);
+  const __m256 u = _mm256_mul_ps(b, b);
+  const __m256 j = _mm256_fmadd_ps(
+      _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
+                      _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
+      u, _mm256_mul_ps(_mm256_set1_ps(0x1.ffffecp-1f), b));
+  const __m256 normal = _mm256_fmadd_ps(j, k, k);
+  if (!_mm256_movemask_ps(c)) return normal;
+  const __m256i g = _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_LE_OQ)),
+                                     _mm256_set1_epi32((int)0x82000000u));
+  const __m256 s1 = _mm256_castsi256_ps(_mm256_add_epi32(g, _mm256_set1_epi32(0x7f000000)));
+  const __m256 s2 = _mm256_castsi256_ps(_mm256_sub_epi32(e, g));
+  const __m256 d = _mm256_cmp_ps(an, _mm256_set1_ps(192), _CMP_GT_OQ);
+  const __m256 big = _mm256_blendv_ps(_mm256_mul_ps(_mm256_fmadd_ps(s2, j, s2), s1), _mm256_mul_ps(s1, s1), d);
+  return _mm256_blendv_ps(normal, big, c);
+}
+
+}  // namespace
+
+// y[i] = (g[i] / (1 + v_expf(0 - g[i]))) * u[i] for i < n (n a multiple of 8): ggml_vec_swiglu_f32's body.
+void swiglu8_avx2(const float* g, const float* u, float* y, int64_t n) {
+  const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n; i += 8) {
+    const __m256 x = _mm256_loadu_ps(g + i);
+    const __m256 s = _mm256_div_ps(x, _mm256_add_ps(one, v_expf8(_mm256_sub_ps(zero, x))));
+    _mm256_storeu_ps(y + i, _mm256_mul_ps(s, _mm256_loadu_ps(u + i)));
+  }
+}
+
+// p[j] = v_expf(p[j] - mx) for j < 8: one block of ggml's soft_max.
+void exp_shifted8_avx2(float* p, float mx) {
+  _mm256_storeu_ps(p, v_expf8(_mm256_sub_ps(_mm256_loadu_ps(p), _mm256_set1_ps(mx))));
+}
+
+}  // namespace rosetta
+
+namespace rosetta {
+
+// kqv in tinyBLAS order (ops.cpp attend_row_ggml, a prompt batch): out[i] = hsum8 over lanes l of
+// acc_l[i], acc_l[i] = fma(p[j], v[j * stride + i], acc_l[i]) for the keys j = l (mod 8), in key order.
+// Eight outputs per register: each lane of acc[l] is one output's lane-l accumulator, so every output
+// sees exactly the scalar sequence; the loads along i are contiguous instead of strided. d % 8 == 0.
+void kqv_tiny_avx2(const float* p, const float* v, int64_t stride, int64_t nKeys, int64_t d, float* out) {
+  for (int64_t i = 0; i < d; i += 8) {
+    __m256 acc[8];
+    for (int l = 0; l < 8; l++) acc[l] = _mm256_setzero_ps();
+    int64_t j = 0;
+    for (; j + 8 <= nKeys; j += 8)
+#pragma GCC unroll 8
+      for (int l = 0; l < 8; l++)
+        acc[l] = _mm256_fmadd_ps(_mm256_broadcast_ss(p + j + l), _mm256_loadu_ps(v + (j + l) * stride + i), acc[l]);
+    for (; j < nKeys; j++) acc[j & 7] = _mm256_fmadd_ps(_mm256_broadcast_ss(p + j), _mm256_loadu_ps(v + j * stride + i), acc[j & 7]);
+    // hsum8_ref per output: ((a4 + a0) + (a6 + a2)) + ((a5 + a1) + (a7 + a3))
+    const __m256 r0 = _mm256_add_ps(acc[4], acc[0]), r1 = _mm256_add_ps(acc[5], acc[1]);
+    const __m256 r2 = _mm256_add_ps(acc[6], acc[2]), r3 = _mm256_add_ps(acc[7], acc[3]);
+    _mm256_storeu_ps(out + i, _mm256_add_ps(_mm256_add_ps(r0, r2), _mm256_add_ps(r1, r3)));
+  }
+}
+
+}  // namespace rosetta
