@@ -140,19 +140,12 @@ void round_activations(ActQuant aq, const MatmulArgs& a, std::vector<float>& out
 
 // Direct: each token's activations zero-padded to np, converted to the vec_dot type of aq.
 size_t convert_activations(ActQuant aq, const MatmulArgs& a, int64_t np, std::vector<uint8_t>& out) {
-  const size_t rb = aq == ActQuant::None ? (size_t)np * sizeof(float)
-                    : aq == ActQuant::F16  ? (size_t)np * 2
-                    : aq == ActQuant::Q8_0 ? (size_t)(np / 32) * sizeof(block_q8_0)
-                                           : (size_t)(np / QK_K) * sizeof(block_q8_K);
+  const size_t rb = act_row_bytes(aq, np);
   out.resize(rb * (size_t)a.nTok);
   std::vector<float> padded((size_t)np, 0.0f);
   for (int64_t t = 0; t < a.nTok; t++) {
     std::copy(a.x + t * a.nIn, a.x + (t + 1) * a.nIn, padded.begin());
-    void* dst = out.data() + rb * (size_t)t;
-    if (aq == ActQuant::None) std::memcpy(dst, padded.data(), rb);
-    else if (aq == ActQuant::F16) convert_f16(padded.data(), static_cast<uint16_t*>(dst), np);
-    else if (aq == ActQuant::Q8_0) quantize_q8_0(padded.data(), static_cast<block_q8_0*>(dst), np);
-    else quantize_q8_K(padded.data(), static_cast<block_q8_K*>(dst), np);
+    act_convert(aq, padded.data(), out.data() + rb * (size_t)t, np, false);
   }
   return rb;
 }
@@ -185,8 +178,7 @@ const char* matmul_general(const MatmulArgs& a) {
   ActQuant aq;
   if (a.mode == Numerics::Ggml) {
     const VecDotKernels& vk = vecdot_kernels();
-    // matmul.cpp's tinyBLAS eligibility for F32/F16 weights (batch >= 2, shapes in 4s and 8s)
-    const bool tiny = a.nTok >= 2 && a.nOut % 4 == 0 && a.nIn % 8 == 0;
+    const bool tiny = tinyblas_order(a.nTok, a.nOut, a.nIn);
     if (!act_quant_for(a.type, &aq)) {
       p.kind = RowKind::AsF32;
       p.fn = vecdot_for(vk, T_F32, tiny);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "rosetta/blocks.h"
@@ -83,6 +84,28 @@ void round_q8_K(const float* x, float* out, int64_t n) {
 
 }  // namespace
 
+size_t act_row_bytes(ActQuant q, int64_t n) {
+  switch (q) {
+    case ActQuant::None: return (size_t)n * sizeof(float);
+    case ActQuant::F16: case ActQuant::BF16: return (size_t)n * 2;
+    case ActQuant::Q8_0: return (size_t)(n / 32) * sizeof(block_q8_0);
+    case ActQuant::Q8_1: return (size_t)(n / 32) * sizeof(block_q8_1);
+    case ActQuant::Q8_K: return (size_t)(n / QK_K) * sizeof(block_q8_K);
+  }
+  return 0;
+}
+
+void act_convert(ActQuant q, const float* x, void* out, int64_t n, bool simd) {
+  switch (q) {
+    case ActQuant::None: std::memcpy(out, x, (size_t)n * sizeof(float)); break;
+    case ActQuant::F16: convert_f16(x, static_cast<uint16_t*>(out), n); break;
+    case ActQuant::BF16: convert_bf16(x, static_cast<uint16_t*>(out), n); break;
+    case ActQuant::Q8_0: (simd ? quantize_q8_0_avx2 : quantize_q8_0)(x, static_cast<block_q8_0*>(out), n); break;
+    case ActQuant::Q8_1: (simd ? quantize_q8_1_avx2 : quantize_q8_1)(x, static_cast<block_q8_1*>(out), n); break;
+    case ActQuant::Q8_K: (simd ? quantize_q8_K_avx2 : quantize_q8_K)(x, static_cast<block_q8_K*>(out), n); break;
+  }
+}
+
 void act_round(ActQuant q, const float* x, float* out, int64_t n) {
   switch (q) {
     case ActQuant::None: for (int64_t i = 0; i < n; i++) out[i] = x[i]; break;
@@ -155,19 +178,12 @@ void matmul_vecdot(const MatmulArgs& a, VecDotFn fn, ActQuant aq, size_t rb) {
   thread_local std::vector<uint8_t> buf;  // reused across calls: no allocation per matmul
   const uint8_t* act = reinterpret_cast<const uint8_t*>(a.x);
   if (aq != ActQuant::None) {
-    arb = aq == ActQuant::F16 ? (size_t)n * 2 : aq == ActQuant::Q8_0 ? (size_t)(n / 32) * sizeof(block_q8_0)
-                                                                       : (size_t)(n / QK_K) * sizeof(block_q8_K);
+    arb = act_row_bytes(aq, n);
     if (buf.size() < arb * (size_t)a.nTok) buf.resize(arb * (size_t)a.nTok);
     // each token's row is converted on its own, so the pool may share them out
     const bool simd = current_isa() != Isa::Scalar;
     uint8_t* const dst = buf.data();  // not `buf` inside the task: a thread_local names each thread's own
-    default_pool().run((int)a.nTok, [&](int t) {
-      const float* xt = a.x + t * n;
-      void* out = dst + arb * (size_t)t;
-      if (aq == ActQuant::F16) convert_f16(xt, static_cast<uint16_t*>(out), n);
-      else if (aq == ActQuant::Q8_0) (simd ? quantize_q8_0_avx2 : quantize_q8_0)(xt, static_cast<block_q8_0*>(out), n);
-      else (simd ? quantize_q8_K_avx2 : quantize_q8_K)(xt, static_cast<block_q8_K*>(out), n);
-    });
+    default_pool().run((int)a.nTok, [&](int t) { act_convert(aq, a.x + t * n, dst + arb * (size_t)t, n, simd); });
     act = buf.data();
   }
   ThreadPool& pool = default_pool();
@@ -205,9 +221,8 @@ const char* matmul(const MatmulArgs& a) {
   if (rb == 0) return "matmul: row length is not a multiple of the weight type's block size";
   if (a.wBytes / rb < (size_t)a.nOut) return "matmul: weight data is shorter than its shape";
   if (a.mode == Numerics::Ggml) {
-    // tinyBLAS takes batches of >= 2 rows when the shapes allow (llamafile_sgemm); only the float
-    // kernels differ between its order and vec_dot's
-    const bool tiny = a.nTok >= 2 && a.nOut % 4 == 0 && a.nIn % 8 == 0;
+    // only the float kernels differ between tinyBLAS's order and vec_dot's
+    const bool tiny = tinyblas_order(a.nTok, a.nOut, a.nIn);
     if (VecDotFn fn = vecdot_for(vecdot_kernels(), a.type, tiny)) {
       if (a.nIn % act_block(aq)) return "matmul: row length is not a multiple of the activation block size";
       matmul_vecdot(a, fn, aq, rb);

@@ -24,6 +24,13 @@ VecDotFn vecdot_for(const VecDotKernels& k, uint32_t type, bool tiny) {
     case T_IQ4_NL: return k.iq4_nl;
     case T_Q4_K: return k.q4_K;
     case T_Q6_K: return k.q6_K;
+    case T_Q5_K: return k.q5_K;
+    case T_IQ4_XS: return k.iq4_xs;
+    case T_BF16: return tiny ? k.bf16_tiny : k.bf16_vec;
+    case T_Q2_K: return k.q2_K;
+    case T_Q3_K: return k.q3_K;
+    case T_Q4_1: return k.q4_1;
+    case T_Q5_1: return k.q5_1;
     case T_F16: return tiny ? k.f16_tiny : k.f16_vec;
     case T_F32: return tiny ? k.f32_tiny : k.f32_vec;
     default: return nullptr;
@@ -39,6 +46,22 @@ void quantize_q8_0(const float* x, block_q8_0* y, int64_t n) {
     y[b].d = fp32_to_fp16(amax / 127.f);
     const float id = amax != 0.0f ? 127.f / amax : 0.0f;
     for (int j = 0; j < 32; j++) y[b].qs[j] = (int8_t)std::nearbyint(xb[j] * id);
+  }
+}
+
+// quantize_row_q8_1 (x86 AVX2 build): the qs and d of quantize_row_q8_0; s = d * sum(q) with d the f32
+// amax/127 (before its f16 rounding), the integer sum converted to f32, then stored as f16.
+void quantize_q8_1(const float* x, block_q8_1* y, int64_t n) {
+  for (int64_t b = 0; b < n / 32; b++) {
+    block_q8_0 t;
+    quantize_q8_0(x + 32 * b, &t, 32);
+    float amax = 0;
+    for (int j = 0; j < 32; j++) amax = std::fmax(amax, std::fabs(x[32 * b + j]));
+    int sum = 0;
+    for (int j = 0; j < 32; j++) sum += t.qs[j];
+    y[b].d = t.d;
+    y[b].s = fp32_to_fp16(amax / 127.f * (float)sum);
+    std::memcpy(y[b].qs, t.qs, 32);
   }
 }
 
@@ -71,6 +94,10 @@ void quantize_q8_K(const float* x, block_q8_K* y, int64_t n) {
 
 void convert_f16(const float* x, uint16_t* y, int64_t n) {
   for (int64_t i = 0; i < n; i++) y[i] = fp32_to_fp16(x[i]);
+}
+
+void convert_bf16(const float* x, uint16_t* y, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] = fp32_to_bf16(x[i]);
 }
 
 }  // namespace rosetta

@@ -53,6 +53,42 @@ float dot_q0(int64_t n, const void* vw, const void* va) {
   return hsum8_ref(acc);
 }
 
+// ---- Q4_1 / Q5_1 x Q8_1: unsigned quants, lanes as Q8_0's; the min term m * s in a scalar f32 (fma) ----
+
+inline void decode_q4_1(const block_q4_1& b, int q[32]) {
+  for (int j = 0; j < 16; j++) {
+    q[j] = b.qs[j] & 15;
+    q[j + 16] = b.qs[j] >> 4;
+  }
+}
+inline void decode_q5_1(const block_q5_1& b, int q[32]) {
+  uint32_t qh;
+  std::memcpy(&qh, b.qh, 4);
+  for (int j = 0; j < 16; j++) {
+    q[j] = (b.qs[j] & 15) | (((qh >> j) & 1) << 4);
+    q[j + 16] = (b.qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4);
+  }
+}
+
+template <typename B, void (*Decode)(const B&, int*)>
+float dot_q1(int64_t n, const void* vw, const void* va) {
+  const B* w = static_cast<const B*>(vw);
+  const block_q8_1* a = static_cast<const block_q8_1*>(va);
+  float acc[8] = {0}, summs = 0;
+  int q[32];
+  for (int64_t b = 0; b < n / 32; b++) {
+    summs = std::fma(fp16_to_fp32(w[b].m), fp16_to_fp32(a[b].s), summs);
+    Decode(w[b], q);
+    const float d = fp16_to_fp32(w[b].d) * fp16_to_fp32(a[b].d);
+    for (int l = 0; l < 8; l++) {
+      int s = 0;
+      for (int m = 0; m < 4; m++) s += q[4 * l + m] * a[b].qs[4 * l + m];
+      acc[l] = std::fma(d, (float)s, acc[l]);
+    }
+  }
+  return hsum8_ref(acc) + summs;
+}
+
 // ---- K-quants x Q8_K ---------------------------------------------------------------------------
 
 inline void q4k_scales(const uint8_t* s, int sc[8], int mn[8]) {
@@ -127,6 +163,126 @@ float dot_q6_K(int64_t n, const void* vw, const void* va) {
   return hsum8_ref(acc);
 }
 
+// ggml_vec_dot_q5_K_q8_K (AVX2): Q4_K's 8 scale-weighted integer lanes with the 5th bit; the min term is
+// one integer per superblock (all 8 products summed), added to a scalar f32 (the compiler's fma).
+float dot_q5_K(int64_t n, const void* vw, const void* va) {
+  const block_q5_K* w = static_cast<const block_q5_K*>(vw);
+  const block_q8_K* a = static_cast<const block_q8_K*>(va);
+  float acc[8] = {0}, summs = 0;
+  for (int64_t i = 0; i < n / QK_K; i++) {
+    const float d = a[i].d * fp16_to_fp32(w[i].d);
+    const float dmin = -a[i].d * fp16_to_fp32(w[i].dmin);
+    int sc[8], mn[8];
+    q4k_scales(w[i].scales, sc, mn);
+    int m = 0;
+    for (int k = 0; k < 8; k++) m += mn[k] * (a[i].bsums[2 * k] + a[i].bsums[2 * k + 1]);
+    summs = std::fma(dmin, (float)m, summs);
+    int sumi[8] = {0};
+    const uint8_t* q5 = w[i].qs;
+    const uint8_t* qh = w[i].qh;
+    const int8_t* q8 = a[i].qs;
+    for (int j = 0; j < 4; j++)
+      for (int l = 0; l < 8; l++) {
+        int lo = 0, hi = 0;
+        for (int e = 0; e < 4; e++) {
+          const int b = 4 * l + e;
+          lo += ((q5[32 * j + b] & 15) | (((qh[b] >> (2 * j)) & 1) << 4)) * q8[64 * j + b];
+          hi += ((q5[32 * j + b] >> 4) | (((qh[b] >> (2 * j + 1)) & 1) << 4)) * q8[64 * j + 32 + b];
+        }
+        sumi[l] += sc[2 * j] * lo + sc[2 * j + 1] * hi;
+      }
+    for (int l = 0; l < 8; l++) acc[l] = std::fma(d, (float)sumi[l], acc[l]);
+  }
+  return hsum8_ref(acc) + summs;
+}
+
+// Q2_K / Q3_K x Q8_K (ggml_vec_dot_q{2,3}_K_q8_K, AVX2): 16 sub-blocks of 16; the 32 elements of group g
+// of half j (bits 2g of qs[32j + b]) are two sub-blocks, lanes 0-3 scaled by sub-block 8j+2g, lanes 4-7
+// by 8j+2g+1. q(j, g, b) gives the weight value of element 128j + 32g + b.
+template <typename Q>
+inline void k16_lanes(const int8_t* q8, const int sc[16], Q q, int sumi[8]) {
+  for (int j = 0; j < 2; j++)
+    for (int g = 0; g < 4; g++)
+      for (int l = 0; l < 8; l++) {
+        int s = 0;
+        for (int e = 0; e < 4; e++) s += q(j, g, 4 * l + e) * q8[128 * j + 32 * g + 4 * l + e];
+        sumi[l] += sc[8 * j + 2 * g + (l >= 4)] * s;
+      }
+}
+
+float dot_q2_K(int64_t n, const void* vw, const void* va) {
+  const block_q2_K* w = static_cast<const block_q2_K*>(vw);
+  const block_q8_K* a = static_cast<const block_q8_K*>(va);
+  float acc[8] = {0};
+  for (int64_t i = 0; i < n / QK_K; i++) {
+    const float d = a[i].d * fp16_to_fp32(w[i].d);
+    const float dmin = -a[i].d * fp16_to_fp32(w[i].dmin);
+    int sc[16];
+    for (int k = 0; k < 16; k++) sc[k] = w[i].scales[k] & 15;
+    for (int l = 0; l < 8; l++) {
+      const int m = (w[i].scales[2 * l] >> 4) * a[i].bsums[2 * l] + (w[i].scales[2 * l + 1] >> 4) * a[i].bsums[2 * l + 1];
+      acc[l] = std::fma(dmin, (float)m, acc[l]);
+    }
+    const uint8_t* qs = w[i].qs;
+    int sumi[8] = {0};
+    k16_lanes(a[i].qs, sc, [qs](int j, int g, int b) { return (qs[32 * j + b] >> (2 * g)) & 3; }, sumi);
+    for (int l = 0; l < 8; l++) acc[l] = std::fma(d, (float)sumi[l], acc[l]);
+  }
+  return hsum8_ref(acc);
+}
+
+float dot_q3_K(int64_t n, const void* vw, const void* va) {
+  const block_q3_K* w = static_cast<const block_q3_K*>(vw);
+  const block_q8_K* a = static_cast<const block_q8_K*>(va);
+  float acc[8] = {0};
+  for (int64_t i = 0; i < n / QK_K; i++) {
+    const float d = a[i].d * fp16_to_fp32(w[i].d);
+    const uint8_t* s = w[i].scales;
+    int sc[16];
+    for (int k = 0; k < 4; k++) {
+      sc[k] = ((s[k] & 15) | (((s[8 + k] >> 0) & 3) << 4)) - 32;
+      sc[k + 4] = ((s[4 + k] & 15) | (((s[8 + k] >> 2) & 3) << 4)) - 32;
+      sc[k + 8] = ((s[k] >> 4) | (((s[8 + k] >> 4) & 3) << 4)) - 32;
+      sc[k + 12] = ((s[4 + k] >> 4) | (((s[8 + k] >> 6) & 3) << 4)) - 32;
+    }
+    const uint8_t* qs = w[i].qs;
+    const uint8_t* hm = w[i].hmask;
+    int sumi[8] = {0};
+    k16_lanes(a[i].qs, sc, [qs, hm](int j, int g, int b) {
+      return ((qs[32 * j + b] >> (2 * g)) & 3) - ((hm[b] >> (4 * j + g)) & 1 ? 0 : 4);
+    }, sumi);
+    for (int l = 0; l < 8; l++) acc[l] = std::fma(d, (float)sumi[l], acc[l]);
+  }
+  return hsum8_ref(acc);
+}
+
+// ggml_vec_dot_iq4_xs_q8_K (AVX2): per 32-block the Q8_0-family lanes (codebook values), times the block's
+// 6-bit scale - 32, summed over the superblock in integers; one fma per superblock with d_w * d_a.
+float dot_iq4_xs(int64_t n, const void* vw, const void* va) {
+  const block_iq4_xs* w = static_cast<const block_iq4_xs*>(vw);
+  const block_q8_K* a = static_cast<const block_q8_K*>(va);
+  float acc[8] = {0};
+  for (int64_t i = 0; i < n / QK_K; i++) {
+    int sumi[8] = {0};
+    for (int ib = 0; ib < QK_K / 32; ib++) {
+      const int ls = (((w[i].scales_l[ib / 2] >> (4 * (ib & 1))) & 15) | (((w[i].scales_h >> (2 * ib)) & 3) << 4)) - 32;
+      const uint8_t* qs = w[i].qs + 16 * ib;
+      const int8_t* q8 = a[i].qs + 32 * ib;
+      for (int l = 0; l < 8; l++) {
+        int s = 0;
+        for (int e = 0; e < 4; e++) {
+          const int b = 4 * (l & 3) + e;
+          s += kvalues_iq4nl[l < 4 ? qs[b] & 15 : qs[b] >> 4] * q8[4 * l + e];
+        }
+        sumi[l] += ls * s;
+      }
+    }
+    const float d = fp16_to_fp32(w[i].d) * a[i].d;
+    for (int l = 0; l < 8; l++) acc[l] = std::fma(d, (float)sumi[l], acc[l]);
+  }
+  return hsum8_ref(acc);
+}
+
 // ---- float types ---------------------------------------------------------------------------------
 
 template <typename T>
@@ -135,6 +291,9 @@ template <>
 inline float ld<float>(const float* p, int64_t i) { return p[i]; }
 template <>
 inline float ld<uint16_t>(const uint16_t* p, int64_t i) { return fp16_to_fp32(p[i]); }
+struct Bf16 { uint16_t v; };
+template <>
+inline float ld<Bf16>(const Bf16* p, int64_t i) { return bf16_to_fp32(p[i].v); }
 
 // ggml_vec_dot_f32/f16 main loop: 4 accumulators of 8 lanes over 32-element chunks.
 template <typename T>
@@ -173,6 +332,24 @@ float dot_f16_vec(int64_t n, const void* vw, const void* va) {
   return (float)s;
 }
 
+// ggml_vec_dot_bf16 (AVX2): 4 x 8 fused accumulators over 32-chunks, (c1+c3)+(c2+c4), hsum_float_8, then
+// in f64 with the tail's f32 products.
+float dot_bf16_vec(int64_t n, const void* vw, const void* va) {
+  const Bf16* x = static_cast<const Bf16*>(vw);
+  const Bf16* y = static_cast<const Bf16*>(va);
+  const int64_t np = n & ~int64_t(31);
+  float acc[4][8] = {{0}};
+  for (int64_t i = 0; i < np; i += 32)
+    for (int j = 0; j < 4; j++)
+      for (int l = 0; l < 8; l++) acc[j][l] = std::fma(ld(x, i + 8 * j + l), ld(y, i + 8 * j + l), acc[j][l]);
+  float v[8];
+  for (int l = 0; l < 8; l++) v[l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
+  double s = 0;
+  s += (double)hsum8_ref(v);
+  for (int64_t i = np; i < n; i++) s += (double)(ld(x, i) * ld(y, i));
+  return (float)s;
+}
+
 // tinyBLAS: one 8-lane accumulator over 8-element steps (n % 8 == 0).
 template <typename T>
 float dot_tiny(int64_t n, const void* vw, const void* va) {
@@ -190,7 +367,9 @@ const VecDotKernels& vecdot_kernels_ref() {
   static const VecDotKernels k{
       dot_q0<block_q4_0, decode_q4_0>, dot_q0<block_q5_0, decode_q5_0>, dot_q0<block_q8_0, decode_q8_0>,
       dot_q0<block_iq4_nl, decode_iq4_nl>, dot_q4_K, dot_q6_K,
-      dot_f16_vec, dot_tiny<uint16_t>, dot_f32_vec, dot_tiny<float>};
+      dot_f16_vec, dot_tiny<uint16_t>, dot_f32_vec, dot_tiny<float>, dot_q5_K,
+      dot_q1<block_q4_1, decode_q4_1>, dot_q1<block_q5_1, decode_q5_1>, dot_q2_K, dot_q3_K,
+      dot_iq4_xs, dot_bf16_vec, dot_tiny<Bf16>};
   return k;
 }
 

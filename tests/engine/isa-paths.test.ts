@@ -27,7 +27,7 @@ async function run(file: string, tokens: number[], isa: (typeof ISAS)[number]) {
   return { tokens: r.generated, pts, isa: e.settings.isa };
 }
 
-const SYNTH = [["llama", "F16"], ["qwen2", "Q8_0"], ["qwen3", "Q4_K_M"], ["llama", "Q6_K"], ["qwen2", "Q4_0"]] as const;
+const SYNTH = [["llama", "F16"], ["qwen2", "Q8_0"], ["qwen3", "Q4_K_M"], ["llama", "Q6_K"], ["qwen2", "Q4_0"], ["qwen3", "Q5_K"], ["llama", "Q4_1"], ["qwen2", "Q5_1"]] as const;
 
 describe.skipIf(!HAVE_MODELS)("ISA paths", () => {
   const cases: [string, () => Promise<string>, number[]][] = [

@@ -31,6 +31,15 @@ const char* act_quant_name(ActQuant q);
 void act_round(ActQuant q, const float* x, float* out, int64_t n);
 int64_t act_block(ActQuant q);
 
+// ggml mode: llamafile_sgemm takes a matmul of float weights (F32, F16, BF16) in tinyBLAS order (one
+// 8-lane accumulator) when it has >= 2 tokens and the shapes suit tinyBLAS<8>; else vec_dot's order.
+inline bool tinyblas_order(int64_t nTok, int64_t nOut, int64_t nIn) { return nTok >= 2 && nOut % 4 == 0 && nIn % 8 == 0; }
+// Bytes of one activation row of n elements in the vec_dot type q (n a multiple of act_block(q)).
+size_t act_row_bytes(ActQuant q, int64_t n);
+// One activation row converted to the vec_dot type q as real blocks (ggml's from_float); `simd`: the
+// AVX2 converters (byte-identical).
+void act_convert(ActQuant q, const float* x, void* out, int64_t n, bool simd);
+
 struct MatmulArgs {
   const uint8_t* w;  // nOut rows of nIn elements of `type`, rows contiguous
   size_t wBytes;     // bytes available at w (checked against the shape)

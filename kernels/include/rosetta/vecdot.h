@@ -10,6 +10,8 @@
 //   - F16 x F16 (activations rounded to f16): ggml_vec_dot_f16 (4x8 accumulators over 32-chunks, reduced
 //     to an f64 sum) or tinyBLAS (batch >= 2, nOut % 4 == 0, nIn % 8 == 0: one 8-lane accumulator).
 //   - F32 x F32: ggml_vec_dot_f32 (as f16, f32 sum; the tail as the compiler emitted it) or tinyBLAS.
+//   - Q5_K/Q2_K/Q3_K/IQ4_XS x Q8_K, Q4_1/Q5_1 x Q8_1, BF16 x BF16: their ggml_vec_dot_* AVX2 kernels (no
+//     tinyBLAS on x86 except BF16, which follows F16's rule); see docs/engine.md.
 // Every ISA path here reproduces these operations bit for bit; the scalar path is the reference.
 #pragma once
 #include <cstddef>
@@ -27,6 +29,11 @@ struct VecDotKernels {
   VecDotFn q4_K, q6_K;                // x block_q8_K
   VecDotFn f16_vec, f16_tiny;         // f16 x f16 (tiny: tinyBLAS order, n % 8 == 0)
   VecDotFn f32_vec, f32_tiny;         // f32 x f32
+  VecDotFn q5_K;                      // x block_q8_K
+  VecDotFn q4_1, q5_1;                // x block_q8_1
+  VecDotFn q2_K, q3_K;                // x block_q8_K
+  VecDotFn iq4_xs;                    // x block_q8_K
+  VecDotFn bf16_vec, bf16_tiny;       // bf16 x bf16
 };
 const VecDotKernels& vecdot_kernels_ref();
 const VecDotKernels& vecdot_kernels_avx2();
@@ -46,10 +53,13 @@ VecDotTileFn vecdot_tile_for(uint32_t type);
 // Activation conversion as ggml's from_float for the vec_dot type (n a multiple of the block size).
 void quantize_q8_0(const float* x, block_q8_0* y, int64_t n);  // quantize_row_q8_0 (AVX2)
 void quantize_q8_K(const float* x, block_q8_K* y, int64_t n);  // quantize_row_q8_K_ref
+void quantize_q8_1(const float* x, block_q8_1* y, int64_t n);  // quantize_row_q8_1 (AVX2): Q8_0's qs, s = f16(d * sum q)
 void convert_f16(const float* x, uint16_t* y, int64_t n);      // F16C round to nearest even
+void convert_bf16(const float* x, uint16_t* y, int64_t n);     // ggml_cpu_fp32_to_bf16 (scalar, nearest even)
 // The same conversions with AVX2 (byte-identical blocks).
 void quantize_q8_0_avx2(const float* x, block_q8_0* y, int64_t n);
 void quantize_q8_K_avx2(const float* x, block_q8_K* y, int64_t n);
+void quantize_q8_1_avx2(const float* x, block_q8_1* y, int64_t n);
 
 // Which ggml-exact kernel multiplies weights of `type`; null if rosetta has none (the caller then falls
 // back to dequantized f32 dot products). `batch`: the call has >= 2 activation rows (tinyBLAS eligible).

@@ -26,6 +26,34 @@ float dot_q0(int64_t n, const void* vw, const void* va) {
   return hsum8(acc);
 }
 
+// Q4_1 / Q5_1 x Q8_1: unsigned quants (maddubs directly), the min term m * s in a scalar f32 fma.
+inline __m256i load_w1(const block_q4_1& b) { return nibbles32(b.qs); }
+inline __m256i load_w1(const block_q5_1& b) {
+  uint32_t qh;
+  std::memcpy(&qh, b.qh, 4);
+  const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh),
+                                             _mm256_setr_epi64x(0, 0x0101010101010101LL, 0x0202020202020202LL, 0x0303030303030303LL));
+  const __m256i bit = _mm256_set1_epi64x(0x8040201008040201LL);
+  const __m256i has = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+  return _mm256_or_si256(nibbles32(b.qs), _mm256_and_si256(has, _mm256_set1_epi8(0x10)));
+}
+
+template <typename B>
+float dot_q1(int64_t n, const void* vw, const void* va) {
+  const B* w = static_cast<const B*>(vw);
+  const block_q8_1* a = static_cast<const block_q8_1*>(va);
+  __m256 acc = _mm256_setzero_ps();
+  float summs = 0;
+  for (int64_t b = 0; b < n / 32; b++) {
+    summs = std::fma(half_to_f32(w[b].m), half_to_f32(a[b].s), summs);
+    const __m256 d = _mm256_set1_ps(half_to_f32(w[b].d) * half_to_f32(a[b].d));
+    const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
+    const __m256i p16 = _mm256_maddubs_epi16(load_w1(w[b]), qy);
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1))), acc);
+  }
+  return hsum8(acc) + summs;
+}
+
 float dot_q4_K(int64_t n, const void* vw, const void* va) {
   const block_q4_K* w = static_cast<const block_q4_K*>(vw);
   const block_q8_K* a = static_cast<const block_q8_K*>(va);
@@ -60,6 +88,115 @@ float dot_q4_K(int64_t n, const void* vw, const void* va) {
   accm = _mm_add_ps(accm, _mm_movehl_ps(accm, accm));
   accm = _mm_add_ss(accm, _mm_movehdup_ps(accm));
   return hsum8(acc) + _mm_cvtss_f32(accm);
+}
+
+float dot_q5_K(int64_t n, const void* vw, const void* va) {
+  const block_q5_K* w = static_cast<const block_q5_K*>(vw);
+  const block_q8_K* a = static_cast<const block_q8_K*>(va);
+  const __m256i m4 = _mm256_set1_epi8(15), one = _mm256_set1_epi8(1);
+  __m256 acc = _mm256_setzero_ps();
+  float summs = 0;
+  for (int64_t i = 0; i < n / QK_K; i++) {
+    const float d = a[i].d * half_to_f32(w[i].d);
+    const float dmin = -a[i].d * half_to_f32(w[i].dmin);
+    uint8_t sc[8], mn[8];
+    q4k_scales(w[i].scales, sc, mn);
+    uint64_t mn64;
+    std::memcpy(&mn64, mn, 8);
+    const __m128i mins = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)mn64));
+    const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].bsums));
+    const __m128i s32 = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+    __m128i pm = _mm_madd_epi16(mins, s32);
+    pm = _mm_add_epi32(pm, _mm_unpackhi_epi64(pm, pm));
+    pm = _mm_add_epi32(pm, _mm_shuffle_epi32(pm, 1));
+    summs = std::fma(dmin, (float)_mm_cvtsi128_si32(pm), summs);
+    const __m256i hbits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qh));
+    __m256i sumi = _mm256_setzero_si256();
+    const uint8_t* q5 = w[i].qs;
+    const int8_t* q8 = a[i].qs;
+    for (int j = 0; j < 4; j++) {
+      const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q5 + 32 * j));
+      const __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * j), one), 4);
+      const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * j + 1), one), 4);
+      const __m256i lo = _mm256_or_si256(_mm256_and_si256(bits, m4), h0);
+      const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m4), h1);
+      const __m256i yl = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q8 + 64 * j));
+      const __m256i yh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q8 + 64 * j + 32));
+      const __m256i pl = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, yl), _mm256_set1_epi16(sc[2 * j]));
+      const __m256i ph = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, yh), _mm256_set1_epi16(sc[2 * j + 1]));
+      sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(pl, ph));
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+  }
+  return hsum8(acc) + summs;
+}
+
+// Q2_K / Q3_K: 4 groups of 32 per half; scales (16-bit) of sub-blocks 8j+2g (low lanes) and 8j+2g+1.
+inline __m256i k16_scale(const int16_t* sc, int j, int g) {
+  return _mm256_setr_m128i(_mm_set1_epi16(sc[8 * j + 2 * g]), _mm_set1_epi16(sc[8 * j + 2 * g + 1]));
+}
+
+float dot_q2_K(int64_t n, const void* vw, const void* va) {
+  const block_q2_K* w = static_cast<const block_q2_K*>(vw);
+  const block_q8_K* a = static_cast<const block_q8_K*>(va);
+  const __m256i m3 = _mm256_set1_epi8(3);
+  const __m128i m4 = _mm_set1_epi8(15);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / QK_K; i++) {
+    const float d = a[i].d * half_to_f32(w[i].d);
+    const float dmin = -a[i].d * half_to_f32(w[i].dmin);
+    const __m128i ms = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[i].scales));
+    const __m256i mins = _mm256_cvtepi8_epi16(_mm_and_si128(_mm_srli_epi16(ms, 4), m4));
+    const __m256i prod = _mm256_madd_epi16(mins, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].bsums)));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(prod), acc);
+    alignas(32) int16_t sc[16];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(sc), _mm256_cvtepi8_epi16(_mm_and_si128(ms, m4)));
+    __m256i sumi = _mm256_setzero_si256();
+    for (int j = 0; j < 2; j++) {
+      const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qs + 32 * j));
+      for (int g = 0; g < 4; g++) {
+        const __m256i q = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * g), m3);
+        const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 128 * j + 32 * g));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q, y), k16_scale(sc, j, g)));
+      }
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+  }
+  return hsum8(acc);
+}
+
+float dot_q3_K(int64_t n, const void* vw, const void* va) {
+  const block_q3_K* w = static_cast<const block_q3_K*>(vw);
+  const block_q8_K* a = static_cast<const block_q8_K*>(va);
+  const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / QK_K; i++) {
+    const float d = a[i].d * half_to_f32(w[i].d);
+    const uint8_t* s = w[i].scales;
+    int16_t sc[16];
+    for (int k = 0; k < 4; k++) {
+      sc[k] = (int16_t)(((s[k] & 15) | ((s[8 + k] & 3) << 4)) - 32);
+      sc[k + 4] = (int16_t)(((s[4 + k] & 15) | (((s[8 + k] >> 2) & 3) << 4)) - 32);
+      sc[k + 8] = (int16_t)(((s[k] >> 4) | (((s[8 + k] >> 4) & 3) << 4)) - 32);
+      sc[k + 12] = (int16_t)(((s[4 + k] >> 4) | (((s[8 + k] >> 6) & 3) << 4)) - 32);
+    }
+    const __m256i hbits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].hmask));
+    __m256i sumi = _mm256_setzero_si256();
+    for (int j = 0; j < 2; j++) {
+      const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qs + 32 * j));
+      for (int g = 0; g < 4; g++) {
+        const int bit = 4 * j + g;
+        const __m256i ql = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * g), m3);
+        // 4 where the high bit is clear: subtracted from the low bits' products
+        const __m256i qh = _mm256_slli_epi16(_mm256_andnot_si256(_mm256_and_si256(_mm256_srli_epi16(hbits, bit), one), one), 2);
+        const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 128 * j + 32 * g));
+        const __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(ql, y), _mm256_maddubs_epi16(qh, y));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p16, k16_scale(sc, j, g)));
+      }
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+  }
+  return hsum8(acc);
 }
 
 float dot_q6_K(int64_t n, const void* vw, const void* va) {
@@ -97,7 +234,50 @@ float dot_q6_K(int64_t n, const void* vw, const void* va) {
   return hsum8(acc);
 }
 
+float dot_iq4_xs(int64_t n, const void* vw, const void* va) {
+  const block_iq4_xs* w = static_cast<const block_iq4_xs*>(vw);
+  const block_q8_K* a = static_cast<const block_q8_K*>(va);
+  const __m256i t2 = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kvalues_iq4nl)));
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / QK_K; i++) {
+    __m256i sumi = _mm256_setzero_si256();
+    for (int ib = 0; ib < QK_K / 32; ib++) {
+      const int ls = (((w[i].scales_l[ib / 2] >> (4 * (ib & 1))) & 15) | (((w[i].scales_h >> (2 * ib)) & 3) << 4)) - 32;
+      const __m256i q = _mm256_shuffle_epi8(t2, nibbles32(w[i].qs + 16 * ib));
+      const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 32 * ib));
+      const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(y, q));
+      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p16, _mm256_set1_epi16((short)ls)));
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(half_to_f32(w[i].d) * a[i].d), _mm256_cvtepi32_ps(sumi), acc);
+  }
+  return hsum8(acc);
+}
+
+struct Bf16 { uint16_t v; };
+
 inline __m256 ld8(const float* p) { return _mm256_loadu_ps(p); }
+inline __m256 ld8(const Bf16* p) {
+  const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+}
+inline float bf16_f32(Bf16 h) { return bf16_to_fp32(h.v); }
+
+float dot_bf16_vec(int64_t n, const void* vw, const void* va) {
+  const Bf16* x = static_cast<const Bf16*>(vw);
+  const Bf16* y = static_cast<const Bf16*>(va);
+  const int64_t np = n & ~int64_t(31);
+  __m256 c1 = _mm256_setzero_ps(), c2 = c1, c3 = c1, c4 = c1;
+  for (int64_t i = 0; i < np; i += 32) {
+    c1 = _mm256_fmadd_ps(ld8(x + i), ld8(y + i), c1);
+    c2 = _mm256_fmadd_ps(ld8(x + i + 8), ld8(y + i + 8), c2);
+    c3 = _mm256_fmadd_ps(ld8(x + i + 16), ld8(y + i + 16), c3);
+    c4 = _mm256_fmadd_ps(ld8(x + i + 24), ld8(y + i + 24), c4);
+  }
+  double s = 0;
+  s += (double)hsum8(_mm256_add_ps(_mm256_add_ps(c1, c3), _mm256_add_ps(c2, c4)));
+  for (int64_t i = np; i < n; i++) s += (double)mul_rounded(bf16_f32(x[i]), bf16_f32(y[i]));
+  return (float)s;
+}
 inline __m256 ld8(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
 
 template <typename T>
@@ -152,7 +332,8 @@ float dot_tiny(int64_t n, const void* vw, const void* va) {
 const VecDotKernels& vecdot_kernels_avx2() {
   static const VecDotKernels k{
       dot_q0<block_q4_0>, dot_q0<block_q5_0>, dot_q0<block_q8_0>, dot_q0<block_iq4_nl>, dot_q4_K, dot_q6_K,
-      dot_f16_vec, dot_tiny<uint16_t>, dot_f32_vec, dot_tiny<float>};
+      dot_f16_vec, dot_tiny<uint16_t>, dot_f32_vec, dot_tiny<float>, dot_q5_K, dot_q1<block_q4_1>, dot_q1<block_q5_1>,
+      dot_q2_K, dot_q3_K, dot_iq4_xs, dot_bf16_vec, dot_tiny<Bf16>};
   return k;
 }
 

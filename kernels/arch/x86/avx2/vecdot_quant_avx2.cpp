@@ -55,6 +55,24 @@ void quantize_q8_0_avx2(const float* x, block_q8_0* y, int64_t n) {
   }
 }
 
+void quantize_q8_1_avx2(const float* x, block_q8_1* y, int64_t n) {
+  for (int64_t b = 0; b < n / 32; b++) {
+    const float* xb = x + 32 * b;
+    const float amax = amax_of(xb, 32);
+    const float id = amax != 0.0f ? 127.f / amax : 0.0f;
+    const __m256i q = q8_32(xb, _mm256_set1_ps(id), false);
+    __m256i s = _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm256_castsi256_si128(q)), _mm256_set1_epi16(1));
+    s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm256_extracti128_si256(q, 1)), _mm256_set1_epi16(1)));
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    h = _mm_add_epi32(h, _mm_unpackhi_epi64(h, h));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 1));
+    const float d = amax / 127.f;
+    y[b].d = fp32_to_fp16(d);
+    y[b].s = fp32_to_fp16(d * (float)_mm_cvtsi128_si32(h));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[b].qs), q);
+  }
+}
+
 void quantize_q8_K_avx2(const float* x, block_q8_K* y, int64_t n) {
   for (int64_t b = 0; b < n / QK_K; b++) {
     const float* xb = x + QK_K * b;
