@@ -16,7 +16,7 @@
  * Per pair the worst prompt, the median prompt and the prompt count are printed; `--json FILE` keeps them.
  * Pairs that hit the known ggml-mode divergence on quantized models (docs/parity.md) are the worst prompt
  * of engine:<T>:ggml; the median shows the bit-close mode.
- * Env: BANDS_ARCHS (default llama,qwen2,qwen3), BANDS_TYPES (default all fixture types), BANDS_PROMPTS (3).
+ * Env: BANDS_ARCHS (default llama,qwen2,qwen3), BANDS_TYPES (default all fixture types and BF16), BANDS_PROMPTS (5).
  */
 import { writeFileSync } from "node:fs";
 import path from "node:path";
@@ -90,8 +90,9 @@ const fmt = (x: number) => (Number.isNaN(x) ? "n/a" : x === 0 ? "0" : x.toExpone
 async function main(): Promise<void> {
   configureLogging({ quiet: true });
   const archs = (process.env.BANDS_ARCHS ?? "llama,qwen2,qwen3").split(",") as FixtureArch[];
-  const types = (process.env.BANDS_TYPES ?? ALL_TYPES.join(",")).split(",");
-  const n = Number(process.env.BANDS_PROMPTS ?? 3);
+  // BF16 is not in ALL_TYPES (the other fixture suites skip it) but getFixture makes it (llama.cpp's quantizer).
+  const types = (process.env.BANDS_TYPES ?? [...ALL_TYPES, "BF16"].join(",")).split(",");
+  const n = Number(process.env.BANDS_PROMPTS ?? PROMPTS.length);
   const jsonAt = process.argv.indexOf("--json");
   const out: PairResult[] = [];
   const floors = new Map<string, { db: number; at: string }>();

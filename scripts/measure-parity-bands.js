@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // `npm run parity:measure [-- --out DIR] [-- --tokens N]`: re-measures the basis of every parity band
 // (src/parity/bands.ts, docs/parity.md). Stages the synthetic llama/qwen2/qwen3 fixtures in F32, F16,
-// Q8_0, Q6_K, Q4_0 and Q4_K_M locally (real llama.cpp quantizer, no network), runs the full suite
+// BF16, Q8_0, Q6_K, Q5_K (pure), Q5_1, Q4_0, Q4_1, Q4_K_M, Q3_K (pure) and Q2_K locally (real llama.cpp
+// quantizer, no network; tests/parity/stage.ts MEASURE_FIXTURES), runs the full suite
 // (10 prompts, 50 tokens, 200 on the long-generative ones) on them and on both shared models with every
 // ISA path forced and both numerics modes, then prints `rosetta parity measure` over all results:
 // per band and mode the largest top-k delta, KL and mean KL seen, beside the band in force.
+// `--types Q5_K,Q2_K` measures only those fixture types (and skips the shared models unless --shared).
 // Exit: 0 when every figure is within its band, 1 otherwise (the table marks it with "!"), 2 on setup errors.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
@@ -14,6 +16,9 @@ import { opt, root } from "./lib/args.js";
 
 const out = path.resolve(opt("--out") ?? "parity-measure");
 const tokens = opt("--tokens");
+const ALL_TYPES = ["F32", "F16", "BF16", "Q8_0", "Q6_K", "Q5_K", "Q5_1", "Q4_0", "Q4_1", "Q4_K_M", "Q3_K", "Q2_K"];
+const types = opt("--types")?.split(",") ?? ALL_TYPES;
+const withShared = !opt("--types") || process.argv.includes("--shared");
 const shared = path.resolve(root, "..", "shared", "models");
 const fixtures = process.env.ROSETTA_PARITY_FIXTURES ?? path.join(root, "tests/fixtures/generated/parity");
 mkdirSync(out, { recursive: true });
@@ -25,9 +30,10 @@ if (run([path.join(root, "node_modules/vitest/vitest.mjs"), "run", "tests/parity
   process.exit(2);
 }
 const groups = [];
-for (const type of ["F32", "F16", "Q8_0", "Q6_K", "Q4_0", "Q4_K_M"])
+for (const type of types)
   groups.push([`synthetic-${type}`, ["llama", "qwen2", "qwen3"].map((a) => path.join(fixtures, `synthetic-${a}-${type}.gguf`))]);
-if (existsSync(shared)) {
+if (!withShared) process.stderr.write("parity:measure: --types given; the shared models are not measured (add --shared)\n");
+else if (existsSync(shared)) {
   groups.push(["stories260K", [path.join(shared, "stories260K.gguf")]]);
   groups.push(["TinyLLama-v0-Q4_0", [path.join(shared, "TinyLLama-v0-Q4_0.gguf")]]);
 } else process.stderr.write(`parity:measure: ${shared} is absent; the shared models are not measured\n`);

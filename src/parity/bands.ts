@@ -83,6 +83,30 @@ export const MEASURED: Record<string, Record<Numerics, Measurement>> = {
     exact: { delta: 0.1078, kl: 8.72e-4, klMean: 4.78e-4, what: `${SYN} Q4_K_M, ${POS}, 60 prompt runs, 4800 positions (Q8_K activation rounding not emulated)` },
     ggml: { delta: 0, kl: 0, klMean: 0, what: `${SYN} Q4_K_M, ${POS}, 60 prompt runs, 4800 positions` },
   },
+  BF16: {
+    exact: { delta: 0.02313, kl: 3.67e-5, klMean: 1.87e-5, what: `${SYN} BF16, ${POS}, 60 prompt runs, 4800 positions (activations not rounded to BF16)` },
+    ggml: { delta: 0, kl: 0, klMean: 0, what: `${SYN} BF16, ${POS}, 60 prompt runs, 4800 positions` },
+  },
+  Q5_K_S: {
+    exact: { delta: 0.127, kl: 1.022e-3, klMean: 5.36e-4, what: `${SYN} pure Q5_K (file type Q5_K_S), ${POS}, 60 prompt runs, 4800 positions (Q8_K activation rounding not emulated)` },
+    ggml: { delta: 0, kl: 0, klMean: 0, what: `${SYN} pure Q5_K (file type Q5_K_S), ${POS}, 60 prompt runs, 4800 positions` },
+  },
+  Q5_1: {
+    exact: { delta: 0.09192, kl: 4.58e-4, klMean: 2.51e-4, what: `${SYN} Q5_1, ${POS}, 60 prompt runs, 4800 positions (Q8_1 activation rounding not emulated)` },
+    ggml: { delta: 0, kl: 0, klMean: 0, what: `${SYN} Q5_1, ${POS}, 60 prompt runs, 4800 positions` },
+  },
+  Q4_1: {
+    exact: { delta: 0.0862, kl: 4.49e-4, klMean: 2.39e-4, what: `${SYN} Q4_1, ${POS}, 60 prompt runs, 4800 positions (Q8_1 activation rounding not emulated)` },
+    ggml: { delta: 0, kl: 0, klMean: 0, what: `${SYN} Q4_1, ${POS}, 60 prompt runs, 4800 positions` },
+  },
+  Q3_K_S: {
+    exact: { delta: 0.1283, kl: 9.14e-4, klMean: 4.58e-4, what: `${SYN} pure Q3_K (file type Q3_K_S), ${POS}, 60 prompt runs, 4800 positions (Q8_K activation rounding not emulated)` },
+    ggml: { delta: 0, kl: 0, klMean: 0, what: `${SYN} pure Q3_K (file type Q3_K_S), ${POS}, 60 prompt runs, 4800 positions` },
+  },
+  Q2_K: {
+    exact: { delta: 0.1158, kl: 1.012e-3, klMean: 5.59e-4, what: `${SYN} pure Q2_K, ${POS}, 60 prompt runs, 4800 positions (Q8_K activation rounding not emulated)` },
+    ggml: { delta: 0, kl: 0, klMean: 0, what: `${SYN} pure Q2_K, ${POS}, 60 prompt runs, 4800 positions` },
+  },
 };
 
 /** Smallest of 1, 2, 2.5, 5 x 10^k that is >= x. */
@@ -129,20 +153,19 @@ function measuredSpec(key: string, numerics: Numerics): BandSpec {
 }
 
 /**
- * Quantizations without their own measurement. `ggmlExact`: rosetta's ggml mode reproduces llama.cpp bit
- * for bit for every tensor type of this quantization (docs/engine.md); when it does not, ggml mode is held
- * to the exact-mode band of the class (its matmul order is not llama.cpp's, like exact mode).
+ * Quantizations without their own measurement, held to the band of a measured one with the same
+ * activation rounding. `ggmlExact`: rosetta's ggml mode reproduces llama.cpp bit for bit for every tensor
+ * type of this quantization (docs/engine.md; true for every mix below, each made of measured types); a
+ * mix with a type it does not reproduce would get the exact-mode band of its class in ggml mode.
  */
 const ALIASES: Record<string, { to: string; ggmlExact: boolean }> = {
   ALL_F32: { to: "F32", ggmlExact: true },
-  BF16: { to: "F16", ggmlExact: false },
   Q5_0: { to: "Q4_0", ggmlExact: true },
-  Q4_1: { to: "Q4_0", ggmlExact: false },
-  Q5_1: { to: "Q4_0", ggmlExact: false },
-  // Q4_K_S and Q5_K_x mixes hold Q5_K tensors, which ggml mode does not reproduce bit for bit.
-  Q4_K_S: { to: "Q4_K_M", ggmlExact: false },
-  Q5_K_S: { to: "Q6_K", ggmlExact: false },
-  Q5_K_M: { to: "Q6_K", ggmlExact: false },
+  // Mixes of K types (Q4_K, Q5_K, Q6_K, Q3_K; all bit-exact in ggml mode), activations rounded to Q8_K.
+  Q4_K_S: { to: "Q4_K_M", ggmlExact: true },
+  Q5_K_M: { to: "Q5_K_S", ggmlExact: true },
+  Q3_K_M: { to: "Q3_K_S", ggmlExact: true },
+  Q3_K_L: { to: "Q3_K_S", ggmlExact: true },
 };
 
 export const BAND_QUANTS = Object.keys(MEASURED);

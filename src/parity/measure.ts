@@ -64,7 +64,7 @@ export function measureRows(runs: ParityRunResult[]): MeasuredRow[] {
       m.maxMeanKl = nanMax(m.maxMeanKl, r.kl.mean);
       m.maxP95Kl = nanMax(m.maxP95Kl, r.kl.p95);
     }
-  const order = ["F32", "F16", "Q8_0", "Q6_K", "Q4_0", "Q4_K_M"];
+  const order = ["F32", "F16", "BF16", "Q8_0", "Q6_K", "Q5_K_S", "Q5_1", "Q4_0", "Q4_1", "Q4_K_M", "Q3_K_S", "Q2_K"];
   const rank = (b: string) => (order.includes(b) ? order.indexOf(b) : order.length);
   return [...rows.values()].sort((a, b) => rank(a.band) - rank(b.band) || a.band.localeCompare(b.band) || a.numerics.localeCompare(b.numerics));
 }

@@ -1,11 +1,9 @@
 /**
  * rosetta against real llama.cpp: `rosetta model.gguf model.gguf --engine-b llama.cpp --assert-match` on the
- * fixtures, in rosetta's default (ggml) numerics, prompt + 2 decode steps. Asserted: F32, Q8_0 and Q4_K_M on
- * llama, qwen2 and qwen3, which bench/measure-bands.ts measured bit-identical to llama.cpp (NMSE 0 at every point,
- * 2026-11-22, after the engine's bit-exact ggml mode): the test holds them to the engine:quant-ggml band (1e-9).
- * Not asserted: Q2_K, Q3_K, Q4_1, Q5_1, Q5_K, whose ggml-mode runs still differ from llama.cpp by up to 9.4e-4
- * (docs/tolerances.md); they pass the default threshold 1e-3 only by its width, and a test would hide that.
- * Skips without the llama.cpp libraries.
+ * fixtures, in rosetta's default (ggml) numerics, prompt + 2 decode steps. Asserted on llama, qwen2 and qwen3:
+ * F32, Q8_0, Q4_K_M and the types made bit-exact in 1825c06 (Q5_K, Q4_1, Q5_1, Q3_K, Q2_K, BF16), all measured
+ * bit-identical to llama.cpp by bench/measure-bands.ts (NMSE 0 at every point, 2026-11-22): the test holds them
+ * to 1e-9 (the engine:quant-ggml band). Skips without the llama.cpp libraries.
  */
 import { describe, expect, it } from "vitest";
 
@@ -19,7 +17,7 @@ const bridge = tryBridge("default");
 const PROMPT = "Once upon a time there was a little girl named Lily";
 
 describe.skipIf(!bridge)("rosetta (ggml) vs llama.cpp on the fixtures", () => {
-  for (const type of ["F32", "Q8_0", "Q4_K_M"]) {
+  for (const type of ["F32", "Q8_0", "Q4_K_M", "Q5_K", "Q4_1", "Q5_1", "Q3_K", "Q2_K", "BF16"]) {
     it(`${type}: every point matches on llama, qwen2, qwen3 (exit 0 under --assert-match)`, async () => {
       for (const arch of ARCHS) {
         const file = await getFixture(arch, type);
@@ -34,7 +32,7 @@ describe.skipIf(!bridge)("rosetta (ggml) vs llama.cpp on the fixtures", () => {
         expect(exitCodeOf(r, true), arch).toBe(0);
         expect(r.b.engine).toBe("llama.cpp");
         expect(worst, arch).toBeLessThanOrEqual(1e-9);
-        expect(r.band?.id, arch).toBe(type === "F32" ? "engine:float" : "engine:quant-ggml");
+        expect(r.band?.id, arch).toBe(type === "F32" || type === "BF16" ? "engine:float" : "engine:quant-ggml");
       }
     });
   }

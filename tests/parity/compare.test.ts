@@ -155,11 +155,12 @@ describe("bands", () => {
     expect(deriveBand({ delta: 0, kl: 0, klMean: 0 }, "ggml", ex)).toEqual({ delta: 2e-3, kl: 1e-7, klMean: 5e-8 });
     expect(deriveBand({ delta: 0, kl: 0, klMean: 0 }, "ggml", deriveBand(MEASURED.F32.exact, "exact")).delta).toBe(2e-5);
   });
-  it("aliases: bit-exact types share the band; types ggml mode does not reproduce get the exact-mode band, provisional", () => {
+  it("aliases: unmeasured mixes of bit-exact types share a measured band, provisional; the newly exact types are measured", () => {
     expect(bandFor("IQ2_XS", "ggml")).toBeNull();
     expect(bandFor("Q5_0", "ggml")).toMatchObject({ quant: "Q4_0", topDelta: bandFor("Q4_0", "ggml")!.topDelta, provisional: true });
-    expect(bandFor("Q5_K_M", "ggml")).toMatchObject({ quant: "Q6_K", topDelta: bandFor("Q6_K", "exact")!.topDelta, provisional: true });
-    expect(bandFor("BF16", "ggml")!.topDelta).toBe(bandFor("F16", "exact")!.topDelta);
-    expect(bandFor("Q4_1", "ggml")!.basis).toMatch(/not bit-exact/);
+    expect(bandFor("Q5_K_M", "ggml")).toMatchObject({ quant: "Q5_K_S", topDelta: bandFor("Q5_K_S", "ggml")!.topDelta, provisional: true });
+    expect(bandFor("Q3_K_M", "exact")).toMatchObject({ quant: "Q3_K_S", topDelta: bandFor("Q3_K_S", "exact")!.topDelta, provisional: true });
+    for (const q of ["BF16", "Q4_1", "Q5_1", "Q5_K_S", "Q3_K_S", "Q2_K"])
+      for (const mode of ["ggml", "exact"] as const) expect(bandFor(q, mode), `${q} ${mode}`).toMatchObject({ quant: q, provisional: false });
   });
 });

@@ -19,7 +19,7 @@ for (const arch of ["qwen2", "qwen3"] as FixtureArch[]) for (const type of ["F32
 /** The band measurement set (scripts/measure-parity-bands.js): every fixture arch in each band's weight type. */
 export const MEASURE_FIXTURES: { arch: FixtureArch; type: string }[] = [];
 for (const arch of ["llama", "qwen2", "qwen3"] as FixtureArch[])
-  for (const type of ["F32", "F16", "Q8_0", "Q6_K", "Q4_0", "Q4_K_M"]) MEASURE_FIXTURES.push({ arch, type });
+  for (const type of ["F32", "F16", "BF16", "Q8_0", "Q6_K", "Q5_K", "Q5_1", "Q4_0", "Q4_1", "Q4_K_M", "Q3_K", "Q2_K"]) MEASURE_FIXTURES.push({ arch, type });
 
 /** Makes (or reuses) one fixture and copies it to the staging folder when the content differs. */
 export async function stageFixture(arch: FixtureArch, type: string): Promise<string> {
