@@ -2,6 +2,8 @@
  * The rosetta CLI: global flags, the command table (src/cli/commands/), and the one exit policy:
  * 0 ok / match, 1 divergence (under --assert-match), 2 bad input or usage, 3 internal error.
  */
+import { existsSync } from "node:fs";
+
 import yargs, { type Argv } from "yargs";
 
 import { EXIT, RosettaError, UsageError } from "../util/errors.js";
@@ -56,8 +58,40 @@ function report(e: unknown): number {
   return EXIT.INTERNAL;
 }
 
+/**
+ * yargs reads a lone "-" after a flag as a positional, not as the flag's value, so `--json -` (stdout, as
+ * the help says) failed as "Unknown argument: -"; joined here into `--json=-`, which yargs reads right.
+ */
+export function joinDashValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "--") {
+      out.push(...argv.slice(i));
+      break;
+    }
+    if (argv[i] === "--json" && argv[i + 1] === "-") {
+      out.push("--json=-");
+      i++;
+    } else out.push(argv[i]);
+  }
+  return out;
+}
+
+/**
+ * `rosetta inspekt model.gguf` would run the default command and fail on a file named "inspekt"; a first
+ * word that is no file and looks like a command name is reported as the mistyped command it is.
+ */
+function checkCommandWord(argv: string[]): void {
+  const first = argv[0];
+  if (first === undefined || !/^[a-z][a-z-]*$/.test(first) || existsSync(first)) return;
+  const names = commands.map((c) => String(c.command).split(" ")[0]).filter((n) => n !== "$0");
+  if (names.includes(first)) return;
+  throw new UsageError(`'${first}' is not a command or a file (commands: ${names.join(", ")}; or give two models or traces to compare)`);
+}
+
 /** Runs the CLI and returns the exit code. Command handlers set `process.exitCode` for non-zero results. */
 export async function main(argv: string[]): Promise<number> {
+  argv = joinDashValues(argv);
   if (argv.length === 0) {
     // Bare `rosetta`: the help, on stderr, and a usage exit code (nothing was asked for).
     process.stderr.write((await buildCli(["--help"]).getHelp()) + "\n\nrosetta: usage error: give two models (or traces) to compare, or a command; `rosetta demo` runs an example\n");
@@ -65,6 +99,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     process.exitCode = 0;
+    checkCommandWord(argv);
     await buildCli(argv)
       .fail((msg, err) => {
         // Throwing here stops yargs before any handler runs.

@@ -37,10 +37,12 @@ export function finding(id: DiagnosisId, where: string, layer: number | null, ev
   return { id, title: DIAGNOSES[id].title, where, layer, step, evidence, recommendation: DIAGNOSES[id].recommendation, fatal };
 }
 
-/** A metric for people: 4 significant digits, exponent outside [1e-3, 1e4), no trailing zeros ("0", "0.001", "1.5e-6"). */
+/** A metric for people: 4 significant digits, exponent outside [1e-3, 1e4), no trailing zeros ("0", "0.001", "1.5e-6"; "inf", "NaN"). */
 export const fmt = (x: number | null | undefined): string => {
   if (x === null || x === undefined) return "n/a";
-  if (!Number.isFinite(x) || x === 0) return String(x);
+  if (Number.isNaN(x)) return "NaN";
+  if (!Number.isFinite(x)) return x > 0 ? "inf" : "-inf";
+  if (x === 0) return "0";
   if (Math.abs(x) >= 1e4 || Math.abs(x) < 1e-3) return x.toExponential(2).replace(/\.?0+e/, "e");
   return String(Number(x.toPrecision(4)));
 };

@@ -143,6 +143,16 @@ function inputOf(o: RunCompareOptions, a: Resolved, b: Resolved): { prompt?: str
   return { tokens: saved.input.tokens, gen: o.gen ?? saved.input.generated.length };
 }
 
+/** A run past the model's trained context only burns memory and time (the KV cache and captures grow every step). */
+function checkContext(input: { tokens?: number[]; gen: number }, ...sides: Resolved[]): void {
+  const need = (input.tokens?.length ?? 1) + input.gen;
+  for (const r of sides) {
+    const ctx = r.model?.config.nCtxTrain;
+    if (r.kind === "model" && ctx !== undefined && need > ctx)
+      throw new InputError(`--gen ${input.gen}: prompt + generated tokens (${need}${input.tokens ? "" : " or more"}) exceed ${r.spec.path}'s context length (${ctx})`);
+  }
+}
+
 export async function runComparison(o: RunCompareOptions): Promise<ComparisonResult> {
   const t0 = performance.now();
   const cache = new Map<string, Promise<LoadedModel>>();
@@ -169,6 +179,7 @@ async function compareResolved(o: RunCompareOptions, a: Resolved, b: Resolved, t
     lap("weights", t);
   }
   const input = inputOf(o, a, b);
+  checkContext(input, a, b);
   for (const [r, label] of [[a, "A"], [b, "B"]] as const) {
     if (r.kind !== "model") continue;
     const t = performance.now();

@@ -84,6 +84,12 @@ export function diffMetadata(a: ModelConfig, b: ModelConfig): MetadataDiff[] {
 /** Config flags the loader derives from which tensors exist: a missing tensor explains them. */
 const DERIVED: Record<string, RegExp> = { qkvBias: /attn_[qkv]_bias$/, qkNorm: /attn_[qk]_norm$/ };
 
+/** A metadata value for people: f32 fields (eps, rope base) at f32 precision, 1e-5 not 0.000009999999747378752. */
+export function showMeta(v: unknown): string {
+  if (typeof v === "number" && Number.isFinite(v) && !Number.isInteger(v)) return String(Number(v.toPrecision(7)));
+  return JSON.stringify(v) ?? String(v);
+}
+
 function metadataFindings(md: MetadataDiff[], tensors: TensorDiff[]): Finding[] {
   const out: Finding[] = [];
   const missing = tensors.filter((t) => t.status === "missing-in-a" || t.status === "missing-in-b").map((t) => t.key);
@@ -93,7 +99,7 @@ function metadataFindings(md: MetadataDiff[], tensors: TensorDiff[]): Finding[] 
   if (rope.length) out.push(finding("rope-layout-mismatch", "metadata", null, [`rope layout: A ${String(rope[0].a)}, B ${String(rope[0].b)}`]));
   // tiedEmbeddings alone is a storage choice, not a numerics difference
   const real = rest.filter((m) => m.field !== "tiedEmbeddings");
-  if (real.length) out.push(finding("metadata-mismatch", "metadata", null, real.map((m) => `${m.field}: A ${JSON.stringify(m.a)}, B ${JSON.stringify(m.b)}`)));
+  if (real.length) out.push(finding("metadata-mismatch", "metadata", null, real.map((m) => `${m.field}: A ${showMeta(m.a)}, B ${showMeta(m.b)}`)));
   return out;
 }
 

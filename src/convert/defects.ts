@@ -152,7 +152,7 @@ export function injectDefect(ir: ModelIr, d: DefectSpec, format: "apr" | "gguf")
     case "q4k-scales-mins": {
       if (!d.role) throw new InputError(`--inject q4k-scales-mins needs a role, e.g. q4k-scales-mins:ffn_down`);
       const t = need(ir, d.role, L, d);
-      if (t.type !== 12) throw new UnsupportedError(`--inject q4k-scales-mins: ${t.name} is not Q4_K (convert with --quantize q4k first, or pick a Q4_K tensor)`);
+      if (t.type !== 12) throw new UnsupportedError(`--inject q4k-scales-mins: ${t.name} is not Q4_K in the input (defects are injected before --quantize; start from a GGUF holding Q4_K, e.g. a Q4_K_M file, or pick a Q4_K tensor)`);
       t.data = swapQ4kScalesMins(t.data);
       return;
     }

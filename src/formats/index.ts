@@ -19,6 +19,7 @@ export async function sniffFile(path: string): Promise<FileKind> {
   }
   const head = Buffer.alloc(8);
   try {
+    if ((await fh.stat()).isDirectory()) throw new InputError(`${path}: is a directory, not a model or trace file`);
     await fh.read(head, 0, 8, 0);
   } finally {
     await fh.close();

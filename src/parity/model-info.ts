@@ -5,7 +5,8 @@
 import { statSync } from "node:fs";
 
 import { readGgufMetadata } from "../tokenizer/gguf.js";
-import { InputError } from "../util/errors.js";
+import { sniffFile } from "../formats/index.js";
+import { InputError, UnsupportedError } from "../util/errors.js";
 import { sha256File, tokenizerSha256 } from "./manifest.js";
 
 /** llama_ftype (llama.h) -> the quantization name used by bands and reports. */
@@ -49,6 +50,8 @@ export async function describeModel(path: string): Promise<ModelInfo> {
   } catch (e) {
     throw new InputError(`model ${path} is not on disk (${(e as NodeJS.ErrnoException).code}); parity runs read pre-staged weights only`);
   }
+  if ((await sniffFile(path)) === "apr")
+    throw new UnsupportedError(`${path}: parity takes GGUF models only (APR: not yet, even with --reference); compare an APR layer by layer instead: rosetta ${path} ORIGINAL.gguf -p TEXT`);
   const { gguf } = await import("@huggingface/gguf");
   let tensorType: number | undefined;
   let metadata: Record<string, unknown>;

@@ -45,6 +45,7 @@ async function readMagic(path: string): Promise<Buffer> {
     throw new InputError(`cannot open ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   try {
+    if ((await fh.stat()).isDirectory()) throw new InputError(`${path}: is a directory, not a model file`);
     const buf = Buffer.alloc(4);
     const { bytesRead } = await fh.read(buf, 0, 4, 0);
     return buf.subarray(0, bytesRead);

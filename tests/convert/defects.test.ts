@@ -63,6 +63,8 @@ describe.skipIf(!HAVE_SHARED)("defect injector", () => {
     await expect(variant("rope-layout", "gguf")).rejects.toThrow(/cannot be expressed in a GGUF/);
     await expect(variant("drop-bias", "apr")).rejects.toThrow(/has no attn_q_bias/);
     await expect(variant("q4k-scales-mins:ffn_down", "apr")).rejects.toThrow(/not Q4_K/);
+    // the hint must not send the user to `--quantize q4k` in the same command: defects go in before quantization
+    await expect(runConvert({ input: STORIES, output: path.join(dir, "q.apr"), quantize: "q4k", inject: "q4k-scales-mins:attn_q" })).rejects.toThrow(/injected before --quantize/);
     expect(() => parseDefect("nope")).toThrow(RosettaError);
   });
   it("convert command: bad flags are clear input errors", async () => {

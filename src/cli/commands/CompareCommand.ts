@@ -4,8 +4,6 @@
  * (`--engine-a/--engine-b llama.cpp`), or a saved trace. Exit: 0 compared (and matched, under
  * --assert-match), 1 divergence / not comparable under --assert-match, 2 bad input, 3 internal error.
  */
-import { writeFileSync } from "node:fs";
-
 import type { CommandModule } from "yargs";
 
 import { renderJson } from "../../compare/report/json.js";
@@ -16,6 +14,7 @@ import { DEFAULT_THRESHOLD } from "../../compare/tolerances.js";
 import type { ComparisonResult } from "../../compare/types.js";
 import type { Numerics } from "../../native/ops.js";
 import { EXIT, InputError } from "../../util/errors.js";
+import { checkWritable, writeOutput } from "../output.js";
 
 export interface CompareArgs {
   a: string;
@@ -51,12 +50,18 @@ export function exitCodeOf(r: ComparisonResult, assertMatch: boolean): number {
   return r.verdict === "MATCH" || r.verdict === "DRIFT" ? EXIT.OK : EXIT.DIVERGENCE;
 }
 
+/** Report files are checked before the run, so a mistyped path does not cost the run. */
+export function checkReportPaths(o: { json?: string; junit?: string }): void {
+  if (o.json && o.json !== "-") checkWritable(o.json, "--json");
+  if (o.junit) checkWritable(o.junit, "--junit");
+}
+
 /** Writes the requested reports; returns the exit code. Shared by `rosetta A B` and `rosetta demo`. */
 export function emitReports(r: ComparisonResult, o: { json?: string; junit?: string; verbose?: boolean; assertMatch?: boolean; jsonToStdout?: boolean }): number {
   if (o.json === "-") process.stdout.write(renderJson(r));
   else process.stdout.write(renderText(r, { verbose: o.verbose, color: useColor(process.stdout) }));
-  if (o.json && o.json !== "-") writeFileSync(o.json, renderJson(r));
-  if (o.junit) writeFileSync(o.junit, renderJunit(r));
+  if (o.json && o.json !== "-") writeOutput(o.json, renderJson(r), "--json");
+  if (o.junit) writeOutput(o.junit, renderJunit(r), "--junit");
   return exitCodeOf(r, !!o.assertMatch);
 }
 
@@ -85,12 +90,14 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
         if (a.prompt !== undefined && a.tokens !== undefined) throw new InputError("give --prompt or --tokens, not both");
         if (!(a.threshold > 0) || !Number.isFinite(a.threshold)) throw new InputError(`--threshold must be a positive number (got ${a.threshold})`);
         if (a.gen !== undefined && (!Number.isInteger(a.gen) || a.gen < 0)) throw new InputError(`--gen must be a non-negative integer`);
+        if (a.threads !== undefined && (!Number.isInteger(a.threads) || a.threads < 1 || a.threads > 256)) throw new InputError(`--threads must be an integer from 1 to 256 (got ${a.threads})`);
         return true;
       })
       .example('rosetta model.apr model.gguf --prompt "2+2="', "APR vs GGUF on rosetta's engine")
       .example('rosetta model.gguf model.gguf --engine-b llama.cpp -p "Hello" --assert-match', "rosetta vs real llama.cpp, CI gate")
       .example("rosetta mine.trace.json ref.trace.json --json report.json --junit report.xml", "two saved traces"),
   handler: async (args) => {
+    checkReportPaths(args);
     const r = await runComparison({
       a: { path: args.a, engine: args["engine-a"], numerics: args["numerics-a"] },
       b: { path: args.b, engine: args["engine-b"], numerics: args["numerics-b"] },

@@ -3,8 +3,6 @@
  * with aprender's import conventions; `--inject` writes a variant carrying one named defect (docs/defects.md),
  * as APR or GGUF by the output extension.
  */
-import { writeFileSync } from "node:fs";
-
 import type { CommandModule } from "yargs";
 
 import { DEFECTS, injectDefect, parseDefect } from "../../convert/defects.js";
@@ -13,6 +11,7 @@ import { irToApr, QUANTIZE_MODES, type QuantizeMode } from "../../convert/to-apr
 import { sniffFile } from "../../formats/index.js";
 import { InputError, UnsupportedError } from "../../util/errors.js";
 import { logger } from "../../util/log.js";
+import { checkWritable, writeOutput } from "../output.js";
 
 export interface ConvertArgs {
   input: string;
@@ -28,12 +27,13 @@ export async function runConvert(a: ConvertArgs): Promise<void> {
     throw new InputError(`--quantize ${a.quantize}: expected one of ${QUANTIZE_MODES.join(", ")}`);
   }
   if (a.quantize && format === "gguf") throw new InputError(`--quantize applies to APR output only (use llama-quantize for GGUF)`);
+  checkWritable(a.output, "");
   if ((await sniffFile(a.input)) !== "gguf") throw new UnsupportedError(`${a.input}: convert reads GGUF input only`);
   const ir = await readGgufIr(a.input);
   const defect = a.inject ? parseDefect(a.inject) : null;
   if (defect) injectDefect(ir, defect, format);
   const bytes = format === "apr" ? await irToApr(ir, { quantize: a.quantize as QuantizeMode | undefined }) : irToGguf(ir);
-  writeFileSync(a.output, bytes);
+  writeOutput(a.output, bytes, "");
   logger("convert").info({ input: a.input, output: a.output, bytes: bytes.length, quantize: a.quantize, inject: a.inject }, `wrote ${format.toUpperCase()} ${a.output}`);
 }
 
@@ -45,6 +45,10 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
       .positional("input", { type: "string", demandOption: true, describe: "GGUF model" })
       .positional("output", { type: "string", demandOption: true, describe: "output file (.apr or .gguf)" })
       .option("quantize", { type: "string", choices: [...QUANTIZE_MODES], describe: "requantize tensors that are not F32/F16/Q4_K/Q6_K-verbatim" })
-      .option("inject", { type: "string", describe: `one defect: ${DEFECTS.map((d) => d.syntax).join(", ")}` }) as never,
+      .option("inject", { type: "string", describe: `one defect (docs/defects.md): ${DEFECTS.map((d) => d.syntax).join(", ")}` })
+      .example("rosetta convert model.gguf model.apr", "APR v2, tensors kept in their types where APR has them")
+      .example("rosetta convert model.gguf bad.apr --inject transpose:attn_q@0", "a variant with one known defect")
+      .example("rosetta convert model.gguf bad.gguf --inject rms-eps=1e-3", "the same, as GGUF")
+      .epilogue("Exit codes: 0 written, 2 bad input, an unknown defect or one the model cannot carry, 3 internal error.") as never,
   handler: async (a) => runConvert(a),
 };

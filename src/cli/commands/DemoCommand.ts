@@ -8,7 +8,7 @@ import type { CommandModule } from "yargs";
 import { DEMO_DEFECT, DEMO_TOKENS, writeDemoPair } from "../../compare/demo.js";
 import { runComparison } from "../../compare/run.js";
 import { EXIT } from "../../util/errors.js";
-import { emitReports } from "./CompareCommand.js";
+import { checkReportPaths, emitReports } from "./CompareCommand.js";
 
 export interface DemoArgs {
   json?: string;
@@ -24,8 +24,11 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     y
       .option("json", { type: "string", description: "Also write the JSON report to FILE" })
       .option("junit", { type: "string", description: "Also write a JUnit XML report to FILE" })
-      .option("keep", { type: "boolean", description: "Keep the generated models (their paths are printed)" }),
+      .option("keep", { type: "boolean", description: "Keep the generated models (their paths are printed)" })
+      .example("rosetta demo --keep", "then rerun the printed `rosetta A B` line on the kept files")
+      .epilogue("Exit codes: 0 the defect was found and diagnosed, 2 bad flags, 3 internal error (the demo's defect was missed)."),
   handler: async (args) => {
+    checkReportPaths(args);
     const files = await writeDemoPair();
     try {
       process.stderr.write(`[rosetta] demo: wrote ${files.gguf} (random llama, 2 layers, F32) and ${files.apr} (same weights, defect ${DEMO_DEFECT})\n`);

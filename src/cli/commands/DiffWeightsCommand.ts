@@ -3,14 +3,13 @@
  * missing/extra, dims, dtypes, dequantized values against the floor for the two types, transposition,
  * Q/K permutation, swaps, metadata. Exit 1 under --assert-match when a defect is found.
  */
-import { writeFileSync } from "node:fs";
-
 import type { CommandModule } from "yargs";
 
 import { fmt } from "../../compare/diagnose.js";
-import { describe as describeTensor, diffWeights, type WeightDiff } from "../../compare/weights.js";
+import { describe as describeTensor, diffWeights, showMeta, type WeightDiff } from "../../compare/weights.js";
 import { loadModel } from "../../formats/index.js";
 import { EXIT } from "../../util/errors.js";
+import { checkWritable, writeOutput } from "../output.js";
 
 export interface DiffWeightsArgs {
   a: string;
@@ -29,7 +28,7 @@ export function renderWeightDiff(w: WeightDiff, verbose = false): string {
     if (!verbose && (t.status === "identical" || t.status === "close")) continue;
     out.push(`  ${t.key.padEnd(22)} ${describeTensor(t)}`);
   }
-  for (const m of w.metadata) out.push(`  metadata ${m.field}: A ${JSON.stringify(m.a)}  B ${JSON.stringify(m.b)}`);
+  for (const m of w.metadata) out.push(`  metadata ${m.field}: A ${showMeta(m.a)}  B ${showMeta(m.b)}`);
   for (const f of w.findings) {
     out.push(`${f.fatal ? "FINDING" : "note"}: ${f.title.toUpperCase()} at ${f.where}`);
     for (const e of f.evidence) out.push(`    - ${e}`);
@@ -54,14 +53,17 @@ export const diffWeightsCommand: CommandModule<object, DiffWeightsArgs> = {
       .positional("b", { type: "string", demandOption: true, description: "model file B (GGUF or APR)" })
       .option("json", { type: "string", description: "Write the diff as JSON to FILE ('-': stdout)" })
       .option("assert-match", { type: "boolean", description: "Exit 1 if a defect is found" })
-      .example("rosetta diff-weights model.apr model.gguf", "which tensors differ, and how"),
+      .example("rosetta diff-weights model.apr model.gguf", "which tensors differ, and how")
+      .example("rosetta diff-weights model.apr model.gguf --assert-match --json diff.json", "CI gate with a JSON record")
+      .epilogue("Exit codes: 0 ok, 1 a defect found under --assert-match, 2 bad input or usage, 3 internal error."),
   handler: async (args) => {
+    if (args.json && args.json !== "-") checkWritable(args.json, "--json");
     const a = await loadModel(args.a);
     const b = await loadModel(args.b);
     const w = diffWeights(a, b);
     if (args.json === "-") process.stdout.write(JSON.stringify(w, replacer, 2) + "\n");
     else process.stdout.write(renderWeightDiff(w, args.verbose));
-    if (args.json && args.json !== "-") writeFileSync(args.json, JSON.stringify(w, replacer, 2) + "\n");
+    if (args.json && args.json !== "-") writeOutput(args.json, JSON.stringify(w, replacer, 2) + "\n", "--json");
     process.exitCode = args["assert-match"] && w.findings.some((f) => f.fatal) ? EXIT.DIVERGENCE : EXIT.OK;
   },
 };

@@ -5,6 +5,7 @@
  */
 import type { CommandModule } from "yargs";
 
+import { showMeta } from "../../compare/weights.js";
 import { loadModel } from "../../formats/index.js";
 import type { LoadedModel } from "../../formats/model.js";
 
@@ -44,7 +45,7 @@ function printText(m: LoadedModel): void {
   const lines = [
     `${m.path}  (${m.format.toUpperCase()}, ${m.fileSize} bytes)`,
     `arch ${c.arch}: ${c.nLayer} layers, n_embd ${c.nEmbd}, heads ${c.nHead} (kv ${c.nHeadKv}, head_dim ${c.headDim}), ffn ${c.nFf}, vocab ${c.nVocab}`,
-    `rope: ${c.ropeLayout}, base ${c.ropeBase}, dims ${c.ropeDim}, scaling ${c.ropeScaling.type}; rms eps ${c.rmsEps}; ` +
+    `rope: ${c.ropeLayout}, base ${c.ropeBase}, dims ${c.ropeDim}, scaling ${c.ropeScaling.type}; rms eps ${showMeta(c.rmsEps)}; ` +
       `tied embeddings ${c.tiedEmbeddings ? "yes" : "no"}; qkv bias ${c.qkvBias ? "yes" : "no"}; q/k norm ${c.qkNorm ? "yes" : "no"}; ctx ${c.nCtxTrain}`,
     "",
   ];
@@ -62,7 +63,8 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
       .positional("model", { type: "string", demandOption: true, description: "GGUF or APR model file" })
       .option("json", { type: "boolean", description: "Print the report as JSON on stdout" })
       .example("rosetta inspect model.gguf", "config, tensors and layout verdicts")
-      .example("rosetta inspect model.apr --json --quiet", "machine-readable report only"),
+      .example("rosetta inspect model.apr --json --quiet", "machine-readable report only")
+      .epilogue("Exit codes: 0 ok, 2 bad input or usage, 3 internal error."),
   handler: async (args) => {
     const m = await loadModel(args.model);
     if (args.json) process.stdout.write(JSON.stringify(inspectReport(m), null, 2) + "\n");

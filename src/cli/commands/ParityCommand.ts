@@ -4,7 +4,6 @@
  * `rosetta parity measure <results.json>...` prints the measured basis of the bands (docs/parity.md).
  * Exit 0 all pass, 1 any failure, 2 bad input or a pin mismatch (before anything is compared).
  */
-import { writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
@@ -19,6 +18,7 @@ import { loadSuite } from "../../parity/suite.js";
 import type { IsaName, Numerics, ParityRunResult } from "../../parity/types.js";
 import { resolveFixture } from "../../parity/fixtures.js";
 import { EXIT, InputError } from "../../util/errors.js";
+import { checkWritable, writeOutput } from "../output.js";
 
 export interface ParityArgs {
   models?: string[];
@@ -96,12 +96,18 @@ export function printRun(run: ParityRunResult, files: { junit?: string; json?: s
   if (run.isa.length > 1) process.stdout.write("ISA paths side by side:\n" + isaTable(run) + "\n\n");
   for (const s of run.skipped) process.stdout.write(`PARITY-NOT-RUN case=${s.case} reason="${s.reason}"\n`);
   process.stdout.write(verdictLine(run) + "\n");
-  if (files.junit) writeFileSync(files.junit, junit(run));
-  if (files.json) writeFileSync(files.json, runToJson(run));
+  if (files.junit) writeOutput(files.junit, junit(run), "--junit");
+  if (files.json) writeOutput(files.json, runToJson(run), "--json");
   return run.passed ? EXIT.OK : EXIT.DIVERGENCE;
 }
 
+function checkOutputs(a: { junit?: string; json?: string }): void {
+  if (a.junit) checkWritable(a.junit, "--junit");
+  if (a.json) checkWritable(a.json, "--json");
+}
+
 async function runHandler(a: ParityArgs): Promise<void> {
+  checkOutputs(a);
   const manifest = a.manifest ? loadManifest(a.manifest === "default" ? defaultManifestPath() : a.manifest) : null;
   const suite = loadSuite(a.suite ?? (manifest ? resolveModelPath(manifest.suite.path) : undefined));
   if (a.tokens !== undefined && (!Number.isSafeInteger(a.tokens) || a.tokens < 1)) throw new InputError("--tokens must be a positive integer");
@@ -141,6 +147,7 @@ const mergeCommand: CommandModule<object, { results: string[]; junit?: string; j
       .option("junit", { type: "string", description: "Write JUnit XML here" })
       .option("json", { type: "string", description: "Write the merged JSON here" }),
   handler: async (a) => {
+    checkOutputs(a);
     const run = mergeRuns(a.results.map(readRun), a.results);
     process.exitCode = printRun(run, a);
   },
@@ -177,7 +184,8 @@ const runCommand: CommandModule<object, ParityArgs> = {
       .option("prompts", { type: "string", description: "Only these prompt indices (comma list)" })
       .option("reference", { type: "string", description: "Model file llama.cpp runs (default: the same file), e.g. the original of a converted model" })
       .example("rosetta parity model.gguf", "10 prompts x 50 tokens, top-5")
-      .example("rosetta parity --manifest tests/fixtures/parity-manifest.json --shard 1/4 --json r1.json", "one CI shard"),
+      .example("rosetta parity --manifest tests/fixtures/parity-manifest.json --shard 1/4 --json r1.json", "one CI shard")
+      .epilogue("Exit codes: 0 every gated case within its band, 1 a parity failure, 2 bad input or usage, 3 internal error."),
   handler: runHandler,
 };
 

@@ -62,13 +62,14 @@ export const tokenizeCommand: CommandModule<object, TokenizeArgs> = {
   describe: "Print the token ids and pieces of TEXT under the model's tokenizer (as llama.cpp tokenizes)",
   builder: (y) =>
     y
-      .positional("model", { type: "string", demandOption: true, description: "GGUF model file (APR: coming)" })
+      .positional("model", { type: "string", demandOption: true, description: "GGUF or APR model file" })
       .positional("text", { type: "string", demandOption: true, description: "Text to tokenize" })
       .option("json", { type: "boolean", description: "Print ids, tokens and pieces as JSON on stdout" })
       .option("bos", { type: "boolean", default: true, description: "Add BOS when the model asks for it (--no-bos: never)" })
       .option("parse-special", { type: "boolean", default: false, description: "Match control-token texts such as <s> or <|im_end|> in TEXT" })
       .example("rosetta tokenize model.gguf 'Hello world'", "ids and pieces")
-      .example("rosetta tokenize model.gguf '<|im_start|>user' --parse-special --json", "special tokens as tokens, JSON"),
+      .example("rosetta tokenize model.gguf '<|im_start|>user' --parse-special --json", "special tokens as tokens, JSON")
+      .epilogue("Exit codes: 0 ok, 2 bad input or usage, 3 internal error."),
   handler: async (args) => {
     const tok = await loadTokenizer(args.model);
     const r = tokenizeReport(tok, args.model, String(args.text), { bos: args.bos ?? true, parseSpecial: args["parse-special"] ?? false });

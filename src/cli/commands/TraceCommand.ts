@@ -4,12 +4,16 @@
  * (docs/trace-format.md). Engines plug in through ENGINES below; the llama.cpp engine is the external
  * reference (src/reference/llamacpp.ts), loaded lazily so rosetta works without it.
  */
+import { statSync } from "node:fs";
+import path from "node:path";
+
 import type { CommandModule } from "yargs";
 
-import { writeTrace } from "../../trace/io.js";
+import { traceBase, writeTrace } from "../../trace/io.js";
 import type { F32Tensor } from "../../trace/safetensors.js";
 import type { Trace } from "../../trace/types.js";
 import { InputError } from "../../util/errors.js";
+import { checkWritable } from "../output.js";
 
 export interface TraceArgs {
   model: string;
@@ -93,6 +97,8 @@ export async function traceHandler(a: TraceArgs): Promise<string> {
   if ((a.prompt === undefined) === (a.tokens === undefined)) throw new InputError("give exactly one of --prompt or --tokens");
   for (const [flag, v, min] of [["--gen", a.gen, 0], ["--top", a.top, 0], ["--threads", a.threads, 1]] as const)
     if (!Number.isInteger(v) || v < min) throw new InputError(`${flag} must be an integer >= ${min}`);
+  if (/[\\/]$/.test(a.out) || statSync(a.out, { throwIfNoEntry: false })?.isDirectory()) throw new InputError(`--out ${a.out}: is a directory; give a file base name (e.g. ${path.join(a.out, "trace")})`);
+  checkWritable(traceBase(a.out) + ".json", "--out");
   const { trace, tensors } = await run({
     model: a.model,
     prompt: a.prompt,
@@ -106,7 +112,13 @@ export async function traceHandler(a: TraceArgs): Promise<string> {
     numerics: a.numerics,
     isa: a.isa,
   });
-  return writeTrace(a.out, trace, tensors);
+  try {
+    return writeTrace(a.out, trace, tensors);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code !== "string") throw e;
+    throw new InputError(`--out ${a.out}: cannot write the trace (${code})`);
+  }
 }
 
 export const traceCommand: CommandModule<object, TraceArgs> = {
@@ -114,9 +126,9 @@ export const traceCommand: CommandModule<object, TraceArgs> = {
   describe: "Run one engine over a prompt and write a trace of every capture point",
   builder: (y) =>
     y
-      .positional("model", { type: "string", demandOption: true, description: "GGUF model file" })
+      .positional("model", { type: "string", demandOption: true, description: "GGUF model file (APR: --engine rosetta only)" })
       .option("engine", { type: "string", demandOption: true, choices: Object.keys(ENGINES), description: "Engine to run" })
-      .option("prompt", { type: "string", description: "Prompt text (tokenized by the engine's tokenizer)" })
+      .option("prompt", { alias: "p", type: "string", description: "Prompt text (tokenized by the engine's tokenizer)" })
       .option("tokens", { type: "string", description: "Prompt token ids, comma or space separated" })
       .option("gen", { type: "number", default: 0, description: "Greedy decode steps after the prompt (one token each)" })
       .option("tensors", { type: "string", description: "Keep full tensors: alone = all points, else globs over point keys (blk.0.*,logits)" })
@@ -126,7 +138,10 @@ export const traceCommand: CommandModule<object, TraceArgs> = {
       .option("repack", { type: "boolean", default: false, description: "llama.cpp weight repacking (use_extra_bufts)" })
       .option("numerics", { type: "string", description: "rosetta engine: ggml (emulate llama.cpp's CPU numerics, default) or exact (f64)" })
       .option("isa", { type: "string", description: "rosetta engine: force a kernel path (scalar, avx2, avx512)" })
-      .option("out", { type: "string", demandOption: true, description: "Output base: writes <out>.json (+ <out>.safetensors)" }),
+      .option("out", { type: "string", demandOption: true, description: "Output base: writes <out>.json (+ <out>.safetensors)" })
+      .example('rosetta trace model.gguf --engine llama.cpp -p "Hello" --tensors --out ref', "ref.json + ref.safetensors, to compare later: rosetta mine.gguf ref.json")
+      .example("rosetta trace model.apr --engine rosetta --tokens 1,2,3 --gen 4 --out mine", "summaries only, 4 decode steps")
+      .epilogue("Exit codes: 0 ok, 2 bad input or usage, 3 internal error."),
   handler: async (a) => {
     const file = await traceHandler(a);
     process.stderr.write(`rosetta: wrote ${file}\n`);

@@ -38,7 +38,9 @@ function metrics(m: SampleMetrics | null): string {
   if (!m) return "";
   const bound = m.basis === "summary" ? ">=" : "=";
   const parts = [`max_diff${bound}${fmt(m.maxAbs)}`, `mean_diff${bound}${fmt(m.meanAbs)}`, `nmse${bound}${fmt(m.nmse)}`];
-  parts.push(m.basis === "summary" ? `sqnr<=${fmt(m.sqnrDb)}dB` : `sqnr=${fmt(m.sqnrDb)}dB`);
+  // an identical pair's SQNR is infinite: "sqnr=inf", not "sqnr=InfinitydB"
+  const db = Number.isFinite(m.sqnrDb) ? `${fmt(m.sqnrDb)}dB` : fmt(m.sqnrDb);
+  parts.push(m.basis === "summary" ? `sqnr<=${db}` : `sqnr=${db}`);
   if (m.cosine !== null) parts.push(`cos=${fmt(m.cosine)}`);
   return parts.join(" ");
 }
@@ -208,6 +210,9 @@ function summary(r: ComparisonResult, paint: Paint): string {
   else if (r.verdict === "INCOMPARABLE") s = paint("33;1", `NOT COMPARED: ${d ? `${d.title} at ${d.where}` : "no point could be compared"}`);
   else s = paint("31;1", `FAILED: ${d ? d.title : "divergence"}${fd ? ` at ${sectionName(fd)} ${fd.point}${fd.step ? ` (step ${fd.step})` : ""}` : d ? ` at ${d.where}` : ""}`);
   if (d && r.verdict !== "MATCH") s += `. Recommendation: ${d.recommendation}`;
+  // a pass says what it did not look at: points one side never captured (e.g. decode steps a saved trace lacks)
+  const oneSide = c["only-a"] + c["only-b"];
+  if ((r.verdict === "MATCH" || r.verdict === "DRIFT") && oneSide) s += paint("33", `  (${oneSide} point(s) captured on one side only were not compared)`);
   return `${paint("1", "=== Summary ===")}  ${s}\n  ${tally}`;
 }
 
