@@ -60,7 +60,11 @@ export async function runRosettaTrace(o: RosettaTraceOptions): Promise<{ trace: 
   try {
     const c = engine.model.config;
     for (const t of tokens) {
-      if (!Number.isInteger(t) || t < 0 || t >= c.nVocab) throw new InputError(`token id ${t} is outside the vocabulary (0..${c.nVocab - 1})`);
+      if (!Number.isInteger(t) || t < 0 || t >= c.nVocab) throw new InputError(`${o.model}: token id ${t} is outside the vocabulary (0..${c.nVocab - 1})`);
+    }
+    // A run past the trained context only burns memory and time (the KV cache and captures grow every step).
+    if (tokens.length + gen > c.nCtxTrain) {
+      throw new InputError(`--gen ${gen}: prompt + generated tokens (${tokens.length + gen}) exceed ${o.model}'s context length (${c.nCtxTrain})`);
     }
     const rec = new Recorder(full);
     const r = engine.generate(tokens, {
