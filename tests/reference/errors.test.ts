@@ -4,6 +4,8 @@
  * MissingComponentError naming what to install.
  */
 import { spawnSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 
 import { describe, expect, it } from "vitest";
@@ -15,8 +17,10 @@ import { BAD_ROW172, BAD_V1, HAVE_SHARED, REPO_ROOT } from "../helpers/shared.js
 import { tryBridge } from "./env.js";
 
 const bridge = tryBridge("default");
+// A real output folder: the trace command checks --out before running, and these runs fail before writing.
+const outDir = mkdtempSync(path.join(os.tmpdir(), "rosetta-errors-"));
 const args = (o: Partial<TraceArgs>): TraceArgs =>
-  ({ model: "", engine: "llama.cpp", gen: 0, top: 5, threads: 1, backend: "default", repack: true, out: "/nonexistent/x", ...o }) as TraceArgs;
+  ({ model: "", engine: "llama.cpp", gen: 0, top: 5, threads: 1, backend: "default", repack: true, out: path.join(outDir, "x"), ...o }) as TraceArgs;
 
 describe("trace flags", () => {
   it("parses token lists and tensor filters", () => {
