@@ -75,17 +75,9 @@ export function rmsNorm(x: Float32Array, w: Float32Array | null, y: Float32Array
   native().opsRmsNorm(x, w, y, nRows, n, eps, MODE[mode]);
 }
 
-export interface RopeOptions {
-  nDims: number;
+/** RoPE parameters as the model gives them: the native ones, with the layout named instead of a flag. */
+export interface RopeOptions extends Omit<RopeParamsNative, "neox" | "mode"> {
   layout: "norm" | "neox";
-  freqBase: number;
-  freqScale: number;
-  extFactor: number;
-  attnFactor: number;
-  betaFast: number;
-  betaSlow: number;
-  nCtxOrig: number;
-  freqFactors?: Float32Array;
 }
 
 /** Rotates x = [nTok, nHeads, headDim] in place at positions pos. */
