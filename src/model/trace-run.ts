@@ -9,6 +9,7 @@ import { loadTokenizer, tokenizerFromModel } from "../tokenizer/index.js";
 import type { F32Tensor } from "../trace/safetensors.js";
 import { TRACE_FORMAT, TRACE_FORMAT_VERSION, type Trace, type TraceLogits, type TraceRunOptions } from "../trace/types.js";
 import { InputError } from "../util/errors.js";
+import { logger } from "../util/log.js";
 import { keyFilter, Recorder } from "./capture.js";
 import { Engine, type EngineOptions } from "./engine.js";
 import type { Numerics } from "../native/ops.js";
@@ -51,6 +52,19 @@ async function resolveTokens(o: RosettaTraceOptions): Promise<{ tokens: number[]
   return { tokens, tokenizer: TOKENIZER_ROSETTA };
 }
 
+/** Progress on stderr for long decodes: at most one line a second, so short runs stay quiet. */
+function stepProgress(model: string, gen: number): (step: number) => void {
+  const log = logger("engine");
+  const t0 = Date.now();
+  let last = t0;
+  return (step) => {
+    const now = Date.now();
+    if (step === 0 || now - last < 1000) return;
+    last = now;
+    log.info({ detail: { model, step, of: gen } }, `decode step ${step}/${gen} (${((now - t0) / 1000).toFixed(1)} s)`);
+  };
+}
+
 export async function runRosettaTrace(o: RosettaTraceOptions): Promise<{ trace: Trace; tensors: Map<string, F32Tensor> }> {
   const { tokens, tokenizer } = await resolveTokens(o);
   const gen = o.gen ?? 0;
@@ -67,8 +81,13 @@ export async function runRosettaTrace(o: RosettaTraceOptions): Promise<{ trace: 
       throw new InputError(`--gen ${gen}: prompt + generated tokens (${tokens.length + gen}) exceed ${o.model}'s context length (${c.nCtxTrain})`);
     }
     const rec = new Recorder(full);
+    const progress = stepProgress(o.modelLabel ?? o.model, gen);
     const r = engine.generate(tokens, {
-      nGen: gen, capture: rec.hook, keepKq: !!o.kq, promptLogits: "all", onStep: (s, p, n) => rec.beginStep(s, p, n),
+      nGen: gen, capture: rec.hook, keepKq: !!o.kq, promptLogits: "all",
+      onStep: (s, p, n) => {
+        rec.beginStep(s, p, n);
+        progress(s);
+      },
     });
     const V = c.nVocab;
     const rows = r.logits.flatMap((l) => Array.from({ length: l.length / V }, (_, i) => l.subarray(i * V, (i + 1) * V)));
