@@ -29,12 +29,7 @@ float dot_q0(int64_t n, const void* vw, const void* va) {
 // Q4_1 / Q5_1 x Q8_1: unsigned quants (maddubs directly), the min term m * s in a scalar f32 fma.
 inline __m256i load_w1(const block_q4_1& b) { return nibbles32(b.qs); }
 inline __m256i load_w1(const block_q5_1& b) {
-  uint32_t qh;
-  std::memcpy(&qh, b.qh, 4);
-  const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh),
-                                             _mm256_setr_epi64x(0, 0x0101010101010101LL, 0x0202020202020202LL, 0x0303030303030303LL));
-  const __m256i bit = _mm256_set1_epi64x(0x8040201008040201LL);
-  const __m256i has = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+  const __m256i has = high_bits32(b.qh);
   return _mm256_or_si256(nibbles32(b.qs), _mm256_and_si256(has, _mm256_set1_epi8(0x10)));
 }
 

@@ -49,14 +49,19 @@ inline __m256i nibbles32(const uint8_t* p) {
 
 inline __m256i load_w(const block_q4_0& b) { return _mm256_sub_epi8(nibbles32(b.qs), _mm256_set1_epi8(8)); }
 inline __m256i load_w(const block_q8_0& b) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs)); }
-inline __m256i load_w(const block_q5_0& b) {
+// Byte j = 0xFF where bit j of the 32-bit high-bit field qh (Q5_0 / Q5_1) is set, else 0: spread the 4 qh
+// bytes over 8 bytes each, then test one bit per byte.
+inline __m256i high_bits32(const uint8_t* qh4) {
   uint32_t qh;
-  std::memcpy(&qh, b.qh, 4);
-  // byte j <- bit j of qh: spread the 4 qh bytes over 8 bytes each, then test one bit per byte
+  std::memcpy(&qh, qh4, 4);
   const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh),
                                              _mm256_setr_epi64x(0, 0x0101010101010101LL, 0x0202020202020202LL, 0x0303030303030303LL));
   const __m256i bit = _mm256_set1_epi64x(0x8040201008040201LL);
-  const __m256i has = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+  return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+}
+
+inline __m256i load_w(const block_q5_0& b) {
+  const __m256i has = high_bits32(b.qh);
   // (nibble | bit << 4) - 16 == nibble - 16 + (bit ? 16 : 0)
   const __m256i hi = _mm256_andnot_si256(has, _mm256_set1_epi8((char)0xF0));
   return _mm256_or_si256(nibbles32(b.qs), hi);
