@@ -17,7 +17,6 @@ namespace rosetta {
 
 // kernels/arch/x86/avx2/ops_avx2.cpp: the same lanes with ggml's AVX2 intrinsics (bit-identical).
 void swiglu8_avx2(const float* g, const float* u, float* y, int64_t n);
-void stats_f32_x4(const float* const* x, int64_t n, Stats* out);
 void exp_shifted8_avx2(float* p, float mx);
 void kqv_tiny_avx2(const float* p, const float* v, int64_t stride, int64_t nKeys, int64_t d, float* out);
 
@@ -297,29 +296,23 @@ void softmax_rows(float* x, int64_t nRows, int64_t n, Numerics mode) {
 }
 
 void stats_many(const float* const* x, const int64_t* n, int64_t nJobs, Stats* out) {
-  // bundles of up to four jobs of equal length (in order of first appearance)
-  std::vector<std::vector<int64_t>> bundles;
-  const bool simd = current_isa() != Isa::Scalar;
-  for (int64_t j = 0; j < nJobs; j++) {
-    std::vector<int64_t>* b = nullptr;
-    if (simd)
-      for (auto& c : bundles)
-        if (c.size() < 4 && n[c[0]] == n[j]) { b = &c; break; }
-    if (b) b->push_back(j);
-    else bundles.push_back({j});
-  }
-  default_pool().run((int)bundles.size(), [&](int t) {
-    const std::vector<int64_t>& b = bundles[t];
-    if (b.size() == 1) {
-      out[b[0]] = stats_f32(x[b[0]], n[b[0]], 1);
-      return;
+  // every chunk of every slice is one piece of work (a few chunks per pool task), then each slice's
+  // chunks are folded in order: stats_f32's result, however the chunks were spread over threads
+  std::vector<int64_t> first(nJobs + 1, 0);
+  for (int64_t j = 0; j < nJobs; j++) first[j + 1] = first[j] + (n[j] + kStatsChunk - 1) / kStatsChunk;
+  std::vector<StatsChunk> chunks(first[nJobs]);
+  std::vector<std::pair<int64_t, int64_t>> where(first[nJobs]);  // chunk -> (slice, chunk in slice)
+  for (int64_t j = 0; j < nJobs; j++)
+    for (int64_t k = first[j]; k < first[j + 1]; k++) where[k] = {j, k - first[j]};
+  constexpr int64_t kPerTask = 4;
+  const int64_t nTasks = (first[nJobs] + kPerTask - 1) / kPerTask;
+  default_pool().run((int)nTasks, [&](int t) {
+    for (int64_t k = t * kPerTask; k < std::min(first[nJobs], (t + 1) * kPerTask); k++) {
+      const auto [j, ck] = where[k];
+      chunks[k] = stats_chunk(x[j] + ck * kStatsChunk, std::min(kStatsChunk, n[j] - ck * kStatsChunk), 1);
     }
-    const float* xs[4];
-    Stats r[4];
-    for (size_t l = 0; l < 4; l++) xs[l] = x[b[l < b.size() ? l : 0]];  // idle lanes repeat lane 0
-    stats_f32_x4(xs, n[b[0]], r);
-    for (size_t l = 0; l < b.size(); l++) out[b[l]] = r[l];
   });
+  for (int64_t j = 0; j < nJobs; j++) out[j] = stats_fold(chunks.data() + first[j], first[j + 1] - first[j], n[j]);
 }
 
 }  // namespace rosetta

@@ -6,11 +6,14 @@ import { describe, expect, it } from "vitest";
 
 import { loadAddon } from "../../src/native/load.js";
 import { diffMetrics, tensorStats } from "../../src/native/kernels.js";
+import { currentIsa, setIsa } from "../../src/native/ops.js";
 import type { NativeDiffMetrics, NativeStats } from "../../src/native/binding.js";
 import { rng } from "../helpers/rng.js";
 
 const addon = loadAddon();
 const SIZES = [0, 1, 3, 17, 31, 33, 255, 4096];
+// stats_f32 works in 4096-element chunks: one more, and several with a partial last one
+const STATS_SIZES = [...SIZES, 4097, 10000];
 
 function refStats(x: Float32Array, offset: number, count: number, stride: number): NativeStats {
   const v: number[] = [];
@@ -98,7 +101,7 @@ function data(r: () => number, n: number, specials: boolean, offset = 0): Float3
 describe("stats_f32", () => {
   it("matches the f64 reference on random spans (sizes, strides, offsets, NaN/Inf/zeros)", () => {
     const r = rng(42);
-    for (const n of SIZES) {
+    for (const n of STATS_SIZES) {
       for (const stride of [1, 2, 3, 7]) {
         for (const specials of [false, true]) {
           for (const off of [0, 1000]) {
@@ -126,6 +129,28 @@ describe("stats_f32", () => {
     for (let i = 0; i < x.length; i++) x[i] = 1e6 + (i % 2 ? 0.5 : -0.5);
     const got = tensorStats(x);
     expect(Math.abs(got.std - refStats(x, 0, x.length, 1).std)).toBeLessThan(1e-9);
+  });
+
+  it("stays accurate when a chunk's first element (its shift) is far from the rest", () => {
+    for (const n of [33, 4096, 9000]) {
+      const x = new Float32Array(n);
+      for (let i = 0; i < n; i++) x[i] = i % 4096 === 0 ? -3e7 : 1e6 + (i % 3) * 0.25;
+      expectClose(tensorStats(x), refStats(x, 0, n, 1), `n=${n}`);
+    }
+  });
+
+  it("orders -0 below +0 for min/max whatever the order of visits (every ISA path)", () => {
+    const isa0 = currentIsa();
+    for (const isa of ["scalar", "avx2"] as const) {
+      if (setIsa(isa) !== isa) continue;
+      for (const n of [5, 40]) {
+        const x = new Float32Array(n).map((_, i) => (i % 2 ? 0 : -0));
+        expect(Object.is(tensorStats(x).min, -0), `${isa} n=${n} min`).toBe(true);
+        expect(Object.is(tensorStats(x).max, 0), `${isa} n=${n} max`).toBe(true);
+        expect(Object.is(tensorStats(x.reverse()).min, -0), `${isa} n=${n} reversed`).toBe(true);
+      }
+    }
+    setIsa(isa0 as "scalar" | "avx2" | "avx512");
   });
 
   it("tensorStats defaults to the whole array and honours offset/stride", () => {

@@ -50,9 +50,9 @@ void attention(const AttentionArgs& a);
 // ggml_vec_swiglu_f32, each row's blocks of 8 through ggml_v_expf, the row's tail with expf.
 void swiglu(const float* g, const float* u, float* y, int64_t n, Numerics mode, int64_t rowLen = 0);
 
-// Summaries (stats_f32, rosetta/reduce.h) of nJobs slices x[j][0..n[j]), on default_pool(). Slices of
-// equal length go four at a time through the AVX2 lanes (arch/x86/avx2/ops_stats_avx2.cpp); every
-// result is stats_f32's, bit for bit, on every path.
+// Summaries (stats_f32, rosetta/reduce.h) of nJobs slices x[j][0..n[j]), on default_pool(): the
+// slices' chunks are spread over the pool and folded per slice; every result is stats_f32's, bit for
+// bit, on every path.
 struct Stats;
 void stats_many(const float* const* x, const int64_t* n, int64_t nJobs, Stats* out);
 

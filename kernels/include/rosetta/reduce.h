@@ -17,8 +17,34 @@ struct Stats {
   double l2;        // sqrt(sum x^2) over finite elements
 };
 
-// Stats over x[0], x[stride], ..., x[(n-1)*stride] (n may be 0).
+// Stats over x[0], x[stride], ..., x[(n-1)*stride] (n may be 0). The span is cut into chunks of
+// kStatsChunk elements; each chunk is summarized on its own (stats_chunk) and the chunks are folded in
+// order (stats_fold), so a long span can be split over threads and still give this exact result.
 Stats stats_f32(const float* x, int64_t n, int64_t stride);
+
+constexpr int64_t kStatsChunk = 4096;
+
+// One chunk's partial summary (docs/metrics.md, "How it is computed").
+struct StatsChunk {
+  uint64_t nan, inf, zeros, finite;
+  double shift;          // the chunk's first finite element (0 if none)
+  double sd, sdd;        // sum (x - shift), sum (x - shift)^2 over the finite elements
+  double sxx;            // sum x^2
+  float mn, mx, amax;    // min/max in the total order -0 < +0 (+-Inf if no finite element), max |x|
+};
+
+// Partial summary of x[0], x[stride], ... x[(n-1)*stride], n <= kStatsChunk, on the current ISA path
+// (every path gives the same bits).
+StatsChunk stats_chunk(const float* x, int64_t n, int64_t stride);
+// The steps of stats_chunk, shared by the SIMD paths so that every path has one definition: begin
+// (shift = first finite element), run over elements [from, n) with lane l = i mod 16 of each of the
+// three sums at lanes[16*k + l] (k = 0: x - shift, 1: (x - shift)^2, 2: x^2), end (lanes added as a
+// fixed tree).
+StatsChunk stats_chunk_begin(const float* x, int64_t n, int64_t stride);
+void stats_chunk_run(const float* x, int64_t from, int64_t n, int64_t stride, StatsChunk& c, double* lanes);
+void stats_chunk_end(StatsChunk& c, const double* lanes);
+// The summary of `count` elements from their chunks' partial summaries, in order.
+Stats stats_fold(const StatsChunk* chunks, int64_t nChunks, int64_t count);
 
 struct DiffMetrics {
   uint64_t count;          // pairs visited
