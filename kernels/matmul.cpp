@@ -176,26 +176,39 @@ void matmul_vecdot(const MatmulArgs& a, VecDotFn fn, ActQuant aq, size_t rb) {
   const int64_t n = a.nIn;
   size_t arb = (size_t)n * sizeof(float);
   thread_local std::vector<uint8_t> buf;  // reused across calls: no allocation per matmul
+  thread_local std::vector<float> scales;
   const uint8_t* act = reinterpret_cast<const uint8_t*>(a.x);
+  const VecDotTileFn tile = vecdot_tile_for(a.type);
+  const float* ad = nullptr;
   if (aq != ActQuant::None) {
     arb = act_row_bytes(aq, n);
     if (buf.size() < arb * (size_t)a.nTok) buf.resize(arb * (size_t)a.nTok);
+    // the tiles read Q8_0 activation scales as f32: converted here once, not once per row chunk
+    const int64_t nb = n / 32;
+    const bool wantScales = tile && aq == ActQuant::Q8_0;
+    if (wantScales && scales.size() < (size_t)(nb * a.nTok)) scales.resize(nb * a.nTok);
     // each token's row is converted on its own, so the pool may share them out
     const bool simd = current_isa() != Isa::Scalar;
     uint8_t* const dst = buf.data();  // not `buf` inside the task: a thread_local names each thread's own
-    default_pool().run((int)a.nTok, [&](int t) { act_convert(aq, a.x + t * n, dst + arb * (size_t)t, n, simd); });
+    float* const sd = scales.data();
+    default_pool().run((int)a.nTok, [&](int t) {
+      act_convert(aq, a.x + t * n, dst + arb * (size_t)t, n, simd);
+      if (!wantScales) return;
+      const block_q8_0* blocks = reinterpret_cast<const block_q8_0*>(dst + arb * (size_t)t);
+      for (int64_t b = 0; b < nb; b++) sd[t * nb + b] = fp16_to_fp32(blocks[b].d);
+    });
     act = buf.data();
+    if (wantScales) ad = scales.data();
   }
   ThreadPool& pool = default_pool();
   // Row chunks of 16: one chunk's weight rows stay in cache while every token passes over them.
   const int64_t perTask = std::max<int64_t>(16, (a.nOut + pool.size() * 4 - 1) / (pool.size() * 4) / 16 * 16);
   const int nTasks = (int)((a.nOut + perTask - 1) / perTask);
-  const VecDotTileFn tile = vecdot_tile_for(a.type);
   pool.run(nTasks, [&](int task) {
     const int64_t r0 = task * perTask, r1 = std::min(a.nOut, r0 + perTask);
     if (tile) {
       for (int64_t b0 = r0; b0 < r1; b0 += 16)
-        tile(n, a.w + (size_t)b0 * rb, rb, std::min(r1, b0 + 16) - b0, act, arb, a.nTok, a.y + b0, a.nOut);
+        tile(n, a.w + (size_t)b0 * rb, rb, std::min(r1, b0 + 16) - b0, act, arb, ad, a.nTok, a.y + b0, a.nOut);
       return;
     }
     for (int64_t b0 = r0; b0 < r1; b0 += 16) {

@@ -44,8 +44,10 @@ const VecDotKernels& vecdot_kernels();
 // A tile of the same products: rows [0, nr) of w (rb bytes apart) times tokens [0, nt) of a (activation
 // rows arb bytes apart), y[t * ldy + r]. Each output element is computed with exactly the operations of
 // the type's VecDotFn (bit-identical); the tile only shares each decoded weight block across tokens.
+// ad: for Q8_0 activations, their block scales as f32 (ad[t * (n/32) + b], converted once per matmul
+// rather than once per row chunk); null for the other activation types.
 using VecDotTileFn = void (*)(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb,
-                              int64_t nt, float* y, int64_t ldy);
+                              const float* ad, int64_t nt, float* y, int64_t ldy);
 VecDotTileFn vecdot_tile_avx2(uint32_t type);  // null for a type without an AVX2 tile
 // The tile kernel of current_isa() for `type`, or null (the caller then loops the VecDotFn).
 VecDotTileFn vecdot_tile_for(uint32_t type);
