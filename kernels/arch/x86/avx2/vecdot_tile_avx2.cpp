@@ -20,7 +20,7 @@ namespace {
 using namespace avx2;
 
 // Tokens per tile (their accumulators stay in registers, or at worst in L1).
-constexpr int kTile = 8;   // Q8_0 family: 1 row x 8 tokens (decode: 2 rows x 1 token)
+constexpr int kTile = 8;   // Q8_0 family: 1 row x 8 tokens
 constexpr int kTileK = 8;  // K-quants: one decoded superblock serves 8 tokens
 // Decode streams each weight once from memory; prefetching this far ahead hides most of the latency
 // (measured: a 8960x1536 Q4_K gemv from 1.07 to 0.67 ms). A prefetch never faults, even past the end.
@@ -32,66 +32,43 @@ inline void prefetch_block(const B* p) {
   for (size_t o = 0; o < sizeof(B); o += 64) _mm_prefetch(c + o, _MM_HINT_T0);
 }
 
-// Q4_0/Q5_0/Q8_0/IQ4_NL x Q8_0 (dot_q0): RM rows, NT tokens. ad[t * nb + b]: the activation scales
-// as f32; each pair's scale is dw * ad in f32, as in dot_q0. One row x 8 tokens keeps all sixteen
-// registers without spills (2 x 4 spilled: measured 3.5% slower on a 64-token prefill).
-template <typename B, int RM, int NT>
-void q0_rows(int64_t nb, const B* const* w, const uint8_t* a, size_t arb, const float* ad, float* y, int64_t ldy) {
-  __m256 acc[RM][NT];
+// Q4_0/Q5_0/Q8_0/IQ4_NL x Q8_0 (dot_q0): one row, NT tokens. ad[t * nb + b]: the activation scales
+// as f32; each pair's scale is dw * ad in f32, as in dot_q0. One row at a time: for a prompt, one row x 8
+// tokens fits the sixteen registers (2 x 4 spilled: 3.5% slower on a 64-token prefill); for decode, one
+// sequential weight stream per thread is what the prefetchers follow best (2 rows x 1 token, two
+// interleaved streams, took 20-40% longer on a Q8_0 decode).
+template <typename B, int NT>
+void q0_row(int64_t nb, const B* w, const uint8_t* a, size_t arb, const float* ad, float* y, int64_t ldy) {
+  __m256 acc[NT];
 #pragma GCC unroll 8
-  for (int r = 0; r < RM; r++)
-#pragma GCC unroll 8
-    for (int t = 0; t < NT; t++) acc[r][t] = _mm256_setzero_ps();
+  for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; b++) {
-    __m256i qw[RM], aw[RM];
-    __m256 dw[RM];
-#pragma GCC unroll 8
-    for (int r = 0; r < RM; r++) {
-      if ((b & 1) == 0) prefetch_block(w[r] + b);
-      qw[r] = load_w(w[r][b]);
-      aw[r] = _mm256_sign_epi8(qw[r], qw[r]);
-      dw[r] = _mm256_set1_ps(half_to_f32(w[r][b].d));
-    }
+    if ((b & 1) == 0) prefetch_block(w + b);
+    const __m256i qw = load_w(w[b]);
+    const __m256i aw = _mm256_sign_epi8(qw, qw);
+    const __m256 dw = _mm256_set1_ps(half_to_f32(w[b].d));
 #pragma GCC unroll 8
     for (int t = 0; t < NT; t++) {
       const block_q8_0& ab = reinterpret_cast<const block_q8_0*>(a + arb * t)[b];
       const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.qs));
       const __m256 da = _mm256_broadcast_ss(ad + t * nb + b);
-#pragma GCC unroll 8
-      for (int r = 0; r < RM; r++) {
-        const __m256i p16 = _mm256_maddubs_epi16(aw[r], _mm256_sign_epi8(qy, qw[r]));
-        const __m256 lanes = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
-        acc[r][t] = _mm256_fmadd_ps(_mm256_mul_ps(dw[r], da), lanes, acc[r][t]);
-      }
+      const __m256i p16 = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(qy, qw));
+      const __m256 lanes = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+      acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, da), lanes, acc[t]);
     }
   }
 #pragma GCC unroll 8
-  for (int r = 0; r < RM; r++)
-#pragma GCC unroll 8
-    for (int t = 0; t < NT; t++) y[t * ldy + r] = hsum8(acc[r][t]);
+  for (int t = 0; t < NT; t++) y[t * ldy] = hsum8(acc[t]);
 }
 
 template <typename B, int NT>
 void q0_tokens(int64_t nb, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb, const float* ad, float* y, int64_t ldy) {
-  for (int64_t r = 0; r < nr; r++) {
-    const B* wr[1] = {reinterpret_cast<const B*>(w + rb * r)};
-    q0_rows<B, 1, NT>(nb, wr, a, arb, ad, y + r, ldy);
-  }
+  for (int64_t r = 0; r < nr; r++) q0_row<B, NT>(nb, reinterpret_cast<const B*>(w + rb * r), a, arb, ad, y + r, ldy);
 }
 
 template <typename B>
 void tile_q0(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb, const float* ad, int64_t nt, float* y, int64_t ldy) {
   const int64_t nb = n / 32;
-  if (nt == 1) {
-    // decode: two rows share the token's block loads
-    int64_t r = 0;
-    for (; r + 2 <= nr; r += 2) {
-      const B* wr[2] = {reinterpret_cast<const B*>(w + rb * r), reinterpret_cast<const B*>(w + rb * (r + 1))};
-      q0_rows<B, 2, 1>(nb, wr, a, arb, ad, y + r, ldy);
-    }
-    if (r < nr) q0_tokens<B, 1>(nb, w + rb * r, rb, 1, a, arb, ad, y + r, ldy);
-    return;
-  }
   for (int64_t t0 = 0; t0 < nt; t0 += kTile) {
     const int64_t m = nt - t0 < kTile ? nt - t0 : kTile;
     const uint8_t* at = a + arb * t0;
