@@ -1,5 +1,6 @@
 // run(): one traced forward pass (prompt as one batch, logits at every position) plus optional greedy
 // decode steps, on a worker thread (Napi::AsyncWorker) so the JS thread stays free.
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -7,6 +8,7 @@
 #include "stats_js.h"
 #include "bridge.h"
 #include "capture.h"
+#include "gguf.h"
 
 namespace rosetta_llama {
 
@@ -22,10 +24,23 @@ struct RunOptions {
   CaptureOptions capture;
 };
 
+// One scalar metadata entry as llama.cpp loaded it (arrays are not kept by llama.cpp).
+struct MetaEntry {
+  std::string key;
+  enum Kind { kString, kNumber, kBool } kind = kString;
+  std::string str;
+  double num = 0;
+  bool flag = false;
+};
+
 struct ModelInfo {
   std::string arch, desc, ftype;
   int nLayer = 0, nEmbd = 0, nHead = 0, nHeadKv = 0, nVocab = 0, nCtxTrain = 0;
+  int ropeType = -1;  // llama_model_rope_type: -1 none, 0 norm, 2 neox, ...
+  double ropeFreqScaleTrain = 1;
   bool addBos = false;
+  std::vector<MetaEntry> meta;
+  std::vector<std::string> tensorNames;  // which tensors the file holds (tied output, biases, q/k norms)
 };
 
 struct RunResult {
@@ -58,7 +73,50 @@ ModelInfo describe(const llama_model* m) {
   const llama_vocab* v = llama_model_get_vocab(m);
   i.nVocab = llama_vocab_n_tokens(v);
   i.addBos = llama_vocab_get_add_bos(v);
+  i.ropeType = (int)llama_model_rope_type(m);
+  i.ropeFreqScaleTrain = llama_model_rope_freq_scale_train(m);
   return i;
+}
+
+// The file's scalar metadata as llama.cpp loaded it: the keys from llama_model_meta_* (what llama.cpp kept).
+// That API prints floats with std::to_string (6 decimals: eps 1e-7 reads "0.000000"), so values are re-read
+// typed from the same file with ggml's gguf reader (metadata only, no tensor data), which also lists the
+// tensor names. Without the gguf read (it cannot fail after llama.cpp loaded the file, but still) the
+// strings are kept as llama.cpp printed them.
+void read_metadata(const llama_model* m, const std::string& path, ModelInfo& info) {
+  gguf_init_params gp = {true, nullptr};
+  gguf_context* g = gguf_init_from_file(path.c_str(), gp);
+  std::unique_ptr<gguf_context, void (*)(gguf_context*)> guard(g, [](gguf_context* c) { if (c) gguf_free(c); });
+  const int n = llama_model_meta_count(m);
+  std::vector<char> buf(1 << 16);
+  for (int i = 0; i < n; i++) {
+    MetaEntry e;
+    if (llama_model_meta_key_by_index(m, i, buf.data(), buf.size()) < 0) continue;
+    e.key = buf.data();
+    int len = llama_model_meta_val_str_by_index(m, i, buf.data(), buf.size());
+    if (len < 0) continue;
+    e.str = std::string(buf.data(), std::min<size_t>((size_t)len, buf.size() - 1));
+    const int64_t id = g ? gguf_find_key(g, e.key.c_str()) : -1;
+    if (id >= 0) {
+      switch (gguf_get_kv_type(g, id)) {
+        case GGUF_TYPE_FLOAT32: e.kind = MetaEntry::kNumber, e.num = gguf_get_val_f32(g, id); break;
+        case GGUF_TYPE_FLOAT64: e.kind = MetaEntry::kNumber, e.num = gguf_get_val_f64(g, id); break;
+        case GGUF_TYPE_UINT8: e.kind = MetaEntry::kNumber, e.num = gguf_get_val_u8(g, id); break;
+        case GGUF_TYPE_INT8: e.kind = MetaEntry::kNumber, e.num = gguf_get_val_i8(g, id); break;
+        case GGUF_TYPE_UINT16: e.kind = MetaEntry::kNumber, e.num = gguf_get_val_u16(g, id); break;
+        case GGUF_TYPE_INT16: e.kind = MetaEntry::kNumber, e.num = gguf_get_val_i16(g, id); break;
+        case GGUF_TYPE_UINT32: e.kind = MetaEntry::kNumber, e.num = gguf_get_val_u32(g, id); break;
+        case GGUF_TYPE_INT32: e.kind = MetaEntry::kNumber, e.num = gguf_get_val_i32(g, id); break;
+        case GGUF_TYPE_UINT64: e.kind = MetaEntry::kNumber, e.num = (double)gguf_get_val_u64(g, id); break;
+        case GGUF_TYPE_INT64: e.kind = MetaEntry::kNumber, e.num = (double)gguf_get_val_i64(g, id); break;
+        case GGUF_TYPE_BOOL: e.kind = MetaEntry::kBool, e.flag = gguf_get_val_bool(g, id); break;
+        default: break;  // strings: llama.cpp's copy is exact
+      }
+    }
+    info.meta.push_back(std::move(e));
+  }
+  if (g)
+    for (int64_t t = 0; t < gguf_get_n_tensors(g); t++) info.tensorNames.push_back(gguf_get_tensor_name(g, t));
 }
 
 struct CtxFree {
@@ -105,6 +163,7 @@ void execute(const RunOptions& o, RunResult& r) {
   std::lock_guard<std::mutex> g(llama_lock());
   llama_model* m = load_model(o.model, false, o.useExtraBufts, true);
   r.model = describe(m);
+  read_metadata(m, o.model, r.model);
   const int T = (int)o.tokens.size();
   if (T == 0) throw InputFailure("the prompt has no tokens");
   for (int32_t t : o.tokens)
@@ -224,6 +283,18 @@ class RunWorker : public Napi::AsyncWorker {
     m.Set("nVocab", r_.model.nVocab);
     m.Set("nCtxTrain", r_.model.nCtxTrain);
     m.Set("addBos", r_.model.addBos);
+    m.Set("ropeType", r_.model.ropeType);
+    m.Set("ropeFreqScaleTrain", r_.model.ropeFreqScaleTrain);
+    Napi::Object meta = Napi::Object::New(env);
+    for (const MetaEntry& e : r_.model.meta) {
+      if (e.kind == MetaEntry::kNumber) meta.Set(e.key, e.num);
+      else if (e.kind == MetaEntry::kBool) meta.Set(e.key, e.flag);
+      else meta.Set(e.key, e.str);
+    }
+    m.Set("metadata", meta);
+    Napi::Array names = Napi::Array::New(env, r_.model.tensorNames.size());
+    for (size_t i = 0; i < r_.model.tensorNames.size(); i++) names.Set(i, r_.model.tensorNames[i]);
+    m.Set("tensorNames", names);
     o.Set("model", m);
     Napi::Array pts = Napi::Array::New(env, r_.points.size());
     for (size_t i = 0; i < r_.points.size(); i++) pts.Set(i, point_js(env, r_.points[i]));

@@ -6,13 +6,14 @@
  */
 import type { Trace, TracePoint } from "../trace/types.js";
 import { alignPoints, firstTokenDifference, sampleMismatch, type AlignedPair } from "./align.js";
-import { diagnose, type IsolationResult } from "./diagnose.js";
+import { diagnose, fmt, type IsolationResult } from "./diagnose.js";
 import { perRowNmse, summaryMetrics, tensorMetrics, worstNmse, type DiffFn } from "./metrics.js";
 import { DEFAULT_THRESHOLD, referenceNoise, selectBand, type Band } from "./tolerances.js";
 import {
   COMPARISON_SCHEMA,
   COMPARISON_SCHEMA_VERSION,
   type ComparisonResult,
+  type ConfigCheck,
   type Finding,
   type PointResult,
   type PointStatus,
@@ -20,7 +21,7 @@ import {
   type SideInfo,
   type Verdict,
 } from "./types.js";
-import type { WeightDiff } from "./weights.js";
+import { diffConfigs, metadataFindings, type WeightDiff } from "./weights.js";
 
 export interface CompareSide {
   trace: Trace;
@@ -33,6 +34,7 @@ export interface CompareSide {
 }
 
 export interface CompareOptions {
+  /** Given: the user's bound; a precision band never loosens it (the band is reported as context only). */
   threshold?: number;
   /** Native diff kernel; without it only summaries are compared. */
   diff?: DiffFn | null;
@@ -81,9 +83,11 @@ function statusOf(m: (SampleMetrics | null)[], threshold: number, band: number):
   if (m.some((x) => x && (x.nonfiniteA > 0 || x.nonfiniteB > 0))) return "nonfinite";
   const w = worstNmse(...m);
   if (w === null || Number.isNaN(w)) return "nonfinite";
-  if (w <= threshold) return "match";
-  if (w <= band) return "drift";
-  return "diverged";
+  // from summaries the NMSE is a lower bound: above the gate is a real divergence, under it proves nothing
+  const fromSummaries = m.some((x) => x?.basis === "summary");
+  if (w > band) return "diverged";
+  if (fromSummaries) return "summary-agree";
+  return w <= threshold ? "match" : "drift";
 }
 
 interface Ctx {
@@ -91,6 +95,7 @@ interface Ctx {
   b: CompareSide;
   threshold: number;
   band: Band | null;
+  explicit: boolean;
   diff?: DiffFn | null;
   inputMismatch: string | null;
   genDiffAt: number; // first differing generated token index, -1 if none
@@ -98,7 +103,7 @@ interface Ctx {
 
 function comparePair(pair: AlignedPair, ctx: Ctx): PointResult {
   const p = (pair.a ?? pair.b)!;
-  const bandNmse = Math.max(ctx.threshold, ctx.band?.nmse ?? 0);
+  const bandNmse = ctx.explicit ? ctx.threshold : Math.max(ctx.threshold, ctx.band?.nmse ?? 0);
   const base = {
     key: p.key,
     point: p.point,
@@ -130,8 +135,16 @@ function comparePair(pair: AlignedPair, ctx: Ctx): PointResult {
     last = summaryMetrics(pair.a.last, pair.b.last);
   }
   const status = statusOf([all, last], ctx.threshold, bandNmse);
-  const note = status === "nonfinite" ? `NaN/Inf: A ${all.nonfiniteA}, B ${all.nonfiniteB} element(s)` : undefined;
-  return { ...base, status, all, last, note, perToken };
+  return { ...base, status, all, last, note: noteOf(status, all, last, ctx), perToken };
+}
+
+function noteOf(status: PointStatus, all: SampleMetrics, last: SampleMetrics, ctx: Ctx): string | undefined {
+  if (status === "nonfinite") return `NaN/Inf: A ${all.nonfiniteA}, B ${all.nonfiniteB} element(s)`;
+  if (status === "summary-agree") return "summaries agree (NMSE lower bound within the gate); not verified: no full tensors";
+  const w = worstNmse(all, last);
+  if (status === "diverged" && ctx.explicit && ctx.band && w !== null && w <= ctx.band.nmse)
+    return `inside band ${ctx.band.id} (NMSE <= ${fmt(ctx.band.nmse)}), but --threshold ${fmt(ctx.threshold)} was given explicitly`;
+  return undefined;
 }
 
 function inputMismatch(a: Trace, b: Trace): string | null {
@@ -141,7 +154,7 @@ function inputMismatch(a: Trace, b: Trace): string | null {
 }
 
 function countStatuses(points: PointResult[]): Record<PointStatus, number> {
-  const c: Record<PointStatus, number> = { match: 0, drift: 0, diverged: 0, nonfinite: 0, "sample-mismatch": 0, "only-a": 0, "only-b": 0 };
+  const c: Record<PointStatus, number> = { match: 0, drift: 0, "summary-agree": 0, diverged: 0, nonfinite: 0, "sample-mismatch": 0, "only-a": 0, "only-b": 0 };
   for (const p of points) c[p.status]++;
   return c;
 }
@@ -149,9 +162,25 @@ function countStatuses(points: PointResult[]): Record<PointStatus, number> {
 function verdictOf(counts: Record<PointStatus, number>, findings: Finding[]): Verdict {
   if (counts.diverged > 0 || counts.nonfinite > 0) return "DIVERGED";
   if (findings.some((f) => f.fatal && f.id !== "sample-mismatch" && f.id !== "tokenizer-mismatch")) return "DIVERGED";
-  if (counts.match + counts.drift === 0) return "INCOMPARABLE";
+  if (counts.match + counts.drift + counts["summary-agree"] === 0) return "INCOMPARABLE";
   if (counts["sample-mismatch"] > 0) return "INCOMPARABLE";
+  if (counts["summary-agree"] > 0) return "UNVERIFIED";
   return counts.drift > 0 ? "DRIFT" : "MATCH";
+}
+
+/** The two traces' recorded configs, field by field (docs/comparison.md). */
+function configCheck(a: Trace, b: Trace): ConfigCheck {
+  const d = diffConfigs(a.model.config, b.model.config);
+  const status = d.mismatches.length ? "differs" : d.compared.length === 0 ? "not-compared" : d.missingA.length + d.missingB.length ? "partial" : "match";
+  const arch = b.model.config?.arch ?? a.model.config?.arch;
+  return { status, ...d, ...(typeof arch === "string" ? { arch } : {}) };
+}
+
+/** With an explicit --threshold, a first divergence the pair's band would have allowed says so. */
+function explicitEvidence(ctx: Ctx, fd: PointResult | null): string | null {
+  const w = fd && worstNmse(fd.all, fd.last);
+  if (!ctx.explicit || !ctx.band || !fd || w === null || w > ctx.band.nmse) return null;
+  return `NMSE ${fmt(w)} is inside band ${ctx.band.id} (<= ${fmt(ctx.band.nmse)}) for this pair: it fails because --threshold ${fmt(ctx.threshold)} was given explicitly (without it the band applies)`;
 }
 
 export async function compareTraces(a: CompareSide, b: CompareSide, opts: CompareOptions = {}): Promise<ComparisonResult> {
@@ -174,6 +203,7 @@ export async function compareTraces(a: CompareSide, b: CompareSide, opts: Compar
     b,
     threshold,
     band,
+    explicit: opts.threshold !== undefined,
     diff: opts.diff,
     inputMismatch: inputMismatch(a.trace, b.trace),
     genDiffAt: firstTokenDifference(sa.generated, sb.generated),
@@ -181,14 +211,20 @@ export async function compareTraces(a: CompareSide, b: CompareSide, opts: Compar
   const points = alignPoints(a.trace, b.trace).map((pair) => comparePair(pair, ctx));
   const counts = countStatuses(points);
   const firstDivergence = points.find((p) => p.status === "diverged" || p.status === "nonfinite") ?? null;
-  const findings = await diagnose({ a: sa, b: sb, traceA: a.trace, traceB: b.trace, points, firstDivergence, weights: opts.weights, isolate: opts.isolate, band });
+  const config = configCheck(a.trace, b.trace);
+  // model files on both sides: the weight diff already diffed the same configs (and knows missing tensors)
+  const configFindings = opts.weights ? [] : metadataFindings(config.mismatches, [], config.arch);
+  const findings = await diagnose({ a: sa, b: sb, traceA: a.trace, traceB: b.trace, points, firstDivergence, weights: opts.weights, configFindings, isolate: opts.isolate, band });
   const diagnosis = findings.find((f) => f.fatal) ?? findings.find((f) => f.id === "precision-drift") ?? null;
+  const why = explicitEvidence(ctx, firstDivergence);
+  if (why && diagnosis) diagnosis.evidence.push(why);
   return {
     schema: COMPARISON_SCHEMA,
     version: COMPARISON_SCHEMA_VERSION,
     a: sa,
     b: sb,
     threshold,
+    thresholdExplicit: ctx.explicit,
     band: band && { id: band.id, nmse: band.nmse, provisional: band.provisional, basis: band.basis },
     noise: referenceNoise(sb.fileType),
     points,
@@ -197,6 +233,7 @@ export async function compareTraces(a: CompareSide, b: CompareSide, opts: Compar
     findings,
     diagnosis,
     verdict: verdictOf(counts, findings),
+    config,
     weights: opts.weights,
   };
 }

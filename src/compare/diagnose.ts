@@ -9,7 +9,7 @@ import { compareForward } from "./align.js";
 import { DIAGNOSES, type DiagnosisId } from "./diagnoses.js";
 import { worstNmse } from "./metrics.js";
 import type { Band } from "./tolerances.js";
-import type { Finding, PointResult, SideInfo } from "./types.js";
+import { NOT_FAILING, type Finding, type PointResult, type SideInfo } from "./types.js";
 import type { WeightDiff } from "./weights.js";
 
 /** Result of rerunning one layer of side A on side B's input to that layer. */
@@ -29,6 +29,8 @@ export interface DiagnoseInput {
   points: PointResult[];
   firstDivergence: PointResult | null;
   weights?: WeightDiff;
+  /** Config differences found between two traces (when no weight diff covers them). */
+  configFindings?: Finding[];
   band: Band | null;
   isolate?: (layer: number, step: number) => Promise<IsolationResult | null>;
 }
@@ -98,13 +100,13 @@ export function pointOfRole(roleKey: string): { key: string; point: string; laye
 }
 
 /** Weight findings ordered by where they first show in the forward pass. */
-function weightFindings(w: WeightDiff | undefined): Finding[] {
-  if (!w) return [];
+function weightFindings(w: WeightDiff | undefined, config: Finding[] = []): Finding[] {
+  if (!w && config.length === 0) return [];
   const pos = (f: Finding) => {
     const p = f.layer === null && f.where === "metadata" ? { point: "embd", layer: null } : pointOfRole(f.where);
     return { point: p.point, layer: p.layer, step: 0, key: f.where };
   };
-  return [...w.findings].sort((x, y) => compareForward(pos(x), pos(y)));
+  return [...config, ...(w?.findings ?? [])].sort((x, y) => compareForward(pos(x), pos(y)));
 }
 
 function nonfiniteFinding(p: PointResult): Finding {
@@ -124,7 +126,7 @@ function qkPath(d: DiagnoseInput, fd: PointResult): Finding | null {
     `attention output of layer ${fd.layer}: token 0 NMSE ${fmt(attn.perToken[0])} (clean), later tokens ${attn.perToken.slice(1).map(fmt).join(", ")}`,
     "at position 0 RoPE is the identity and attention sees one key, so only the Q/K path can leave token 0 clean",
   ];
-  const qk = ["q", "k"].map(same).filter((p) => p && p.status !== "match" && p.status !== "drift");
+  const qk = ["q", "k"].map(same).filter((p) => p && !NOT_FAILING.has(p.status));
   if (qk.length === 0) {
     return finding("rope-layout-mismatch", fd.key, fd.layer, [...ev, "q and k match before RoPE and differ after it: the rotation itself differs (variant, base or dims)"]);
   }
@@ -173,7 +175,7 @@ async function isolationEvidence(d: DiagnoseInput, fd: PointResult): Promise<str
 /** Findings for a comparison, most relevant first. */
 export async function diagnose(d: DiagnoseInput): Promise<Finding[]> {
   const out: Finding[] = [...inputFindings(d)];
-  const wf = weightFindings(d.weights);
+  const wf = weightFindings(d.weights, d.configFindings);
   const fd = d.firstDivergence;
   if (fd && out.length === 0) {
     if (fd.status === "nonfinite") out.push(nonfiniteFinding(fd));

@@ -7,6 +7,7 @@ import { realpathSync } from "node:fs";
 
 import { sniffFile, loadModel } from "../formats/index.js";
 import type { LoadedModel } from "../formats/model.js";
+import { keyFilter } from "../model/capture.js";
 import type { Engine } from "../model/engine.js";
 import { MATMUL_ROLES } from "../formats/roles.js";
 import { diffMetrics } from "../native/kernels.js";
@@ -35,8 +36,9 @@ export interface RunCompareOptions {
   prompt?: string;
   tokens?: number[];
   gen?: number;
+  /** An explicit bound (--threshold): precision bands never loosen it. Absent: the default plus the pair's band. */
   threshold?: number;
-  /** Point keys whose full tensors are captured (default all but kq_softmax: small for short prompts). */
+  /** Point keys whose full tensors are captured (default every point; kq_softmax only while small, KQ_FULL_MAX). */
   full?: string[];
   threads?: number;
   /** Weight-level diff when both sides are model files (default true). */
@@ -54,6 +56,26 @@ interface Resolved {
 }
 
 const DEFAULT_FULL = ["embd", "blk.*.attn_norm", "blk.*.q", "blk.*.k", "blk.*.v", "blk.*.q_rope", "blk.*.k_rope", "blk.*.attn", "blk.*.attn_out", "blk.*.ffn_*", "blk.*.l_out", "result_norm", "logits"];
+
+/**
+ * The attention probabilities grow with the square of the prompt: kept as full tensors by default while a
+ * side's kq_softmax totals at most this many elements (16 MB), else compared from summaries (and then
+ * reported as not verified, never as a match).
+ */
+export const KQ_FULL_MAX = 4 << 20;
+
+function defaultFull(input: { prompt?: string; tokens?: number[]; gen: number }, sides: Resolved[]): string[] {
+  // a prompt is tokenized by each side later: every token covers at least one byte, plus BOS/EOS
+  const T = input.tokens?.length ?? (input.prompt !== undefined ? Buffer.byteLength(input.prompt) + 2 : undefined);
+  const cfgs = sides.map((r) => r.model?.config).filter((c) => c !== undefined);
+  if (T === undefined || cfgs.length === 0) return DEFAULT_FULL;
+  const kq = Math.max(...cfgs.map((c) => c.nLayer * c.nHead * (T * T + input.gen * (T + input.gen))));
+  if (kq > KQ_FULL_MAX) {
+    logger("compare").info({ elements: kq, max: KQ_FULL_MAX }, "kq_softmax compared from summaries (full tensors too large; --full blk.*.kq_softmax keeps them)");
+    return DEFAULT_FULL;
+  }
+  return [...DEFAULT_FULL, "blk.*.kq_softmax"];
+}
 
 /** The weight type of most matmul elements (what the band is chosen by). */
 export function dominantType(m: LoadedModel): string {
@@ -83,8 +105,7 @@ async function resolve(spec: SideSpec, label: string, cache: Map<string, Promise
   return { spec, kind: "model", model: await cache.get(key)!, tensors: new Map() };
 }
 
-async function run(r: Resolved, o: RunCompareOptions, input: { prompt?: string; tokens?: number[]; gen: number }): Promise<void> {
-  const full = o.full ?? DEFAULT_FULL;
+async function run(r: Resolved, o: RunCompareOptions, input: { prompt?: string; tokens?: number[]; gen: number }, full: string[]): Promise<void> {
   if (r.spec.engine === "llama.cpp") {
     const { runLlamaCppTrace } = await import("../reference/llamacpp.js");
     const res = await runLlamaCppTrace({ model: r.spec.path, ...input, full, threads: o.threads });
@@ -106,7 +127,7 @@ function emptyTrace(r: Resolved, why: string): Trace {
     format: "rosetta-trace",
     version: 1,
     engine: { name: r.spec.engine ?? "rosetta", settings: { failed: why } },
-    model: { path: r.spec.path, fileType: r.model ? dominantType(r.model) : undefined },
+    model: { path: r.spec.path, fileType: r.model ? dominantType(r.model) : undefined, config: r.model ? { ...r.model.config } : undefined },
     input: { tokens: [], generated: [] },
     points: [],
   };
@@ -153,11 +174,42 @@ function checkContext(input: { tokens?: number[]; gen: number }, ...sides: Resol
   }
 }
 
+/** The structure fields that make two models the same network (arch by family: a mistral file may say llama). */
+const STRUCTURE = ["arch", "nLayer", "nEmbd", "nHead", "nHeadKv", "nFf"] as const;
+const FAMILY: Record<string, string> = { mistral: "llama" };
+
+function configOf(r: Resolved): Record<string, unknown> | undefined {
+  return (r.model?.config as unknown as Record<string, unknown> | undefined) ?? r.trace?.model.config;
+}
+
+/** Two different networks (architecture or dimensions) have nothing to compare layer by layer: one error line, exit 2. */
+export function checkSameNetwork(a: { path: string; config?: Record<string, unknown> }, b: { path: string; config?: Record<string, unknown> }): void {
+  const ca = a.config;
+  const cb = b.config;
+  if (!ca || !cb) return;
+  const norm = (f: string, v: unknown) => (f === "arch" && typeof v === "string" ? (FAMILY[v] ?? v) : v);
+  const differ = STRUCTURE.filter((f) => ca[f] !== undefined && cb[f] !== undefined && norm(f, ca[f]) !== norm(f, cb[f]));
+  if (differ.length === 0) return;
+  const desc = (c: Record<string, unknown>) => `${String(c.arch ?? "?")}, ${String(c.nLayer ?? "?")} layers, n_embd ${String(c.nEmbd ?? "?")}, ${String(c.nHead ?? "?")} heads`;
+  throw new InputError(
+    `${a.path} (${desc(ca)}) and ${b.path} (${desc(cb)}) are different networks (${differ.join(", ")} differ${differ.length === 1 ? "s" : ""}): nothing to compare layer by layer`,
+  );
+}
+
+/** A --full glob that selects nothing is almost always a typo: say so (the points were compared from summaries). */
+function fullWarnings(full: string[] | undefined, ...traces: (Trace | undefined)[]): string[] {
+  if (!full) return [];
+  const keys = new Set<string>(["logits"]);
+  for (const t of traces) for (const p of t?.points ?? []) keys.add(p.key);
+  return full.filter((g) => ![...keys].some(keyFilter([g]))).map((g) => `--full ${g} matches no capture point (keys look like embd, blk.0.q_rope, blk.*.ffn_*, logits)`);
+}
+
 export async function runComparison(o: RunCompareOptions): Promise<ComparisonResult> {
   const t0 = performance.now();
   const cache = new Map<string, Promise<LoadedModel>>();
   const a = await resolve(o.a, "A", cache);
   const b = await resolve(o.b, "B", cache);
+  checkSameNetwork({ path: o.a.path, config: configOf(a) }, { path: o.b.path, config: configOf(b) });
   try {
     return await compareResolved(o, a, b, t0);
   } finally {
@@ -180,12 +232,13 @@ async function compareResolved(o: RunCompareOptions, a: Resolved, b: Resolved, t
   }
   const input = inputOf(o, a, b);
   checkContext(input, a, b);
+  const full = o.full ?? defaultFull(input, [a, b]);
   for (const [r, label] of [[a, "A"], [b, "B"]] as const) {
     if (r.kind !== "model") continue;
     const t = performance.now();
     log.info({ side: label, engine: r.spec.engine ?? "rosetta", model: r.spec.path }, `running side ${label}`);
     try {
-      await run(r, o, input);
+      await run(r, o, input, full);
     } catch (e) {
       // a side that cannot run (e.g. a weight stored transposed) is still diagnosable from its weights
       if (!(e instanceof RosettaError) || !weights?.findings.some((f) => f.fatal)) throw e;
@@ -214,5 +267,7 @@ async function compareResolved(o: RunCompareOptions, a: Resolved, b: Resolved, t
   });
   lap("compare", t);
   lap("total", t0);
-  return { ...res, timings };
+  const warnings = fullWarnings(o.full, a.trace, b.trace);
+  for (const w of warnings) log.warn(w);
+  return { ...res, ...(warnings.length ? { warnings } : {}), timings };
 }

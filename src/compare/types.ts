@@ -36,14 +36,20 @@ export interface SampleMetrics {
 }
 
 /**
- * match: within --threshold. drift: above the threshold but inside the precision band that applies to
- * this pair (precision drift within band: a pass, reported). diverged: above both. nonfinite: NaN/Inf on
- * either side (never a pass). sample-mismatch: the two sides summarise different samples (never
- * compared). only-a / only-b: captured on one side only (not compared).
+ * match: within --threshold, from both full tensors. drift: above the threshold but inside the precision
+ * band that applies to this pair (precision drift within band: a pass, reported), from full tensors.
+ * summary-agree: only summaries were available and they agree within the gate (the NMSE lower bound is
+ * under it): consistent, but not verified, never counted as a match. diverged: above the gate (from
+ * summaries too: a lower bound above the gate is a real divergence). nonfinite: NaN/Inf on either side
+ * (never a pass). sample-mismatch: the two sides summarise different samples (never compared). only-a /
+ * only-b: captured on one side only (not compared).
  */
-export type PointStatus = "match" | "drift" | "diverged" | "nonfinite" | "sample-mismatch" | "only-a" | "only-b";
+export type PointStatus = "match" | "drift" | "summary-agree" | "diverged" | "nonfinite" | "sample-mismatch" | "only-a" | "only-b";
 
+/** Verified passes (full tensors). */
 export const PASSING: ReadonlySet<PointStatus> = new Set(["match", "drift"]);
+/** Nothing wrong found at the point: the verified passes and summary agreement. */
+export const NOT_FAILING: ReadonlySet<PointStatus> = new Set(["match", "drift", "summary-agree"]);
 
 export interface PointResult {
   key: string;
@@ -55,7 +61,11 @@ export interface PointResult {
   status: PointStatus;
   all: SampleMetrics | null;
   last: SampleMetrics | null;
-  /** The NMSE bound that decided match vs drift (the threshold) and drift vs diverged (the band). */
+  /**
+   * The NMSE bound that decided match vs drift (the threshold) and drift vs diverged (the band). With an
+   * explicit --threshold the band does not loosen the gate: `band` equals `threshold` (bandId still names
+   * the pair's band, for context).
+   */
   gate: { threshold: number; band: number; bandId: string | null };
   /** Why it is not a plain match: sample mismatch detail, nonfinite counts... */
   note?: string;
@@ -77,7 +87,24 @@ export interface Finding {
   fatal: boolean;
 }
 
-export type Verdict = "MATCH" | "DRIFT" | "DIVERGED" | "INCOMPARABLE";
+/**
+ * UNVERIFIED: nothing failed, but some compared points agree only in their summaries (no full tensors);
+ * never a MATCH (docs/comparison.md: `--assert-match` fails it unless `--accept-summaries`).
+ */
+export type Verdict = "MATCH" | "DRIFT" | "UNVERIFIED" | "DIVERGED" | "INCOMPARABLE";
+
+/** The two sides' model configs, field by field (fields one side does not record are not compared). */
+export interface ConfigCheck {
+  /** "match": every field compared and equal; "differs": a compared field differs; "partial": the compared
+   *  ones agree but some are missing on a side; "not-compared": no field recorded on both sides. */
+  status: "match" | "differs" | "partial" | "not-compared";
+  compared: string[];
+  missingA: string[];
+  missingB: string[];
+  mismatches: { field: string; a: unknown; b: unknown }[];
+  /** The architecture (B's, else A's), which names the GGUF keys (`<arch>.attention.layer_norm_rms_epsilon`). */
+  arch?: string;
+}
 
 export interface SideInfo {
   label: string; // "A" / "B"
@@ -95,7 +122,9 @@ export interface ComparisonResult {
   a: SideInfo;
   b: SideInfo;
   threshold: number;
-  /** The precision band applied to this pair (null: none, the threshold alone decides). */
+  /** The user gave --threshold: it is the bound, bands do not loosen it (added in place, version 1). */
+  thresholdExplicit?: boolean;
+  /** The precision band of this pair (null: none, the threshold alone decides; with an explicit threshold: context only). */
   band: { id: string; nmse: number; provisional: boolean; basis: string } | null;
   /** The reference's own noise (measured; docs/tolerances.md): run to run, and rosetta's two numerics modes. */
   noise?: import("./tolerances.js").NoiseInfo;
@@ -106,6 +135,10 @@ export interface ComparisonResult {
   /** The diagnosis the summary names: the first fatal finding, or precision drift, or null on a match. */
   diagnosis: Finding | null;
   verdict: Verdict;
+  /** The two sides' configs (added in place, version 1). */
+  config?: ConfigCheck;
+  /** Things the user asked for that did nothing (e.g. a --full glob matching no point). */
+  warnings?: string[];
   /** Weight-level diff, when both sides were model files. */
   weights?: import("./weights.js").WeightDiff;
   timings?: Record<string, number>;

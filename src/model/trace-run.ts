@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 
 import { loadTokenizer, tokenizerFromModel } from "../tokenizer/index.js";
+import { traceMetadata } from "../trace/io.js";
 import type { F32Tensor } from "../trace/safetensors.js";
 import { TRACE_FORMAT, TRACE_FORMAT_VERSION, type Trace, type TraceLogits, type TraceRunOptions } from "../trace/types.js";
 import { InputError } from "../util/errors.js";
@@ -118,6 +119,7 @@ export async function runRosettaTrace(o: RosettaTraceOptions): Promise<{ trace: 
         ...(o.hash === false ? {} : { sha256: await sha256(o.model) }),
         arch: c.arch,
         config: { ...c, ropeScaling: { ...c.ropeScaling } } as unknown as Record<string, unknown>,
+        ...(engine.file.format === "gguf" ? { metadata: traceMetadata(engine.file.metadata) } : {}),
       },
       input: { ...(o.prompt !== undefined ? { prompt: o.prompt } : {}), tokens, generated: r.generated },
       points: rec.points,

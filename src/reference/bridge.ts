@@ -42,6 +42,13 @@ export interface NativeRunResult {
     nVocab: number;
     nCtxTrain: number;
     addBos: boolean;
+    /** llama_model_rope_type: -1 none, 0 NORM, 2 NEOX, 8 MROPE, ... */
+    ropeType: number;
+    ropeFreqScaleTrain: number;
+    /** The file's scalar metadata as llama.cpp loaded it (keys from llama_model_meta_*; values typed, floats exact). */
+    metadata: Record<string, string | number | boolean>;
+    /** Tensor names in the file (which optional tensors exist: output, biases, q/k norms, rope_freqs). */
+    tensorNames: string[];
   };
   points: NativePoint[];
   logits: Float32Array; // [positions, vocab]

@@ -5,9 +5,11 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 
+import { traceMetadata } from "../trace/io.js";
 import type { F32Tensor } from "../trace/safetensors.js";
 import { TRACE_FORMAT, TRACE_FORMAT_VERSION, pointKey, type PointKind, type Trace, type TracePoint, type TraceRunOptions } from "../trace/types.js";
-import { InputError } from "../util/errors.js";
+import { configFromGguf } from "../formats/config.js";
+import { InputError, RosettaError } from "../util/errors.js";
 import { loadLlamaBridge, type LlamaBridge, type NativeRunResult } from "./bridge.js";
 
 export interface LlamaTraceOptions extends TraceRunOptions {
@@ -58,6 +60,30 @@ function resolveTokens(b: LlamaBridge, o: LlamaTraceOptions): { tokens: number[]
   const tokens = b.tokenize(o.model, o.prompt, true, false);
   if (tokens.length === 0) throw new InputError("the prompt tokenizes to no tokens");
   return { tokens, tokenizer: TOKENIZER_LLAMA };
+}
+
+/** llama_rope_type values (llama.h) as rosetta's ropeLayout names. */
+const ROPE_TYPES: Record<number, string> = { [-1]: "none", 0: "norm", 2: "neox", 8: "mrope", 24: "vision", 40: "imrope" };
+
+/**
+ * The hyperparameters llama.cpp ran with, in rosetta's ModelConfig fields (so the comparator diffs them
+ * against any other side, src/compare/weights.ts diffConfigs): the metadata and tensor names llama.cpp
+ * loaded, read by the same rules as rosetta's GGUF loader (configFromGguf), with llama.cpp's own values
+ * where its API reports them (layers, widths, heads, vocabulary, RoPE type). An architecture rosetta does
+ * not know keeps only llama.cpp's own values.
+ */
+export function llamaConfig(m: NativeRunResult["model"], file: string): Record<string, unknown> {
+  const own = { arch: m.arch, nLayer: m.nLayer, nEmbd: m.nEmbd, nHead: m.nHead, nHeadKv: m.nHeadKv, nVocab: m.nVocab, ropeLayout: ROPE_TYPES[m.ropeType] ?? `rope-type-${m.ropeType}` };
+  const dims = new Map<string, number[]>(m.tensorNames.map((n) => [n, []]));
+  dims.set("token_embd.weight", [m.nVocab, m.nEmbd]);
+  let parsed: Record<string, unknown> = {};
+  try {
+    const c = configFromGguf(m.metadata, file, dims);
+    parsed = { ...c, ropeScaling: { ...c.ropeScaling } };
+  } catch (e) {
+    if (!(e instanceof RosettaError)) throw e;
+  }
+  return { ...parsed, ...own, nCtxTrain: m.nCtxTrain, addBos: m.addBos, desc: m.desc };
 }
 
 export async function runLlamaCppTrace(o: LlamaTraceOptions): Promise<LlamaTraceResult> {
@@ -126,16 +152,8 @@ export async function runLlamaCppTrace(o: LlamaTraceOptions): Promise<LlamaTrace
       sha256: sha256(o.model),
       arch: r.model.arch,
       fileType: r.model.ftype,
-      config: {
-        nLayer: r.model.nLayer,
-        nEmbd: r.model.nEmbd,
-        nHead: r.model.nHead,
-        nHeadKv: r.model.nHeadKv,
-        nVocab: V,
-        nCtxTrain: r.model.nCtxTrain,
-        addBos: r.model.addBos,
-        desc: r.model.desc,
-      },
+      config: llamaConfig(r.model, o.model),
+      metadata: traceMetadata(r.model.metadata),
     },
     input: { ...(o.prompt !== undefined ? { prompt: o.prompt } : {}), tokens, generated: r.generated },
     points,

@@ -100,6 +100,9 @@ export function parseTrace(text: string, file = "trace"): Trace {
   if (!engine || typeof engine.name !== "string" || typeof engine.settings !== "object" || engine.settings === null)
     fail(file, "engine must have a name and settings");
   if (typeof o.model !== "object" || o.model === null) fail(file, "model must be an object");
+  const model = o.model as Record<string, unknown>;
+  for (const k of ["config", "metadata"])
+    if (model[k] !== undefined && (typeof model[k] !== "object" || model[k] === null || Array.isArray(model[k]))) fail(file, `model.${k} must be an object`);
   const input = o.input as Record<string, unknown> | undefined;
   if (!input || !Array.isArray(input.tokens) || !input.tokens.every(isInt)) fail(file, "input.tokens must be an array of integers");
   if (!Array.isArray(input.generated) || !input.generated.every(isInt)) fail(file, "input.generated must be an array of integers");
@@ -116,6 +119,22 @@ export function parseTrace(text: string, file = "trace"): Trace {
   }
   if (o.tensors !== undefined && typeof o.tensors !== "string") fail(file, "tensors must be a file name");
   return o as unknown as Trace;
+}
+
+/**
+ * A model file's scalar metadata as recorded in a trace (`model.metadata`): numbers (bigints as numbers),
+ * booleans and strings up to 256 characters (a chat template says nothing about numerics); arrays dropped.
+ * Sorted by key, so the JSON is deterministic.
+ */
+export function traceMetadata(md: Record<string, unknown>): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const k of Object.keys(md).sort()) {
+    const v = md[k];
+    if (typeof v === "bigint") out[k] = Number(v);
+    else if (typeof v === "number" || typeof v === "boolean") out[k] = v;
+    else if (typeof v === "string" && v.length <= 256) out[k] = v;
+  }
+  return out;
 }
 
 export function readTrace(file: string): Trace {

@@ -98,7 +98,14 @@ export interface Trace {
     sha256?: string;
     arch?: string;
     fileType?: string;
+    /**
+     * The hyperparameters the engine ran with, in rosetta's ModelConfig fields (arch, nLayer, nEmbd, nHead,
+     * nHeadKv, headDim, nFf, nVocab, rmsEps, ropeBase, ropeDim, ropeLayout, ropeScaling, tiedEmbeddings,
+     * qkvBias, qkNorm, ...). The comparator diffs the fields both sides record; older traces record fewer.
+     */
     config?: Record<string, unknown>;
+    /** The model file's scalar metadata (GGUF key -> value) as the engine loaded it; optional (added in place, version 1). */
+    metadata?: Record<string, string | number | boolean>;
   };
   input: {
     prompt?: string;

@@ -26,8 +26,9 @@ export interface CompareArgs {
   "engine-b"?: EngineName;
   "numerics-a"?: Numerics;
   "numerics-b"?: Numerics;
-  threshold: number;
+  threshold?: string;
   "assert-match"?: boolean;
+  "accept-summaries"?: boolean;
   json?: string;
   junit?: string;
   full?: string[];
@@ -44,10 +45,23 @@ export function parseTokens(s: string | undefined): number[] | undefined {
   return ids;
 }
 
-/** The exit code for a result: divergence and "not comparable" fail only under --assert-match. */
-export function exitCodeOf(r: ComparisonResult, assertMatch: boolean): number {
+/**
+ * The exit code for a result: divergence, "not comparable" and "not verified" (points compared from
+ * summaries only) fail only under --assert-match; summary agreement passes it only with --accept-summaries.
+ */
+export function exitCodeOf(r: ComparisonResult, assertMatch: boolean, acceptSummaries = false): number {
   if (!assertMatch) return EXIT.OK;
+  if (r.verdict === "UNVERIFIED") return acceptSummaries ? EXIT.OK : EXIT.DIVERGENCE;
   return r.verdict === "MATCH" || r.verdict === "DRIFT" ? EXIT.OK : EXIT.DIVERGENCE;
+}
+
+/** --threshold as typed: a positive finite number, or one line saying what was given (exit 2). */
+export function parseThreshold(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  const s = String(v).trim();
+  const n = s === "" ? NaN : Number(s);
+  if (!(n > 0) || !Number.isFinite(n)) throw new InputError(`--threshold must be a positive number, e.g. 1e-3 (got '${String(v)}')`);
+  return n;
 }
 
 /** Report files are checked before the run, so a mistyped path does not cost the run. */
@@ -57,12 +71,12 @@ export function checkReportPaths(o: { json?: string; junit?: string }): void {
 }
 
 /** Writes the requested reports; returns the exit code. Shared by `rosetta A B` and `rosetta demo`. */
-export function emitReports(r: ComparisonResult, o: { json?: string; junit?: string; verbose?: boolean; assertMatch?: boolean; jsonToStdout?: boolean }): number {
+export function emitReports(r: ComparisonResult, o: { json?: string; junit?: string; verbose?: boolean; assertMatch?: boolean; acceptSummaries?: boolean; jsonToStdout?: boolean }): number {
   if (o.json === "-") process.stdout.write(renderJson(r));
   else process.stdout.write(renderText(r, { verbose: o.verbose, color: useColor(process.stdout) }));
   if (o.json && o.json !== "-") writeOutput(o.json, renderJson(r), "--json");
   if (o.junit) writeOutput(o.junit, renderJunit(r), "--junit");
-  return exitCodeOf(r, !!o.assertMatch);
+  return exitCodeOf(r, !!o.assertMatch, !!o.acceptSummaries);
 }
 
 export const compareCommand: CommandModule<object, CompareArgs> = {
@@ -79,8 +93,12 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       .option("engine-b", { choices: ["rosetta", "llama.cpp"] as const, description: "Run side B's model with this engine (default rosetta)" })
       .option("numerics-a", { choices: ["ggml", "exact"] as const, description: "rosetta numerics mode for side A (default ggml)" })
       .option("numerics-b", { choices: ["ggml", "exact"] as const, description: "rosetta numerics mode for side B (default ggml)" })
-      .option("threshold", { type: "number", default: DEFAULT_THRESHOLD, description: "Max energy NMSE sum(a-b)^2/sum(b^2) per point for a match (docs/tolerances.md)" })
-      .option("assert-match", { type: "boolean", description: "Exit 1 unless every point matches or drifts within its band" })
+      .option("threshold", {
+        type: "string",
+        description: `Max energy NMSE sum(a-b)^2/sum(b^2) per point (default ${DEFAULT_THRESHOLD}, loosened by the pair's measured band; given explicitly it is the bound, no band applies: docs/tolerances.md)`,
+      })
+      .option("assert-match", { type: "boolean", description: "Exit 1 unless every compared point matches on full tensors (or drifts within its band)" })
+      .option("accept-summaries", { type: "boolean", description: "With --assert-match: accept points whose summaries agree but that had no full tensors (still reported as not verified)" })
       .option("json", { type: "string", description: "Write the JSON report to FILE ('-': stdout instead of the text)" })
       .option("junit", { type: "string", description: "Write a JUnit XML report to FILE (one test case per point)" })
       .option("full", { type: "string", array: true, description: "Point keys captured as full tensors (globs; default every point but kq_softmax)" })
@@ -88,7 +106,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       .option("threads", { type: "number", description: "Threads per engine" })
       .check((a) => {
         if (a.prompt !== undefined && a.tokens !== undefined) throw new InputError("give --prompt or --tokens, not both");
-        if (!(a.threshold > 0) || !Number.isFinite(a.threshold)) throw new InputError(`--threshold must be a positive number (got ${a.threshold})`);
+        parseThreshold(a.threshold);
         if (a.gen !== undefined && (!Number.isInteger(a.gen) || a.gen < 0)) throw new InputError(`--gen must be a non-negative integer`);
         if (a.threads !== undefined && (!Number.isInteger(a.threads) || a.threads < 1 || a.threads > 256)) throw new InputError(`--threads must be an integer from 1 to 256 (got ${a.threads})`);
         return true;
@@ -104,11 +122,11 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       prompt: args.prompt,
       tokens: parseTokens(args.tokens),
       gen: args.gen,
-      threshold: args.threshold,
+      threshold: parseThreshold(args.threshold),
       full: args.full,
       weights: args.weights,
       threads: args.threads,
     });
-    process.exitCode = emitReports(r, { json: args.json, junit: args.junit, verbose: args.verbose, assertMatch: args["assert-match"] });
+    process.exitCode = emitReports(r, { json: args.json, junit: args.junit, verbose: args.verbose, assertMatch: args["assert-match"], acceptSummaries: args["accept-summaries"] });
   },
 };

@@ -29,6 +29,7 @@ export interface TraceArgs {
   out: string;
   numerics?: string; // rosetta engine
   isa?: string; // rosetta engine
+  quiet?: boolean; // global -q
 }
 
 export interface EngineRequest {
@@ -144,6 +145,7 @@ export const traceCommand: CommandModule<object, TraceArgs> = {
       .epilogue("Exit codes: 0 ok, 2 bad input or usage, 3 internal error."),
   handler: async (a) => {
     const file = await traceHandler(a);
-    process.stderr.write(`rosetta: wrote ${file}\n`);
+    // -q: only warnings and errors on stderr
+    if (!a.quiet) process.stderr.write(`rosetta: wrote ${file}\n`);
   },
 };

@@ -6,8 +6,8 @@
  * after the first divergence is one line per step; -v prints every point of every section. Colour only on a terminal, never when NO_COLOR is set.
  */
 import { fmt } from "../diagnose.js";
-import { PASSING, type ComparisonResult, type Finding, type PointResult, type SampleMetrics } from "../types.js";
-import { describe } from "../weights.js";
+import { NOT_FAILING, PASSING, type ComparisonResult, type Finding, type PointResult, type SampleMetrics } from "../types.js";
+import { describe, fieldName, showMeta } from "../weights.js";
 
 export interface TextOptions {
   verbose?: boolean;
@@ -26,13 +26,14 @@ type Paint = (code: string, s: string) => string;
 const MARK: Record<string, string> = {
   match: "✓",
   drift: "≈",
+  "summary-agree": "~ summaries agree (not verified: no full tensors)",
   diverged: "✗ DIVERGENCE",
   nonfinite: "✗ NaN/Inf",
   "sample-mismatch": "⚠ SAMPLE MISMATCH (not compared)",
   "only-a": "- only in A (not compared)",
   "only-b": "- only in B (not compared)",
 };
-const COLOR: Record<string, string> = { match: "32", drift: "33", diverged: "31", nonfinite: "31", "sample-mismatch": "33", "only-a": "2", "only-b": "2" };
+const COLOR: Record<string, string> = { match: "32", drift: "33", "summary-agree": "33", diverged: "31", nonfinite: "31", "sample-mismatch": "33", "only-a": "2", "only-b": "2" };
 
 function metrics(m: SampleMetrics | null): string {
   if (!m) return "";
@@ -65,15 +66,20 @@ function sectionName(p: PointResult): string {
 }
 
 function sectionSummary(pts: PointResult[], paint: Paint): string {
-  const bad = pts.filter((p) => !PASSING.has(p.status) && p.status !== "only-a" && p.status !== "only-b");
-  const oneSide = pts.length - bad.length - pts.filter((p) => PASSING.has(p.status)).length;
+  const bad = pts.filter((p) => !NOT_FAILING.has(p.status) && p.status !== "only-a" && p.status !== "only-b");
+  const oneSide = pts.length - bad.length - pts.filter((p) => NOT_FAILING.has(p.status)).length;
   const extra = oneSide ? `; ${oneSide} on one side only` : "";
   pts = pts.filter((p) => p.status !== "only-a" && p.status !== "only-b");
   if (pts.length === 0) return paint("2", `- ${oneSide} point(s) on one side only (not compared)`);
   if (bad.length === 0) {
     const drift = pts.filter((p) => p.status === "drift").length;
-    const worst = Math.max(...pts.map((p) => Math.max(p.all?.nmse ?? 0, p.last?.nmse ?? 0)));
-    return paint("32", `✓ ${pts.length} point(s) ${drift ? `pass (${drift} within band)` : "match"}`) + `  worst nmse ${fmt(worst)}${extra}`;
+    const sums = pts.filter((p) => p.status === "summary-agree").length;
+    const full = pts.length - sums;
+    const worst = Math.max(...pts.filter((p) => PASSING.has(p.status)).map((p) => Math.max(p.all?.nmse ?? 0, p.last?.nmse ?? 0)));
+    const parts: string[] = [];
+    if (full) parts.push(paint("32", `✓ ${full} point(s) ${drift ? `pass (${drift} within band)` : "match"}`) + `  worst nmse ${fmt(worst)}`);
+    if (sums) parts.push(paint("33", `~ ${sums} point(s) agree in summaries only (not verified)`));
+    return parts.join("; ") + extra;
   }
   const counts = new Map<string, number>();
   for (const p of bad) counts.set(p.status, (counts.get(p.status) ?? 0) + 1);
@@ -90,9 +96,28 @@ function header(r: ComparisonResult): string[] {
   lines.push(same ? `[ROSETTA] Token IDs: [${r.a.tokens.join(", ")}]` : `[ROSETTA] Token IDs: A [${r.a.tokens.join(", ")}]  B [${r.b.tokens.join(", ")}]`);
   if (r.a.generated.length || r.b.generated.length) lines.push(`[ROSETTA] Generated: A [${r.a.generated.join(", ")}]  B [${r.b.generated.join(", ")}]`);
   const band = r.band ? `; band ${r.band.id}: NMSE <= ${fmt(r.band.nmse)}${r.band.provisional ? " (provisional)" : ""}` : "";
-  lines.push(`[ROSETTA] Gate: energy NMSE sum(a-b)^2/sum(b^2) <= ${fmt(r.threshold)} (B is the reference)${band}`);
+  const gate = `[ROSETTA] Gate: energy NMSE sum(a-b)^2/sum(b^2) <= ${fmt(r.threshold)} (B is the reference)`;
+  if (r.thresholdExplicit && r.band) lines.push(`${gate}; explicit --threshold: no band loosens it (band ${r.band.id}: NMSE <= ${fmt(r.band.nmse)}, for context)`);
+  else lines.push(gate + band);
+  const cfg = configLine(r);
+  if (cfg) lines.push(cfg);
   if (r.noise) lines.push(`[ROSETTA] Reference noise (measured): run to run NMSE ${fmt(r.noise.runToRun)} (bit-identical); ggml vs exact numerics <= ${fmt(r.noise.modes)} for ${r.noise.weightClass} weights`);
   return lines;
+}
+
+/** The config check in one line: agreeing fields, differences (with GGUF keys), what could not be compared. */
+function configLine(r: ComparisonResult): string | null {
+  const c = r.config;
+  if (!c) return null;
+  const missing = [...new Set([...c.missingA, ...c.missingB])];
+  const who = c.missingA.length && c.missingB.length ? "A and B do" : c.missingA.length ? "A does" : "B does";
+  const notCompared = missing.length ? `; NOT compared: ${missing.join(", ")} (${who} not record them)` : "";
+  if (c.status === "not-compared") return `[ROSETTA] Config: could not be compared (no field recorded on both sides)`;
+  if (c.status === "differs") {
+    const d = c.mismatches.map((m) => `${fieldName(m.field, c.arch)}: A ${showMeta(m.a)}, B ${showMeta(m.b)}`).join("; ");
+    return `[ROSETTA] Config: DIFFERS: ${d}${notCompared}`;
+  }
+  return `[ROSETTA] Config: ${c.compared.length} field(s) agree${notCompared}`;
 }
 
 function weightLines(r: ComparisonResult, layer: number | null, paint: Paint): string[] {
@@ -108,8 +133,8 @@ function findingLines(f: Finding, paint: Paint, label: string): string[] {
 
 type Section = [string, PointResult[]];
 
-/** Nothing to look at without -v: passing, or captured by one side only (listed in the tally). */
-const clean = (p: PointResult) => PASSING.has(p.status) || p.status === "only-a" || p.status === "only-b";
+/** Nothing to look at without -v: passing or agreeing in summaries, or captured by one side only (listed in the tally). */
+const clean = (p: PointResult) => NOT_FAILING.has(p.status) || p.status === "only-a" || p.status === "only-b";
 
 function sectionsOf(pts: PointResult[]): Section[] {
   const sections: Section[] = [];
@@ -133,7 +158,7 @@ function runName(run: Section[]): string {
 
 /** The points worth showing in the failing section without -v: the first divergence, the layer output, the first NaN, sample mismatches. */
 function keyPoints(sp: PointResult[], r: ComparisonResult): PointResult[] {
-  const bad = sp.filter((p) => !PASSING.has(p.status));
+  const bad = sp.filter((p) => !NOT_FAILING.has(p.status));
   const keep = new Set<PointResult>();
   if (r.firstDivergence && sp.includes(r.firstDivergence)) keep.add(r.firstDivergence);
   const firstNan = bad.find((p) => p.status === "nonfinite");
@@ -148,7 +173,7 @@ function detailedSection([name, sp]: Section, r: ComparisonResult, step: number,
   if (step === 0) out.push(...weightLines(r, name.startsWith("Layer") ? sp[0].layer : null, paint));
   const show = verbose ? sp : keyPoints(sp, r);
   for (const p of show) out.push(pointLine(p, paint));
-  const hidden = sp.filter((p) => !PASSING.has(p.status) && !show.includes(p)).length;
+  const hidden = sp.filter((p) => !NOT_FAILING.has(p.status) && !show.includes(p)).length;
   if (hidden) out.push(`  (${hidden} more point(s) not passing here: -v shows every point)`);
   if (r.firstDivergence && sp.includes(r.firstDivergence) && r.diagnosis) out.push(paint("31;1", `  DIAGNOSIS: ${r.diagnosis.title}: ${r.diagnosis.evidence[0] ?? ""}`));
   return out;
@@ -201,18 +226,23 @@ function body(r: ComparisonResult, opts: TextOptions, paint: Paint): string[] {
 
 function summary(r: ComparisonResult, paint: Paint): string {
   const c = r.counts;
-  const tally = `${c.match} match, ${c.drift} within band, ${c.diverged} diverged, ${c.nonfinite} NaN/Inf, ${c["sample-mismatch"]} sample mismatch, ${c["only-a"] + c["only-b"]} one side only`;
+  const tally = `${c.match} match, ${c.drift} within band, ${c["summary-agree"]} agree in summaries only (not verified), ${c.diverged} diverged, ${c.nonfinite} NaN/Inf, ${c["sample-mismatch"]} sample mismatch, ${c["only-a"] + c["only-b"]} one side only`;
   const fd = r.firstDivergence;
   const d = r.diagnosis;
   let s: string;
   if (r.verdict === "MATCH") s = paint("32;1", "PASSED: every compared point matches");
   else if (r.verdict === "DRIFT") s = paint("33;1", `PASSED with precision drift within band${d ? ` (worst at ${d.where})` : ""}`);
+  else if (r.verdict === "UNVERIFIED")
+    s = paint("33;1", `NOT VERIFIED: nothing failed, but ${c["summary-agree"]} point(s) were compared from summaries only (no full tensors: capture them with \`rosetta trace --tensors\` or --full)`);
   else if (r.verdict === "INCOMPARABLE") s = paint("33;1", `NOT COMPARED: ${d ? `${d.title} at ${d.where}` : "no point could be compared"}`);
   else s = paint("31;1", `FAILED: ${d ? d.title : "divergence"}${fd ? ` at ${sectionName(fd)} ${fd.point}${fd.step ? ` (step ${fd.step})` : ""}` : d ? ` at ${d.where}` : ""}`);
   if (d && r.verdict !== "MATCH") s += `. Recommendation: ${d.recommendation}`;
   // a pass says what it did not look at: points one side never captured (e.g. decode steps a saved trace lacks)
   const oneSide = c["only-a"] + c["only-b"];
-  if ((r.verdict === "MATCH" || r.verdict === "DRIFT") && oneSide) s += paint("33", `  (${oneSide} point(s) captured on one side only were not compared)`);
+  const passed = r.verdict === "MATCH" || r.verdict === "DRIFT" || r.verdict === "UNVERIFIED";
+  if (passed && oneSide) s += paint("33", `  (${oneSide} point(s) captured on one side only were not compared)`);
+  if (passed && r.config && r.config.status !== "match") s += paint("33", `  (model config ${r.config.status === "not-compared" ? "could not be compared" : "only partly compared"}: see the Config line)`);
+  for (const w of r.warnings ?? []) s += `\n  ${paint("33", `warning: ${w}`)}`;
   return `${paint("1", "=== Summary ===")}  ${s}\n  ${tally}`;
 }
 
