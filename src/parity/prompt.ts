@@ -5,7 +5,7 @@
  */
 import type { Band } from "./bands.js";
 import { comparePosition, fmt, klStats } from "./compare.js";
-import type { Numerics, PositionResult, PromptResult } from "./types.js";
+import type { PositionResult, PromptIdentity, PromptResult } from "./types.js";
 
 export interface PromptLogits {
   /** Row-major [generated.length, vocab]: row t predicts generated[t]. */
@@ -16,14 +16,7 @@ export interface PromptLogits {
   generated: number[];
 }
 
-export interface PromptMeta {
-  model: string;
-  quant: string;
-  numerics: Numerics;
-  isa: string;
-  promptIdx: number;
-  promptId: string;
-  bucket: string;
+export interface PromptMeta extends PromptIdentity {
   k: number;
   band: Band;
   ms?: { reference: number; rosetta: number };

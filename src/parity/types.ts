@@ -37,7 +37,8 @@ export interface KlStats {
   max: number;
 }
 
-export interface PromptResult {
+/** Which run of which prompt: shared by a prompt's inputs (PromptMeta) and its result. */
+export interface PromptIdentity {
   model: string;
   quant: string;
   numerics: Numerics;
@@ -45,6 +46,9 @@ export interface PromptResult {
   promptIdx: number;
   promptId: string;
   bucket: string;
+}
+
+export interface PromptResult extends PromptIdentity {
   promptTokens: number;
   genTokens: number;
   positions: number;
