@@ -176,29 +176,36 @@ void matmul_vecdot(const MatmulArgs& a, VecDotFn fn, ActQuant aq, size_t rb) {
   const int64_t n = a.nIn;
   size_t arb = (size_t)n * sizeof(float);
   thread_local std::vector<uint8_t> buf;  // reused across calls: no allocation per matmul
-  thread_local std::vector<float> scales;
+  thread_local std::vector<int8_t> packedQs;
+  thread_local std::vector<float> packedSc;
   const uint8_t* act = reinterpret_cast<const uint8_t*>(a.x);
   const VecDotTileFn tile = vecdot_tile_for(a.type);
   const float* ad = nullptr;
   if (aq != ActQuant::None) {
     arb = act_row_bytes(aq, n);
     if (buf.size() < arb * (size_t)a.nTok) buf.resize(arb * (size_t)a.nTok);
-    // the tiles read Q8_0 activation scales as f32: converted here once, not once per row chunk
-    const int64_t nb = n / 32;
-    const bool wantScales = tile && aq == ActQuant::Q8_0;
-    if (wantScales && scales.size() < (size_t)(nb * a.nTok)) scales.resize(nb * a.nTok);
+    // a prompt's Q8_0 activations are also packed for the tiles (rosetta/vecdot.h)
+    const int64_t nb = n / 32, groups = (a.nTok + kQ0Group - 1) / kQ0Group;
+    const bool pack = tile && aq == ActQuant::Q8_0 && a.nTok > 1;
+    if (pack && packedSc.size() < (size_t)(groups * nb * kQ0Group)) {
+      packedSc.resize(groups * nb * kQ0Group);
+      packedQs.resize(groups * nb * kQ0Group * 32);
+    }
     // each token's row is converted on its own, so the pool may share them out
     const bool simd = current_isa() != Isa::Scalar;
     uint8_t* const dst = buf.data();  // not `buf` inside the task: a thread_local names each thread's own
-    float* const sd = scales.data();
+    int8_t* const pq = packedQs.data();
+    float* const ps = packedSc.data();
     default_pool().run((int)a.nTok, [&](int t) {
       act_convert(aq, a.x + t * n, dst + arb * (size_t)t, n, simd);
-      if (!wantScales) return;
-      const block_q8_0* blocks = reinterpret_cast<const block_q8_0*>(dst + arb * (size_t)t);
-      for (int64_t b = 0; b < nb; b++) sd[t * nb + b] = fp16_to_fp32(blocks[b].d);
+      if (pack) pack_q8_0_token(reinterpret_cast<const block_q8_0*>(dst + arb * (size_t)t), nb, t, pq, ps);
     });
     act = buf.data();
-    if (wantScales) ad = scales.data();
+    if (pack) {
+      pack_q8_0_padding(nb, a.nTok, pq, ps);
+      act = reinterpret_cast<const uint8_t*>(pq);
+      ad = ps;
+    }
   }
   ThreadPool& pool = default_pool();
   // Row chunks of 16: one chunk's weight rows stay in cache while every token passes over them.
@@ -264,6 +271,25 @@ const char* matmul(const MatmulArgs& a) {
     matmul_rows(p, r0, std::min(a.nOut, r0 + perTask));
   });
   return nullptr;
+}
+
+void pack_q8_0_token(const block_q8_0* row, int64_t nb, int64_t t, int8_t* qs, float* sc) {
+  const int64_t g = t / kQ0Group, slot = t % kQ0Group;
+  for (int64_t b = 0; b < nb; b++) {
+    const int64_t at = (g * nb + b) * kQ0Group + slot;
+    std::memcpy(qs + at * 32, row[b].qs, 32);
+    sc[at] = fp16_to_fp32(row[b].d);
+  }
+}
+
+void pack_q8_0_padding(int64_t nb, int64_t nt, int8_t* qs, float* sc) {
+  const int64_t g = nt / kQ0Group, used = nt % kQ0Group;
+  if (used == 0) return;
+  for (int64_t b = 0; b < nb; b++) {
+    const int64_t at = (g * nb + b) * kQ0Group + used;
+    std::memset(qs + at * 32, 0, (size_t)(kQ0Group - used) * 32);
+    std::memset(sc + at, 0, (size_t)(kQ0Group - used) * sizeof(float));
+  }
 }
 
 }  // namespace rosetta

@@ -4,7 +4,9 @@
 // a matmul row as one of these, chosen per call (ggml-cpu.c ggml_compute_forward_mul_mat):
 //   - Q4_0/Q5_0/Q8_0/IQ4_NL x Q8_0: ggml_vec_dot_*_q8_0 (decode) or tinyBLAS_Q0_AVX (batch >= 2). Both
 //     form, per 32-block, 8 integer lanes (lane l = the 4 products of elements 4l..4l+3), convert them to
-//     f32 and fma them with d_w*d_a into 8 f32 accumulators; then one fixed horizontal sum. Same numbers.
+//     f32 and fma them with d_w*d_a into 8 f32 accumulators; then one fixed horizontal sum. Same numbers,
+//     except IQ4_NL's vec_dot: two accumulators (even and odd blocks of each pair), summed lane-wise
+//     before the horizontal sum, and an odd last block added as a scalar fma of its integer sum.
 //   - Q4_K/Q6_K x Q8_K: ggml_vec_dot_q{4,6}_K_q8_K (no tinyBLAS): per 256-superblock 8 integer lanes
 //     (scale-weighted), one fma per lane with d; Q4_K adds a 4-lane min term.
 //   - F16 x F16 (activations rounded to f16): ggml_vec_dot_f16 (4x8 accumulators over 32-chunks, reduced
@@ -34,6 +36,7 @@ struct VecDotKernels {
   VecDotFn q2_K, q3_K;                // x block_q8_K
   VecDotFn iq4_xs;                    // x block_q8_K
   VecDotFn bf16_vec, bf16_tiny;       // bf16 x bf16
+  VecDotFn iq4_nl_tiny;               // x block_q8_0: tinyBLAS_Q0_AVX's order (iq4_nl: ggml_vec_dot's)
 };
 const VecDotKernels& vecdot_kernels_ref();
 const VecDotKernels& vecdot_kernels_avx2();
@@ -44,13 +47,29 @@ const VecDotKernels& vecdot_kernels();
 // A tile of the same products: rows [0, nr) of w (rb bytes apart) times tokens [0, nt) of a (activation
 // rows arb bytes apart), y[t * ldy + r]. Each output element is computed with exactly the operations of
 // the type's VecDotFn (bit-identical); the tile only shares each decoded weight block across tokens.
-// ad: for Q8_0 activations, their block scales as f32 (ad[t * (n/32) + b], converted once per matmul
-// rather than once per row chunk); null for the other activation types.
+// Q8_0 activations of a prompt (nt >= 2) come packed for the tiles instead (pack_q8_0_tiles): `a` is
+// the packed quants, `ad` the packed scales, arb unused. Otherwise ad is null and `a` the rows.
 using VecDotTileFn = void (*)(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb,
                               const float* ad, int64_t nt, float* y, int64_t ldy);
+
+// Q8_0 activations packed for the Q8_0-family tiles, in groups of kQ0Group tokens: for group g and block
+// b, the group's quants are 32 bytes per token at qs + ((g * nb + b) * kQ0Group + t) * 32 and its scales
+// (f32) at sc[(g * nb + b) * kQ0Group + t]; slots past the last token are zeros. Packing token t of
+// `nt` (tokens are independent, so a pool may pack them in parallel; the caller zeroes the padding
+// slots with pack_q8_0_padding).
+constexpr int kQ0Group = 8;
+void pack_q8_0_token(const block_q8_0* row, int64_t nb, int64_t t, int8_t* qs, float* sc);
+void pack_q8_0_padding(int64_t nb, int64_t nt, int8_t* qs, float* sc);
 VecDotTileFn vecdot_tile_avx2(uint32_t type);  // null for a type without an AVX2 tile
 // The tile kernel of current_isa() for `type`, or null (the caller then loops the VecDotFn).
 VecDotTileFn vecdot_tile_for(uint32_t type);
+// IQ4_NL on each path: llama.cpp runs ggml_vec_dot_iq4_nl_q8_0 for one token and tinyBLAS_Q0_AVX for any
+// batch >= 2 (llamafile takes every IQ4_NL prompt), two float orders that only a tile (it sees nt) can
+// choose between.
+void vecdot_tile_iq4_nl_ref(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb,
+                            const float* ad, int64_t nt, float* y, int64_t ldy);
+void vecdot_tile_iq4_nl_avx2(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb,
+                             const float* ad, int64_t nt, float* y, int64_t ldy);
 
 // Activation conversion as ggml's from_float for the vec_dot type (n a multiple of the block size).
 void quantize_q8_0(const float* x, block_q8_0* y, int64_t n);  // quantize_row_q8_0 (AVX2)

@@ -19,8 +19,8 @@ namespace rosetta {
 namespace {
 using namespace avx2;
 
-// Tokens per tile (their accumulators stay in registers, or at worst in L1).
-constexpr int kTile = 8;   // Q8_0 family: 1 row x 8 tokens
+// Tokens per tile (their accumulators stay in registers, or at worst in L1); the Q8_0 family's is
+// kQ0Group (rosetta/vecdot.h).
 constexpr int kTileK = 8;  // K-quants: one decoded superblock serves 8 tokens
 // Decode streams each weight once from memory; prefetching this far ahead hides most of the latency
 // (measured: a 8960x1536 Q4_K gemv from 1.07 to 0.67 ms). A prefetch never faults, even past the end.
@@ -32,58 +32,65 @@ inline void prefetch_block(const B* p) {
   for (size_t o = 0; o < sizeof(B); o += 64) _mm_prefetch(c + o, _MM_HINT_T0);
 }
 
-// Q4_0/Q5_0/Q8_0/IQ4_NL x Q8_0 (dot_q0): one row, NT tokens. ad[t * nb + b]: the activation scales
-// as f32; each pair's scale is dw * ad in f32, as in dot_q0. One row at a time: for a prompt, one row x 8
-// tokens fits the sixteen registers (2 x 4 spilled: 3.5% slower on a 64-token prefill); for decode, one
-// sequential weight stream per thread is what the prefetchers follow best (2 rows x 1 token, two
-// interleaved streams, took 20-40% longer on a Q8_0 decode).
-template <typename B, int NT>
-void q0_row(int64_t nb, const B* w, const uint8_t* a, size_t arb, const float* ad, float* y, int64_t ldy) {
-  __m256 acc[NT];
+// Q4_0/Q5_0/Q8_0/IQ4_NL x Q8_0 (dot_q0), one weight row at a time: for decode, one sequential weight
+// stream per thread is what the prefetchers follow best (2 rows x 1 token, two interleaved streams, took
+// 20-40% longer on a Q8_0 decode). Each pair's scale is f32(dw) * f32(da), as in dot_q0.
+template <typename B>
+float q0_row_1(int64_t nb, const B* w, const block_q8_0* a) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; b++) {
+    if ((b & 1) == 0) prefetch_block(w + b);
+    const __m256i qw = load_w(w[b]);
+    const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
+    const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(qw, qw), _mm256_sign_epi8(qy, qw));
+    const __m256 lanes = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(half_to_f32(w[b].d) * half_to_f32(a[b].d)), lanes, acc);
+  }
+  return hsum8(acc);
+}
+
+// A prompt: one row x one packed group of 8 tokens (rosetta/vecdot.h, pack_q8_0_token): per block the
+// 8 tokens' quants are 256 contiguous bytes and their 8 scales one vector, so the 8 pair scales are one
+// multiply; 8 accumulators and the block's registers fit the sixteen ymm registers (2 rows x 4 tokens
+// spilled). Slots past the last token hold zeros; only the first m outputs are stored.
+template <typename B>
+void q0_row_group(int64_t nb, const B* w, const int8_t* qs, const float* sc, float* y, int64_t ldy, int64_t m) {
+  __m256 acc[kQ0Group];
 #pragma GCC unroll 8
-  for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
+  for (int t = 0; t < kQ0Group; t++) acc[t] = _mm256_setzero_ps();
+  alignas(32) float s[kQ0Group];
   for (int64_t b = 0; b < nb; b++) {
     if ((b & 1) == 0) prefetch_block(w + b);
     const __m256i qw = load_w(w[b]);
     const __m256i aw = _mm256_sign_epi8(qw, qw);
-    const __m256 dw = _mm256_set1_ps(half_to_f32(w[b].d));
+    _mm256_store_ps(s, _mm256_mul_ps(_mm256_set1_ps(half_to_f32(w[b].d)), _mm256_loadu_ps(sc + b * kQ0Group)));
+    const int8_t* q = qs + b * kQ0Group * 32;
 #pragma GCC unroll 8
-    for (int t = 0; t < NT; t++) {
-      const block_q8_0& ab = reinterpret_cast<const block_q8_0*>(a + arb * t)[b];
-      const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.qs));
-      const __m256 da = _mm256_broadcast_ss(ad + t * nb + b);
+    for (int t = 0; t < kQ0Group; t++) {
+      const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * t));
       const __m256i p16 = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(qy, qw));
       const __m256 lanes = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
-      acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, da), lanes, acc[t]);
+      acc[t] = _mm256_fmadd_ps(_mm256_broadcast_ss(s + t), lanes, acc[t]);
     }
   }
-#pragma GCC unroll 8
-  for (int t = 0; t < NT; t++) y[t * ldy] = hsum8(acc[t]);
-}
-
-template <typename B, int NT>
-void q0_tokens(int64_t nb, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb, const float* ad, float* y, int64_t ldy) {
-  for (int64_t r = 0; r < nr; r++) q0_row<B, NT>(nb, reinterpret_cast<const B*>(w + rb * r), a, arb, ad, y + r, ldy);
+  for (int64_t t = 0; t < m; t++) y[t * ldy] = hsum8(acc[t]);
 }
 
 template <typename B>
 void tile_q0(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb, const float* ad, int64_t nt, float* y, int64_t ldy) {
   const int64_t nb = n / 32;
-  for (int64_t t0 = 0; t0 < nt; t0 += kTile) {
-    const int64_t m = nt - t0 < kTile ? nt - t0 : kTile;
-    const uint8_t* at = a + arb * t0;
-    const float* adt = ad + nb * t0;
-    float* yt = y + ldy * t0;
-    switch (m) {
-      case 8: q0_tokens<B, 8>(nb, w, rb, nr, at, arb, adt, yt, ldy); break;
-      case 7: q0_tokens<B, 7>(nb, w, rb, nr, at, arb, adt, yt, ldy); break;
-      case 6: q0_tokens<B, 6>(nb, w, rb, nr, at, arb, adt, yt, ldy); break;
-      case 5: q0_tokens<B, 5>(nb, w, rb, nr, at, arb, adt, yt, ldy); break;
-      case 4: q0_tokens<B, 4>(nb, w, rb, nr, at, arb, adt, yt, ldy); break;
-      case 3: q0_tokens<B, 3>(nb, w, rb, nr, at, arb, adt, yt, ldy); break;
-      case 2: q0_tokens<B, 2>(nb, w, rb, nr, at, arb, adt, yt, ldy); break;
-      default: q0_tokens<B, 1>(nb, w, rb, nr, at, arb, adt, yt, ldy); break;
-    }
+  if (!ad) {  // decode: the token's row as quantized
+    for (int64_t t = 0; t < nt; t++)
+      for (int64_t r = 0; r < nr; r++)
+        y[t * ldy + r] = q0_row_1(nb, reinterpret_cast<const B*>(w + rb * r), reinterpret_cast<const block_q8_0*>(a + arb * t));
+    return;
+  }
+  const int8_t* qs = reinterpret_cast<const int8_t*>(a);
+  for (int64_t g = 0; g * kQ0Group < nt; g++) {
+    const int64_t m = nt - g * kQ0Group < kQ0Group ? nt - g * kQ0Group : kQ0Group;
+    for (int64_t r = 0; r < nr; r++)
+      q0_row_group(nb, reinterpret_cast<const B*>(w + rb * r), qs + g * nb * kQ0Group * 32, ad + g * nb * kQ0Group,
+                   y + g * kQ0Group * ldy + r, ldy, m);
   }
 }
 
