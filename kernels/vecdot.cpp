@@ -13,6 +13,7 @@ const VecDotKernels& vecdot_kernels() {
 }
 
 VecDotTileFn vecdot_tile_for(uint32_t type) {
+  if (type == T_IQ4_NL) return current_isa() == Isa::Scalar ? vecdot_tile_iq4_nl_ref : vecdot_tile_iq4_nl_avx2;
   return current_isa() == Isa::Scalar ? nullptr : vecdot_tile_avx2(type);
 }
 
@@ -21,7 +22,7 @@ VecDotFn vecdot_for(const VecDotKernels& k, uint32_t type, bool tiny) {
     case T_Q4_0: return k.q4_0;
     case T_Q5_0: return k.q5_0;
     case T_Q8_0: return k.q8_0;
-    case T_IQ4_NL: return k.iq4_nl;
+    case T_IQ4_NL: return tiny ? k.iq4_nl_tiny : k.iq4_nl;
     case T_Q4_K: return k.q4_K;
     case T_Q6_K: return k.q6_K;
     case T_Q5_K: return k.q5_K;

@@ -35,22 +35,56 @@ inline void decode_iq4_nl(const block_iq4_nl& b, int q[32]) {
   }
 }
 
+// 8 integer lanes of one 32-block pair: lane l = the 4 products of elements 4l..4l+3.
+inline void lanes_q0(const int q[32], const int8_t* qa, int s[8]) {
+  for (int l = 0; l < 8; l++) {
+    s[l] = 0;
+    for (int m = 0; m < 4; m++) s[l] += q[4 * l + m] * qa[4 * l + m];
+  }
+}
+
 template <typename B, void (*Decode)(const B&, int*)>
 float dot_q0(int64_t n, const void* vw, const void* va) {
   const B* w = static_cast<const B*>(vw);
   const block_q8_0* a = static_cast<const block_q8_0*>(va);
   float acc[8] = {0};
-  int q[32];
+  int q[32], s[8];
   for (int64_t b = 0; b < n / 32; b++) {
     Decode(w[b], q);
+    lanes_q0(q, a[b].qs, s);
     const float d = fp16_to_fp32(w[b].d) * fp16_to_fp32(a[b].d);
-    for (int l = 0; l < 8; l++) {
-      int s = 0;
-      for (int m = 0; m < 4; m++) s += q[4 * l + m] * a[b].qs[4 * l + m];
-      acc[l] = std::fma(d, (float)s, acc[l]);
-    }
+    for (int l = 0; l < 8; l++) acc[l] = std::fma(d, (float)s[l], acc[l]);
   }
   return hsum8_ref(acc);
+}
+
+// ggml_vec_dot_iq4_nl_q8_0 (AVX2): blocks in pairs, the even one into acc1 and the odd one into acc2,
+// hsum_float_8(acc1 + acc2); an odd last block as its integer sum, fma'd into the scalar (the haswell
+// build emits vfmadd231ss there: measured in its disassembly).
+float dot_iq4_nl(int64_t n, const void* vw, const void* va) {
+  const block_iq4_nl* w = static_cast<const block_iq4_nl*>(vw);
+  const block_q8_0* a = static_cast<const block_q8_0*>(va);
+  const int64_t nb = n / 32;
+  float acc[2][8] = {{0}};
+  int q[32], s[8];
+  int64_t b = 0;
+  for (; b + 1 < nb; b += 2)
+    for (int k = 0; k < 2; k++) {
+      decode_iq4_nl(w[b + k], q);
+      lanes_q0(q, a[b + k].qs, s);
+      const float d = fp16_to_fp32(w[b + k].d) * fp16_to_fp32(a[b + k].d);
+      for (int l = 0; l < 8; l++) acc[k][l] = std::fma(d, (float)s[l], acc[k][l]);
+    }
+  float v[8];
+  for (int l = 0; l < 8; l++) v[l] = acc[0][l] + acc[1][l];
+  float sum = hsum8_ref(v);
+  if (b < nb) {
+    decode_iq4_nl(w[b], q);
+    int si = 0;
+    for (int j = 0; j < 32; j++) si += q[j] * a[b].qs[j];
+    sum = std::fma(fp16_to_fp32(w[b].d) * fp16_to_fp32(a[b].d), (float)si, sum);
+  }
+  return sum;
 }
 
 // ---- Q4_1 / Q5_1 x Q8_1: unsigned quants, lanes as Q8_0's; the min term m * s in a scalar f32 (fma) ----
@@ -366,11 +400,40 @@ float dot_tiny(int64_t n, const void* vw, const void* va) {
 const VecDotKernels& vecdot_kernels_ref() {
   static const VecDotKernels k{
       dot_q0<block_q4_0, decode_q4_0>, dot_q0<block_q5_0, decode_q5_0>, dot_q0<block_q8_0, decode_q8_0>,
-      dot_q0<block_iq4_nl, decode_iq4_nl>, dot_q4_K, dot_q6_K,
+      dot_iq4_nl, dot_q4_K, dot_q6_K,
       dot_f16_vec, dot_tiny<uint16_t>, dot_f32_vec, dot_tiny<float>, dot_q5_K,
       dot_q1<block_q4_1, decode_q4_1>, dot_q1<block_q5_1, decode_q5_1>, dot_q2_K, dot_q3_K,
-      dot_iq4_xs, dot_bf16_vec, dot_tiny<Bf16>};
+      dot_iq4_xs, dot_bf16_vec, dot_tiny<Bf16>, dot_q0<block_iq4_nl, decode_iq4_nl>};
   return k;
+}
+
+// A prompt's tinyBLAS order on activations packed by pack_q8_0_token (rosetta/vecdot.h): dot_q0's
+// operations, reading token t's block b from its group's slot.
+static float dot_iq4_nl_packed(int64_t nb, const block_iq4_nl* w, const int8_t* qs, const float* sc, int64_t t) {
+  const int64_t g = t / kQ0Group, j = t % kQ0Group;
+  float acc[8] = {0};
+  int q[32], s[8];
+  for (int64_t b = 0; b < nb; b++) {
+    const int64_t slot = (g * nb + b) * kQ0Group + j;
+    decode_iq4_nl(w[b], q);
+    lanes_q0(q, qs + slot * 32, s);
+    const float d = fp16_to_fp32(w[b].d) * sc[slot];
+    for (int l = 0; l < 8; l++) acc[l] = std::fma(d, (float)s[l], acc[l]);
+  }
+  return hsum8_ref(acc);
+}
+
+void vecdot_tile_iq4_nl_ref(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb, const float* ad,
+                            int64_t nt, float* y, int64_t ldy) {
+  for (int64_t t = 0; t < nt; t++)
+    for (int64_t r = 0; r < nr; r++) {
+      const uint8_t* wr = w + rb * r;
+      float& out = y[t * ldy + r];
+      if (ad != nullptr)
+        out = dot_iq4_nl_packed(n / 32, reinterpret_cast<const block_iq4_nl*>(wr), reinterpret_cast<const int8_t*>(a), ad, t);
+      else
+        out = (nt == 1 ? dot_iq4_nl : dot_q0<block_iq4_nl, decode_iq4_nl>)(n, wr, a + arb * t);
+    }
 }
 
 }  // namespace rosetta

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "rosetta/types.h"
 #include "rosetta/vecdot.h"
 #include "vecdot_avx2_lanes.h"
 
@@ -24,6 +25,37 @@ float dot_q0(int64_t n, const void* vw, const void* va) {
     acc = _mm256_fmadd_ps(d, lane_dot_i8(load_w(w[b]), qy), acc);
   }
   return hsum8(acc);
+}
+
+// ggml_vec_dot_iq4_nl_q8_0: even and odd blocks of each pair into two accumulators, hsum8 of their sum,
+// an odd last block's integer sum fma'd into the scalar (the reference's order, ref/vecdot_ref.cpp).
+float dot_iq4_nl(int64_t n, const void* vw, const void* va) {
+  const block_iq4_nl* w = static_cast<const block_iq4_nl*>(vw);
+  const block_q8_0* a = static_cast<const block_q8_0*>(va);
+  const int64_t nb = n / 32;
+  __m256 acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps();
+  int64_t b = 0;
+  for (; b + 1 < nb; b += 2) {
+    _mm_prefetch(reinterpret_cast<const char*>(w + b) + 2048, _MM_HINT_T0);
+    const __m256 d1 = _mm256_set1_ps(half_to_f32(w[b].d) * half_to_f32(a[b].d));
+    const __m256 d2 = _mm256_set1_ps(half_to_f32(w[b + 1].d) * half_to_f32(a[b + 1].d));
+    const __m256i y1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
+    const __m256i y2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b + 1].qs));
+    acc1 = _mm256_fmadd_ps(d1, lane_dot_i8(load_w(w[b]), y1), acc1);
+    acc2 = _mm256_fmadd_ps(d2, lane_dot_i8(load_w(w[b + 1]), y2), acc2);
+  }
+  float sum = hsum8(_mm256_add_ps(acc1, acc2));
+  if (b < nb) {
+    const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
+    const __m256i x = load_w(w[b]);
+    const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+    __m256i p = _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+    __m128i q = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+    q = _mm_add_epi32(q, _mm_unpackhi_epi64(q, q));
+    q = _mm_add_epi32(q, _mm_shuffle_epi32(q, 1));
+    sum = std::fma(half_to_f32(w[b].d) * half_to_f32(a[b].d), (float)_mm_cvtsi128_si32(q), sum);
+  }
+  return sum;
 }
 
 // Q4_1 / Q5_1 x Q8_1: unsigned quants (maddubs directly), the min term m * s in a scalar f32 fma.
@@ -326,10 +358,18 @@ float dot_tiny(int64_t n, const void* vw, const void* va) {
 
 const VecDotKernels& vecdot_kernels_avx2() {
   static const VecDotKernels k{
-      dot_q0<block_q4_0>, dot_q0<block_q5_0>, dot_q0<block_q8_0>, dot_q0<block_iq4_nl>, dot_q4_K, dot_q6_K,
+      dot_q0<block_q4_0>, dot_q0<block_q5_0>, dot_q0<block_q8_0>, dot_iq4_nl, dot_q4_K, dot_q6_K,
       dot_f16_vec, dot_tiny<uint16_t>, dot_f32_vec, dot_tiny<float>, dot_q5_K, dot_q1<block_q4_1>, dot_q1<block_q5_1>,
-      dot_q2_K, dot_q3_K, dot_iq4_xs, dot_bf16_vec, dot_tiny<Bf16>};
+      dot_q2_K, dot_q3_K, dot_iq4_xs, dot_bf16_vec, dot_tiny<Bf16>, dot_q0<block_iq4_nl>};
   return k;
+}
+
+// One token: ggml_vec_dot's order row by row; a batch (packed or not): the tinyBLAS-order tile
+// (vecdot_tile_avx2.cpp).
+void vecdot_tile_iq4_nl_avx2(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb, const float* ad,
+                             int64_t nt, float* y, int64_t ldy) {
+  if (nt != 1 || ad != nullptr) return vecdot_tile_avx2(T_IQ4_NL)(n, w, rb, nr, a, arb, ad, nt, y, ldy);
+  for (int64_t r = 0; r < nr; r++) y[r] = dot_iq4_nl(n, w + rb * r, a);
 }
 
 }  // namespace rosetta
