@@ -6,7 +6,8 @@
  * Q4_K_M, all with the fixtures' 512-token vocabulary; at 1 and 2 threads. Both engines run the same file.
  *
  * Each engine runs in its own child process (so its peak RSS is its own); the parent alternates them,
- * A B A B, BENCH_REPS times (default 3) per case and prints medians: tokens/s of prefill 7 and 64 and of
+ * (rosetta, llama.cpp, rosetta with capture), then (with capture, llama.cpp, without), BENCH_REPS times
+ * (default 3) per case and prints medians: tokens/s of prefill 7 and 64 and of
  * decode 16, the ratio rosetta / llama.cpp, and the cost of full capture (summaries at every point, as
  * `rosetta trace` records them) over no capture. CPU time per run is printed too: on a loaded machine
  * it is steadier than wall time at 1 thread. A benchmark, never a test.
@@ -155,10 +156,14 @@ async function benchModel(label: string, file: string, rss: Map<string, number>)
       await ro.ask(job); // warm-up (page-in of the mapping, first context)
       await ll.ask(job);
       const r: Timing[] = [], l: Timing[] = [], c: Timing[] = [];
+      // r l c, then c l r: each rosetta variant follows llama.cpp's run (cold caches, sleeping pool
+      // workers) as often as it follows its own, so neither the ratio nor the capture cost is biased
       for (let i = 0; i < REPS; i++) {
-        r.push(await ro.ask<Timing>(job));
+        if (i % 2 === 0) r.push(await ro.ask<Timing>(job));
+        else c.push(await ro.ask<Timing>({ ...job, capture: true }));
         l.push(await ll.ask<Timing>(job));
-        c.push(await ro.ask<Timing>({ ...job, capture: true }));
+        if (i % 2 === 0) c.push(await ro.ask<Timing>({ ...job, capture: true }));
+        else r.push(await ro.ask<Timing>(job));
       }
       const rt = (n * 1000) / median(r.map((x) => x.ms)), lt = (n * 1000) / median(l.map((x) => x.ms));
       const rc = median(r.map((x) => x.cpuMs)), lc = median(l.map((x) => x.cpuMs));
