@@ -5,7 +5,8 @@
 import { statSync } from "node:fs";
 
 import { readGgufMetadata } from "../tokenizer/gguf.js";
-import { sniffFile } from "../formats/index.js";
+import { loadModel, sniffFile } from "../formats/index.js";
+import { ggufTokenizerKeysFromApr } from "../formats/apr-tokenizer-keys.js";
 import { InputError, UnsupportedError } from "../util/errors.js";
 import { sha256File, tokenizerSha256 } from "./manifest.js";
 
@@ -43,15 +44,43 @@ export function quantFromMetadata(metadata: Record<string, unknown>, attnQType?:
   throw new InputError("cannot tell the model's quantization (no general.file_type and no known blk.0.attn_q type)");
 }
 
-export async function describeModel(path: string): Promise<ModelInfo> {
-  let bytes: number;
+/**
+ * A model rosetta runs. An APR file needs `reference`, the GGUF llama.cpp runs (llama.cpp reads GGUF
+ * only), holding the same weights: every role tensor of the same type (a faithful conversion), so the
+ * reference's quantization names the band. Weights of other types are a conversion to measure layer by
+ * layer (`rosetta A B`), not an engine parity run, and are refused.
+ */
+export async function describeModel(path: string, reference?: string): Promise<ModelInfo> {
+  const bytes = fileBytes(path);
+  if ((await sniffFile(path)) !== "apr") return describeGguf(path, bytes);
+  const advice = `compare it layer by layer instead: rosetta ${path} ORIGINAL.gguf -p TEXT`;
+  if (!reference) throw new UnsupportedError(`${path}: an APR model needs --reference ORIGINAL.gguf (llama.cpp reads GGUF only), or ${advice}`);
+  if ((await sniffFile(reference)) !== "gguf") throw new InputError(`--reference ${reference}: not a GGUF file (llama.cpp runs the reference)`);
+  const [apr, ref] = [await loadModel(path, { logLayout: false }), await loadModel(reference, { logLayout: false })];
+  // a missing output matrix is the tied embedding (either side may spell it out)
+  const typeOf = (m: typeof apr, role: string) => (m.byRole.get(role) ?? (role === "output" ? m.byRole.get("token_embd") : undefined))?.typeName;
+  const differing: string[] = [];
+  for (const role of new Set([...apr.byRole.keys(), ...ref.byRole.keys()])) {
+    const a = typeOf(apr, role), r = typeOf(ref, role);
+    if (a !== r) differing.push(`${role} ${a ?? "absent"} vs ${r ?? "absent"}`);
+  }
+  if (differing.length)
+    throw new UnsupportedError(
+      `${path}: its weights are not the reference's types (${differing.slice(0, 3).join("; ")}${differing.length > 3 ? `; +${differing.length - 3} more` : ""}), so parity bands do not apply; ${advice}`,
+    );
+  const metadata = ggufTokenizerKeysFromApr(apr.metadata);
+  return { path, quant: (await describeGguf(reference, fileBytes(reference))).quant, sha256: await sha256File(path), bytes, tokenizerSha256: tokenizerSha256(metadata), metadata };
+}
+
+function fileBytes(path: string): number {
   try {
-    bytes = statSync(path).size;
+    return statSync(path).size;
   } catch (e) {
     throw new InputError(`model ${path} is not on disk (${(e as NodeJS.ErrnoException).code}); parity runs read pre-staged weights only`);
   }
-  if ((await sniffFile(path)) === "apr")
-    throw new UnsupportedError(`${path}: parity takes GGUF models only (APR: not yet, even with --reference); compare an APR layer by layer instead: rosetta ${path} ORIGINAL.gguf -p TEXT`);
+}
+
+async function describeGguf(path: string, bytes: number): Promise<ModelInfo> {
   const { gguf } = await import("@huggingface/gguf");
   let tensorType: number | undefined;
   let metadata: Record<string, unknown>;

@@ -67,7 +67,7 @@ async function verifyPins(o: ParityOptions, bridge: LlamaBridge): Promise<Map<Mo
   }
   const infos = new Map<ModelTarget, ModelInfo>();
   for (const t of o.models) {
-    const info = await describeModel(t.path);
+    const info = await describeModel(t.path, t.refPath);
     if (t.pinned) {
       checkPin(`${t.name} sha256`, t.pinned.sha256, info.sha256);
       checkPin(`${t.name} tokenizer metadata sha256`, t.pinned.tokenizerSha256, info.tokenizerSha256);

@@ -126,3 +126,27 @@ describe("rosetta parity on a defect-injected model", () => {
     expect(readFileSync(junit, "utf8")).toMatch(/failures="2"/);
   }, 60_000);
 });
+
+describe("rosetta parity on an APR model (llama.cpp runs the GGUF it was converted from)", () => {
+  it("passes a faithful conversion, refuses other weight types and a missing --reference (exit 2)", async () => {
+    const good = await stageFixture("qwen2", "Q4_K_M");
+    const apr = path.join(tmp, "qwen2-q4km.apr");
+    expect(runCli(["convert", good, apr, "-q"]).code).toBe(0);
+    const r = runCli(["parity", apr, "--reference", good, "--tokens", "6", "--prompts", "0,4"]);
+    expect(r.stderr).not.toMatch(/internal error/);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/parity: 2\/2 prompts passed/);
+    expect(r.stdout).toMatch(/Q4_K_M/);
+
+    const none = runCli(["parity", apr, "--tokens", "6", "--prompts", "0"]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/an APR model needs --reference ORIGINAL\.gguf/);
+
+    const f32 = await stageFixture("qwen2", "F32");
+    const q8 = path.join(tmp, "qwen2-apr-q8.apr");
+    expect(runCli(["convert", f32, q8, "--quantize", "apr-q8", "-q"]).code).toBe(0);
+    const other = runCli(["parity", q8, "--reference", f32, "--tokens", "6", "--prompts", "0"]);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toMatch(/not the reference's types .*compare it layer by layer/);
+  }, 60_000);
+});

@@ -182,7 +182,7 @@ const runCommand: CommandModule<object, ParityArgs> = {
       .option("manifest", { type: "string", description: "Pinned manifest: verify every hash and version first (exit 2 on mismatch)" })
       .option("threads", { type: "number", description: "rosetta threads (default: cores); llama.cpp is pinned to 1" })
       .option("prompts", { type: "string", description: "Only these prompt indices (comma list)" })
-      .option("reference", { type: "string", description: "Model file llama.cpp runs (default: the same file), e.g. the original of a converted model" })
+      .option("reference", { type: "string", description: "Model file llama.cpp runs (default: the same file), e.g. the original of a converted model; required for an APR model (same tensor types)" })
       .example("rosetta parity model.gguf", "10 prompts x 50 tokens, top-5")
       .example("rosetta parity --manifest tests/fixtures/parity-manifest.json --shard 1/4 --json r1.json", "one CI shard")
       .epilogue("Exit codes: 0 every gated case within its band, 1 a parity failure, 2 bad input or usage, 3 internal error."),
