@@ -58,23 +58,27 @@ interface Resolved {
 const DEFAULT_FULL = ["embd", "blk.*.attn_norm", "blk.*.q", "blk.*.k", "blk.*.v", "blk.*.q_rope", "blk.*.k_rope", "blk.*.attn", "blk.*.attn_out", "blk.*.ffn_*", "blk.*.l_out", "result_norm", "logits"];
 
 /**
- * The attention probabilities grow with the square of the prompt: kept as full tensors by default while a
- * side's kq_softmax totals at most this many elements (16 MB), else compared from summaries (and then
- * reported as not verified, never as a match).
+ * The attention probabilities grow with the square of the prompt: by default they are compared as full
+ * tensors while a side's kq_softmax totals at most this many elements (16 MB). Past that, a run of
+ * models leaves the point out (it is optional: docs/capture-points.md) and the report says so in a
+ * note; `--full 'blk.*.kq_softmax'` asks for it whatever its size.
  */
 export const KQ_FULL_MAX = 4 << 20;
 
-function defaultFull(input: { prompt?: string; tokens?: number[]; gen: number }, sides: Resolved[]): string[] {
+export interface FullPolicy { full: string[]; kq: boolean; note?: string }
+
+/** The default capture policy of a model-vs-model run for these inputs and the two sides' configs. */
+export function fullPolicy(input: { prompt?: string; tokens?: number[]; gen: number }, cfgs: { nLayer: number; nHead: number }[]): FullPolicy {
   // a prompt is tokenized by each side later: every token covers at least one byte, plus BOS/EOS
   const T = input.tokens?.length ?? (input.prompt !== undefined ? Buffer.byteLength(input.prompt) + 2 : undefined);
-  const cfgs = sides.map((r) => r.model?.config).filter((c) => c !== undefined);
-  if (T === undefined || cfgs.length === 0) return DEFAULT_FULL;
+  if (T === undefined || cfgs.length === 0) return { full: DEFAULT_FULL, kq: true };
   const kq = Math.max(...cfgs.map((c) => c.nLayer * c.nHead * (T * T + input.gen * (T + input.gen))));
   if (kq > KQ_FULL_MAX) {
-    logger("compare").info({ elements: kq, max: KQ_FULL_MAX }, "kq_softmax compared from summaries (full tensors too large; --full blk.*.kq_softmax keeps them)");
-    return DEFAULT_FULL;
+    const note = `kq_softmax not compared: ${kq} elements per side (more than ${KQ_FULL_MAX}); --full 'blk.*.kq_softmax' compares it anyway`;
+    logger("compare").info({ elements: kq, max: KQ_FULL_MAX }, note);
+    return { full: DEFAULT_FULL, kq: false, note };
   }
-  return [...DEFAULT_FULL, "blk.*.kq_softmax"];
+  return { full: [...DEFAULT_FULL, "blk.*.kq_softmax"], kq: true };
 }
 
 /** The weight type of most matmul elements (what the band is chosen by). */
@@ -105,7 +109,8 @@ async function resolve(spec: SideSpec, label: string, cache: Map<string, Promise
   return { spec, kind: "model", model: await cache.get(key)!, tensors: new Map() };
 }
 
-async function run(r: Resolved, o: RunCompareOptions, input: { prompt?: string; tokens?: number[]; gen: number }, full: string[]): Promise<void> {
+async function run(r: Resolved, o: RunCompareOptions, input: { prompt?: string; tokens?: number[]; gen: number }, policy: FullPolicy): Promise<void> {
+  const full = policy.full;
   if (r.spec.engine === "llama.cpp") {
     const { runLlamaCppTrace } = await import("../reference/llamacpp.js");
     const res = await runLlamaCppTrace({ model: r.spec.path, ...input, full, threads: o.threads });
@@ -115,10 +120,11 @@ async function run(r: Resolved, o: RunCompareOptions, input: { prompt?: string; 
     const { runRosettaTrace } = await import("../model/trace-run.js");
     const { Engine } = await import("../model/engine.js");
     r.engine = await Engine.open(r.spec.path, { numerics: r.spec.numerics, threads: o.threads, loaded: r.model });
-    const res = await runRosettaTrace({ model: r.spec.path, ...input, full, engine: r.engine, hash: false, kq: true });
+    const res = await runRosettaTrace({ model: r.spec.path, ...input, full, engine: r.engine, hash: false, kq: policy.kq });
     r.trace = res.trace;
     r.tensors = res.tensors;
   }
+  if (!policy.kq) r.trace.points = r.trace.points.filter((p) => p.point !== "kq_softmax");
   if (r.model) r.trace.model.fileType ??= dominantType(r.model);
 }
 
@@ -232,13 +238,13 @@ async function compareResolved(o: RunCompareOptions, a: Resolved, b: Resolved, t
   }
   const input = inputOf(o, a, b);
   checkContext(input, a, b);
-  const full = o.full ?? defaultFull(input, [a, b]);
+  const policy: FullPolicy = o.full ? { full: o.full, kq: true } : fullPolicy(input, [a, b].flatMap((r) => (r.model ? [r.model.config] : [])));
   for (const [r, label] of [[a, "A"], [b, "B"]] as const) {
     if (r.kind !== "model") continue;
     const t = performance.now();
     log.info({ side: label, engine: r.spec.engine ?? "rosetta", model: r.spec.path }, `running side ${label}`);
     try {
-      await run(r, o, input, full);
+      await run(r, o, input, policy);
     } catch (e) {
       // a side that cannot run (e.g. a weight stored transposed) is still diagnosable from its weights
       if (!(e instanceof RosettaError) || !weights?.findings.some((f) => f.fatal)) throw e;
@@ -269,5 +275,5 @@ async function compareResolved(o: RunCompareOptions, a: Resolved, b: Resolved, t
   lap("total", t0);
   const warnings = fullWarnings(o.full, a.trace, b.trace);
   for (const w of warnings) log.warn(w);
-  return { ...res, ...(warnings.length ? { warnings } : {}), timings };
+  return { ...res, ...(warnings.length ? { warnings } : {}), ...(policy.note ? { notes: [policy.note] } : {}), timings };
 }

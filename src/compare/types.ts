@@ -139,6 +139,8 @@ export interface ComparisonResult {
   config?: ConfigCheck;
   /** Things the user asked for that did nothing (e.g. a --full glob matching no point). */
   warnings?: string[];
+  /** What the run chose to leave out and why (e.g. kq_softmax of a long prompt). */
+  notes?: string[];
   /** Weight-level diff, when both sides were model files. */
   weights?: import("./weights.js").WeightDiff;
   timings?: Record<string, number>;

@@ -116,9 +116,9 @@ describe("--json - (stdout), as the help says", () => {
 });
 
 describe("parity on an APR model", () => {
-  it("says parity takes GGUF only and points at the layer-by-layer comparison", () => {
+  it("without --reference: says llama.cpp needs the GGUF and points at the layer-by-layer comparison", () => {
     const apr = path.join(dir, "m.apr");
     expect(runCli(["convert", model, apr, "-q"]).code).toBe(0);
-    expectUserError(runCli(["parity", apr, "--reference", model, "--tokens", "2", "--prompts", "0", "-q"]), /GGUF models only.*rosetta .*m\.apr ORIGINAL\.gguf/);
+    expectUserError(runCli(["parity", apr, "--tokens", "2", "--prompts", "0", "-q"]), /an APR model needs --reference ORIGINAL\.gguf.*rosetta .*m\.apr ORIGINAL\.gguf/);
   });
 });

@@ -15,7 +15,7 @@ import { worstNmse } from "../../src/compare/metrics.js";
 import { renderJson } from "../../src/compare/report/json.js";
 import { renderJunit } from "../../src/compare/report/junit.js";
 import { renderText } from "../../src/compare/report/text.js";
-import { runComparison } from "../../src/compare/run.js";
+import { KQ_FULL_MAX, fullPolicy, runComparison } from "../../src/compare/run.js";
 import { runLlamaCppTrace } from "../../src/reference/llamacpp.js";
 import { writeTrace } from "../../src/trace/io.js";
 import { InputError } from "../../src/util/errors.js";
@@ -139,5 +139,21 @@ describe.skipIf(!bridge)("points compared from summaries only are not verified, 
     expect(r.points.find((p) => p.key === "blk.0.l_out")!.status).toBe("match");
     expect(r.points.find((p) => p.key === "blk.0.q")!.status).toBe("summary-agree");
     expect(r.verdict).toBe("UNVERIFIED");
+  });
+});
+
+describe("the kq_softmax capture policy of a model-vs-model run", () => {
+  const cfg = { nLayer: 28, nHead: 12 };
+  it("keeps kq_softmax as full tensors while small", () => {
+    const p = fullPolicy({ tokens: Array(16).fill(1), gen: 4 }, [cfg, cfg]);
+    expect(p.kq).toBe(true);
+    expect(p.full).toContain("blk.*.kq_softmax");
+    expect(p.note).toBeUndefined();
+  });
+  it("leaves it out of a long prompt, with a note saying how to keep it (never summary-only, never a silent match)", () => {
+    const p = fullPolicy({ prompt: "x".repeat(300), gen: 0 }, [cfg]);
+    expect(p.kq).toBe(false);
+    expect(p.full).not.toContain("blk.*.kq_softmax");
+    expect(p.note).toBe(`kq_softmax not compared: ${28 * 12 * 302 * 302} elements per side (more than ${KQ_FULL_MAX}); --full 'blk.*.kq_softmax' compares it anyway`);
   });
 });

@@ -101,7 +101,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       .option("accept-summaries", { type: "boolean", description: "With --assert-match: accept points whose summaries agree but that had no full tensors (still reported as not verified)" })
       .option("json", { type: "string", description: "Write the JSON report to FILE ('-': stdout instead of the text)" })
       .option("junit", { type: "string", description: "Write a JUnit XML report to FILE (one test case per point)" })
-      .option("full", { type: "string", array: true, description: "Point keys captured as full tensors (globs; default every point but kq_softmax)" })
+      .option("full", { type: "string", array: true, description: "Point keys captured as full tensors (globs; default every point, kq_softmax while it is under 4M elements per side)" })
       .option("weights", { type: "boolean", default: true, description: "Weight-level diff when both sides are model files (--no-weights to skip)" })
       .option("threads", { type: "number", description: "Threads per engine" })
       .check((a) => {

@@ -243,6 +243,7 @@ function summary(r: ComparisonResult, paint: Paint): string {
   if (passed && oneSide) s += paint("33", `  (${oneSide} point(s) captured on one side only were not compared)`);
   if (passed && r.config && r.config.status !== "match") s += paint("33", `  (model config ${r.config.status === "not-compared" ? "could not be compared" : "only partly compared"}: see the Config line)`);
   for (const w of r.warnings ?? []) s += `\n  ${paint("33", `warning: ${w}`)}`;
+  for (const n of r.notes ?? []) s += `\n  note: ${n}`;
   return `${paint("1", "=== Summary ===")}  ${s}\n  ${tally}`;
 }
 
