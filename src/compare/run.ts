@@ -254,7 +254,8 @@ async function compareResolved(o: RunCompareOptions, a: Resolved, b: Resolved, t
     lap(`run${label}`, t);
   }
   for (const [x, y] of [[a, b], [b, a]] as const) {
-    const failed = x.trace!.engine.settings.failed;
+    // only a model side that could not run gets emptyTrace's marker; a saved trace may say anything
+    const failed = x.kind === "model" && x.trace!.engine.settings.failed;
     if (failed && y.trace) {
       x.trace!.input = { ...y.trace.input };
       weights!.findings.find((f) => f.fatal)!.evidence.push(`${x === a ? "A" : "B"} could not run: ${String(failed)}`);

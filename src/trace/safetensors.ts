@@ -54,16 +54,19 @@ export function decodeSafetensors(buf: Buffer, what = "safetensors file"): { ten
   try {
     header = JSON.parse(buf.subarray(8, 8 + Number(n)).toString("utf8"));
   } catch (e) {
-    throw bad(`header is not JSON (${(e as Error).message})`);
+    throw bad(`header is not JSON (${(e as Error).message.replace(/\s+/g, " ")})`);
   }
   if (typeof header !== "object" || header === null || Array.isArray(header)) throw bad("header is not a JSON object");
   const dataStart = 8 + Number(n);
   const dataLen = buf.length - dataStart;
   const tensors = new Map<string, F32Tensor>();
   let metadata: Record<string, string> = {};
+  const spans: [number, number, string][] = [];
   for (const [name, v] of Object.entries(header)) {
     if (name === "__metadata__") {
-      metadata = (v ?? {}) as Record<string, string>;
+      if (typeof v !== "object" || v === null || Array.isArray(v) || !Object.values(v).every((x) => typeof x === "string"))
+        throw bad("__metadata__ must map names to strings");
+      metadata = v as Record<string, string>;
       continue;
     }
     const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
@@ -75,11 +78,21 @@ export function decodeSafetensors(buf: Buffer, what = "safetensors file"): { ten
     const [b, end] = offs as number[];
     const count = (shape as number[]).reduce((a, d) => a * d, 1);
     if (end < b || end > dataLen || end - b !== count * 4) throw bad(`tensor ${name}: data_offsets [${b}, ${end}] do not match shape [${shape}] within ${dataLen} data bytes`);
+    spans.push([b, end, name]);
     // Copy: the data may be unaligned for a Float32Array view.
     const data = new Float32Array(count);
     Buffer.from(data.buffer).set(buf.subarray(dataStart + b, dataStart + end));
     tensors.set(name, { shape: shape as number[], data });
   }
+  // As the reference implementation: tensors tile the data exactly (no overlap, no gap, nothing after).
+  // Overlapping tensors would alias one tensor's values under another's name.
+  spans.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+  let at = 0;
+  for (const [b, end, name] of spans) {
+    if (b !== at) throw bad(`tensor ${name}: data_offsets [${b}, ${end}] ${b < at ? "overlap the previous tensor" : `leave a gap after byte ${at}`}`);
+    at = end;
+  }
+  if (at !== dataLen) throw bad(`the tensors cover ${at} of ${dataLen} data bytes`);
   return { tensors, metadata };
 }
 
