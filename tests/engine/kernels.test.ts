@@ -11,6 +11,8 @@ import {
 import { relL2 } from "../model/helpers.js";
 
 const T = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q4_K: 12, Q6_K: 14 } as const;
+// the types with their own multi-token tiles too (their other checks: vecdot-types.test.ts)
+const TX = { Q4_1: 3, Q5_1: 7, Q2_K: 10, Q3_K: 11, Q5_K: 13, IQ4_XS: 23 } as const;
 const features = (native() as unknown as { cpuFeatures(): Record<string, boolean> }).cpuFeatures();
 const ISAS = (["scalar", "avx2", "avx512"] as const).filter((i) => i === "scalar" || (i === "avx2" ? features.avx2 : features.avx512f && features.avx512bw));
 if (!ISAS.includes("avx512")) console.warn("engine kernels: this CPU has no AVX-512; the avx512 path is not exercised here");
@@ -30,6 +32,12 @@ function weights(type: number, rows: number, cols: number, r = rng(7)): Uint8Arr
     [T.Q8_0]: { block: 32, bytes: 34, f16At: [0] },
     [T.Q4_K]: { block: 256, bytes: 144, f16At: [0, 2] },
     [T.Q6_K]: { block: 256, bytes: 210, f16At: [208] },
+    [TX.Q4_1]: { block: 32, bytes: 20, f16At: [0, 2] },
+    [TX.Q5_1]: { block: 32, bytes: 24, f16At: [0, 2] },
+    [TX.Q2_K]: { block: 256, bytes: 84, f16At: [80, 82] },
+    [TX.Q3_K]: { block: 256, bytes: 110, f16At: [108] },
+    [TX.Q5_K]: { block: 256, bytes: 176, f16At: [0, 2] },
+    [TX.IQ4_XS]: { block: 256, bytes: 136, f16At: [0] },
   };
   if (type === T.F32) return new Uint8Array(Float32Array.from({ length: rows * cols }, () => r() - 0.5).buffer);
   const l = layout[type];
@@ -120,8 +128,13 @@ describe("matmul on every ISA path", () => {
   // Prefill tiles share each decoded weight block across tokens (vecdot_tile_*): a batch must give, bit
   // for bit, what each token gives alone (single-token calls run the per-pair kernel order).
   test("a batch of tokens equals each token alone (multi-token tiles), every ISA", () => {
+    // 11 tokens: one full tile of 8 and a partial one of 3
     const nTok = 11, rows = 37;
-    for (const [name, type, cols] of [["Q4_0", T.Q4_0, 256], ["Q8_0", T.Q8_0, 288], ["Q4_K", T.Q4_K, 512], ["Q6_K", T.Q6_K, 768]] as const) {
+    const cases = [
+      ["Q4_0", T.Q4_0, 256], ["Q8_0", T.Q8_0, 288], ["Q4_K", T.Q4_K, 512], ["Q6_K", T.Q6_K, 768], ["Q5_K", TX.Q5_K, 512],
+      ["Q3_K", TX.Q3_K, 768], ["Q2_K", TX.Q2_K, 512], ["IQ4_XS", TX.IQ4_XS, 512], ["Q4_1", TX.Q4_1, 288], ["Q5_1", TX.Q5_1, 352],
+    ] as const;
+    for (const [name, type, cols] of cases) {
       const w = weights(type, rows, cols, rng(11));
       const r = rng(5);
       const x = Float32Array.from({ length: nTok * cols }, () => r() * 2 - 1);

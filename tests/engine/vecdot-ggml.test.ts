@@ -115,6 +115,36 @@ describe.skipIf(!opened.ok)("rosetta's one-token ggml matmul vs llama.cpp's vec_
     });
 });
 
+// llamafile's tinyBLAS takes no prompt of these types on x86 (sgemm.cpp: F32, F16, BF16, Q8_0, Q4_0, Q5_0,
+// IQ4_NL only), so llama.cpp multiplies a prompt with vec_dot per (row, token): rosetta's multi-token
+// tiles (vecdot_tile_*avx2.cpp) must give each token exactly that. 11 tokens: a full tile of 8 and a
+// partial one of 3.
+describe.skipIf(!opened.ok)("rosetta's prompt ggml matmul vs llama.cpp's vec_dot per token (no tinyBLAS)", () => {
+  const NTOK = 11;
+  for (const name of ["Q4_1", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_XS"])
+    test(name, () => {
+      if (!opened.ok) return;
+      const { id, block } = TYPES[name];
+      const failures: string[] = [];
+      for (const blocks of [3, 8]) {
+        const nIn = blocks * block, seed = id * 131 + blocks;
+        const w = weights(name, nIn, seed);
+        const x = activations(NTOK * nIn, seed + 1, 3);
+        const want = Array.from({ length: NTOK }, (_, t) => opened.ref.vecDot(w, id, nIn, ROWS, x.subarray(t * nIn, (t + 1) * nIn)));
+        for (const isa of ISAS) {
+          setIsa(isa);
+          const got = new Float32Array(NTOK * ROWS);
+          matmul({ source: w, offset: 0, type: id, nOut: ROWS, nIn, x, y: got, nTok: NTOK, mode: "ggml" });
+          for (let t = 0; t < NTOK; t++) {
+            const d = firstDiff(got.slice(t * ROWS, (t + 1) * ROWS), want[t]);
+            if (d) failures.push(`${name} n=${nIn} token ${t} ${isa}: ${d}`);
+          }
+        }
+      }
+      expect(failures.slice(0, 8).join("\n")).toBe("");
+    });
+});
+
 describe.skipIf(!opened.ok)("the oracle tells float orders apart", () => {
   // IQ4_NL's prompt order (tinyBLAS: one accumulator) differs from its vec_dot (two, plus a scalar tail);
   // the oracle must see that, or agreement above would prove nothing.

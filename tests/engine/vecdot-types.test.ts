@@ -51,8 +51,9 @@ function mm(w: Uint8Array, type: number, rows: number, cols: number, x: Float32A
 }
 
 describe("llama.cpp-exact dot products of the remaining types", () => {
-  // rows 12: tinyBLAS shapes for BF16 at nTok >= 2; rows 7: vec_dot order for every batch
-  const shapes = [[12, 512, 1], [12, 512, 3], [7, 768, 2], [20, 256, 5]] as const;
+  // rows 12: tinyBLAS shapes for BF16 at nTok >= 2; rows 7: vec_dot order for every batch; 11 and 17
+  // tokens: full multi-token tiles (8) and partial ones (3, 1)
+  const shapes = [[12, 512, 1], [12, 512, 3], [7, 768, 2], [20, 256, 5], [13, 512, 11], [5, 768, 17]] as const;
   for (const name of Object.keys(TYPES))
     test(name, () => {
       const { id } = TYPES[name];

@@ -2,7 +2,7 @@
 //
 // A prefill multiplies every weight row by many activation rows. The per-pair kernels (vecdot_avx2.cpp)
 // decode each weight block again for every token; here a block is decoded once (nibbles unpacked, scales
-// expanded, its f16 scale converted) and then used for a tile of tokens (kTile, kTileK). Every output element still
+// expanded, its f16 scale converted) and then used for a tile of tokens (kQ0Group, kTileK). Every output element still
 // goes through exactly the operations of its per-pair kernel, in the same order: the same integer lane
 // sums, the same fma into its own 8-lane accumulator block after block, the same final reduction. Only
 // the interleaving of independent outputs changes, so the results are bit-identical.
@@ -18,19 +18,6 @@
 namespace rosetta {
 namespace {
 using namespace avx2;
-
-// Tokens per tile (their accumulators stay in registers, or at worst in L1); the Q8_0 family's is
-// kQ0Group (rosetta/vecdot.h).
-constexpr int kTileK = 8;  // K-quants: one decoded superblock serves 8 tokens
-// Decode streams each weight once from memory; prefetching this far ahead hides most of the latency
-// (measured: a 8960x1536 Q4_K gemv from 1.07 to 0.67 ms). A prefetch never faults, even past the end.
-constexpr int kPrefetch = 2048;
-
-template <typename B>
-inline void prefetch_block(const B* p) {
-  const char* c = reinterpret_cast<const char*>(p) + kPrefetch;
-  for (size_t o = 0; o < sizeof(B); o += 64) _mm_prefetch(c + o, _MM_HINT_T0);
-}
 
 // Q4_0/Q5_0/Q8_0/IQ4_NL x Q8_0 (dot_q0), one weight row at a time: for decode, one sequential weight
 // stream per thread is what the prefetchers follow best (2 rows x 1 token, two interleaved streams, took
@@ -92,29 +79,6 @@ void tile_q0(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* 
       q0_row_group(nb, reinterpret_cast<const B*>(w + rb * r), qs + g * nb * kQ0Group * 32, ad + g * nb * kQ0Group,
                    y + g * kQ0Group * ldy + r, ldy, m);
   }
-}
-
-// Byte shuffles that broadcast 16-bit lane k of a register to all lanes (llama.cpp's get_scale_shuffle_k4).
-alignas(32) const uint8_t kScaleShuffle[8 * 32] = {
-#define ROSETTA_PAIR16(k) 2 * k, 2 * k + 1, 2 * k, 2 * k + 1, 2 * k, 2 * k + 1, 2 * k, 2 * k + 1, 2 * k, 2 * k + 1, 2 * k, 2 * k + 1, \
-                          2 * k, 2 * k + 1, 2 * k, 2 * k + 1
-    ROSETTA_PAIR16(0), ROSETTA_PAIR16(0), ROSETTA_PAIR16(1), ROSETTA_PAIR16(1), ROSETTA_PAIR16(2), ROSETTA_PAIR16(2),
-    ROSETTA_PAIR16(3), ROSETTA_PAIR16(3), ROSETTA_PAIR16(4), ROSETTA_PAIR16(4), ROSETTA_PAIR16(5), ROSETTA_PAIR16(5),
-    ROSETTA_PAIR16(6), ROSETTA_PAIR16(6), ROSETTA_PAIR16(7), ROSETTA_PAIR16(7)};
-#undef ROSETTA_PAIR16
-
-// Q4_K's 12 packed bytes -> scales (lanes 0-7) and mins (lanes 8-15) as 16-bit integers: the 32-bit
-// unpacking of ggml's AVX2 q4_K kernel, the same values as q4k_scales.
-inline __m256i q4k_scales16(const uint8_t* packed) {
-  constexpr uint32_t kmask1 = 0x3f3f3f3f, kmask2 = 0x0f0f0f0f, kmask3 = 0x03030303;
-  uint32_t u[4];
-  std::memcpy(u, packed, 12);
-  u[3] = ((u[2] >> 4) & kmask2) | (((u[1] >> 6) & kmask3) << 4);
-  const uint32_t m = u[1] & kmask1;
-  u[1] = (u[2] & kmask2) | (((u[0] >> 6) & kmask3) << 4);
-  u[2] = m;
-  u[0] &= kmask1;
-  return _mm256_cvtepu8_epi16(_mm_set_epi32((int)u[3], (int)u[2], (int)u[1], (int)u[0]));
 }
 
 // Q4_K x Q8_K (dot_q4_K): one row, NT tokens.
@@ -219,30 +183,6 @@ void q6k_row(int64_t nb, const block_q6_K* w, const uint8_t* a, size_t arb, floa
   for (int t = 0; t < NT; t++) y[t * ldy] = hsum8(acc[t]);
 }
 
-// Rows x tokens over tiles of kTileK tokens (and one tile of the remaining ones).
-template <typename B, template <typename, int> class Row>
-void tile(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb, const float*, int64_t nt, float* y, int64_t ldy) {
-  const int64_t nb = n / Row<B, 1>::kBlock;
-  for (int64_t t0 = 0; t0 < nt; t0 += kTileK) {
-    const int64_t m = nt - t0 < kTileK ? nt - t0 : kTileK;
-    const uint8_t* at = a + arb * t0;
-    float* yt = y + ldy * t0;
-    for (int64_t r = 0; r < nr; r++) {
-      const B* wr = reinterpret_cast<const B*>(w + rb * r);
-      switch (m) {
-        case 8: Row<B, 8>::run(nb, wr, at, arb, yt + r, ldy); break;
-        case 7: Row<B, 7>::run(nb, wr, at, arb, yt + r, ldy); break;
-        case 6: Row<B, 6>::run(nb, wr, at, arb, yt + r, ldy); break;
-        case 5: Row<B, 5>::run(nb, wr, at, arb, yt + r, ldy); break;
-        case 4: Row<B, 4>::run(nb, wr, at, arb, yt + r, ldy); break;
-        case 3: Row<B, 3>::run(nb, wr, at, arb, yt + r, ldy); break;
-        case 2: Row<B, 2>::run(nb, wr, at, arb, yt + r, ldy); break;
-        default: Row<B, 1>::run(nb, wr, at, arb, yt + r, ldy); break;
-      }
-    }
-  }
-}
-
 template <typename B, int NT>
 struct Q4KRow {
   static constexpr int64_t kBlock = QK_K;
@@ -262,9 +202,9 @@ VecDotTileFn vecdot_tile_avx2(uint32_t type) {
     case T_Q5_0: return tile_q0<block_q5_0>;
     case T_Q8_0: return tile_q0<block_q8_0>;
     case T_IQ4_NL: return tile_q0<block_iq4_nl>;
-    case T_Q4_K: return tile<block_q4_K, Q4KRow>;
-    case T_Q6_K: return tile<block_q6_K, Q6KRow>;
-    default: return nullptr;
+    case T_Q4_K: return tile_rows<block_q4_K, Q4KRow>;
+    case T_Q6_K: return tile_rows<block_q6_K, Q6KRow>;
+    default: return vecdot_tile_kq_avx2(type);
   }
 }
 
