@@ -120,6 +120,16 @@ inline __m256i q4k_scales16(const uint8_t* packed) {
   return _mm256_cvtepu8_epi16(_mm_set_epi32((int)u[3], (int)u[2], (int)u[1], (int)u[0]));
 }
 
+// A superblock row kernel fn<NT>(nb, w, a, arb, y, ldy) as the Row type tile_rows takes.
+#define ROSETTA_TILE_ROW(Name, fn)                                                                          \
+  template <typename B, int NT>                                                                             \
+  struct Name {                                                                                             \
+    static constexpr int64_t kBlock = QK_K;                                                                 \
+    static void run(int64_t nb, const B* w, const uint8_t* a, size_t arb, float* y, int64_t ldy) {          \
+      fn<NT>(nb, w, a, arb, y, ldy);                                                                        \
+    }                                                                                                       \
+  };
+
 // Rows x tokens over tiles of kTileK tokens (and one tile of the remaining ones): Row<B, NT>::run does
 // one weight row against NT tokens whose activation rows are arb bytes apart.
 template <typename B, template <typename, int> class Row>

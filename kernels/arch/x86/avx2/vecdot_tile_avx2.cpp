@@ -183,17 +183,8 @@ void q6k_row(int64_t nb, const block_q6_K* w, const uint8_t* a, size_t arb, floa
   for (int t = 0; t < NT; t++) y[t * ldy] = hsum8(acc[t]);
 }
 
-template <typename B, int NT>
-struct Q4KRow {
-  static constexpr int64_t kBlock = QK_K;
-  static void run(int64_t nb, const B* w, const uint8_t* a, size_t arb, float* y, int64_t ldy) { q4k_row<NT>(nb, w, a, arb, y, ldy); }
-};
-template <typename B, int NT>
-struct Q6KRow {
-  static constexpr int64_t kBlock = QK_K;
-  static void run(int64_t nb, const B* w, const uint8_t* a, size_t arb, float* y, int64_t ldy) { q6k_row<NT>(nb, w, a, arb, y, ldy); }
-};
-
+ROSETTA_TILE_ROW(Q4KRow, q4k_row)
+ROSETTA_TILE_ROW(Q6KRow, q6k_row)
 }  // namespace
 
 VecDotTileFn vecdot_tile_avx2(uint32_t type) {

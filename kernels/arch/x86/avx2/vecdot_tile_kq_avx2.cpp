@@ -308,28 +308,10 @@ void tile_q1(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* 
   }
 }
 
-template <typename B, int NT>
-struct Q5KRow {
-  static constexpr int64_t kBlock = QK_K;
-  static void run(int64_t nb, const B* w, const uint8_t* a, size_t arb, float* y, int64_t ldy) { q5k_row<NT>(nb, w, a, arb, y, ldy); }
-};
-template <typename B, int NT>
-struct Q2KRow {
-  static constexpr int64_t kBlock = QK_K;
-  static void run(int64_t nb, const B* w, const uint8_t* a, size_t arb, float* y, int64_t ldy) { q2k_row<NT>(nb, w, a, arb, y, ldy); }
-};
-template <typename B, int NT>
-struct Q3KRow {
-  static constexpr int64_t kBlock = QK_K;
-  static void run(int64_t nb, const B* w, const uint8_t* a, size_t arb, float* y, int64_t ldy) { q3k_row<NT>(nb, w, a, arb, y, ldy); }
-};
-
-template <typename B, int NT>
-struct IQ4XSRow {
-  static constexpr int64_t kBlock = QK_K;
-  static void run(int64_t nb, const B* w, const uint8_t* a, size_t arb, float* y, int64_t ldy) { iq4xs_row<NT>(nb, w, a, arb, y, ldy); }
-};
-
+ROSETTA_TILE_ROW(Q5KRow, q5k_row)
+ROSETTA_TILE_ROW(Q2KRow, q2k_row)
+ROSETTA_TILE_ROW(Q3KRow, q3k_row)
+ROSETTA_TILE_ROW(IQ4XSRow, iq4xs_row)
 }  // namespace
 
 VecDotTileFn vecdot_tile_kq_avx2(uint32_t type) {
