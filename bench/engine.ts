@@ -7,9 +7,9 @@
  *
  * Each engine runs in its own child process (so its peak RSS is its own); the parent alternates them,
  * (rosetta, llama.cpp, rosetta with capture), then (with capture, llama.cpp, without), BENCH_REPS times
- * (default 3) per case and prints medians: tokens/s of prefill 7 and 64 and of
- * decode 16, the ratio rosetta / llama.cpp, and the cost of full capture (summaries at every point, as
- * `rosetta trace` records them) over no capture. CPU time per run is printed too: on a loaded machine
+ * (default 3) per case and prints medians: tokens/s of prefill 7 and 64 and of decode 16, the ratio
+ * rosetta / llama.cpp and the cost of full capture (summaries at every point, as `rosetta trace` records
+ * them) over no capture, both as the median of each round's own ratio. CPU time per run is printed too: on a loaded machine
  * it is steadier than wall time at 1 thread. A benchmark, never a test.
  */
 import { fork, type ChildProcess } from "node:child_process";
@@ -167,11 +167,15 @@ async function benchModel(label: string, file: string, rss: Map<string, number>)
       }
       const rt = (n * 1000) / median(r.map((x) => x.ms)), lt = (n * 1000) / median(l.map((x) => x.ms));
       const rc = median(r.map((x) => x.cpuMs)), lc = median(l.map((x) => x.cpuMs));
-      const cap = (median(c.map((x) => x.ms)) / median(r.map((x) => x.ms)) - 1) * 100;
-      const capCpu = (median(c.map((x) => x.cpuMs)) / rc - 1) * 100;
+      // ratios of runs made within one round (adjacent in time): this VM's memory bandwidth changes phase
+      // every few seconds, which shifts whole rounds; a median of per-round ratios cancels that
+      const paired = (xs: Timing[], ys: Timing[], f: (t: Timing) => number) => median(xs.map((x, i) => f(x) / f(ys[i])));
+      const ratio = paired(l, r, (x) => x.ms);
+      const cap = (paired(c, r, (x) => x.ms) - 1) * 100;
+      const capCpu = (paired(c, r, (x) => x.cpuMs) - 1) * 100;
       console.log(
         `${label.padEnd(13)} ${String(threads).padEnd(7)} ${name.padEnd(10)} ${rt.toFixed(1).padStart(8)} ${lt.toFixed(1).padStart(9)} ` +
-          `${(rt / lt).toFixed(2).padStart(5)} ${rc.toFixed(0).padStart(8)} ${lc.toFixed(0).padStart(8)} ${cap.toFixed(1).padStart(7)}% ${capCpu.toFixed(1).padStart(7)}%  ${load()}`,
+          `${ratio.toFixed(2).padStart(5)} ${rc.toFixed(0).padStart(8)} ${lc.toFixed(0).padStart(8)} ${cap.toFixed(1).padStart(7)}% ${capCpu.toFixed(1).padStart(7)}%  ${load()}`,
       );
     }
     for (const [k, ch] of [["rosetta", ro], ["llama", ll]] as const) {
