@@ -6,8 +6,8 @@
  * Q4_K_M, all with the fixtures' 512-token vocabulary; at 1 and 2 threads. Both engines run the same file.
  *
  * Each engine runs in its own child process (so its peak RSS is its own); the parent alternates them,
- * (rosetta, llama.cpp, rosetta with capture), then (with capture, llama.cpp, without), BENCH_REPS times
- * (default 3) per case and prints medians: tokens/s of prefill 7 and 64 and of decode 16, the ratio
+ * each round llama.cpp then rosetta without and with capture back to back (order flipping every round),
+ * BENCH_REPS rounds (default 3) per case and prints medians: tokens/s of prefill 7 and 64 and of decode 16, the ratio
  * rosetta / llama.cpp and the cost of full capture (summaries at every point, as `rosetta trace` records
  * them) over no capture, both as the median of each round's own ratio. CPU time per run is printed too: on a loaded machine
  * it is steadier than wall time at 1 thread. A benchmark, never a test.
@@ -32,6 +32,8 @@ type Shape = keyof typeof SHAPES;
 const CASES = [["prefill", 7, "prefill 7"], ["prefill", 64, "prefill 64"], ["decode", 16, "decode 16"]] as const;
 
 interface Job { kind: "prefill" | "decode"; n: number; capture: boolean }
+/** rosetta only: the same job without and with capture, back to back (in this order, or reversed). */
+interface PairJob { kind: "prefill" | "decode"; n: number; pair: "plain-first" | "capture-first" }
 interface Timing { ms: number; cpuMs: number }
 
 async function modelFile(shape: Shape, q: string): Promise<string> {
@@ -100,9 +102,15 @@ async function worker(engine: string, file: string, threads: number): Promise<vo
       return { ms: all.ms - base.ms, cpuMs: all.cpuMs - base.cpuMs };
     };
   }
-  process.on("message", (m: Job | "rss") => {
+  const pair = async (m: PairJob) => {
+    const plain: Job = { kind: m.kind, n: m.n, capture: false }, cap: Job = { ...plain, capture: true };
+    if (m.pair === "plain-first") return { plain: await run(plain), capture: await run(cap) };
+    const capture = await run(cap);
+    return { plain: await run(plain), capture };
+  };
+  process.on("message", (m: Job | PairJob | "rss") => {
     if (m === "rss") return void process.send!({ rssMb: process.resourceUsage().maxRSS / 1024 });
-    run(m).then((t) => process.send!(t), (err) => process.send!({ error: String(err) }));
+    ("pair" in m ? pair(m) : run(m)).then((t) => process.send!(t), (err) => process.send!({ error: String(err) }));
   });
   process.send!({ ready: true });
 }
@@ -129,7 +137,7 @@ class Child {
     return new Promise((resolve) => (this.waiting = resolve));
   }
 
-  async ask<T>(m: Job | "rss"): Promise<T> {
+  async ask<T>(m: Job | PairJob | "rss"): Promise<T> {
     const r = this.next();
     this.p.send(m);
     const v = (await r) as T & { error?: string };
@@ -156,19 +164,18 @@ async function benchModel(label: string, file: string, rss: Map<string, number>)
       await ro.ask(job); // warm-up (page-in of the mapping, first context)
       await ll.ask(job);
       const r: Timing[] = [], l: Timing[] = [], c: Timing[] = [];
-      // r l c, then c l r: each rosetta variant follows llama.cpp's run (cold caches, sleeping pool
-      // workers) as often as it follows its own, so neither the ratio nor the capture cost is biased
+      // each round: llama.cpp, then rosetta without and with capture back to back (the order flips every
+      // round, so neither variant always runs first after llama.cpp's cold caches and sleeping workers)
       for (let i = 0; i < REPS; i++) {
-        if (i % 2 === 0) r.push(await ro.ask<Timing>(job));
-        else c.push(await ro.ask<Timing>({ ...job, capture: true }));
         l.push(await ll.ask<Timing>(job));
-        if (i % 2 === 0) c.push(await ro.ask<Timing>({ ...job, capture: true }));
-        else r.push(await ro.ask<Timing>(job));
+        const p = await ro.ask<{ plain: Timing; capture: Timing }>({ kind, n, pair: i % 2 === 0 ? "plain-first" : "capture-first" });
+        r.push(p.plain);
+        c.push(p.capture);
       }
       const rt = (n * 1000) / median(r.map((x) => x.ms)), lt = (n * 1000) / median(l.map((x) => x.ms));
       const rc = median(r.map((x) => x.cpuMs)), lc = median(l.map((x) => x.cpuMs));
       // ratios of runs made within one round (adjacent in time): this VM's memory bandwidth changes phase
-      // every few seconds, which shifts whole rounds; a median of per-round ratios cancels that
+      // every few seconds, which shifts whole rounds; a median of per-round ratios cancels most of that
       const paired = (xs: Timing[], ys: Timing[], f: (t: Timing) => number) => median(xs.map((x, i) => f(x) / f(ys[i])));
       const ratio = paired(l, r, (x) => x.ms);
       const cap = (paired(c, r, (x) => x.ms) - 1) * 100;
