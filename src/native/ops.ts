@@ -157,10 +157,8 @@ export function summarizeMany(xs: Float32Array[], ranges: Float64Array): Summary
   return out;
 }
 
-export function currentIsa(): string {
-  return native().isa();
-}
-
+/** The ISA path in use (one definition, in kernels.ts). */
+export { currentIsa } from "./kernels.js";
 
 export function setIsa(name: "scalar" | "avx2" | "avx512"): string {
   return native().setIsa(name);
