@@ -6,6 +6,7 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
+import { tensorStats } from "../native/kernels.js";
 import { InputError, UnsupportedError } from "../util/errors.js";
 import { decodeSafetensors, encodeSafetensors, type F32Tensor } from "./safetensors.js";
 import { TRACE_FORMAT, TRACE_FORMAT_VERSION, type Summary, type Trace, type TracePoint } from "./types.js";
@@ -259,28 +260,13 @@ function lastTokenOf(x: Float32Array, p: TracePoint): Float32Array {
 
 const near = (a: number, b: number, scale: number) => Math.abs(a - b) <= 1e-4 * scale + 1e-30;
 
-/** Why a summary does not describe these values, or null (f64 recomputation; engines may round differently). */
+/** Why a summary does not describe these values, or null (the native stats of docs/metrics.md; engines may round differently). */
 function summaryDisagrees(x: Float32Array, s: Summary): string | null {
-  let nan = 0, inf = 0, zeros = 0, n = 0, sum = 0, sq = 0, min = Infinity, max = -Infinity;
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i];
-    if (v !== v) nan++;
-    else if (v === Infinity || v === -Infinity) inf++;
-    else {
-      n++;
-      sum += v;
-      sq += v * v;
-      if (v === 0) zeros++;
-      if (v < min) min = v;
-      if (v > max) max = v;
-    }
-  }
+  const { nan, inf, zeros, min, max, mean, l2 } = tensorStats(x);
   if (x.length !== s.count || nan !== s.nan || inf !== s.inf || zeros !== s.zeros)
     return `count/nan/inf/zeros ${x.length}/${nan}/${inf}/${zeros}, summary ${s.count}/${s.nan}/${s.inf}/${s.zeros}`;
-  if (n === 0) return null;
+  if (x.length === nan + inf) return null;
   const am = Math.max(-min, max);
-  const mean = sum / n;
-  const l2 = Math.sqrt(sq);
   if (!near(min, s.min, am) || !near(max, s.max, am) || !near(mean, s.mean, am) || !near(l2, s.l2, l2))
     return `min/max/mean/l2 ${min}/${max}/${mean}/${l2}, summary ${s.min}/${s.max}/${s.mean}/${s.l2}`;
   return null;
