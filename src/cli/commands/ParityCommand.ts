@@ -169,7 +169,7 @@ const runCommand: CommandModule<object, ParityArgs> = {
   describe: "Run the parity suite on models",
   builder: (y) =>
     y
-      .positional("models", { type: "string", array: true, description: "GGUF model files (or names from --manifest)" })
+      .positional("models", { type: "string", array: true, description: "GGUF model files (or names from --manifest); an APR file with --reference ORIGINAL.gguf" })
       .option("suite", { type: "string", description: "Prompt suite JSON (default parity/suite.json)" })
       .option("tokens", { type: "number", description: "Greedy tokens per prompt (default 50; the long-generative prompts 200)" })
       .option("top", { type: "number", default: 5, description: "Top-k ids compared per position" })
