@@ -158,11 +158,6 @@ float dot_q5_K(int64_t n, const void* vw, const void* va) {
   return hsum8(acc) + summs;
 }
 
-// Q2_K / Q3_K: 4 groups of 32 per half; scales (16-bit) of sub-blocks 8j+2g (low lanes) and 8j+2g+1.
-inline __m256i k16_scale(const int16_t* sc, int j, int g) {
-  return _mm256_setr_m128i(_mm_set1_epi16(sc[8 * j + 2 * g]), _mm_set1_epi16(sc[8 * j + 2 * g + 1]));
-}
-
 float dot_q2_K(int64_t n, const void* vw, const void* va) {
   const block_q2_K* w = static_cast<const block_q2_K*>(vw);
   const block_q8_K* a = static_cast<const block_q8_K*>(va);
@@ -201,12 +196,7 @@ float dot_q3_K(int64_t n, const void* vw, const void* va) {
     const float d = a[i].d * half_to_f32(w[i].d);
     const uint8_t* s = w[i].scales;
     int16_t sc[16];
-    for (int k = 0; k < 4; k++) {
-      sc[k] = (int16_t)(((s[k] & 15) | ((s[8 + k] & 3) << 4)) - 32);
-      sc[k + 4] = (int16_t)(((s[4 + k] & 15) | (((s[8 + k] >> 2) & 3) << 4)) - 32);
-      sc[k + 8] = (int16_t)(((s[k] >> 4) | (((s[8 + k] >> 4) & 3) << 4)) - 32);
-      sc[k + 12] = (int16_t)(((s[4 + k] >> 4) | (((s[8 + k] >> 6) & 3) << 4)) - 32);
-    }
+    q3k_scales(s, sc);
     const __m256i hbits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].hmask));
     __m256i sumi = _mm256_setzero_si256();
     for (int j = 0; j < 2; j++) {

@@ -120,6 +120,21 @@ inline __m256i q4k_scales16(const uint8_t* packed) {
   return _mm256_cvtepu8_epi16(_mm_set_epi32((int)u[3], (int)u[2], (int)u[1], (int)u[0]));
 }
 
+// Q2_K / Q3_K: 4 groups of 32 per half; the 16-bit scales of sub-blocks 8j+2g (low lanes) and 8j+2g+1.
+inline __m256i k16_scale(const int16_t* sc, int j, int g) {
+  return _mm256_setr_m128i(_mm_set1_epi16(sc[8 * j + 2 * g]), _mm_set1_epi16(sc[8 * j + 2 * g + 1]));
+}
+
+// Q3_K's 12 packed bytes -> its 16 signed 6-bit scales (value - 32), in sub-block order.
+inline void q3k_scales(const uint8_t* s, int16_t sc[16]) {
+  for (int k = 0; k < 4; k++) {
+    sc[k] = (int16_t)(((s[k] & 15) | ((s[8 + k] & 3) << 4)) - 32);
+    sc[k + 4] = (int16_t)(((s[4 + k] & 15) | (((s[8 + k] >> 2) & 3) << 4)) - 32);
+    sc[k + 8] = (int16_t)(((s[k] >> 4) | (((s[8 + k] >> 4) & 3) << 4)) - 32);
+    sc[k + 12] = (int16_t)(((s[4 + k] >> 4) | (((s[8 + k] >> 6) & 3) << 4)) - 32);
+  }
+}
+
 // A superblock row kernel fn<NT>(nb, w, a, arb, y, ldy) as the Row type tile_rows takes.
 #define ROSETTA_TILE_ROW(Name, fn)                                                                          \
   template <typename B, int NT>                                                                             \

@@ -77,11 +77,6 @@ void q5k_row(int64_t nb, const block_q5_K* w, const uint8_t* a, size_t arb, floa
   for (int t = 0; t < NT; t++) y[t * ldy] = hsum8(acc[t]) + summs[t];
 }
 
-// Q2_K / Q3_K: the 16-bit scales of sub-blocks 8j+2g (low lanes) and 8j+2g+1, as dot_q{2,3}_K's k16_scale.
-inline __m256i k16_scale(const int16_t* sc, int j, int g) {
-  return _mm256_setr_m128i(_mm_set1_epi16(sc[8 * j + 2 * g]), _mm_set1_epi16(sc[8 * j + 2 * g + 1]));
-}
-
 // Q2_K x Q8_K (dot_q2_K): one row, NT tokens. Per superblock the mins x bsums lanes are fma'd with dmin,
 // then the scaled sums with d, into the same accumulator.
 template <int NT>
@@ -147,12 +142,7 @@ void q3k_row(int64_t nb, const block_q3_K* w, const uint8_t* a, size_t arb, floa
     const float wd = half_to_f32(w[i].d);
     const uint8_t* sb = w[i].scales;
     int16_t sc[16];
-    for (int k = 0; k < 4; k++) {
-      sc[k] = (int16_t)(((sb[k] & 15) | ((sb[8 + k] & 3) << 4)) - 32);
-      sc[k + 4] = (int16_t)(((sb[4 + k] & 15) | (((sb[8 + k] >> 2) & 3) << 4)) - 32);
-      sc[k + 8] = (int16_t)(((sb[k] >> 4) | (((sb[8 + k] >> 4) & 3) << 4)) - 32);
-      sc[k + 12] = (int16_t)(((sb[4 + k] >> 4) | (((sb[8 + k] >> 6) & 3) << 4)) - 32);
-    }
+    q3k_scales(sb, sc);
     const __m256i hbits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].hmask));
     __m256i ql[8], qh[8], s[8];
 #pragma GCC unroll 8
