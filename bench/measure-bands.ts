@@ -21,9 +21,9 @@
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 
-import { runComparison, type SideSpec } from "../src/compare/run.js";
+import { runComparison, type SideSpec } from "../src/pipeline/run-comparison.js";
 import { worstNmse } from "../src/compare/metrics.js";
-import { diffWeights } from "../src/compare/weights.js";
+import { diffWeights } from "../src/compare/weight-diff.js";
 import { loadModel } from "../src/formats/index.js";
 import { configureLogging } from "../src/util/log.js";
 import { ALL_TYPES, getFixture, type FixtureArch } from "../tests/fixtures/lib/index.js";

@@ -6,7 +6,9 @@
  */
 import type { Trace, TracePoint } from "../trace/types.js";
 import { alignPoints, firstTokenDifference, sampleMismatch, type AlignedPair } from "./align.js";
-import { diagnose, fmt, type IsolationResult } from "./diagnose.js";
+import { diffConfigs, metadataFindings } from "./config-diff.js";
+import { diagnose, type IsolationResult } from "./diagnose.js";
+import { fmt } from "./format.js";
 import { perRowNmse, summaryMetrics, tensorMetrics, worstNmse, type DiffFn } from "./metrics.js";
 import { DEFAULT_THRESHOLD, referenceNoise, selectBand, type Band } from "./tolerances.js";
 import {
@@ -20,8 +22,8 @@ import {
   type SampleMetrics,
   type SideInfo,
   type Verdict,
-} from "./types.js";
-import { diffConfigs, metadataFindings, type WeightDiff } from "./weights.js";
+  type WeightDiff,
+} from "./result.js";
 
 export interface CompareSide {
   trace: Trace;

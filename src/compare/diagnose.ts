@@ -6,11 +6,10 @@
  */
 import type { Trace } from "../trace/types.js";
 import { compareForward } from "./align.js";
-import { DIAGNOSES, type DiagnosisId } from "./diagnoses.js";
+import { fmt } from "./format.js";
 import { worstNmse } from "./metrics.js";
+import { finding, NOT_FAILING, type Finding, type PointResult, type SideInfo, type WeightDiff } from "./result.js";
 import type { Band } from "./tolerances.js";
-import { NOT_FAILING, type Finding, type PointResult, type SideInfo } from "./types.js";
-import type { WeightDiff } from "./weights.js";
 
 /** Result of rerunning one layer of side A on side B's input to that layer. */
 export interface IsolationResult {
@@ -35,19 +34,6 @@ export interface DiagnoseInput {
   isolate?: (layer: number, step: number) => Promise<IsolationResult | null>;
 }
 
-export function finding(id: DiagnosisId, where: string, layer: number | null, evidence: string[], fatal = true, step?: number): Finding {
-  return { id, title: DIAGNOSES[id].title, where, layer, step, evidence, recommendation: DIAGNOSES[id].recommendation, fatal };
-}
-
-/** A metric for people: 4 significant digits, exponent outside [1e-3, 1e4), no trailing zeros ("0", "0.001", "1.5e-6"; "inf", "NaN"). */
-export const fmt = (x: number | null | undefined): string => {
-  if (x === null || x === undefined) return "n/a";
-  if (Number.isNaN(x)) return "NaN";
-  if (!Number.isFinite(x)) return x > 0 ? "inf" : "-inf";
-  if (x === 0) return "0";
-  if (Math.abs(x) >= 1e4 || Math.abs(x) < 1e-3) return x.toExponential(2).replace(/\.?0+e/, "e");
-  return String(Number(x.toPrecision(4)));
-};
 
 function inputFindings(d: DiagnoseInput): Finding[] {
   const ta = d.a.tokens.join(", ");

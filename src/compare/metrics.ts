@@ -10,7 +10,7 @@
  */
 import type { NativeDiffMetrics } from "../native/binding.js";
 import type { Summary } from "../trace/types.js";
-import type { SampleMetrics } from "./types.js";
+import type { SampleMetrics } from "./result.js";
 
 /** What the native kernel returns for (reference, other) (kernels/include/rosetta/reduce.h). */
 export type NativeDiff = NativeDiffMetrics;

@@ -6,10 +6,10 @@
 import type { LoadedModel, TensorView } from "../formats/model.js";
 import { dequantize, mappingBytes, typeTraitsById, type NativeMapping } from "../native/kernels.js";
 import { getRows } from "../native/rows.js";
-import { fmt } from "./diagnose.js";
+import { fmt } from "./format.js";
 import type { DiffFn } from "./metrics.js";
 import { blockDiffLocality, permuteHeads, sameByValue, shiftRows, transpose, valueCmp, type ValueCmp } from "./weight-checks.js";
-import type { TensorDiff } from "./weights.js";
+import type { TensorDiff } from "./result.js";
 
 export interface Src {
   model: LoadedModel;

@@ -19,23 +19,10 @@
  * a top-1 flip is only possible when the two candidates are within 2 * topDelta of each other, so a
  * flip with a larger gap cannot be explained by the band and is a failure.
  */
-import type { Numerics } from "./types.js";
+import type { Band, Numerics } from "./types.js";
 
-export interface Band {
-  /** Quantization class this band applies to (F32, F16, Q8_0, Q4_0, Q4_K_M, ...). */
-  quant: string;
-  numerics: Numerics;
-  /** Per position: max |logit delta| over the union of both top-k id sets. */
-  topDelta: number;
-  /** Per position: KL(llama.cpp || rosetta) from full-vocabulary softmax. */
-  klMax: number;
-  /** Per prompt: mean KL over positions. */
-  klMean: number;
-  /** A flip is a counted near-tie when rosetta's gap to the reference token is at most this. */
-  nearTieGap: number;
-  provisional: boolean;
-  basis: string;
-}
+export type { Band };
+
 
 /** Largest figures of one measurement: per position max top-k delta and KL, per prompt max mean KL. */
 export interface Figures {

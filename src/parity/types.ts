@@ -2,9 +2,25 @@
  * Shapes shared by the parity harness (docs/parity.md). Results are plain JSON so that shards can be
  * written by separate CI jobs and joined by `rosetta parity merge`.
  */
-import type { Band } from "./bands.js";
 
 export type Numerics = "ggml" | "exact";
+
+/** The parity band of one quantization class and numerics mode (values and basis: bands.ts). */
+export interface Band {
+  /** Quantization class this band applies to (F32, F16, Q8_0, Q4_0, Q4_K_M, ...). */
+  quant: string;
+  numerics: Numerics;
+  /** Per position: max |logit delta| over the union of both top-k id sets. */
+  topDelta: number;
+  /** Per position: KL(llama.cpp || rosetta) from full-vocabulary softmax. */
+  klMax: number;
+  /** Per prompt: mean KL over positions. */
+  klMean: number;
+  /** A flip is a counted near-tie when rosetta's gap to the reference token is at most this. */
+  nearTieGap: number;
+  provisional: boolean;
+  basis: string;
+}
 export type IsaName = "scalar" | "avx2" | "avx512";
 
 /** One row of logits, top-k ids (descending, lower id first on equal logits) with their logits. */

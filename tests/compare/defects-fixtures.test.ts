@@ -13,7 +13,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { exitCodeOf } from "../../src/cli/commands/CompareCommand.js";
-import { runComparison } from "../../src/compare/run.js";
+import { runComparison } from "../../src/pipeline/run-comparison.js";
 import { injectDefect, parseDefect } from "../../src/convert/defects.js";
 import { irToGguf, readGgufIr, toF32, type ModelIr } from "../../src/convert/ir.js";
 import { irToApr } from "../../src/convert/to-apr.js";

@@ -9,7 +9,7 @@ import path from "node:path";
 
 import { afterAll, describe, expect, it } from "vitest";
 
-import { runComparison } from "../../src/compare/run.js";
+import { runComparison } from "../../src/pipeline/run-comparison.js";
 import { injectDefect, parseDefect } from "../../src/convert/defects.js";
 import { irToGguf, readGgufIr } from "../../src/convert/ir.js";
 import { irToApr } from "../../src/convert/to-apr.js";

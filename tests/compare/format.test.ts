@@ -1,8 +1,8 @@
 /** How numbers read in reports: infinite SQNR as "inf", f32 metadata at f32 precision. */
 import { describe, expect, it } from "vitest";
 
-import { fmt } from "../../src/compare/diagnose.js";
-import { showMeta } from "../../src/compare/weights.js";
+import { fmt } from "../../src/compare/format.js";
+import { showMeta } from "../../src/compare/format.js";
 
 describe("report number formats", () => {
   it("fmt: inf/-inf/NaN instead of JavaScript's Infinity", () => {

@@ -15,7 +15,7 @@ import { worstNmse } from "../../src/compare/metrics.js";
 import { renderJson } from "../../src/compare/report/json.js";
 import { renderJunit } from "../../src/compare/report/junit.js";
 import { renderText } from "../../src/compare/report/text.js";
-import { KQ_FULL_MAX, fullPolicy, runComparison } from "../../src/compare/run.js";
+import { KQ_FULL_MAX, fullPolicy, runComparison } from "../../src/pipeline/run-comparison.js";
 import { runLlamaCppTrace } from "../../src/reference/llamacpp.js";
 import { writeTrace } from "../../src/trace/io.js";
 import { InputError } from "../../src/util/errors.js";

@@ -8,7 +8,7 @@
 import { describe, expect, it } from "vitest";
 
 import { exitCodeOf } from "../../src/cli/commands/CompareCommand.js";
-import { runComparison } from "../../src/compare/run.js";
+import { runComparison } from "../../src/pipeline/run-comparison.js";
 import { worstNmse } from "../../src/compare/metrics.js";
 import { ARCHS, getFixture } from "../fixtures/lib/index.js";
 import { tryBridge } from "../reference/env.js";

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { exitCodeOf } from "../../src/cli/commands/CompareCommand.js";
 import { renderText } from "../../src/compare/report/text.js";
-import { runComparison } from "../../src/compare/run.js";
+import { runComparison } from "../../src/pipeline/run-comparison.js";
 import { irToGguf, readGgufIr } from "../../src/convert/ir.js";
 import { irToApr } from "../../src/convert/to-apr.js";
 import { loadTokenizer } from "../../src/tokenizer/index.js";

@@ -17,7 +17,7 @@ import { describe, expect, it } from "vitest";
 
 import { f32Bytes, irToGguf, readGgufIr, toF32 } from "../../src/convert/ir.js";
 import { irToApr } from "../../src/convert/to-apr.js";
-import { diffWeights } from "../../src/compare/weights.js";
+import { diffWeights } from "../../src/compare/weight-diff.js";
 import { loadApr } from "../../src/formats/apr.js";
 import { loadGguf } from "../../src/formats/gguf.js";
 import { loadLlamaBridge } from "../../src/reference/bridge.js";

@@ -5,8 +5,8 @@
  */
 import type { CommandModule } from "yargs";
 
-import { DEMO_DEFECT, DEMO_TOKENS, writeDemoPair } from "../../compare/demo.js";
-import { runComparison } from "../../compare/run.js";
+import { DEMO_DEFECT, DEMO_TOKENS, writeDemoPair } from "../../pipeline/demo.js";
+import { runComparison } from "../../pipeline/run-comparison.js";
 import { EXIT } from "../../util/errors.js";
 import { checkReportPaths, emitReports } from "./CompareCommand.js";
 

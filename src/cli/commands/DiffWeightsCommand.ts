@@ -5,8 +5,10 @@
  */
 import type { CommandModule } from "yargs";
 
-import { fmt } from "../../compare/diagnose.js";
-import { describe as describeTensor, diffWeights, showMeta, type WeightDiff } from "../../compare/weights.js";
+import { fmt } from "../../compare/format.js";
+import { describe as describeTensor, showMeta } from "../../compare/format.js";
+import type { WeightDiff } from "../../compare/result.js";
+import { diffWeights } from "../../compare/weight-diff.js";
 import { loadModel } from "../../formats/index.js";
 import { EXIT } from "../../util/errors.js";
 import { checkWritable, writeOutput } from "../output.js";

@@ -5,7 +5,7 @@
  */
 import type { CommandModule } from "yargs";
 
-import { showMeta } from "../../compare/weights.js";
+import { showMeta } from "../../compare/format.js";
 import { loadModel } from "../../formats/index.js";
 import type { LoadedModel } from "../../formats/model.js";
 

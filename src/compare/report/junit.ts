@@ -5,8 +5,8 @@
  * passes); findings are
  * attached as failures of a `diagnosis` testcase.
  */
-import { fmt } from "../diagnose.js";
-import type { ComparisonResult, PointResult } from "../types.js";
+import { fmt } from "../format.js";
+import type { ComparisonResult, PointResult } from "../result.js";
 
 function esc(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&apos;");

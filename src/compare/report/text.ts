@@ -5,9 +5,9 @@
  * failing layer shows its key points (the first divergence, its output, the first NaN), and everything
  * after the first divergence is one line per step; -v prints every point of every section. Colour only on a terminal, never when NO_COLOR is set.
  */
-import { fmt } from "../diagnose.js";
-import { NOT_FAILING, PASSING, type ComparisonResult, type Finding, type PointResult, type SampleMetrics } from "../types.js";
-import { describe, fieldName, showMeta } from "../weights.js";
+import { fieldName } from "../config-diff.js";
+import { describe, fmt, showMeta } from "../format.js";
+import { NOT_FAILING, PASSING, type ComparisonResult, type Finding, type PointResult, type SampleMetrics } from "../result.js";
 
 export interface TextOptions {
   verbose?: boolean;

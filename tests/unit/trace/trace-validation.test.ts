@@ -9,7 +9,7 @@ import path from "node:path";
 
 import { beforeAll, describe, expect, it } from "vitest";
 
-import { runComparison } from "../../../src/compare/run.js";
+import { runComparison } from "../../../src/pipeline/run-comparison.js";
 import { runRosettaTrace } from "../../../src/model/trace-run.js";
 import { parseTrace, readTrace, readTraceTensors, writeTrace } from "../../../src/trace/io.js";
 import { decodeSafetensors, encodeSafetensors } from "../../../src/trace/safetensors.js";

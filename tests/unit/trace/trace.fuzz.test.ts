@@ -18,11 +18,11 @@ import path from "node:path";
 
 import { beforeAll, describe, expect, it } from "vitest";
 
-import { runComparison } from "../../../src/compare/run.js";
+import { runComparison } from "../../../src/pipeline/run-comparison.js";
 import { renderJson } from "../../../src/compare/report/json.js";
 import { renderJunit } from "../../../src/compare/report/junit.js";
 import { renderText } from "../../../src/compare/report/text.js";
-import type { ComparisonResult } from "../../../src/compare/types.js";
+import type { ComparisonResult } from "../../../src/compare/result.js";
 import { runRosettaTrace } from "../../../src/model/trace-run.js";
 import { readTrace, readTraceTensors, writeTrace } from "../../../src/trace/io.js";
 import { RosettaError } from "../../../src/util/errors.js";

@@ -4,7 +4,8 @@
  * Side B is the reference: every relative metric divides by B's energy.
  */
 import type { PointKind } from "../trace/types.js";
-import type { DiagnosisId } from "./diagnoses.js";
+import type { NoiseInfo } from "./tolerances.js";
+import { DIAGNOSES, type DiagnosisId } from "./vocabulary.js";
 
 export const COMPARISON_SCHEMA = "rosetta-comparison";
 export const COMPARISON_SCHEMA_VERSION = 1;
@@ -87,6 +88,11 @@ export interface Finding {
   fatal: boolean;
 }
 
+/** A finding in the vocabulary: its title and default recommendation come from DIAGNOSES. */
+export function finding(id: DiagnosisId, where: string, layer: number | null, evidence: string[], fatal = true, step?: number): Finding {
+  return { id, title: DIAGNOSES[id].title, where, layer, step, evidence, recommendation: DIAGNOSES[id].recommendation, fatal };
+}
+
 /**
  * UNVERIFIED: nothing failed, but some compared points agree only in their summaries (no full tensors);
  * never a MATCH (docs/comparison.md: `--assert-match` fails it unless `--accept-summaries`).
@@ -127,7 +133,7 @@ export interface ComparisonResult {
   /** The precision band of this pair (null: none, the threshold alone decides; with an explicit threshold: context only). */
   band: { id: string; nmse: number; provisional: boolean; basis: string } | null;
   /** The reference's own noise (measured; docs/tolerances.md): run to run, and rosetta's two numerics modes. */
-  noise?: import("./tolerances.js").NoiseInfo;
+  noise?: NoiseInfo;
   points: PointResult[];
   counts: Record<PointStatus, number>;
   firstDivergence: PointResult | null;
@@ -142,6 +148,62 @@ export interface ComparisonResult {
   /** What the run chose to leave out and why (e.g. kq_softmax of a long prompt). */
   notes?: string[];
   /** Weight-level diff, when both sides were model files. */
-  weights?: import("./weights.js").WeightDiff;
+  weights?: WeightDiff;
   timings?: Record<string, number>;
 }
+
+/* ---- the weight-level diff (`rosetta diff-weights`, and the evidence a comparison uses) ---- */
+
+export type TensorStatus =
+  | "identical" // same type, same bytes
+  | "close" // values agree within the floor of the two types
+  | "differs"
+  | "transposed"
+  | "permuted"
+  | "swapped"
+  | "shifted"
+  | "missing-in-a"
+  | "missing-in-b"
+  | "shape-mismatch"
+  | "not-compared";
+
+export interface TensorDiff {
+  key: string; // role key
+  layer: number | null;
+  nameA: string | null;
+  nameB: string | null;
+  dimsA: number[] | null;
+  dimsB: number[] | null;
+  typeA: string | null;
+  typeB: string | null;
+  status: TensorStatus;
+  sqnrDb: number | null;
+  floorDb: number | null;
+  cosine: number | null;
+  note?: string;
+}
+
+export interface MetadataDiff {
+  field: string;
+  a: unknown;
+  b: unknown;
+}
+
+export interface WeightDiff {
+  a: string;
+  b: string;
+  tensors: TensorDiff[];
+  metadata: MetadataDiff[];
+  findings: Finding[];
+}
+
+export interface ConfigDiff {
+  /** Fields both sides record that differ. */
+  mismatches: MetadataDiff[];
+  /** Fields both sides record (equal or not). */
+  compared: string[];
+  /** Fields one side (or both) does not record: not compared, never counted as agreeing. */
+  missingA: string[];
+  missingB: string[];
+}
+

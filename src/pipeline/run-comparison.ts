@@ -17,10 +17,10 @@ import type { F32Tensor } from "../trace/safetensors.js";
 import type { Trace, TracePoint } from "../trace/types.js";
 import { InputError, RosettaError } from "../util/errors.js";
 import { logger } from "../util/log.js";
-import { compareTraces, type CompareSide } from "./compare.js";
-import type { IsolationResult } from "./diagnose.js";
-import type { ComparisonResult } from "./types.js";
-import { diffWeights, type WeightDiff } from "./weights.js";
+import { compareTraces, type CompareSide } from "../compare/compare.js";
+import type { IsolationResult } from "../compare/diagnose.js";
+import type { ComparisonResult, WeightDiff } from "../compare/result.js";
+import { diffWeights } from "../compare/weight-diff.js";
 
 export type EngineName = "rosetta" | "llama.cpp";
 
