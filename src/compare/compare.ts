@@ -215,7 +215,7 @@ export async function compareTraces(a: CompareSide, b: CompareSide, opts: Compar
   const firstDivergence = points.find((p) => p.status === "diverged" || p.status === "nonfinite") ?? null;
   const config = configCheck(a.trace, b.trace);
   // model files on both sides: the weight diff already diffed the same configs (and knows missing tensors)
-  const configFindings = opts.weights ? [] : metadataFindings(config.mismatches, [], config.arch);
+  const configFindings = opts.weights ? [] : metadataFindings(config.mismatches, null, config.arch);
   const findings = await diagnose({ a: sa, b: sb, traceA: a.trace, traceB: b.trace, points, firstDivergence, weights: opts.weights, configFindings, isolate: opts.isolate, band });
   const diagnosis = findings.find((f) => f.fatal) ?? findings.find((f) => f.id === "precision-drift") ?? null;
   const why = explicitEvidence(ctx, firstDivergence);

@@ -62,20 +62,40 @@ export function diffMetadata(a: ModelConfig, b: ModelConfig): MetadataDiff[] {
   return diffConfigs(a, b).mismatches;
 }
 
-/** Config flags the loader derives from which tensors exist: a missing tensor explains them. */
+/** Config flags the loader derives from which tensors exist: a missing (or all-zero vs absent) tensor explains them. */
 const DERIVED: Record<string, RegExp> = { qkvBias: /attn_[qkv]_bias$/, qkNorm: /attn_[qk]_norm$/ };
 
-/** Findings for config differences (`tensors`: the weight diff's, so a missing tensor explains its derived flag). */
-export function metadataFindings(md: MetadataDiff[], tensors: TensorDiff[], arch?: unknown): Finding[] {
+/** Fields that follow from the architecture (its table): reported with it, transplanted with it. */
+export const ARCH_DERIVED = new Set(["ropeLayout", "qkvBias", "qkNorm", "tiedEmbeddings"]);
+
+/**
+ * Findings for config differences. `tensors`: the weight diff's, when both sides are model files: then
+ * the RoPE layout is judged on the Q/K weights themselves (equivalent when their rows are permuted to
+ * match, a mismatch named on the tensor when not), and an architecture difference alone is a
+ * conversion between families, not a defect. Between traces (no tensors) a layout difference within
+ * one architecture is a mismatch; across architectures the activations decide (compared modulo the
+ * NORM/NEOX row order).
+ */
+export function metadataFindings(md: MetadataDiff[], tensors: TensorDiff[] | null, arch?: unknown): Finding[] {
   const out: Finding[] = [];
-  const missing = tensors.filter((t) => t.status === "missing-in-a" || t.status === "missing-in-b").map((t) => t.key);
+  const missing = (tensors ?? []).filter((t) => t.status === "missing-in-a" || t.status === "missing-in-b" || t.relation?.kind === "zero-vs-absent").map((t) => t.key);
   const explained = (f: string) => DERIVED[f] !== undefined && missing.some((k) => DERIVED[f].test(k));
-  const rope = md.filter((m) => m.field === "ropeLayout");
-  const rest = md.filter((m) => m.field !== "ropeLayout" && !explained(m.field));
-  if (rope.length) out.push(finding("rope-layout-mismatch", "metadata", null, [`rope layout: A ${String(rope[0].a)}, B ${String(rope[0].b)}`]));
-  // tiedEmbeddings alone is a storage choice, not a numerics difference
-  const real = rest.filter((m) => m.field !== "tiedEmbeddings");
-  if (real.length) out.push(finding("metadata-mismatch", "metadata", null, real.map((m) => `${fieldName(m.field, arch)}: A ${showMeta(m.a)}, B ${showMeta(m.b)}`)));
+  const archDiff = md.find((m) => m.field === "arch");
+  const rope = md.find((m) => m.field === "ropeLayout");
+  if (archDiff) {
+    out.push(finding("architecture-differs", "metadata", null, [
+      `architecture: A ${String(archDiff.a)}, B ${String(archDiff.b)}: the capture points align (same layers and widths), so they are compared as one network`,
+      ...(rope ? [`RoPE layout: A ${String(rope.a)}, B ${String(rope.b)}: q, k, q_rope and k_rope are compared modulo the NORM/NEOX row order within each head`] : []),
+    ], false));
+  } else if (rope && !tensors) {
+    out.push(finding("rope-layout-mismatch", "metadata", null, [`rope layout: A ${String(rope.a)}, B ${String(rope.b)}`]));
+  }
+  // tiedEmbeddings alone is a storage choice, not a numerics difference; arch-derived flags go with the arch
+  const real = md.filter((m) => m.field !== "arch" && m.field !== "ropeLayout" && m.field !== "tiedEmbeddings" && !explained(m.field) && !(archDiff && ARCH_DERIVED.has(m.field)));
+  if (real.length) {
+    const f = finding("metadata-mismatch", "metadata", null, real.map((m) => `${fieldName(m.field, arch)}: A ${showMeta(m.a)}, B ${showMeta(m.b)}`));
+    f.keys = real.map((m) => m.field);
+    out.push(f);
+  }
   return out;
 }
-

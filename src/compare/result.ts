@@ -86,6 +86,21 @@ export interface Finding {
   recommendation: string;
   /** Fails the comparison (true) or is informational (precision drift within band). */
   fatal: boolean;
+  /** The tensors (role keys) the finding is about: what an experiment transplants to test it. */
+  tensors?: string[];
+  /** The config fields the finding is about (metadata findings). */
+  keys?: string[];
+  /** The counterfactual rerun that tested it (experiments.ts). */
+  experiment?: ExperimentCheck;
+}
+
+/** Outcome of rerunning one side with the finding's tensors/keys taken from the other side. */
+export interface ExperimentCheck {
+  transplanted: string[];
+  /** Every compared point matches after the transplant. */
+  explainsAll: boolean;
+  /** First divergence after the transplant (null: none). */
+  firstDivergenceAfter: { key: string; step: number; nmse: number | null } | null;
 }
 
 /** A finding in the vocabulary: its title and default recommendation come from DIAGNOSES. */
@@ -155,6 +170,13 @@ export interface ComparisonResult {
 /* ---- the weight-level diff (`rosetta diff-weights`, and the evidence a comparison uses) ---- */
 
 export type TensorStatus =
+  | "requantized" // same type, different bytes, values within the type's rounding
+  | "scaled" // a uniform scale, a sign flip or an additive offset of B's values
+  | "misplaced" // a copy of another tensor of B (another role or layer)
+  | "corrupted" // a few rows or blocks differ, the rest is equal
+  | "nonfinite" // NaN/Inf where B has none
+  | "equivalent" // a different parametrization of the same function (Q/K in the other RoPE order, a zero bias vs none)
+  | "rope-unpermuted" // Q/K rows in the order of the other side's RoPE layout (a relabel without the permutation)
   | "identical" // same type, same bytes
   | "close" // values agree within the floor of the two types
   | "differs"
@@ -181,6 +203,24 @@ export interface TensorDiff {
   floorDb: number | null;
   cosine: number | null;
   note?: string;
+  /** What A's tensor is on B's side (correspondence.ts), with the number that proves it. */
+  relation?: Relation;
+}
+
+export interface Relation {
+  kind:
+    | "copy-of" | "exchanged" | "scaled" | "sign-flipped" | "offset" | "transposed" | "rope-permuted" | "heads-permuted"
+    | "rows-permuted" | "cols-permuted" | "rows-differ" | "blocks-differ" | "requantized" | "nonfinite" | "dequant" | "zero-vs-absent";
+  /** The role key of B it corresponds to (copy-of, exchanged). */
+  other?: string;
+  /** The scale (scaled, sign-flipped) or offset. */
+  factor?: number;
+  /** Rows/blocks involved, of `total`. */
+  count?: number;
+  total?: number;
+  rows?: number[];
+  /** SQNR of A against B with the relation applied. */
+  sqnrDb?: number;
 }
 
 export interface MetadataDiff {

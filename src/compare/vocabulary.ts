@@ -19,7 +19,31 @@ export const DIAGNOSES = {
   },
   "tensors-swapped": {
     title: "tensors swapped",
-    recommendation: "map the tensor names to roles correctly at conversion/load (the two tensors are exchanged)",
+    recommendation: "map the tensor names to roles correctly at conversion/load (the two tensors are exchanged; any two tensors of one shape, in one layer or across layers)",
+  },
+  "tensor-misplaced": {
+    title: "tensor taken from the wrong place",
+    recommendation: "the tensor is a copy of another role or layer (a wrong name mapping or a repeated layer): export the right source tensor",
+  },
+  "tensor-scaled": {
+    title: "weights rescaled",
+    recommendation: "the tensor is the reference's up to a uniform factor, sign or offset: check scale factors, norm-weight offsets (+1 conventions) and dtype conversions at export",
+  },
+  "rows-permuted": {
+    title: "rows permuted",
+    recommendation: "the tensor holds the reference's rows in another order (heads or rows reordered): apply the same order at conversion, or reorder consistently through the layer",
+  },
+  "blocks-corrupted": {
+    title: "blocks corrupted",
+    recommendation: "a few rows or quantization blocks differ and the rest is equal: a partial write, an offset error or a corrupted file region",
+  },
+  "equivalent-reparametrization": {
+    title: "equivalent reparametrization",
+    recommendation: "none needed: the two sides store the same function differently (the report compares them modulo this)",
+  },
+  "architecture-differs": {
+    title: "architecture differs",
+    recommendation: "none needed when the conversion is right: the two files name different architecture families of one network",
   },
   "tensor-missing": {
     title: "tensor missing",

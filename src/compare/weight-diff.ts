@@ -1,19 +1,20 @@
 /**
  * Weight-level diff of two loaded models (`rosetta diff-weights A B`, and the evidence the comparison
- * uses): tensors matched by role; missing/extra; dims (row-major, so GGUF's innermost-first order never
- * looks transposed); dtypes; byte identity; dequantized values (SQNR against the floor for the two
- * types); transposition by shape and, for square weights, by value; Q/K rows permuted within heads;
- * Q/K and gate/up swapped; a shifted embedding table; metadata differences.
+ * uses): tensors matched by role; missing/extra (a zero bias against none is the same function); dims
+ * (row-major, so GGUF's innermost-first order never looks transposed); dtypes; byte identity; then, for
+ * every tensor that differs, what it is on the other side (correspondence.ts: a copy of another tensor,
+ * an exchange, a scale/sign/offset, a transposition, rows/heads permuted, corrupted rows or blocks,
+ * quantization noise); Q/K across RoPE layouts modulo the NORM/NEOX row permutation; metadata.
  */
 import type { LoadedModel, TensorView } from "../formats/model.js";
-import { diffMetrics, mappingBytes, openMapping } from "../native/kernels.js";
+import { diffMetrics, openMapping } from "../native/kernels.js";
 import { diffMetadata, metadataFindings } from "./config-diff.js";
-import { describe } from "./format.js";
+import { bytesOf, matchFloorDb, Matcher, type Src } from "./correspondence.js";
+import { describe, fmt } from "./format.js";
 import type { DiffFn } from "./metrics.js";
 import { finding, type Finding, type TensorDiff, type WeightDiff } from "./result.js";
 import { normType, weightSqnrFloor } from "./tolerances.js";
 import type { DiagnosisId } from "./vocabulary.js";
-import { checkValues, type Src } from "./weight-values.js";
 
 export interface WeightDiffOptions {
   /** Tensors larger than this are compared on their first rows only (default 8M elements). */
@@ -21,10 +22,6 @@ export interface WeightDiffOptions {
   diff?: DiffFn;
   /** Called per tensor (progress on long runs). */
   onTensor?: (i: number, n: number, key: string) => void;
-}
-
-function bytesOf(s: Src, t: TensorView): Uint8Array {
-  return mappingBytes(s.map, t.offset, t.byteLength);
 }
 
 function base(key: string, ta: TensorView | undefined, tb: TensorView | undefined): TensorDiff {
@@ -48,39 +45,105 @@ function tiedOutput(key: string, m: LoadedModel): boolean {
   return key === "output" && m.config.tiedEmbeddings;
 }
 
-function compareOne(key: string, a: Src, b: Src, opts: Required<Pick<WeightDiffOptions, "maxElements" | "diff">>): TensorDiff {
+const QK = /^(?:blk\.\d+\.)?attn_[qk](?:_bias)?$/;
+
+/** Q/K weights of two sides whose RoPE layouts differ: equal modulo the NORM/NEOX row permutation? */
+function crossLayout(d: TensorDiff, ta: TensorView, tb: TensorView, a: Src, b: Src, m: Matcher): TensorDiff | null {
+  const la = a.model.config.ropeLayout, lb = b.model.config.ropeLayout;
+  if (la === lb || !QK.test(d.key) || ta.dims.join() !== tb.dims.join()) return null;
+  const role = d.key.replace(/^blk\.\d+\./, "").replace(/_bias$/, "");
+  const nHead = role === "attn_q" ? a.model.config.nHead : a.model.config.nHeadKv;
+  // A in adjacent-pair order (NORM) is B's split halves permuted, and the reverse
+  const s = m.ropePermuted(d.key, ta, tb, nHead, la === "neox");
+  const floor = ta.type === tb.type ? 100 : matchFloorDb(ta.typeName, tb.typeName);
+  if (s !== null && s >= floor) {
+    return { ...d, status: "equivalent", relation: { kind: "rope-permuted", sqnrDb: s }, note: `rows in A's RoPE order (${la}) are B's (${lb}) permuted within each head (SQNR ${fmt(s)} dB after the permutation): the same function` };
+  }
+  const same = ta.type === tb.type && Buffer.compare(bytesOf(a, ta), bytesOf(b, tb)) === 0;
+  if (same) {
+    return { ...d, status: "rope-unpermuted", note: `rows are B's as stored, but A rotates them as ${la} and B as ${lb}: the Q/K rows were not permuted for A's RoPE layout` };
+  }
+  return null;
+}
+
+function compareOne(key: string, a: Src, b: Src, m: Matcher): TensorDiff {
   const ta = a.model.byRole.get(key);
   const tb = b.model.byRole.get(key);
   const d = base(key, ta, tb);
   if (!ta || !tb) {
     if (!ta && tb && tiedOutput(key, a.model)) return { ...d, status: "not-compared", note: "A ties the output to token_embd" };
     if (ta && !tb && tiedOutput(key, b.model)) return { ...d, status: "not-compared", note: "B ties the output to token_embd" };
+    if (/_bias$/.test(key) && m.zeroIn(ta ? "a" : "b", key)) {
+      return { ...d, status: "equivalent", relation: { kind: "zero-vs-absent" }, note: `${ta ? "A" : "B"} has an all-zero ${key}, the other side none: the same function` };
+    }
     return { ...d, status: ta ? "missing-in-b" : "missing-in-a" };
   }
+  const cross = crossLayout(d, ta, tb, a, b, m);
+  if (cross) return cross;
   if (ta.type === tb.type && ta.byteLength === tb.byteLength && ta.dims.join() === tb.dims.join()) {
-    const ba = bytesOf(a, ta);
-    const bb = bytesOf(b, tb);
-    if (Buffer.compare(ba, bb) === 0) return { ...d, status: "identical", sqnrDb: Infinity, cosine: 1 };
+    if (Buffer.compare(bytesOf(a, ta), bytesOf(b, tb)) === 0) return { ...d, status: "identical", sqnrDb: Infinity, cosine: 1 };
+    const copy = m.exactCopyIn(ta, key);
+    if (copy) return { ...d, status: "misplaced", relation: { kind: "copy-of", other: copy, sqnrDb: Infinity }, note: `A's ${key} is a byte copy of B's ${copy}` };
   }
-  return checkValues(d, ta, tb, a, b, opts);
+  return m.relate(d, ta, tb);
 }
 
-/** Groups per-tensor results into findings: one per (diagnosis, role), listing the layers. */
+/** A's k holds B's j and A's j holds B's k: an exchange of the two (any roles, any layers). */
+function markExchanges(tensors: TensorDiff[]): void {
+  const by = new Map(tensors.map((t) => [t.key, t]));
+  for (const t of tensors) {
+    if (t.status !== "misplaced" || !t.relation?.other) continue;
+    const o = by.get(t.relation.other);
+    if (o && (o.status === "misplaced" || o.status === "swapped") && o.relation?.other === t.key) {
+      for (const [x, y] of [[t, o], [o, t]] as const) {
+        x.status = "swapped";
+        x.relation = { ...x.relation!, kind: "exchanged", other: y.key };
+        x.note = `A's ${x.key} and A's ${y.key} are B's ${y.key} and ${x.key}: the two tensors are exchanged`;
+      }
+    }
+  }
+}
+
+const STATUS_DIAGNOSIS: Partial<Record<TensorDiff["status"], DiagnosisId>> = {
+  "missing-in-a": "tensor-missing",
+  "missing-in-b": "tensor-missing",
+  transposed: "layout-transposed",
+  swapped: "tensors-swapped",
+  misplaced: "tensor-misplaced",
+  scaled: "tensor-scaled",
+  corrupted: "blocks-corrupted",
+  nonfinite: "nonfinite",
+  requantized: "weights-differ",
+  "rope-unpermuted": "rope-layout-mismatch",
+  equivalent: "equivalent-reparametrization",
+  shifted: "rows-permuted",
+};
+
+function diagnosisOf(t: TensorDiff): DiagnosisId | null {
+  if (t.status === "permuted") return t.relation?.kind === "rope-permuted" ? "qk-rope-permutation" : "rows-permuted";
+  if (t.status === "differs") return t.note?.startsWith("dequant") ? "dequant-mismatch" : "weights-differ";
+  if (t.status === "shape-mismatch") return "weights-differ";
+  return STATUS_DIAGNOSIS[t.status] ?? null;
+}
+
+/** The tensors a finding is about (role keys): what an experiment transplants to test it. */
+export function tensorsOfFinding(f: Finding): string[] {
+  return f.tensors ?? [];
+}
+
+/** Groups per-tensor results into findings: one per (diagnosis, role[, relation]), listing the layers. */
 function tensorFindings(tensors: TensorDiff[]): Finding[] {
   const groups = new Map<string, { id: DiagnosisId; items: TensorDiff[]; fatal: boolean }>();
   const add = (id: DiagnosisId, t: TensorDiff, fatal = true, tag = "") => {
     const role = t.key.replace(/^blk\.\d+\./, "");
-    const g = groups.get(`${id}|${role}|${tag}`) ?? { id, items: [], fatal };
+    const k = `${id}|${role}|${tag}`;
+    const g = groups.get(k) ?? { id, items: [], fatal };
     g.items.push(t);
-    groups.set(`${id}|${role}|${tag}`, g);
+    groups.set(k, g);
   };
   for (const t of tensors) {
-    if (t.status === "missing-in-a" || t.status === "missing-in-b") add("tensor-missing", t);
-    else if (t.status === "transposed") add("layout-transposed", t);
-    else if (t.status === "permuted") add("qk-rope-permutation", t);
-    else if (t.status === "swapped") add("tensors-swapped", t);
-    else if (t.status === "shifted" || t.status === "shape-mismatch") add("weights-differ", t, true, t.status);
-    else if (t.status === "differs") add(t.note?.startsWith("dequant") ? "dequant-mismatch" : "weights-differ", t);
+    const id = diagnosisOf(t);
+    if (id) add(id, t, id !== "equivalent-reparametrization", `${t.relation?.kind ?? ""}|${t.relation?.other?.replace(/^blk\.\d+\./, "") ?? ""}`);
     if (t.typeA && t.typeB && t.typeA !== t.typeB && t.status !== "missing-in-a" && t.status !== "missing-in-b") add("dtype-mismatch", t, false);
   }
   const out: Finding[] = [];
@@ -90,24 +153,36 @@ function tensorFindings(tensors: TensorDiff[]): Finding[] {
     const where = layers.length ? `${layers.length} layer(s): ${layers.slice(0, 12).join(", ")}${layers.length > 12 ? ", ..." : ""}` : "global";
     const ev = [`${first.key}: ${describe(first)}`];
     if (g.items.length > 1) ev.push(`same for ${g.items.length} tensor(s) of this role (${where})`);
-    out.push(finding(g.id, first.key, first.layer, ev, g.fatal));
+    const f = finding(g.id, first.key, first.layer, ev, g.fatal);
+    if (g.id !== "dtype-mismatch") {
+      const keys = new Set<string>();
+      for (const t of g.items) {
+        keys.add(t.key);
+        if (t.relation?.kind === "exchanged" && t.relation.other) keys.add(t.relation.other);
+      }
+      f.tensors = [...keys];
+    }
+    out.push(f);
   }
-  return out;
+  // an exchange is one finding, not one per side
+  return out.filter((f, i) => f.id !== "tensors-swapped" || !out.slice(0, i).some((g) => g.id === "tensors-swapped" && g.tensors?.slice().sort().join() === f.tensors?.slice().sort().join()));
 }
 
 export function diffWeights(a: LoadedModel, b: LoadedModel, opts: WeightDiffOptions = {}): WeightDiff {
   const sa: Src = { model: a, map: openMapping(a.path) };
   const sb: Src = { model: b, map: openMapping(b.path) };
+  const m = new Matcher(sa, sb, { maxElements: opts.maxElements ?? 8 << 20, diff: opts.diff ?? diffMetrics });
   try {
-    const o = { maxElements: opts.maxElements ?? 8 << 20, diff: opts.diff ?? diffMetrics };
     const keys = [...new Set([...a.byRole.keys(), ...b.byRole.keys()])];
     const tensors = keys.map((k, i) => {
       opts.onTensor?.(i, keys.length, k);
-      return compareOne(k, sa, sb, o);
+      return compareOne(k, sa, sb, m);
     });
+    markExchanges(tensors);
     const metadata = diffMetadata(a.config, b.config);
     return { a: a.path, b: b.path, tensors, metadata, findings: [...metadataFindings(metadata, tensors, b.config.arch), ...tensorFindings(tensors)] };
   } finally {
+    m.release();
     sa.map.close();
     sb.map.close();
   }

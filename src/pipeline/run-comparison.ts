@@ -181,7 +181,7 @@ function checkContext(input: { tokens?: number[]; gen: number }, ...sides: Resol
 }
 
 /** The structure fields that make two models the same network (arch by family: a mistral file may say llama). */
-const STRUCTURE = ["arch", "nLayer", "nEmbd", "nHead", "nHeadKv", "nFf"] as const;
+const STRUCTURE = ["nLayer", "nEmbd", "nHead", "nHeadKv", "nFf"] as const;
 const FAMILY: Record<string, string> = { mistral: "llama" };
 
 function configOf(r: Resolved): Record<string, unknown> | undefined {

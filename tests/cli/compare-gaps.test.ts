@@ -34,12 +34,10 @@ describe("rosetta A B: user errors are one line, exit 2", () => {
     expect(oneLine(r.stderr)).toBe(true);
   });
 
-  it("two different networks (llama vs qwen2 fixtures): one clear line instead of a report", () => {
-    const r = runCli([llama, qwen, "--tokens", "1,2", "-q"]);
-    expect(r.code, r.stderr).toBe(2);
-    expect(r.stdout).toBe("");
-    expect(r.stderr).toMatch(/are different networks \(arch differs\): nothing to compare layer by layer/);
-    expect(oneLine(r.stderr)).toBe(true);
+  it("llama vs qwen2 fixtures of one shape: compared (architecture differs is a finding), not refused", () => {
+    const r = runCli([llama, qwen, "--tokens", "1,2", "--assert-match"]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout).toMatch(/architecture differs/);
   });
 });
 

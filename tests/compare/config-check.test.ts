@@ -130,12 +130,11 @@ describe.skipIf(!bridge)("model config in traces and comparisons", () => {
     expect(renderText(r2)).toMatch(/Config: could not be compared[\s\S]*model config could not be compared/);
   });
 
-  it("two different networks are refused before running: one line, exit 2", async () => {
+  it("an architecture difference is a config finding, not a refusal; networks that cannot align are refused: one line, exit 2", async () => {
     const qwen = await getFixture("qwen2", "F32");
-    const err = await runComparison({ a: { path: good }, b: { path: qwen }, prompt: "hi" }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(InputError);
-    expect((err as Error).message).toMatch(/are different networks \(arch differs\): nothing to compare layer by layer/);
-    expect((err as Error).message).not.toContain("\n");
+    const res = await runComparison({ a: { path: good }, b: { path: qwen }, tokens: [1, 2, 3] });
+    expect(res.findings.find((f) => f.id === "architecture-differs")?.evidence[0]).toMatch(/architecture: A llama, B qwen2/);
+    expect(res.verdict).toBe("DIVERGED"); // two fixtures with different random weights
     // dims from a saved trace's config count too
     const small = { path: "s.gguf", config: { arch: "llama", nLayer: 5, nEmbd: 64, nHead: 8 } };
     expect(() => checkSameNetwork(small, { path: saved, config: JSON.parse(readFileSync(saved, "utf8")).model.config })).toThrow(

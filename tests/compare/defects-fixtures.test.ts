@@ -58,9 +58,9 @@ const CASES: Case[] = [
   ["swap-gate-up@0", "tensors-swapped", "blk.0.ffn_gate", ALL, "F32"],
   ["rms-eps=1e-2", "metadata-mismatch", "metadata", ALL, "F32"],
   ["rope-base=500000", "metadata-mismatch", "metadata", ALL, "F32"],
-  ["rope-layout", "rope-layout-mismatch", "metadata", ALL, "F32"],
-  ["embed-shift", "weights-differ", "token_embd", ALL, "F32"],
-  ["lm-head-wrong", "weights-differ", "output", ["llama"], "F32"], // qwen2/qwen3 tie the head: refused below
+  ["rope-layout", "rope-layout-mismatch", "blk.0.attn_q", ALL, "F32"],
+  ["embed-shift", "rows-permuted", "token_embd", ALL, "F32"],
+  ["lm-head-wrong", "tensor-misplaced", "output", ["llama"], "F32"], // qwen2/qwen3 tie the head: refused below
   ["drop-bias@0", "tensor-missing", "blk.0.attn_q_bias", ["qwen2"], "F32"],
   ["drop-bias:attn_k_bias@1", "tensor-missing", "blk.1.attn_k_bias", ["qwen2"], "F32"],
   ["q4k-scales-mins:attn_q@0", "dequant-mismatch", "blk.0.attn_q", ALL, "Q4_K_M"],

@@ -37,8 +37,8 @@ const CASES: [string, "gguf" | "apr", string, string][] = [
   ["swap-gate-up@0", "apr", "tensors-swapped", "blk.0.ffn_gate"],
   ["rms-eps=1e-2", "gguf", "metadata-mismatch", "metadata"],
   ["rope-base=500000", "apr", "metadata-mismatch", "metadata"],
-  ["rope-layout", "apr", "rope-layout-mismatch", "metadata"],
-  ["embed-shift", "gguf", "weights-differ", "token_embd"],
+  ["rope-layout", "apr", "rope-layout-mismatch", "blk.0.attn_q"],
+  ["embed-shift", "gguf", "rows-permuted", "token_embd"],
 ];
 
 describe.skipIf(!HAVE_SHARED)("defect corpus on stories260K", () => {
