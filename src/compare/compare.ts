@@ -8,6 +8,7 @@ import type { Trace, TracePoint } from "../trace/types.js";
 import { alignPoints, firstTokenDifference, sampleMismatch, type AlignedPair } from "./align.js";
 import { diffConfigs, metadataFindings } from "./config-diff.js";
 import { diagnose, type IsolationResult } from "./diagnose.js";
+import { expectedNoise, type Expectation } from "./expected.js";
 import { fmt } from "./format.js";
 import { perRowNmse, summaryMetrics, tensorMetrics, worstNmse, type DiffFn } from "./metrics.js";
 import { DEFAULT_THRESHOLD, referenceNoise, selectBand, type Band } from "./tolerances.js";
@@ -92,11 +93,50 @@ function statusOf(m: (SampleMetrics | null)[], threshold: number, band: number):
   return w <= threshold ? "match" : "drift";
 }
 
+/** Q/K points of two sides whose RoPE layouts differ: compared modulo the NORM/NEOX order within heads. */
+interface RopeOrder {
+  /** A's layout: A's features are mapped into B's order before comparing. */
+  toSplit: boolean;
+  nHead: number;
+  nHeadKv: number;
+  headDim: number;
+}
+
+/** x [T, nH*hd] with each head's features reordered: adjacent pairs -> split halves (toSplit) or back. */
+export function permuteFeatures(x: Float32Array, nH: number, hd: number, toSplit: boolean): Float32Array {
+  const out = new Float32Array(x.length);
+  const half = hd / 2, w = nH * hd, T = x.length / w;
+  for (let t = 0; t < T; t++) {
+    for (let h = 0; h < nH; h++) {
+      const o = t * w + h * hd;
+      for (let j = 0; j < half; j++) {
+        for (let s = 0; s < 2; s++) {
+          const adj = o + 2 * j + s, split = o + s * half + j;
+          if (toSplit) out[split] = x[adj];
+          else out[adj] = x[split];
+        }
+      }
+    }
+  }
+  return out;
+}
+
+function ropeOrderOf(a: Trace, b: Trace): RopeOrder | null {
+  const ca = a.model.config as Record<string, unknown> | undefined, cb = b.model.config as Record<string, unknown> | undefined;
+  if (!ca || !cb || !ca.ropeLayout || !cb.ropeLayout || ca.ropeLayout === cb.ropeLayout) return null;
+  const n = (v: unknown) => (typeof v === "number" ? v : NaN);
+  const hd = n(cb.headDim), nHead = n(cb.nHead), nHeadKv = n(cb.nHeadKv);
+  if (!(hd > 0 && hd % 2 === 0 && nHead > 0 && nHeadKv > 0)) return null;
+  return { toSplit: ca.ropeLayout === "norm", nHead, nHeadKv, headDim: hd };
+}
+
 interface Ctx {
   a: CompareSide;
   b: CompareSide;
   threshold: number;
   band: Band | null;
+  expect: Expectation;
+  rope: RopeOrder | null;
   explicit: boolean;
   diff?: DiffFn | null;
   inputMismatch: string | null;
@@ -105,7 +145,10 @@ interface Ctx {
 
 function comparePair(pair: AlignedPair, ctx: Ctx): PointResult {
   const p = (pair.a ?? pair.b)!;
-  const bandNmse = ctx.explicit ? ctx.threshold : Math.max(ctx.threshold, ctx.band?.nmse ?? 0);
+  const exp = ctx.expect.at({ point: String(p.point), layer: p.layer, step: pair.step, key: p.key });
+  // the user's --threshold is the bound; else zero where zero is expected, else the band at this point
+  const threshold = ctx.explicit ? ctx.threshold : exp.zero ? 0 : ctx.threshold;
+  const bandNmse = ctx.explicit ? ctx.threshold : exp.zero ? 0 : Math.max(ctx.threshold, exp.nmse);
   const base = {
     key: p.key,
     point: p.point,
@@ -113,7 +156,7 @@ function comparePair(pair: AlignedPair, ctx: Ctx): PointResult {
     step: pair.step,
     shapeA: pair.a?.shape ?? null,
     shapeB: pair.b?.shape ?? null,
-    gate: { threshold: ctx.threshold, band: bandNmse, bandId: ctx.band?.id ?? null },
+    gate: { threshold, band: bandNmse, bandId: exp.id ?? ctx.band?.id ?? null, ...(exp.zero && !ctx.explicit ? { expected: "zero" as const } : {}) },
     all: null,
     last: null,
   };
@@ -124,7 +167,19 @@ function comparePair(pair: AlignedPair, ctx: Ctx): PointResult {
     mismatch = `decode step ${pair.step} consumes a different generated token on each side (they differ from generated[${ctx.genDiffAt}])`;
   }
   if (mismatch) return { ...base, status: "sample-mismatch", note: mismatch };
-  const tt = tensorsOf(pair, ctx.a, ctx.b, ctx.diff);
+  let tt = tensorsOf(pair, ctx.a, ctx.b, ctx.diff);
+  let modulo: string | undefined;
+  if (tt && ctx.rope && ctx.diff && (p.point === "q" || p.point === "k" || p.point === "q_rope" || p.point === "k_rope")) {
+    const r = ctx.rope;
+    const nH = p.point.startsWith("q") ? r.nHead : r.nHeadKv;
+    const permuted = permuteFeatures(tt.ta, nH, r.headDim, r.toSplit);
+    // after RoPE the order is fixed by each side's layout; before it either order is a valid storage
+    const direct = p.point === "q" || p.point === "k" ? ctx.diff(tt.tb, tt.ta).nmseEnergy : Infinity;
+    if (!(direct <= ctx.diff(tt.tb, permuted).nmseEnergy)) {
+      tt = { ta: permuted, tb: tt.tb };
+      modulo = "compared modulo the NORM/NEOX row order within heads (the two RoPE layouts)";
+    }
+  }
   let all: SampleMetrics;
   let last: SampleMetrics;
   let perToken: number[] | undefined;
@@ -136,8 +191,9 @@ function comparePair(pair: AlignedPair, ctx: Ctx): PointResult {
     all = summaryMetrics(pair.a.all, pair.b.all);
     last = summaryMetrics(pair.a.last, pair.b.last);
   }
-  const status = statusOf([all, last], ctx.threshold, bandNmse);
-  return { ...base, status, all, last, note: noteOf(status, all, last, ctx), perToken };
+  const status = statusOf([all, last], threshold, bandNmse);
+  const note = [noteOf(status, all, last, ctx), modulo].filter(Boolean).join("; ") || undefined;
+  return { ...base, status, all, last, note, perToken };
 }
 
 function noteOf(status: PointStatus, all: SampleMetrics, last: SampleMetrics, ctx: Ctx): string | undefined {
@@ -200,11 +256,16 @@ export async function compareTraces(a: CompareSide, b: CompareSide, opts: Compar
           modeA: sa.settings.numerics as string | undefined,
           modeB: sb.settings.numerics as string | undefined,
         });
+  const expect: Expectation = opts.band !== undefined
+    ? { regime: band ? "band" : "threshold", why: band ? `band ${band.id} (given)` : "the threshold alone (given)", band, at: () => ({ nmse: band?.nmse ?? 0, id: band?.id ?? null, zero: false }) }
+    : expectedNoise(sa, sb, opts.weights, band);
   const ctx: Ctx = {
     a,
     b,
     threshold,
-    band,
+    band: expect.band,
+    expect,
+    rope: ropeOrderOf(a.trace, b.trace),
     explicit: opts.threshold !== undefined,
     diff: opts.diff,
     inputMismatch: inputMismatch(a.trace, b.trace),
@@ -227,7 +288,8 @@ export async function compareTraces(a: CompareSide, b: CompareSide, opts: Compar
     b: sb,
     threshold,
     thresholdExplicit: ctx.explicit,
-    band: band && { id: band.id, nmse: band.nmse, provisional: band.provisional, basis: band.basis },
+    band: expect.band && { id: expect.band.id, nmse: expect.band.nmse, provisional: expect.band.provisional, basis: expect.band.basis },
+    regime: { id: expect.regime, why: ctx.explicit ? `${expect.why}; --threshold ${fmt(threshold)} given: it is the bound for activations` : expect.why },
     noise: referenceNoise(sb.fileType),
     points,
     counts,

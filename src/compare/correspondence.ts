@@ -388,7 +388,7 @@ export class Matcher {
   ropePermuted(key: string, ta: TensorView, tb: TensorView, nHead: number, toSplit: boolean): number | null {
     const A = this.load(this.a, ta), B = this.load(this.b, tb);
     if (A.partial || B.partial || A.data.length !== B.data.length) return null;
-    return sqnr(A.data, permuteHeads(B.data, nHead, B.cols, toSplit), this.o.diff);
+    return sqnr(A.data, permuteHeads(B.data, nHead, tb.dims.length === 1 ? 1 : B.cols, toSplit), this.o.diff);
   }
 }
 

@@ -6,6 +6,7 @@
  */
 import type { Trace } from "../trace/types.js";
 import { compareForward } from "./align.js";
+import { pointOfRole } from "./consumers.js";
 import { fmt } from "./format.js";
 import { worstNmse } from "./metrics.js";
 import { finding, NOT_FAILING, type Finding, type PointResult, type SideInfo, type WeightDiff } from "./result.js";
@@ -51,38 +52,6 @@ function sampleFindings(d: DiagnoseInput): Finding[] {
   if (sm.length === 0 || d.a.tokens.join() !== d.b.tokens.join()) return [];
   const p = sm[0];
   return [finding("sample-mismatch", p.key, p.layer, [`${sm.length} point(s) not compared; first: ${p.key} step ${p.step}: ${p.note ?? ""}`], true, p.step)];
-}
-
-/** The capture point where a defect in this weight role first shows. */
-const ROLE_POINT: Record<string, string> = {
-  token_embd: "embd",
-  attn_norm: "attn_norm",
-  attn_q: "q",
-  attn_q_bias: "q",
-  attn_q_norm: "q",
-  attn_k: "k",
-  attn_k_bias: "k",
-  attn_k_norm: "k",
-  attn_v: "v",
-  attn_v_bias: "v",
-  attn_output: "attn_out",
-  attn_output_bias: "attn_out",
-  ffn_norm: "ffn_norm",
-  ffn_gate: "ffn_gate",
-  ffn_up: "ffn_up",
-  ffn_down: "ffn_out",
-  output_norm: "result_norm",
-  output: "logits",
-  rope_freqs: "q_rope",
-};
-
-/** Capture key of the point a role key (`blk.3.attn_q`, `output`) first affects. */
-export function pointOfRole(roleKey: string): { key: string; point: string; layer: number | null } {
-  const m = /^blk\.(\d+)\.(.+)$/.exec(roleKey);
-  const role = m ? m[2] : roleKey;
-  const layer = m ? Number(m[1]) : null;
-  const point = ROLE_POINT[role] ?? "embd";
-  return { key: layer === null ? point : `blk.${layer}.${point}`, point, layer };
 }
 
 /** Weight findings ordered by where they first show in the forward pass. */

@@ -67,7 +67,7 @@ export interface PointResult {
    * explicit --threshold the band does not loosen the gate: `band` equals `threshold` (bandId still names
    * the pair's band, for context).
    */
-  gate: { threshold: number; band: number; bandId: string | null };
+  gate: { threshold: number; band: number; bandId: string | null; expected?: "zero" };
   /** Why it is not a plain match: sample mismatch detail, nonfinite counts... */
   note?: string;
   /** Per-token energy NMSE at this step, when both sides have full tensors of a per-token point. */
@@ -149,6 +149,8 @@ export interface ComparisonResult {
   band: { id: string; nmse: number; provisional: boolean; basis: string } | null;
   /** The reference's own noise (measured; docs/tolerances.md): run to run, and rosetta's two numerics modes. */
   noise?: NoiseInfo;
+  /** Which expected-noise regime decided the bounds and why (expected.ts; added in place, version 1). */
+  regime?: { id: "exact" | "band" | "threshold"; why: string };
   points: PointResult[];
   counts: Record<PointStatus, number>;
   firstDivergence: PointResult | null;

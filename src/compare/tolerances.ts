@@ -169,7 +169,7 @@ export function normType(t: string | undefined | null): string {
 const FLOAT_TYPES = new Set(["F32", "F16", "BF16", "F64"]);
 
 /** Precision rank: lower is coarser (used to pick the band of the coarser side). */
-function precisionRank(t: string): number {
+export function precisionRank(t: string): number {
   if (t === "F32" || t === "F64") return 1000;
   return WEIGHT_SQNR_FLOOR_DB[t] ?? 0;
 }

@@ -37,7 +37,7 @@ describe("rosetta A B: user errors are one line, exit 2", () => {
   it("llama vs qwen2 fixtures of one shape: compared (architecture differs is a finding), not refused", () => {
     const r = runCli([llama, qwen, "--tokens", "1,2", "--assert-match"]);
     expect(r.code, r.stderr).toBe(1);
-    expect(r.stdout).toMatch(/architecture differs/);
+    expect(r.stdout).toMatch(/architecture differs/i);
   });
 });
 

@@ -3,6 +3,7 @@
  * first divergence, NaN, tokenizer mismatch, precision band, KV-cache drift, and a trace written by
  * another engine in the documented format.
  */
+import { diffMetrics } from "../../src/native/kernels.js";
 import { describe, expect, it } from "vitest";
 
 import { alignPoints } from "../../src/compare/align.js";
@@ -84,14 +85,28 @@ describe("compareTraces on summaries", () => {
     expect(r.diagnosis!.where).toBe("blk.1.ffn_up");
   });
 
-  it("tiny noise (NMSE ~1e-8) passes", async () => {
+  it("tiny noise (NMSE ~1e-8) passes between two engines (band regime)", async () => {
     const a = makeTrace();
     const b = clone(a);
+    b.trace.engine.name = "another-engine";
     const r0 = rng(3);
     perturb(b, "embd", 0, (v) => v + (r0() - 0.5) * 1e-4);
     const r = await compareTraces(side(a), side(b));
     expect(r.verdict).toBe("UNVERIFIED"); // passes in summaries only
     expect(r.counts.diverged).toBe(0);
+    expect(r.regime?.id).toBe("band"); // engine:float between two engines
+  });
+
+  it("the same tiny noise between two runs of one engine on one weight type is a divergence (exact regime)", async () => {
+    const a = makeTrace();
+    const b = clone(a);
+    const r0 = rng(3);
+    perturb(b, "embd", 0, (v) => v + (r0() - 0.5) * 1e-4);
+    const r = await compareTraces(side(a), side(b), { diff: diffMetrics });
+    expect(r.regime?.id).toBe("exact");
+    expect(r.verdict).toBe("DIVERGED");
+    expect(r.firstDivergence?.key).toBe("embd");
+    expect(r.firstDivergence?.gate.expected).toBe("zero");
   });
 
   it("a NaN anywhere is a divergence, never a pass", async () => {

@@ -72,6 +72,7 @@ describe.skipIf(!HAVE_ADDON)("compareTraces with full tensors", async () => {
   it("layer isolation evidence tells a wrong layer from inherited drift", async () => {
     const a = makeTrace();
     const b = clone(a);
+    b.trace.engine.name = "another-engine"; // two engines: the threshold regime (in the exact regime any isolated difference is wrong)
     perturb(b, "blk.1.attn_norm", 0, (v) => v * 1.2);
     const wrong = await compareTraces(side(a), side(b), { diff: diffMetrics, isolate: async (layer) => ({ layer, nmse: 0.3, propagatedNmse: 0.04 }) });
     expect(wrong.diagnosis!.evidence.join(" ")).toMatch(/the layer itself is wrong/);

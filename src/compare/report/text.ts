@@ -97,7 +97,10 @@ function header(r: ComparisonResult): string[] {
   if (r.a.generated.length || r.b.generated.length) lines.push(`[ROSETTA] Generated: A [${r.a.generated.join(", ")}]  B [${r.b.generated.join(", ")}]`);
   const band = r.band ? `; band ${r.band.id}: NMSE <= ${fmt(r.band.nmse)}${r.band.provisional ? " (provisional)" : ""}` : "";
   const gate = `[ROSETTA] Gate: energy NMSE sum(a-b)^2/sum(b^2) <= ${fmt(r.threshold)} (B is the reference)`;
-  if (r.thresholdExplicit && r.band) lines.push(`${gate}; explicit --threshold: no band loosens it (band ${r.band.id}: NMSE <= ${fmt(r.band.nmse)}, for context)`);
+  if (r.regime?.id === "exact" && !r.thresholdExplicit) lines.push(`[ROSETTA] Gate: exact regime: any difference is a divergence (${r.regime.why})`);
+  else if (r.regime) lines.push(`[ROSETTA] Expected noise: ${r.regime.id} regime: ${r.regime.why}`);
+  if (r.regime?.id === "exact" && !r.thresholdExplicit) { /* the line above is the gate */ }
+  else if (r.thresholdExplicit && r.band) lines.push(`${gate}; explicit --threshold: no band loosens it (band ${r.band.id}: NMSE <= ${fmt(r.band.nmse)}, for context)`);
   else lines.push(gate + band);
   const cfg = configLine(r);
   if (cfg) lines.push(cfg);
@@ -251,7 +254,7 @@ export function renderText(r: ComparisonResult, opts: TextOptions = {}): string 
   const paint: Paint = opts.color ? (code, s) => `\x1b[${code}m${s}\x1b[0m` : (_c, s) => s;
   const out = [...header(r), ...body(r, opts, paint)];
   // without -v: the diagnosis and the other fatal findings (at most 4); informational ones with -v
-  const shown = opts.verbose ? r.findings : r.findings.filter((f) => f === r.diagnosis || f.fatal).slice(0, 4);
+  const shown = opts.verbose ? r.findings : r.findings.filter((f) => f === r.diagnosis || f.fatal || f.id === "architecture-differs" || f.id === "equivalent-reparametrization").slice(0, 5);
   if (shown.length) out.push(paint("1", "=== Findings ==="));
   shown.forEach((f, i) => out.push(...findingLines(f, paint, i === 0 && f === r.diagnosis ? "DIAGNOSIS" : "finding")));
   if (r.findings.length > shown.length) out.push(`  (${r.findings.length - shown.length} more with -v)`);
