@@ -167,6 +167,8 @@ export interface ComparisonResult {
   /** Weight-level diff, when both sides were model files. */
   weights?: WeightDiff;
   timings?: Record<string, number>;
+  /** The counterfactual reruns that tested the findings (experiments.ts; added in place, version 1). */
+  experiments?: ExperimentsSummary;
 }
 
 /* ---- the weight-level diff (`rosetta diff-weights`, and the evidence a comparison uses) ---- */
@@ -247,5 +249,20 @@ export interface ConfigDiff {
   /** Fields one side (or both) does not record: not compared, never counted as agreeing. */
   missingA: string[];
   missingB: string[];
+}
+
+
+/** What the experiments did (experiments.ts). */
+export interface ExperimentsSummary {
+  reruns: number;
+  ms: number;
+  /** The receiving side (the one rerun) and the donor. */
+  receiver: "A" | "B";
+  candidates: number;
+  /** A minimal set of tensors/keys whose transplant makes every point match (null: none found). */
+  minimal: string[] | null;
+  /** With every differing tensor and key transplanted, the first divergence left (null: none). */
+  residual: { key: string; step: number; nmse: number | null } | null;
+  note?: string;
 }
 

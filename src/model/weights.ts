@@ -2,12 +2,28 @@
  * Weights: views of the role tensors inside the file mapping. Matmul weights are never copied; norms,
  * biases and rope factors (vectors) are decoded to f32 once.
  */
-import type { LoadedModel, TensorView } from "../formats/model.js";
+import type { LoadedModel, ModelConfig, TensorView } from "../formats/model.js";
 import { roleKey, type Role } from "../formats/model.js";
 import type { WeightSource } from "../native/ops-binding.js";
 import { toF32 } from "../native/ops.js";
 import { InputError } from "../util/errors.js";
 import type { LayerWeights, MatWeight, Weights } from "./types.js";
+
+/**
+ * A counterfactual: tensors taken from elsewhere (another file's mapping, or an in-memory repair) by role
+ * key, and a config to build with. Used by experiments (src/pipeline/lab.ts); a plain load passes none.
+ */
+export interface WeightOverrides {
+  config?: ModelConfig;
+  take?: (key: string) => { view: TensorView; source: WeightSource } | undefined;
+}
+
+let current: WeightOverrides | undefined;
+
+function lookup(m: LoadedModel, key: string, source: WeightSource): { v: TensorView | undefined; source: WeightSource } {
+  const o = current?.take?.(key);
+  return o ? { v: o.view, source: o.source } : { v: m.byRole.get(key), source };
+}
 
 function need(m: LoadedModel, role: Role, layer: number | null): TensorView {
   const v = m.byRole.get(roleKey(role, layer));
@@ -15,8 +31,9 @@ function need(m: LoadedModel, role: Role, layer: number | null): TensorView {
   return v;
 }
 
-function mat(source: WeightSource, m: LoadedModel, role: Role, layer: number | null, rows: number, cols: number): MatWeight {
-  const v = need(m, role, layer);
+function mat(base: WeightSource, m: LoadedModel, role: Role, layer: number | null, rows: number, cols: number): MatWeight {
+  const { v: found, source } = lookup(m, roleKey(role, layer), base);
+  const v = found ?? need(m, role, layer);
   if (v.dims.length !== 2 || v.dims[0] !== rows || v.dims[1] !== cols) {
     throw new InputError(`${m.path}: ${v.name} has shape [${v.dims}] (row-major), expected [${rows}, ${cols}]`);
   }
@@ -25,8 +42,8 @@ function mat(source: WeightSource, m: LoadedModel, role: Role, layer: number | n
   return w;
 }
 
-function vec(source: WeightSource, m: LoadedModel, role: Role, layer: number | null, n: number, optional = false): Float32Array | null {
-  const v = m.byRole.get(roleKey(role, layer));
+function vec(base: WeightSource, m: LoadedModel, role: Role, layer: number | null, n: number, optional = false): Float32Array | null {
+  const { v, source } = lookup(m, roleKey(role, layer), base);
   if (!v) {
     if (optional) return null;
     throw new InputError(`${m.path}: tensor ${roleKey(role, layer)} is missing`);
@@ -36,8 +53,16 @@ function vec(source: WeightSource, m: LoadedModel, role: Role, layer: number | n
   return toF32(source, v.offset, v.type, n);
 }
 
-export function loadWeights(m: LoadedModel, source: WeightSource): Weights {
-  const c = m.config;
+export function loadWeights(m: LoadedModel, source: WeightSource, overrides?: WeightOverrides): Weights {
+  current = overrides;
+  try {
+    return build(m, source, overrides?.config ?? m.config);
+  } finally {
+    current = undefined;
+  }
+}
+
+function build(m: LoadedModel, source: WeightSource, c: ModelConfig): Weights {
   const qDim = c.nHead * c.headDim, kDim = c.nHeadKv * c.headDim, vDim = c.nHeadKv * c.headDimV;
   const layers: LayerWeights[] = [];
   for (let l = 0; l < c.nLayer; l++) {
@@ -63,7 +88,7 @@ export function loadWeights(m: LoadedModel, source: WeightSource): Weights {
   return {
     tokenEmbd,
     outputNorm: vec(source, m, "output_norm", null, c.nEmbd)!,
-    output: m.byRole.has("output") ? mat(source, m, "output", null, c.nVocab, c.nEmbd) : tokenEmbd,
+    output: m.byRole.has("output") || current?.take?.("output") ? mat(source, m, "output", null, c.nVocab, c.nEmbd) : tokenEmbd,
     ropeFreqs: vec(source, m, "rope_freqs", null, c.ropeDim / 2, true),
     layers,
   };

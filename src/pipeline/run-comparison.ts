@@ -17,7 +17,10 @@ import type { F32Tensor } from "../trace/safetensors.js";
 import type { Trace, TracePoint } from "../trace/types.js";
 import { InputError, RosettaError } from "../util/errors.js";
 import { logger } from "../util/log.js";
+import { compareForward } from "../compare/align.js";
 import { compareTraces, type CompareSide } from "../compare/compare.js";
+import { pointOfRole } from "../compare/consumers.js";
+import { diagnoseByExperiment } from "../compare/experiments.js";
 import type { IsolationResult } from "../compare/diagnose.js";
 import type { ComparisonResult, WeightDiff } from "../compare/result.js";
 import { diffWeights } from "../compare/weight-diff.js";
@@ -43,6 +46,10 @@ export interface RunCompareOptions {
   threads?: number;
   /** Weight-level diff when both sides are model files (default true). */
   weights?: boolean;
+  /** Test the findings by counterfactual reruns and search a minimal explaining set (default true). */
+  experiments?: boolean;
+  /** Weights of one type whose bytes differ are findings that fail --assert-match; this makes them informational. */
+  acceptWeightDifferences?: boolean;
 }
 
 interface Resolved {
@@ -162,6 +169,63 @@ function isolator(x: Resolved, other: Resolved) {
   };
 }
 
+/** The side rerun by experiments: a model run by rosetta's engine, the other side a model file too. */
+async function experiment(res: ComparisonResult, a: Resolved, b: Resolved, log: ReturnType<typeof logger>): Promise<void> {
+  const fatal = res.findings.some((f) => f.fatal);
+  if (res.verdict !== "DIVERGED" && !fatal) return;
+  if (!a.model || !b.model || !a.trace || !b.trace) return;
+  const pick = ([x, y, label]: [Resolved, Resolved, "A" | "B"]) => (x.spec.engine !== "llama.cpp" && y.trace!.points.length > 0 ? { x, y, label } : null);
+  const pair = pick([a, b, "A"]) ?? pick([b, a, "B"]);
+  if (!pair) return;
+  const { EngineLab } = await import("./lab.js");
+  const failed = pair.x.trace!.points.length === 0;
+  const lab = new EngineLab(
+    { model: pair.x.model!, numerics: pair.x.spec.numerics ?? "ggml", trace: failed ? undefined : pair.x.trace, tensors: failed ? undefined : pair.x.tensors },
+    pair.y.model!,
+    { trace: pair.y.trace!, tensors: pair.y.tensors },
+    res,
+    pair.label,
+  );
+  try {
+    if (failed) await repairAndRun(res, lab, pair.label);
+    else res.experiments = await diagnoseByExperiment(res, lab);
+    log.info({ reruns: lab.reruns, ms: Math.round(lab.ms) }, "experiments");
+  } finally {
+    lab.close();
+  }
+}
+
+/**
+ * A side that cannot load still gets a location and a test of the named repair: the first divergence is
+ * the capture point that consumes the tensor; the repair (transpose at load) is applied in memory, the
+ * side runs, and the report says whether it then matches.
+ */
+async function repairAndRun(res: ComparisonResult, lab: import("./lab.js").EngineLab, label: "A" | "B"): Promise<void> {
+  const diag = res.findings.find((f) => f.fatal && f.id === "layout-transposed");
+  if (!diag) return;
+  const keys = (res.weights?.tensors ?? []).filter((t) => t.status === "transposed" && t.dimsA?.join() !== t.dimsB?.join()).map((t) => t.key);
+  const consumer = keys.map(pointOfRole).sort((x, y) => compareForward({ ...x, step: 0 }, { ...y, step: 0 }))[0];
+  if (consumer && !res.firstDivergence) {
+    const gate = res.points.find((p) => p.key === consumer.key && p.step === 0)?.gate ?? { threshold: res.threshold, band: res.threshold, bandId: null };
+    res.firstDivergence = {
+      key: consumer.key, point: consumer.point, layer: consumer.layer, step: 0, shapeA: null, shapeB: null, status: "diverged", all: null, last: null, gate,
+      note: `${label} could not run: the point that consumes ${keys.join(", ")} (stored transposed)`,
+    };
+  }
+  const ok = keys.every((k) => lab.repairTranspose(k));
+  if (!ok) return;
+  const out = await lab.run([]);
+  diag.experiment = { transplanted: [], explainsAll: out.matches, firstDivergenceAfter: out.firstDivergence };
+  diag.evidence.push(
+    out.error
+      ? `repair tried (${keys.join(", ")} transposed in memory): ${label} still cannot run: ${out.error}`
+      : out.matches
+        ? `confirmed by experiment: with ${keys.join(", ")} transposed at load (in memory), ${label} runs and every point matches: the transposition explains the whole divergence`
+        : `experiment: with ${keys.join(", ")} transposed at load (in memory), ${label} runs; first divergence then at ${out.firstDivergence?.key ?? "?"}: something else differs too`,
+  );
+  res.experiments = { reruns: lab.reruns, ms: Math.round(lab.ms), receiver: label, candidates: keys.length, minimal: out.matches ? keys : null, residual: out.matches ? null : out.firstDivergence, note: "repair run: the side could not load as stored" };
+}
+
 function inputOf(o: RunCompareOptions, a: Resolved, b: Resolved): { prompt?: string; tokens?: number[]; gen: number } {
   if (o.tokens) return { tokens: o.tokens, gen: o.gen ?? 0 };
   if (o.prompt !== undefined) return { prompt: o.prompt, gen: o.gen ?? 0 };
@@ -273,6 +337,14 @@ async function compareResolved(o: RunCompareOptions, a: Resolved, b: Resolved, t
     isolate: async (l, s) => (await isoA(l, s)) ?? isoB(l, s),
   });
   lap("compare", t);
+  if (o.acceptWeightDifferences) {
+    for (const f of res.findings) if (f.fatal && f.tensors && f !== res.diagnosis) f.fatal = false;
+  }
+  if (o.experiments !== false) {
+    const te = performance.now();
+    await experiment(res, a, b, log);
+    lap("experiments", te);
+  }
   lap("total", t0);
   const warnings = fullWarnings(o.full, a.trace, b.trace);
   for (const w of warnings) log.warn(w);

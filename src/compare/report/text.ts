@@ -250,6 +250,17 @@ function summary(r: ComparisonResult, paint: Paint): string {
   return `${paint("1", "=== Summary ===")}  ${s}\n  ${tally}`;
 }
 
+/** The experiments in a few lines: reruns and time, the minimal explaining set, what is left. */
+function experimentLines(r: ComparisonResult): string[] {
+  const e = r.experiments!;
+  const donor = e.receiver === "A" ? "B" : "A";
+  const lines = [`=== Experiments ===  ${e.reruns} rerun(s) of ${e.receiver} in ${e.ms} ms (${e.candidates} differing tensor(s)/key(s) to take from ${donor})`];
+  if (e.minimal) lines.push(`  minimal explaining set: ${e.minimal.map((k) => k.replace(/^meta:/, "config ")).join(", ")} (confirmed: with ${e.minimal.length === 1 ? "it" : "them"} taken from ${donor}, every point matches)`);
+  if (e.residual) lines.push(`  with everything that differs taken from ${donor}, ${e.residual.key} still diverges (NMSE ${fmt(e.residual.nmse)})`);
+  if (e.note) lines.push(`  ${e.note}`);
+  return lines;
+}
+
 export function renderText(r: ComparisonResult, opts: TextOptions = {}): string {
   const paint: Paint = opts.color ? (code, s) => `\x1b[${code}m${s}\x1b[0m` : (_c, s) => s;
   const out = [...header(r), ...body(r, opts, paint)];
@@ -258,6 +269,7 @@ export function renderText(r: ComparisonResult, opts: TextOptions = {}): string 
   if (shown.length) out.push(paint("1", "=== Findings ==="));
   shown.forEach((f, i) => out.push(...findingLines(f, paint, i === 0 && f === r.diagnosis ? "DIAGNOSIS" : "finding")));
   if (r.findings.length > shown.length) out.push(`  (${r.findings.length - shown.length} more with -v)`);
+  if (r.experiments) out.push(...experimentLines(r));
   out.push(summary(r, paint));
   return out.join("\n") + "\n";
 }
