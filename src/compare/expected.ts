@@ -15,6 +15,7 @@
  * against none) compute the same values in the same order here, so they keep the exact regime; the
  * comparison undoes the row order (compare.ts).
  */
+import { compareForward } from "./align.js";
 import { consumedBy, pointOfRole } from "./consumers.js";
 import type { SideInfo, WeightDiff } from "./result.js";
 import { normType, precisionRank, QUANT_BANDS, selectBand, type Band } from "./tolerances.js";
@@ -44,6 +45,19 @@ function roleBand(typeA: string, typeB: string): Band {
   return QUANT_BANDS[coarser] ?? { id: `quant:${coarser}`, nmse: 1.5, provisional: true, basis: `no measured band for ${coarser}: a wide default` };
 }
 
+/**
+ * An equivalent reparametrization computed in another order: rounding only. Measured: a llama F32 fixture
+ * against its qwen2 conversion (Q/K permuted, zero biases), worst point NMSE 2.2e-14
+ * (tests/compare/diagnosis-property.test.ts); 1e-9 as for a last-bit reordering (tolerances.ts
+ * engine:quant-ggml), five decades over the measurement and far under any defect.
+ */
+export const REPARAM_BAND: Band = {
+  id: "reparam:rounding",
+  nmse: 1e-9,
+  provisional: false,
+  basis: "an equivalent reparametrization (Q/K rows in the other RoPE order) sums in another order: rounding only, measured worst 2.2e-14 (F32 llama vs its qwen2 conversion)",
+};
+
 export function expectedNoise(a: SideInfo, b: SideInfo, weights: WeightDiff | undefined, pairBand: Band | null): Expectation {
   const sameNumerics = a.engine === b.engine && String(a.settings.numerics ?? "") === String(b.settings.numerics ?? "");
   if (!weights) {
@@ -57,6 +71,9 @@ export function expectedNoise(a: SideInfo, b: SideInfo, weights: WeightDiff | un
   // model files on both sides: role by role
   const typed = weights.tensors.filter((t) => t.typeA && t.typeB && normType(t.typeA) !== normType(t.typeB));
   const roles = typed.map((t) => ({ key: t.key, band: roleBand(t.typeA!, t.typeB!) }));
+  // Q/K rows in the other RoPE order: the same function, but q.k sums its terms in another order
+  const reparam = weights.tensors.filter((t) => t.status === "equivalent" && t.relation?.kind === "rope-permuted");
+  for (const t of reparam) roles.push({ key: t.key, band: REPARAM_BAND });
   const engine = sameNumerics ? null : selectBand({ typeA: a.fileType, typeB: a.fileType, engineA: a.engine, engineB: b.engine, modeA: a.settings.numerics as string | undefined, modeB: b.settings.numerics as string | undefined });
   let widest: Band | null = engine;
   for (const r of roles) if (!widest || r.band.nmse > widest.nmse) widest = r.band;
@@ -77,7 +94,8 @@ export function expectedNoise(a: SideInfo, b: SideInfo, weights: WeightDiff | un
   const first = roles.map((r) => ({ ...r, p: pointOfRole(r.key) }));
   const why = [
     engine ? `numerics differ (${a.engine} ${String(a.settings.numerics ?? "")} vs ${b.engine} ${String(b.settings.numerics ?? "")}): band ${engine.id} everywhere` : "same engine and numerics",
-    roles.length ? `${roles.length} tensor(s) differ in type (${[...new Set(typed.map((t) => `${t.typeA} vs ${t.typeB}`))].slice(0, 4).join(", ")}): their band from the first point that consumes one (${first[0].p.key})` : "",
+    reparam.length ? `${reparam.length} Q/K tensor(s) in the other RoPE order (an equivalent reparametrization: rounding only, band ${REPARAM_BAND.id} from ${pointOfRole(reparam[0].key).key})` : "",
+    typed.length ? `${typed.length} tensor(s) differ in type (${[...new Set(typed.map((t) => `${t.typeA} vs ${t.typeB}`))].slice(0, 4).join(", ")}): their band from the first point that consumes one (${first.sort((x, y) => compareForward({ ...x.p, step: 0 }, { ...y.p, step: 0 }))[0].p.key})` : "",
   ].filter(Boolean).join("; ");
   return { regime: "band", why, band: widest, at };
 }

@@ -20,6 +20,8 @@ export interface LabOutcome {
   matches: boolean;
   firstDivergence: { key: string; step: number; nmse: number | null } | null;
   worstNmse?: number;
+  /** The first point whose value the transplant changed on the rerun side (where the transplanted tensors first act). */
+  firstChanged?: string | null;
   error?: string;
   ms: number;
 }
@@ -133,6 +135,12 @@ export async function diagnoseByExperiment(r: ComparisonResult, lab: Lab, o: { m
   if (pool) {
     summary.minimal = pool.length === 1 ? pool : await ddmin(pool, async (s) => (await run(s)).matches, budget);
     const min = summary.minimal;
+    // a defect whose effect stays under the band still has a place: the first point the explaining transplant changes
+    const fin = await run(min);
+    if (!r.firstDivergence && fin.firstChanged) {
+      const p = r.points.find((x) => x.step === 0 && x.key === fin.firstChanged);
+      if (p) r.firstDivergence = { ...p, note: [p.note, "inside the band, located by experiment: the first point the explaining transplant changes"].filter(Boolean).join("; ") };
+    }
     const lead = r.diagnosis;
     const text = `minimal explaining set (${lab.reruns} rerun(s)): ${show(min)} taken from ${donor} make${min.length === 1 ? "s" : ""} every point match`;
     if (lead && !lead.evidence.includes(text)) lead.evidence.push(text);

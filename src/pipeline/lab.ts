@@ -149,6 +149,7 @@ export class EngineLab implements Lab {
     // the points before the start are the baseline's
     let first: LabOutcome["firstDivergence"] = null;
     let worst = 0;
+    let changed: string | null = null;
     if (start >= 0) {
       for (const p of this.basePoints) {
         if (p.layer !== null && p.layer >= start) break;
@@ -166,8 +167,12 @@ export class EngineLab implements Lab {
       from: start >= 0 ? start : 0,
       input: start >= 0 ? input : undefined,
       capture: (point, layer, x) => {
-        if (first) return;
         const key = layer === null ? point : `blk.${layer}.${point}`;
+        if (changed === null) {
+          const own = this.own(key);
+          if (own && own.length === x.length && diffMetrics(own, x).maxAbs !== 0) changed = key;
+        }
+        if (first) return;
         const rp = this.refPoints.get(key);
         const ref = rp?.tensor ? this.ref.tensors.get(rp.tensor)?.data : undefined;
         const g = gates.get(key);
@@ -181,7 +186,7 @@ export class EngineLab implements Lab {
         else worst = Math.max(worst, nmse);
       },
     });
-    return { matches: first === null, firstDivergence: first, worstNmse: worst, ms: Math.round(performance.now() - t0) };
+    return { matches: first === null, firstDivergence: first, worstNmse: worst, firstChanged: changed, ms: Math.round(performance.now() - t0) };
   }
 }
 
