@@ -1,5 +1,5 @@
 // N-API surface of the general matmul path's row fetch (rosetta/apr_matmul.h): the embedding lookup for
-// strided (APR per-row padded) rows and APR-native types. Validated in src/native/rows.ts; the checks
+// strided (APR per-row padded) rows and APR-native types. Validated in src/bindings/kernels.ts (getRow); the checks
 // here only guarantee that no call reads or writes out of bounds.
 #include <napi.h>
 

@@ -1,5 +1,5 @@
 // N-API surface of the engine kernels (matmul.h, ops.h, threadpool.h). Arguments are validated in
-// src/native/ops.ts; the checks here only guarantee that no call can read or write out of bounds.
+// src/bindings/kernels.ts; the checks here only guarantee that no call can read or write out of bounds.
 #include <napi.h>
 
 #include <string>

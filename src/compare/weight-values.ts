@@ -4,8 +4,8 @@
  * by a row, a block-header-only difference = dequantization mismatch), or plain "differs".
  */
 import type { LoadedModel, TensorView } from "../formats/model.js";
-import { dequantize, mappingBytes, typeTraitsById, type NativeMapping } from "../native/kernels.js";
-import { getRows } from "../native/rows.js";
+import { dequantize, mappingBytes, typeTraitsById, type NativeMapping } from "../bindings/kernels.js";
+import { getRows } from "../bindings/kernels.js";
 import { fmt } from "./diagnose.js";
 import type { DiffFn } from "./metrics.js";
 import { blockDiffLocality, permuteHeads, sameByValue, shiftRows, transpose, valueCmp, type ValueCmp } from "./weight-checks.js";

@@ -6,7 +6,7 @@
  * Q/K and gate/up swapped; a shifted embedding table; metadata differences.
  */
 import type { LoadedModel, ModelConfig, TensorView } from "../formats/model.js";
-import { diffMetrics, mappingBytes, openMapping } from "../native/kernels.js";
+import { diffMetrics, mappingBytes, openMapping } from "../bindings/kernels.js";
 import { finding, fmt } from "./diagnose.js";
 import type { DiagnosisId } from "./diagnoses.js";
 import type { DiffFn } from "./metrics.js";

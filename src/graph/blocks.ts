@@ -2,7 +2,7 @@
  * Shared building blocks of the llama-family forward pass (cf. llama.cpp's build_norm / build_ffn /
  * build_attn). Each allocates its output; inputs are never modified unless the name says "InPlace".
  */
-import { attention, matmul, rmsNorm, rope, swiglu, type Numerics, type RopeOptions } from "../native/ops.js";
+import { attention, matmul, rmsNorm, rope, swiglu, type Numerics, type RopeOptions } from "../bindings/kernels.js";
 import type { MatWeight } from "../model/types.js";
 
 /** y = x W^T (+ b): [T, W.cols] -> [T, W.rows]. */

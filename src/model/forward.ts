@@ -6,8 +6,7 @@
 import {
   add, addRowsInPlace, causalAttention, linear, norm, ropeInPlace, storeRows, swigluOf,
 } from "../graph/blocks.js";
-import { rmsNorm, type Numerics, type RopeOptions } from "../native/ops.js";
-import { getRow } from "../native/rows.js";
+import { getRow, rmsNorm, type Numerics, type RopeOptions } from "../bindings/kernels.js";
 import type { PointKind } from "../trace/types.js";
 import { InputError } from "../util/errors.js";
 import type { ArchHooks } from "./arch.js";

@@ -4,8 +4,7 @@
  */
 import type { LoadedModel, TensorView } from "../formats/model.js";
 import { roleKey, type Role } from "../formats/model.js";
-import type { WeightSource } from "../native/ops-binding.js";
-import { toF32 } from "../native/ops.js";
+import { dequantize, type ByteSource } from "../bindings/kernels.js";
 import { InputError } from "../util/errors.js";
 import type { LayerWeights, MatWeight, Weights } from "./types.js";
 
@@ -15,7 +14,7 @@ function need(m: LoadedModel, role: Role, layer: number | null): TensorView {
   return v;
 }
 
-function mat(source: WeightSource, m: LoadedModel, role: Role, layer: number | null, rows: number, cols: number): MatWeight {
+function mat(source: ByteSource, m: LoadedModel, role: Role, layer: number | null, rows: number, cols: number): MatWeight {
   const v = need(m, role, layer);
   if (v.dims.length !== 2 || v.dims[0] !== rows || v.dims[1] !== cols) {
     throw new InputError(`${m.path}: ${v.name} has shape [${v.dims}] (row-major), expected [${rows}, ${cols}]`);
@@ -25,7 +24,7 @@ function mat(source: WeightSource, m: LoadedModel, role: Role, layer: number | n
   return w;
 }
 
-function vec(source: WeightSource, m: LoadedModel, role: Role, layer: number | null, n: number, optional = false): Float32Array | null {
+function vec(source: ByteSource, m: LoadedModel, role: Role, layer: number | null, n: number, optional = false): Float32Array | null {
   const v = m.byRole.get(roleKey(role, layer));
   if (!v) {
     if (optional) return null;
@@ -33,10 +32,10 @@ function vec(source: WeightSource, m: LoadedModel, role: Role, layer: number | n
   }
   const count = v.dims.reduce((a, b) => a * b, 1);
   if (count !== n) throw new InputError(`${m.path}: ${v.name} has ${count} elements, expected ${n}`);
-  return toF32(source, v.offset, v.type, n);
+  return dequantize({ source, offset: v.offset, type: v.type, nElements: n, name: v.name });
 }
 
-export function loadWeights(m: LoadedModel, source: WeightSource): Weights {
+export function loadWeights(m: LoadedModel, source: ByteSource): Weights {
   const c = m.config;
   const qDim = c.nHead * c.headDim, kDim = c.nHeadKv * c.headDim, vDim = c.nHeadKv * c.headDimV;
   const layers: LayerWeights[] = [];
