@@ -1,7 +1,7 @@
 /**
  * The kernels addon (native/addon/*.cc -> build/Release/rosetta.node): the type of every function it
  * exports, in one interface, and its loader. Positional and unvalidated, exactly as the C++ takes them
- * (each .cc file checks its arguments with native/common/args.h); code calls the validated wrappers of
+ * (each .cc file checks its arguments with native/common/napi_args.h); code calls the validated wrappers of
  * src/bindings/kernels.ts instead. Tests and benches that probe the C++ checks use loadKernelsAddon().
  *
  * The addon is loaded from `${ROSETTA_BUILD_DIR ?? "build"}/Release/rosetta.node` relative to the

@@ -4,7 +4,7 @@
  * loadLlamaBridge() of src/bindings/llama.ts, which checks the pinned packages, initialises a backend
  * and maps native rejections to rosetta errors. See docs/llamacpp-bridge.md.
  *
- * Errors: a bad argument is a TypeError/RangeError (native/common/args.h); an input llama.cpp refuses
+ * Errors: a bad argument is a TypeError/RangeError (native/common/napi_args.h); an input llama.cpp refuses
  * rejects with code "LLAMA_INPUT", anything else with "LLAMA_INTERNAL".
  */
 import { existsSync } from "node:fs";

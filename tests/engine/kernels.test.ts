@@ -68,7 +68,8 @@ describe("activation rounding (ggml vec_dot types)", () => {
       const d = Math.abs(out[b + jmax]) / 127;
       for (let j = 0; j < 32; j++) {
         const v = Math.fround(x[b + j] * id);
-        const q = Math.abs(v % 1) === 0.5 ? 2 * Math.round(v / 2) : Math.round(v);
+        // an int8 quant has no signed zero (+ 0 turns -0 into 0): out is the dequantized block
+        const q = (Math.abs(v % 1) === 0.5 ? 2 * Math.round(v / 2) : Math.round(v)) + 0;
         expect(out[b + j]).toBe(Math.fround(d * q));
       }
       expect(Math.abs(d - amax / 127) / (amax / 127)).toBeLessThan(1e-3); // f16 rounding of the scale
@@ -83,7 +84,7 @@ describe("activation rounding (ggml vec_dot types)", () => {
       const iscale = Math.fround(-127 / max), d = Math.fround(1 / iscale);
       for (let j = 0; j < 256; j++) {
         const v = Math.fround(iscale * x[b + j]);
-        const q = Math.min(127, Math.abs(v % 1) === 0.5 ? 2 * Math.round(v / 2) : Math.round(v));
+        const q = Math.min(127, Math.abs(v % 1) === 0.5 ? 2 * Math.round(v / 2) : Math.round(v)) + 0;
         expect(out[b + j]).toBe(Math.fround(d * q));
       }
     }
