@@ -1,6 +1,6 @@
 /**
  * The layering of src/, checked on every `npm test` (dependency-cruiser). Bottom to top:
- *   util, trace types  <  bindings (the native addons)  <  formats  <  graph, model (the engine)
+ *   util, trace types  <  bindings (src/bindings: one module per native addon)  <  formats  <  graph, model (the engine)
  *   <  compare (two traces in, one result out: no engine, no llama.cpp bridge)
  *   <  reference (llama.cpp), pipeline (loads models, runs engines, experiments), parity, convert
  *   <  cli
@@ -26,7 +26,6 @@ module.exports = {
     layer("compare", ["model", "graph", "reference", "pipeline", "parity", "convert", "cli", "tokenizer"], "the comparator knows traces, not engines (Polygraphy keeps comparator/ free of backend/)"),
     layer("trace", ["model", "graph", "compare", "reference", "pipeline", "parity", "convert", "cli", "formats"], "the trace format is a leaf the engines and the comparator share"),
     layer("formats", ["model", "graph", "compare", "reference", "pipeline", "parity", "cli", "trace"], "file formats know bytes and roles, not engines or comparisons"),
-    layer("native", ["model", "graph", "compare", "reference", "pipeline", "parity", "convert", "cli", "formats", "tokenizer"], "the bindings type the addons and nothing above them"),
     layer("bindings", ["model", "graph", "compare", "reference", "pipeline", "parity", "convert", "cli", "formats", "tokenizer"], "the bindings type the addons and nothing above them"),
     layer("model", ["compare", "reference", "pipeline", "parity", "convert", "cli"], "the engine computes; it does not compare or orchestrate"),
     layer("graph", ["compare", "reference", "pipeline", "parity", "convert", "cli"], "graph blocks sit under the forward pass"),

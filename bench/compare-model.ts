@@ -12,8 +12,8 @@ import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeSy
 import os from "node:os";
 import path from "node:path";
 
-import { repoRoot } from "../src/native/load.js";
-import { loadLlamaBridge } from "../src/reference/bridge.js";
+import { repoRoot } from "../src/bindings/paths.js";
+import { loadLlamaBridge } from "../src/bindings/llama.js";
 import type { GgufValue } from "../tests/fixtures/lib/gguf-writer.js";
 import { VOCAB_SIZE, gpt2Vocab } from "../tests/fixtures/lib/vocab.js";
 

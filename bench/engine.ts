@@ -54,7 +54,7 @@ async function modelFile(shape: Shape, q: string): Promise<string> {
       Object.assign(DIMS, saved);
     }
   }
-  const { loadLlamaBridge } = await import("../src/reference/bridge.js");
+  const { loadLlamaBridge } = await import("../src/bindings/llama.js");
   await loadLlamaBridge().quantize(src, out + ".tmp", q, { threads: 2 });
   renameSync(out + ".tmp", out);
   return out;
@@ -87,7 +87,7 @@ async function worker(engine: string, file: string, threads: number): Promise<vo
       });
     };
   } else {
-    const { loadLlamaBridge } = await import("../src/reference/bridge.js");
+    const { loadLlamaBridge } = await import("../src/bindings/llama.js");
     const b = loadLlamaBridge();
     const once = async (tokens: number[], gen: number): Promise<Timing> => {
       const c0 = process.cpuUsage();

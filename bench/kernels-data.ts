@@ -5,8 +5,8 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 
-import type { KernelsBinding } from "../src/native/binding.js";
-import { repoRoot } from "../src/native/load.js";
+import type { KernelsAddon } from "../src/bindings/kernels-addon.js";
+import { repoRoot } from "../src/bindings/paths.js";
 
 /** Byte offsets of the f16 fields (scales/mins) inside one block, per type name. */
 const HALF_FIELDS: Record<string, number[]> = {
@@ -47,7 +47,7 @@ export function ggmlBasePath(): string | undefined {
 }
 
 /** Opens the ggml reference; returns why not if it cannot. */
-export function openGgmlReference(addon: KernelsBinding): { ok: true } | { ok: false; reason: string } {
+export function openGgmlReference(addon: KernelsAddon): { ok: true } | { ok: false; reason: string } {
   const lib = ggmlBasePath();
   if (!lib) return { ok: false, reason: "@node-llama-cpp/linux-x64 is not installed (no libggml-base.so)" };
   try {

@@ -7,11 +7,11 @@
  */
 import os from "node:os";
 
-import type { NativeTypeTraits } from "../src/native/binding.js";
-import { loadAddon } from "../src/native/load.js";
+import type { NativeTypeTraits } from "../src/bindings/kernels-addon.js";
+import { loadKernelsAddon } from "../src/bindings/kernels-addon.js";
 import { openGgmlReference, randomBlocks } from "./kernels-data.js";
 
-const addon = loadAddon();
+const addon = loadKernelsAddon();
 const MB = Number(process.env.BENCH_MB ?? 4);
 const REPS = Number(process.env.BENCH_REPS ?? 15);
 const only = process.env.BENCH_TYPES?.split(",");

@@ -77,8 +77,7 @@ void close_lib() {
 // table the haswell kernels read scales through); later calls with the same path are no-ops.
 Napi::Value Open(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
-    if (!info[0].IsString()) throw ArgError("ggmlCpuRefOpen: path must be a string");
-    const std::string path = info[0].As<Napi::String>().Utf8Value();
+    const std::string path = arg_string(info, 0, "ggmlCpuRefOpen: path");
     if (g_lib != nullptr) {
       if (path != g_path) throw std::runtime_error("ggml cpu reference: already loaded from " + g_path);
       return Napi::String::New(info.Env(), g_path);
@@ -124,11 +123,7 @@ Napi::Value VecDot(const Napi::CallbackInfo& info) {
     const uint64_t n = arg_index(info, 2, "nIn");
     const uint64_t rows = arg_index(info, 3, "nOut");
     if (!queried(type)) throw RangeErr("ggml cpu reference: type " + std::to_string(type) + " is not queried");
-    if (!info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-      throw ArgError("ggmlCpuRefVecDot: x must be a Float32Array");
-    if (!info[5].IsTypedArray() || info[5].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-      throw ArgError("ggmlCpuRefVecDot: out must be a Float32Array");
-    Napi::Float32Array x = info[4].As<Napi::Float32Array>(), out = info[5].As<Napi::Float32Array>();
+    Napi::Float32Array x = arg_f32(info, 4, "ggmlCpuRefVecDot: x"), out = arg_f32(info, 5, "ggmlCpuRefVecDot: out");
     const ggml_type_traits_cpu_abi& t = *g_get((int)type);
     const ggml_type_traits_cpu_abi& vt = *g_get(t.vec_dot_type);
     if (t.vec_dot == nullptr || vt.from_float == nullptr) throw std::runtime_error("ggml cpu reference: no vec_dot for this type");

@@ -47,8 +47,7 @@ void check_abi() {
 // ggmlRefOpen(path): load the library once; later calls with the same path are no-ops.
 Napi::Value Open(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
-    if (!info[0].IsString()) throw ArgError("ggmlRefOpen: path must be a string");
-    const std::string path = info[0].As<Napi::String>().Utf8Value();
+    const std::string path = arg_string(info, 0, "ggmlRefOpen: path");
     if (g_lib != nullptr) {
       if (path != g_path) throw std::runtime_error("ggml reference: already loaded from " + g_path);
       return Napi::String::New(info.Env(), g_path);
@@ -117,9 +116,7 @@ Napi::Value ToFloat(const Napi::CallbackInfo& info) {
     const uint64_t byteLength = arg_index(info, 2, "byteLength");
     const ggml_type_traits_abi& t = traits(info[3]);
     const uint64_t n = arg_index(info, 4, "nElements");
-    if (!info[5].IsTypedArray() || info[5].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-      throw ArgError("out must be a Float32Array");
-    Napi::Float32Array out = info[5].As<Napi::Float32Array>();
+    Napi::Float32Array out = arg_f32(info, 5, "ggmlRefToFloat: out");
     const ggml_to_float_t fn = to_float_of(t);
     if (fn == nullptr) throw std::runtime_error(std::string("ggml has no to_float for ") + t.type_name);
     if (t.blck_size <= 0 || n % (uint64_t)t.blck_size != 0 || byteLength != n / t.blck_size * t.type_size)

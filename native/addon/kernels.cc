@@ -17,13 +17,6 @@ namespace {
 
 using rosetta::TypeTraits;
 
-Napi::Float32Array arg_f32(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  const Napi::Value v = info[i];
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-    throw ArgError(std::string(name) + " must be a Float32Array");
-  return v.As<Napi::Float32Array>();
-}
-
 const TypeTraits& supported_type(const Napi::Value& v) {
   const uint64_t id = as_index(v, "type");
   const TypeTraits* t = id <= 0xFFFFFFFFu ? rosetta::type_traits((uint32_t)id) : nullptr;
@@ -136,26 +129,28 @@ Napi::Value TypeTraitsTable(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CpuFeatures(const Napi::CallbackInfo& info) {
-  const rosetta::CpuFeatures& f = rosetta::cpu_features();
-  Napi::Env env = info.Env();
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("avx2", f.avx2);
-  o.Set("fma", f.fma);
-  o.Set("f16c", f.f16c);
-  o.Set("bmi2", f.bmi2);
-  o.Set("avx512f", f.avx512f);
-  o.Set("avx512bw", f.avx512bw);
-  o.Set("avx512vl", f.avx512vl);
-  o.Set("avx512dq", f.avx512dq);
-  o.Set("avx512vnni", f.avx512vnni);
-  o.Set("avx512bf16", f.avx512bf16);
-  Napi::Array paths = Napi::Array::New(env);
-  uint32_t k = 0;
-  for (rosetta::Isa isa : {rosetta::Isa::Scalar, rosetta::Isa::Avx2, rosetta::Isa::Avx512})
-    if (rosetta::isa_supported(isa)) paths.Set(k++, rosetta::isa_name(isa));
-  o.Set("isas", paths);
-  o.Set("best", rosetta::isa_name(rosetta::best_isa()));
-  return o;
+  return guard(info.Env(), [&]() -> Napi::Value {
+    const rosetta::CpuFeatures& f = rosetta::cpu_features();
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("avx2", f.avx2);
+    o.Set("fma", f.fma);
+    o.Set("f16c", f.f16c);
+    o.Set("bmi2", f.bmi2);
+    o.Set("avx512f", f.avx512f);
+    o.Set("avx512bw", f.avx512bw);
+    o.Set("avx512vl", f.avx512vl);
+    o.Set("avx512dq", f.avx512dq);
+    o.Set("avx512vnni", f.avx512vnni);
+    o.Set("avx512bf16", f.avx512bf16);
+    Napi::Array paths = Napi::Array::New(env);
+    uint32_t k = 0;
+    for (rosetta::Isa isa : {rosetta::Isa::Scalar, rosetta::Isa::Avx2, rosetta::Isa::Avx512})
+      if (rosetta::isa_supported(isa)) paths.Set(k++, rosetta::isa_name(isa));
+    o.Set("isas", paths);
+    o.Set("best", rosetta::isa_name(rosetta::best_isa()));
+    return o;
+  });
 }
 
 Napi::Value Isa(const Napi::CallbackInfo& info) {
@@ -167,8 +162,7 @@ Napi::Value Isa(const Napi::CallbackInfo& info) {
 // setIsa(name): force a path; throws if unknown or not runnable on this CPU.
 Napi::Value SetIsa(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
-    if (!info[0].IsString()) throw ArgError("setIsa: name must be a string (scalar, avx2 or avx512)");
-    const std::string name = info[0].As<Napi::String>().Utf8Value();
+    const std::string name = arg_string(info, 0, "setIsa: name");
     rosetta::Isa isa;
     if (!rosetta::parse_isa(name.c_str(), &isa))
       throw RangeErr("setIsa: unknown ISA path '" + name + "' (expected scalar, avx2 or avx512)");

@@ -66,8 +66,7 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
 
   explicit Mapping(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Mapping>(info) {
     guard(info.Env(), [&] {
-      if (info.Length() < 1 || !info[0].IsString()) throw ArgError("Mapping(path): path must be a string");
-      file_ = map_file(info[0].As<Napi::String>().Utf8Value());
+      file_ = map_file(arg_string(info, 0, "Mapping(path): path"));
       size_ = file_->size;
       path_ = file_->path;
       napi_type_tag_object(info.Env(), info.This(), &kMappingTag);
@@ -146,7 +145,7 @@ bool is_mapping(Napi::Value v) { return unwrap_mapping(v) != nullptr; }
 
 std::shared_ptr<const MappedFile> mapping_ref(Napi::Value v) {
   Mapping* m = unwrap_mapping(v);
-  if (m == nullptr) throw Napi::TypeError::New(v.Env(), "expected a Mapping");
+  if (m == nullptr) throw TypeErr("expected a Mapping (got " + describe(v) + ")");
   if (!m->file()) throw Napi::Error::New(v.Env(), "mapping of " + m->path() + " is closed");
   return m->file();
 }
@@ -174,7 +173,7 @@ const uint8_t* source_bytes(Napi::Value v, size_t* size, const char* what) {
     *size = dv.ByteLength();
     return static_cast<const uint8_t*>(dv.ArrayBuffer().Data()) + dv.ByteOffset();
   }
-  throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a Mapping, ArrayBuffer, TypedArray or DataView");
+  throw TypeErr(std::string(what) + " must be a Mapping, ArrayBuffer, TypedArray or DataView (got " + describe(v) + ")");
 }
 
 ROSETTA_ADDON_MODULE(mapping, Init);

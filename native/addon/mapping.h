@@ -30,7 +30,7 @@ const uint8_t* mapping_data(Napi::Value v, size_t* size);
 std::shared_ptr<const MappedFile> mapping_ref(Napi::Value v);
 
 // Bytes of a Mapping, ArrayBuffer, TypedArray, DataView or Buffer (the view's own window).
-// Throws a Napi::TypeError naming `what` for anything else.
+// Throws a TypeError (napi_args.h ArgError) naming `what` for anything else; call it inside guard().
 const uint8_t* source_bytes(Napi::Value v, size_t* size, const char* what);
 
 }  // namespace rosetta_addon

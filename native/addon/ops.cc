@@ -1,10 +1,12 @@
 // N-API surface of the engine kernels (matmul.h, ops.h, threadpool.h). Arguments are validated in
-// src/native/ops.ts; the checks here only guarantee that no call can read or write out of bounds.
+// src/bindings/kernels.ts; the checks here (native/common/napi_args.h) only guarantee that no call can
+// read or write out of bounds.
 #include <napi.h>
 
 #include <string>
 #include <vector>
 
+#include "args.h"
 #include "mapping.h"
 #include "module.h"
 #include "rosetta/isa.h"
@@ -19,254 +21,241 @@ namespace {
 
 using rosetta::Numerics;
 
-[[noreturn]] void fail(Napi::Env env, const std::string& msg) { throw Napi::RangeError::New(env, msg); }
+// Dimensions are positive and small enough that their products stay exact (< 2^53 / 2^20).
+constexpr int64_t kMaxDim = int64_t(1) << 32;
 
-int64_t i64(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().Int64Value(); }
+int64_t arg_dim(const Napi::CallbackInfo& info, size_t i, const char* name) { return arg_int(info, i, name, 1, kMaxDim); }
 
-Napi::Float32Array f32(const Napi::CallbackInfo& info, size_t i, int64_t need, const char* what) {
-  if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-    throw Napi::TypeError::New(info.Env(), std::string(what) + ": expected a Float32Array");
-  auto a = info[i].As<Napi::Float32Array>();
-  if (need < 0 || (int64_t)a.ElementLength() < need)
-    fail(info.Env(), std::string(what) + ": Float32Array has " + std::to_string(a.ElementLength()) + " elements, needs " +
-                         std::to_string(need));
-  return a;
+uint32_t arg_type(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  return (uint32_t)arg_int(info, i, name, 0, 0xFFFFFFFFll);
 }
 
-float* f32_or_null(const Napi::CallbackInfo& info, size_t i, int64_t need, const char* what) {
-  if (info[i].IsNull() || info[i].IsUndefined()) return nullptr;
-  return f32(info, i, need, what).Data();
+Numerics mode_of(const Napi::Value& v, const char* name) {
+  return as_int(v, name, 0, 1) == 1 ? Numerics::Exact : Numerics::Ggml;
 }
 
-Numerics mode_arg(const Napi::CallbackInfo& info, size_t i) {
-  return i64(info, i) == 1 ? Numerics::Exact : Numerics::Ggml;
-}
+Numerics arg_mode(const Napi::CallbackInfo& info, size_t i, const char* name) { return mode_of(info[i], name); }
 
 // Weight bytes: (source, byteOffset) where source is a Mapping or a typed array.
-const uint8_t* weight_bytes(const Napi::CallbackInfo& info, size_t i, size_t* avail) {
+const uint8_t* weight_bytes(const Napi::CallbackInfo& info, size_t i, size_t* avail, const char* fn) {
   size_t size = 0;
-  const uint8_t* base = source_bytes(info[i], &size, "weights");
-  const int64_t off = i64(info, i + 1);
-  if (off < 0 || (size_t)off > size) fail(info.Env(), "weights: byte offset is outside the data");
+  const uint8_t* base = source_bytes(info[i], &size, (std::string(fn) + ": weights").c_str());
+  const uint64_t off = arg_index(info, i + 1, (std::string(fn) + ": weight offset").c_str());
+  if (off > size) throw RangeErr(std::string(fn) + ": weights: byte offset is outside the data");
   *avail = size - (size_t)off;
   return base + off;
 }
 
 // matmul(w, wOffset, type, nOut, nIn, x, y, nTok, mode, rowBytes = 0)
-void Matmul(const Napi::CallbackInfo& info) {
-  rosetta::MatmulArgs a{};
-  a.w = weight_bytes(info, 0, &a.wBytes);
-  a.type = (uint32_t)i64(info, 2);
-  a.nOut = i64(info, 3);
-  a.nIn = i64(info, 4);
-  a.nTok = i64(info, 7);
-  if (a.nOut <= 0 || a.nIn <= 0 || a.nTok <= 0) fail(info.Env(), "matmul: dimensions must be positive");
-  a.x = f32(info, 5, a.nTok * a.nIn, "matmul x").Data();
-  a.y = f32(info, 6, a.nTok * a.nOut, "matmul y").Data();
-  a.mode = mode_arg(info, 8);
-  if (info.Length() > 9 && info[9].IsNumber()) {  // optional row stride (APR per-row padded rows)
-    const int64_t rb = i64(info, 9);
-    if (rb < 0) fail(info.Env(), "matmul: rowBytes must be >= 0");
-    a.rowBytes = (size_t)rb;
+Napi::Value Matmul(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    rosetta::MatmulArgs a{};
+    a.w = weight_bytes(info, 0, &a.wBytes, "matmul");
+    a.type = arg_type(info, 2, "matmul: type");
+    a.nOut = arg_dim(info, 3, "matmul: nOut");
+    a.nIn = arg_dim(info, 4, "matmul: nIn");
+    a.nTok = arg_dim(info, 7, "matmul: nTok");
+    a.x = arg_f32_min(info, 5, "matmul: x", a.nTok * a.nIn).Data();
+    a.y = arg_f32_min(info, 6, "matmul: y", a.nTok * a.nOut).Data();
+    a.mode = arg_mode(info, 8, "matmul: mode");
+    a.rowBytes = (size_t)arg_index_or(info, 9, "matmul: rowBytes", 0);  // optional row stride (APR per-row padded rows)
+    if (const char* err = rosetta::matmul(a)) throw RangeErr(err);
+    return info.Env().Undefined();
+  });
+}
+
+// The type whose to_float reads act_convert's blocks for q (Q8_1's qs and d are Q8_0's).
+uint32_t act_blocks_type(rosetta::ActQuant q) {
+  switch (q) {
+    case rosetta::ActQuant::None: return rosetta::T_F32;
+    case rosetta::ActQuant::F16: return rosetta::T_F16;
+    case rosetta::ActQuant::BF16: return rosetta::T_BF16;
+    case rosetta::ActQuant::Q8_0: case rosetta::ActQuant::Q8_1: return rosetta::T_Q8_0;
+    case rosetta::ActQuant::Q8_K: return rosetta::T_Q8_K;
   }
-  if (const char* err = rosetta::matmul(a)) fail(info.Env(), err);
+  return rosetta::T_F32;
 }
 
-// toF32(w, wOffset, type, n, out): n elements of a stored tensor (n a multiple of the block size)
-void ToF32(const Napi::CallbackInfo& info) {
-  size_t avail = 0;
-  const uint8_t* w = weight_bytes(info, 0, &avail);
-  const uint32_t type = (uint32_t)i64(info, 2);
-  const int64_t n = i64(info, 3);
-  float* out = f32(info, 4, n, "toF32 out").Data();
-  const rosetta::TypeTraits* tt = rosetta::type_traits(type);
-  const size_t rb = rosetta::row_bytes(type, n);
-  if (!tt || !tt->supported || !tt->toFloat[0]) fail(info.Env(), "toF32: type is not supported");
-  if (rb == 0 || rb > avail || tt->headerBytes > avail - rb)
-    fail(info.Env(), "toF32: element count does not fit the data or the block size");
-  tt->toFloat[0](w, out, n);
-}
-
-// actRound(type, x, out, n): the activations a matmul with weights of `type` sees in ggml mode
+// actRound(type, x, out, n): the activations a matmul with weights of `type` sees in ggml mode, written
+// once as quantize-then-dequantize: the matmul's own conversion (act_convert, on the path the matmul
+// takes), read back by the vec_dot type's to_float.
 Napi::Value ActRound(const Napi::CallbackInfo& info) {
-  rosetta::ActQuant q;
-  if (!rosetta::act_quant_for((uint32_t)i64(info, 0), &q)) fail(info.Env(), "actRound: type is not supported");
-  const int64_t n = i64(info, 3);
-  if (n < 0 || n % rosetta::act_block(q)) fail(info.Env(), "actRound: n is not a multiple of the block size");
-  rosetta::act_round(q, f32(info, 1, n, "actRound x").Data(), f32(info, 2, n, "actRound out").Data(), n);
-  return Napi::String::New(info.Env(), rosetta::act_quant_name(q));
+  return guard(info.Env(), [&]() -> Napi::Value {
+    rosetta::ActQuant q;
+    if (!rosetta::act_quant_for(arg_type(info, 0, "actRound: type"), &q)) throw RangeErr("actRound: type is not supported");
+    const uint64_t n = arg_index(info, 3, "actRound: n");
+    if (n % (uint64_t)rosetta::act_block(q)) throw RangeErr("actRound: n is not a multiple of the block size");
+    const float* x = arg_f32_min(info, 1, "actRound: x", n).Data();
+    float* out = arg_f32_min(info, 2, "actRound: out", n).Data();
+    const Napi::Value name = Napi::String::New(info.Env(), rosetta::act_quant_name(q));
+    if (n == 0) return name;
+    const rosetta::ActQuant blocks = q == rosetta::ActQuant::Q8_1 ? rosetta::ActQuant::Q8_0 : q;
+    std::vector<uint8_t> buf(rosetta::act_row_bytes(blocks, (int64_t)n));
+    rosetta::act_convert(blocks, x, buf.data(), (int64_t)n, rosetta::current_isa() != rosetta::Isa::Scalar);
+    rosetta::to_float(*rosetta::type_traits(act_blocks_type(q)), buf.data(), out, (int64_t)n);
+    return name;
+  });
 }
 
 // rmsNorm(x, w | null, y, nRows, n, eps, mode)
-void RmsNorm(const Napi::CallbackInfo& info) {
-  const int64_t nRows = i64(info, 3), n = i64(info, 4);
-  if (nRows <= 0 || n <= 0) fail(info.Env(), "rmsNorm: dimensions must be positive");
-  rosetta::rms_norm(f32(info, 0, nRows * n, "rmsNorm x").Data(), f32_or_null(info, 1, n, "rmsNorm w"),
-                    f32(info, 2, nRows * n, "rmsNorm y").Data(), nRows, n, info[5].As<Napi::Number>().FloatValue(),
-                    mode_arg(info, 6));
-}
-
-float num(const Napi::Object& o, const char* key, float dflt) {
-  Napi::Value v = o.Get(key);
-  return v.IsNumber() ? v.As<Napi::Number>().FloatValue() : dflt;
+Napi::Value RmsNorm(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    const int64_t nRows = arg_dim(info, 3, "rmsNorm: nRows"), n = arg_dim(info, 4, "rmsNorm: n");
+    rosetta::rms_norm(arg_f32_min(info, 0, "rmsNorm: x", nRows * n).Data(), arg_f32_min_or_null(info, 1, "rmsNorm: w", n),
+                      arg_f32_min(info, 2, "rmsNorm: y", nRows * n).Data(), nRows, n, (float)arg_number(info, 5, "rmsNorm: eps"),
+                      arg_mode(info, 6, "rmsNorm: mode"));
+    return info.Env().Undefined();
+  });
 }
 
 // rope(x, nTok, nHeads, headDim, pos Int32Array, params {nDims, neox, freqBase, freqScale, extFactor,
-//      attnFactor, betaFast, betaSlow, nCtxOrig, freqFactors?, mode})
-void Rope(const Napi::CallbackInfo& info) {
-  rosetta::RopeArgs a{};
-  a.nTok = i64(info, 1);
-  a.nHeads = i64(info, 2);
-  a.headDim = i64(info, 3);
-  if (a.nTok <= 0 || a.nHeads <= 0 || a.headDim <= 0) fail(info.Env(), "rope: dimensions must be positive");
-  a.x = f32(info, 0, a.nTok * a.nHeads * a.headDim, "rope x").Data();
-  if (!info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-    throw Napi::TypeError::New(info.Env(), "rope pos: expected an Int32Array");
-  auto pos = info[4].As<Napi::Int32Array>();
-  if ((int64_t)pos.ElementLength() < a.nTok) fail(info.Env(), "rope pos: too short");
-  a.pos = pos.Data();
-  Napi::Object p = info[5].As<Napi::Object>();
-  a.nDims = (int64_t)num(p, "nDims", (float)a.headDim);
-  if (a.nDims <= 0 || a.nDims > a.headDim || a.nDims % 2) fail(info.Env(), "rope: nDims must be even and <= headDim");
-  a.layout = p.Get("neox").ToBoolean() ? rosetta::RopeLayout::Neox : rosetta::RopeLayout::Norm;
-  a.freqBase = num(p, "freqBase", 10000.f);
-  a.freqScale = num(p, "freqScale", 1.f);
-  a.extFactor = num(p, "extFactor", 0.f);
-  a.attnFactor = num(p, "attnFactor", 1.f);
-  a.betaFast = num(p, "betaFast", 32.f);
-  a.betaSlow = num(p, "betaSlow", 1.f);
-  a.nCtxOrig = (int32_t)num(p, "nCtxOrig", 0.f);
-  Napi::Value ff = p.Get("freqFactors");
-  if (ff.IsTypedArray()) {
-    auto f = ff.As<Napi::Float32Array>();
-    if ((int64_t)f.ElementLength() < a.nDims / 2) fail(info.Env(), "rope freqFactors: too short");
-    a.freqFactors = f.Data();
-  }
-  a.mode = num(p, "mode", 0.f) == 1.f ? Numerics::Exact : Numerics::Ggml;
-  rosetta::rope(a);
+//      attnFactor, betaFast, betaSlow, nCtxOrig, freqFactors?, mode}); absent numbers take their defaults.
+Napi::Value Rope(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    rosetta::RopeArgs a{};
+    a.nTok = arg_dim(info, 1, "rope: nTok");
+    a.nHeads = arg_dim(info, 2, "rope: nHeads");
+    a.headDim = arg_dim(info, 3, "rope: headDim");
+    a.x = arg_f32_min(info, 0, "rope: x", a.nTok * a.nHeads * a.headDim).Data();
+    Napi::Int32Array pos = arg_i32(info, 4, "rope: pos");
+    if ((int64_t)pos.ElementLength() < a.nTok) throw RangeErr("rope: pos is shorter than nTok");
+    a.pos = pos.Data();
+    Napi::Object p = arg_object(info, 5, "rope: params");
+    a.nDims = (int64_t)(float)field_number_or(p, "nDims", "rope: params.nDims", (double)(float)a.headDim);
+    if (a.nDims <= 0 || a.nDims > a.headDim || a.nDims % 2) throw RangeErr("rope: nDims must be even and <= headDim");
+    a.layout = field_bool_or(p, "neox", "rope: params.neox", false) ? rosetta::RopeLayout::Neox : rosetta::RopeLayout::Norm;
+    a.freqBase = (float)field_number_or(p, "freqBase", "rope: params.freqBase", 10000.0);
+    a.freqScale = (float)field_number_or(p, "freqScale", "rope: params.freqScale", 1.0);
+    a.extFactor = (float)field_number_or(p, "extFactor", "rope: params.extFactor", 0.0);
+    a.attnFactor = (float)field_number_or(p, "attnFactor", "rope: params.attnFactor", 1.0);
+    a.betaFast = (float)field_number_or(p, "betaFast", "rope: params.betaFast", 32.0);
+    a.betaSlow = (float)field_number_or(p, "betaSlow", "rope: params.betaSlow", 1.0);
+    a.nCtxOrig = (int32_t)(float)field_number_or(p, "nCtxOrig", "rope: params.nCtxOrig", 0.0);
+    if (has_field(p, "freqFactors") && !p.Get("freqFactors").IsNull()) {
+      Napi::Float32Array f = as_f32(p.Get("freqFactors"), "rope: params.freqFactors");
+      if ((int64_t)f.ElementLength() < a.nDims / 2) throw RangeErr("rope: params.freqFactors is too short");
+      a.freqFactors = f.Data();
+    }
+    a.mode = has_field(p, "mode") ? mode_of(p.Get("mode"), "rope: params.mode") : Numerics::Ggml;
+    rosetta::rope(a);
+    return info.Env().Undefined();
+  });
 }
 
 // attention(q, k, v, out, probs | null, nTok, nPast, nHead, nHeadKv, headDim, scale, mode)
-void Attention(const Napi::CallbackInfo& info) {
-  rosetta::AttentionArgs a{};
-  a.nTok = i64(info, 5);
-  a.nPast = i64(info, 6);
-  a.nHead = i64(info, 7);
-  a.nHeadKv = i64(info, 8);
-  a.headDim = i64(info, 9);
-  if (a.nTok <= 0 || a.nPast < 0 || a.nHead <= 0 || a.nHeadKv <= 0 || a.headDim <= 0 || a.nHead % a.nHeadKv)
-    fail(info.Env(), "attention: bad dimensions");
-  const int64_t nCtx = a.nPast + a.nTok;
-  a.q = f32(info, 0, a.nTok * a.nHead * a.headDim, "attention q").Data();
-  a.k = f32(info, 1, nCtx * a.nHeadKv * a.headDim, "attention k").Data();
-  a.v = f32(info, 2, nCtx * a.nHeadKv * a.headDim, "attention v").Data();
-  a.out = f32(info, 3, a.nTok * a.nHead * a.headDim, "attention out").Data();
-  a.probs = f32_or_null(info, 4, a.nHead * a.nTok * nCtx, "attention probs");
-  a.scale = info[10].As<Napi::Number>().FloatValue();
-  a.mode = mode_arg(info, 11);
-  rosetta::attention(a);
+Napi::Value Attention(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    rosetta::AttentionArgs a{};
+    a.nTok = arg_dim(info, 5, "attention: nTok");
+    a.nPast = arg_int(info, 6, "attention: nPast", 0, kMaxDim);
+    a.nHead = arg_dim(info, 7, "attention: nHead");
+    a.nHeadKv = arg_dim(info, 8, "attention: nHeadKv");
+    a.headDim = arg_dim(info, 9, "attention: headDim");
+    if (a.nHead % a.nHeadKv) throw RangeErr("attention: nHead must be a multiple of nHeadKv");
+    const int64_t nCtx = a.nPast + a.nTok;
+    a.q = arg_f32_min(info, 0, "attention: q", a.nTok * a.nHead * a.headDim).Data();
+    a.k = arg_f32_min(info, 1, "attention: k", nCtx * a.nHeadKv * a.headDim).Data();
+    a.v = arg_f32_min(info, 2, "attention: v", nCtx * a.nHeadKv * a.headDim).Data();
+    a.out = arg_f32_min(info, 3, "attention: out", a.nTok * a.nHead * a.headDim).Data();
+    a.probs = arg_f32_min_or_null(info, 4, "attention: probs", a.nHead * a.nTok * nCtx);
+    a.scale = (float)arg_number(info, 10, "attention: scale");
+    a.mode = arg_mode(info, 11, "attention: mode");
+    rosetta::attention(a);
+    return info.Env().Undefined();
+  });
 }
 
-// swiglu(g, u, y, n, mode[, rowLen])
-void Swiglu(const Napi::CallbackInfo& info) {
-  const int64_t n = i64(info, 3);
-  if (n < 0) fail(info.Env(), "swiglu: n must be >= 0");
-  const int64_t rowLen = info.Length() > 5 && !info[5].IsUndefined() ? i64(info, 5) : n;
-  if (n > 0 && (rowLen <= 0 || n % rowLen)) fail(info.Env(), "swiglu: rowLen must divide n");
-  rosetta::swiglu(f32(info, 0, n, "swiglu g").Data(), f32(info, 1, n, "swiglu u").Data(),
-                  f32(info, 2, n, "swiglu y").Data(), n, mode_arg(info, 4), rowLen);
+// swiglu(g, u, y, n, mode[, rowLen = n])
+Napi::Value Swiglu(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    const int64_t n = (int64_t)arg_index(info, 3, "swiglu: n");
+    const int64_t rowLen = (int64_t)arg_index_or(info, 5, "swiglu: rowLen", (uint64_t)n);
+    if (n > 0 && (rowLen <= 0 || n % rowLen)) throw RangeErr("swiglu: rowLen must divide n");
+    rosetta::swiglu(arg_f32_min(info, 0, "swiglu: g", n).Data(), arg_f32_min(info, 1, "swiglu: u", n).Data(),
+                    arg_f32_min(info, 2, "swiglu: y", n).Data(), n, arg_mode(info, 4, "swiglu: mode"), rowLen);
+    return info.Env().Undefined();
+  });
 }
 
 // softmaxRows(x, nRows, n, mode)
-void SoftmaxRows(const Napi::CallbackInfo& info) {
-  const int64_t nRows = i64(info, 1), n = i64(info, 2);
-  if (nRows < 0 || n <= 0) fail(info.Env(), "softmaxRows: bad dimensions");
-  rosetta::softmax_rows(f32(info, 0, nRows * n, "softmaxRows x").Data(), nRows, n, mode_arg(info, 3));
+Napi::Value SoftmaxRows(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    const int64_t nRows = arg_int(info, 1, "softmaxRows: nRows", 0, kMaxDim), n = arg_dim(info, 2, "softmaxRows: n");
+    rosetta::softmax_rows(arg_f32_min(info, 0, "softmaxRows: x", nRows * n).Data(), nRows, n, arg_mode(info, 3, "softmaxRows: mode"));
+    return info.Env().Undefined();
+  });
 }
 
+// setThreads(n): 0 = one per core; returns the count in use.
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
-  rosetta::set_threads((int)i64(info, 0));
-  return Napi::Number::New(info.Env(), rosetta::get_threads());
+  return guard(info.Env(), [&]() -> Napi::Value {
+    rosetta::set_threads((int)arg_int(info, 0, "setThreads: n", 0, 256));
+    return Napi::Number::New(info.Env(), rosetta::get_threads());
+  });
 }
 
-Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), rosetta::get_threads()); }
+Napi::Value GetThreads(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value { return Napi::Number::New(info.Env(), rosetta::get_threads()); });
+}
 
+// rowBytes(type, nIn): bytes of one packed row; 0 when nIn is not a whole number of blocks.
 Napi::Value RowBytes(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), (double)rosetta::row_bytes((uint32_t)i64(info, 0), i64(info, 1)));
+  return guard(info.Env(), [&]() -> Napi::Value {
+    const uint32_t type = arg_type(info, 0, "rowBytes: type");
+    const int64_t nIn = (int64_t)arg_index(info, 1, "rowBytes: nIn");
+    return Napi::Number::New(info.Env(), (double)rosetta::row_bytes(type, nIn));
+  });
 }
 
 // statsMany(xs: Float32Array[], ranges: Float64Array [tensor, offset, count]*) -> Float64Array: summaries
 // of slices of several tensors on the pool (rosetta::stats_many: each is stats_f32's result, bit for bit). The JS
 // arrays stay referenced by `info` for the whole call.
 Napi::Value StatsMany(const Napi::CallbackInfo& info) {
-  if (!info[0].IsArray()) throw Napi::TypeError::New(info.Env(), "statsMany xs: expected an array of Float32Array");
-  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
-    throw Napi::TypeError::New(info.Env(), "statsMany ranges: expected a Float64Array");
-  const Napi::Array xa = info[0].As<Napi::Array>();
-  std::vector<std::pair<const float*, int64_t>> xs(xa.Length());
-  for (uint32_t i = 0; i < xa.Length(); i++) {
-    const Napi::Value v = xa.Get(i);
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-      throw Napi::TypeError::New(info.Env(), "statsMany xs: expected an array of Float32Array");
-    const Napi::Float32Array f = v.As<Napi::Float32Array>();
-    xs[i] = {f.Data(), (int64_t)f.ElementLength()};
-  }
-  const Napi::Float64Array r = info[1].As<Napi::Float64Array>();
-  const size_t nr = r.ElementLength() / 3;
-  struct Job { const float* x; int64_t n; };
-  std::vector<Job> jobs(nr);
-  for (size_t i = 0; i < nr; i++) {
-    const double t = r[3 * i], off = r[3 * i + 1], cnt = r[3 * i + 2];
-    const bool ints = t == (double)(int64_t)t && off == (double)(int64_t)off && cnt == (double)(int64_t)cnt;
-    if (!ints || t < 0 || t >= (double)xs.size() || off < 0 || cnt < 0 || off + cnt > (double)xs[(size_t)t].second)
-      fail(info.Env(), "statsMany: range " + std::to_string(i) + " is outside its tensor");
-    jobs[i] = {xs[(size_t)t].first + (int64_t)off, (int64_t)cnt};
-  }
-  std::vector<const float*> px(nr);
-  std::vector<int64_t> pn(nr);
-  for (size_t i = 0; i < nr; i++) px[i] = jobs[i].x, pn[i] = jobs[i].n;
-  std::vector<rosetta::Stats> out(nr);
-  rosetta::stats_many(px.data(), pn.data(), (int64_t)nr, out.data());
-  // 10 doubles per summary in stats_js.h's field order (objects are built on the JS side: creating
-  // them through N-API costs ~4 us each, more than the statistics of a one-token point)
-  Napi::Float64Array a = Napi::Float64Array::New(info.Env(), nr * 10);
-  for (size_t i = 0; i < nr; i++) {
-    const rosetta::Stats& t = out[i];
-    const double v[10] = {(double)t.count, (double)t.nan, (double)t.inf, (double)t.zeros, t.mean, t.std, t.min, t.max, t.absmax, t.l2};
-    for (int k = 0; k < 10; k++) a[i * 10 + k] = v[k];
-  }
-  return a;
-}
-
-template <auto F>
-Napi::Value Wrap(const Napi::CallbackInfo& info) {
-  try {
-    if constexpr (std::is_void_v<decltype(F(info))>) {
-      F(info);
-      return info.Env().Undefined();
-    } else {
-      return F(info);
+  return guard(info.Env(), [&]() -> Napi::Value {
+    const Napi::Array xa = as_array(info[0], "statsMany: xs");
+    std::vector<std::pair<const float*, int64_t>> xs(xa.Length());
+    for (uint32_t i = 0; i < xa.Length(); i++) {
+      const Napi::Float32Array f = as_f32(xa.Get(i), "statsMany: xs[i]");
+      xs[i] = {f.Data(), (int64_t)f.ElementLength()};
     }
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(info.Env(), std::string("rosetta ops: ") + e.what());
-  }
+    const Napi::Float64Array r = arg_f64(info, 1, "statsMany: ranges");
+    const size_t nr = r.ElementLength() / 3;
+    std::vector<const float*> px(nr);
+    std::vector<int64_t> pn(nr);
+    for (size_t i = 0; i < nr; i++) {
+      const double t = r[3 * i], off = r[3 * i + 1], cnt = r[3 * i + 2];
+      const bool ints = t == (double)(int64_t)t && off == (double)(int64_t)off && cnt == (double)(int64_t)cnt;
+      if (!ints || t < 0 || t >= (double)xs.size() || off < 0 || cnt < 0 || off + cnt > (double)xs[(size_t)t].second)
+        throw RangeErr("statsMany: range " + std::to_string(i) + " is outside its tensor");
+      px[i] = xs[(size_t)t].first + (int64_t)off;
+      pn[i] = (int64_t)cnt;
+    }
+    std::vector<rosetta::Stats> out(nr);
+    rosetta::stats_many(px.data(), pn.data(), (int64_t)nr, out.data());
+    // 10 doubles per summary in stats_js.h's field order (objects are built on the JS side: creating
+    // them through N-API costs ~4 us each, more than the statistics of a one-token point)
+    Napi::Float64Array a = Napi::Float64Array::New(info.Env(), nr * 10);
+    for (size_t i = 0; i < nr; i++) {
+      const rosetta::Stats& t = out[i];
+      const double v[10] = {(double)t.count, (double)t.nan, (double)t.inf, (double)t.zeros, t.mean, t.std, t.min, t.max, t.absmax, t.l2};
+      for (int k = 0; k < 10; k++) a[i * 10 + k] = v[k];
+    }
+    return a;
+  });
 }
 
 void Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("opsMatmul", Napi::Function::New<Wrap<Matmul>>(env, "opsMatmul"));
-  exports.Set("opsToF32", Napi::Function::New<Wrap<ToF32>>(env, "opsToF32"));
-  exports.Set("opsActRound", Napi::Function::New<Wrap<ActRound>>(env, "opsActRound"));
-  exports.Set("opsRmsNorm", Napi::Function::New<Wrap<RmsNorm>>(env, "opsRmsNorm"));
-  exports.Set("opsRope", Napi::Function::New<Wrap<Rope>>(env, "opsRope"));
-  exports.Set("opsAttention", Napi::Function::New<Wrap<Attention>>(env, "opsAttention"));
-  exports.Set("opsSwiglu", Napi::Function::New<Wrap<Swiglu>>(env, "opsSwiglu"));
-  exports.Set("opsSoftmaxRows", Napi::Function::New<Wrap<SoftmaxRows>>(env, "opsSoftmaxRows"));
-  exports.Set("opsSetThreads", Napi::Function::New<Wrap<SetThreads>>(env, "opsSetThreads"));
-  exports.Set("opsGetThreads", Napi::Function::New<Wrap<GetThreads>>(env, "opsGetThreads"));
-  exports.Set("opsStatsMany", Napi::Function::New<Wrap<StatsMany>>(env, "opsStatsMany"));
-  exports.Set("opsRowBytes", Napi::Function::New<Wrap<RowBytes>>(env, "opsRowBytes"));
+  exports.Set("opsMatmul", Napi::Function::New(env, Matmul, "opsMatmul"));
+  exports.Set("opsActRound", Napi::Function::New(env, ActRound, "opsActRound"));
+  exports.Set("opsRmsNorm", Napi::Function::New(env, RmsNorm, "opsRmsNorm"));
+  exports.Set("opsRope", Napi::Function::New(env, Rope, "opsRope"));
+  exports.Set("opsAttention", Napi::Function::New(env, Attention, "opsAttention"));
+  exports.Set("opsSwiglu", Napi::Function::New(env, Swiglu, "opsSwiglu"));
+  exports.Set("opsSoftmaxRows", Napi::Function::New(env, SoftmaxRows, "opsSoftmaxRows"));
+  exports.Set("opsSetThreads", Napi::Function::New(env, SetThreads, "opsSetThreads"));
+  exports.Set("opsGetThreads", Napi::Function::New(env, GetThreads, "opsGetThreads"));
+  exports.Set("opsStatsMany", Napi::Function::New(env, StatsMany, "opsStatsMany"));
+  exports.Set("opsRowBytes", Napi::Function::New(env, RowBytes, "opsRowBytes"));
 }
 
 }  // namespace

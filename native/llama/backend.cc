@@ -105,10 +105,10 @@ void load_backend(const std::string& dir, const std::string& requested) {
 // registry is global; asking for another variant later is an error.
 Napi::Value Init(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  try {
-    Napi::Object o = info[0].As<Napi::Object>();
-    std::string dir = o.Get("binsDir").As<Napi::String>();
-    std::string backend = o.Get("backend").As<Napi::String>();
+  return guard(env, [&]() -> Napi::Value {
+    Napi::Object o = arg_object(info, 0, "init: options");
+    std::string dir = as_string(o.Get("binsDir"), "init: options.binsDir");
+    std::string backend = as_string(o.Get("backend"), "init: options.backend");
     std::lock_guard<std::mutex> g(llama_lock());
     if (g_backend.ready) {
       if (g_backend.requested != backend)
@@ -123,18 +123,19 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
     r.Set("file", g_backend.file);
     r.Set("systemInfo", llama_print_system_info());
     return r;
-  } catch (const std::exception& e) {
-    throw to_js_error(env, e);
-  }
+  });
 }
 
+// info() -> {tag, commit, binsDir}: the pinned llama.cpp release the bridge was built against.
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Napi::Object r = Napi::Object::New(env);
-  r.Set("tag", ROSETTA_LLAMA_TAG);
-  r.Set("commit", ROSETTA_LLAMA_COMMIT);
-  r.Set("binsDir", ROSETTA_LLAMA_BINS);
-  return r;
+  return guard(env, [&]() -> Napi::Value {
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("tag", ROSETTA_LLAMA_TAG);
+    r.Set("commit", ROSETTA_LLAMA_COMMIT);
+    r.Set("binsDir", ROSETTA_LLAMA_BINS);
+    return r;
+  });
 }
 
 struct ModelKey {

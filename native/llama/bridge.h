@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "llama.h"
+#include "napi_args.h"
 
 namespace rosetta_llama {
 
@@ -42,6 +43,14 @@ void ensure_backend();  // throws InputFailure when init() was not called succes
 // Converts a C++ exception into a JS Error with a `code` property.
 Napi::Error to_js_error(Napi::Env env, const std::exception& e);
 Napi::Error to_js_error(Napi::Env env, const std::string& code, const std::string& message);
+
+// Every export runs its body in guard(): a bad argument (napi_args.h arg_* readers) is a TypeError or
+// RangeError, an InputFailure rejects with code LLAMA_INPUT, any other exception with LLAMA_INTERNAL.
+using namespace rosetta_args;
+template <typename F>
+auto guard(Napi::Env env, F&& f) -> decltype(f()) {
+  return guard_with(env, std::forward<F>(f), [&](const std::exception& e) { return to_js_error(env, e); });
+}
 
 // Loads a model (cached: the last model with the same path and options is reused).
 llama_model* load_model(const std::string& path, bool vocabOnly, bool useExtraBufts, bool mmap);

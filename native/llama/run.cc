@@ -319,42 +319,42 @@ class RunWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
 };
 
-std::vector<std::string> strings(const Napi::Value& v) {
+// An optional array of strings (absent = empty).
+std::vector<std::string> strings(const Napi::Object& o, const char* key, const char* name) {
   std::vector<std::string> out;
-  if (!v.IsArray()) return out;
-  Napi::Array a = v.As<Napi::Array>();
-  for (uint32_t i = 0; i < a.Length(); i++) out.push_back(a.Get(i).As<Napi::String>());
+  if (!has_field(o, key)) return out;
+  Napi::Array a = as_array(o.Get(key), name);
+  for (uint32_t i = 0; i < a.Length(); i++) out.push_back(as_string(a.Get(i), name));
   return out;
 }
 
 RunOptions parse(const Napi::Object& o) {
   RunOptions r;
-  r.model = o.Get("model").As<Napi::String>();
-  Napi::Array toks = o.Get("tokens").As<Napi::Array>();
-  for (uint32_t i = 0; i < toks.Length(); i++) r.tokens.push_back(toks.Get(i).As<Napi::Number>().Int32Value());
-  if (o.Has("gen")) r.gen = o.Get("gen").As<Napi::Number>().Int32Value();
-  if (o.Has("threads")) r.threads = o.Get("threads").As<Napi::Number>().Int32Value();
-  if (o.Has("useExtraBufts")) r.useExtraBufts = o.Get("useExtraBufts").As<Napi::Boolean>();
-  if (o.Has("callback")) r.callback = o.Get("callback").As<Napi::Boolean>();
-  if (o.Has("observeAll")) r.capture.observeAll = o.Get("observeAll").As<Napi::Boolean>();
-  if (o.Has("points")) r.capture.points = o.Get("points").As<Napi::Boolean>();
-  r.capture.fullFilter = strings(o.Get("full"));
+  r.model = as_string(o.Get("model"), "run: options.model");
+  Napi::Array toks = as_array(o.Get("tokens"), "run: options.tokens");
+  for (uint32_t i = 0; i < toks.Length(); i++)
+    r.tokens.push_back((int32_t)as_int(toks.Get(i), "run: options.tokens[i]", INT32_MIN, INT32_MAX));
+  r.gen = (int32_t)field_int_or(o, "gen", "run: options.gen", INT32_MIN, INT32_MAX, r.gen);
+  r.threads = (int32_t)field_int_or(o, "threads", "run: options.threads", INT32_MIN, INT32_MAX, r.threads);
+  r.useExtraBufts = field_bool_or(o, "useExtraBufts", "run: options.useExtraBufts", r.useExtraBufts);
+  r.callback = field_bool_or(o, "callback", "run: options.callback", r.callback);
+  r.capture.observeAll = field_bool_or(o, "observeAll", "run: options.observeAll", r.capture.observeAll);
+  r.capture.points = field_bool_or(o, "points", "run: options.points", r.capture.points);
+  r.capture.fullFilter = strings(o, "full", "run: options.full");
   if (r.gen < 0 || r.gen > 4096) throw InputFailure("gen must be in 0..4096");
   if (r.threads < 1 || r.threads > 256) throw InputFailure("threads must be in 1..256");
   return r;
 }
 
+// run(options) -> Promise<result>: options are checked synchronously (throws), llama.cpp work rejects.
 Napi::Value Run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  try {
-    if (!info[0].IsObject()) throw InputFailure("run() expects an options object");
-    auto* w = new RunWorker(env, parse(info[0].As<Napi::Object>()));
+  return guard(env, [&]() -> Napi::Value {
+    auto* w = new RunWorker(env, parse(arg_object(info, 0, "run: options")));
     Napi::Promise p = w->Promise();
     w->Queue();
     return p;
-  } catch (const std::exception& e) {
-    throw to_js_error(env, e);
-  }
+  });
 }
 
 }  // namespace

@@ -64,23 +64,21 @@ class QuantizeWorker : public Napi::AsyncWorker {
 // quantize(in, out, ftypeName, {pure?, threads?}) -> Promise<void>
 Napi::Value Quantize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  try {
-    std::string in = info[0].As<Napi::String>(), out = info[1].As<Napi::String>();
+  return guard(env, [&]() -> Napi::Value {
+    std::string in = arg_string(info, 0, "quantize: input"), out = arg_string(info, 1, "quantize: output");
     llama_model_quantize_params p = llama_model_quantize_default_params();
-    p.ftype = parse_ftype(info[2].As<Napi::String>());
+    p.ftype = parse_ftype(arg_string(info, 2, "quantize: ftype"));
     p.nthread = 1;
-    if (info.Length() > 3 && info[3].IsObject()) {
-      Napi::Object o = info[3].As<Napi::Object>();
-      if (o.Has("pure")) p.pure = o.Get("pure").As<Napi::Boolean>();
-      if (o.Has("threads")) p.nthread = o.Get("threads").As<Napi::Number>().Int32Value();
+    if (!info[3].IsUndefined()) {
+      Napi::Object o = arg_object(info, 3, "quantize: options");
+      p.pure = field_bool_or(o, "pure", "quantize: options.pure", p.pure);
+      p.nthread = (int32_t)field_int_or(o, "threads", "quantize: options.threads", INT32_MIN, INT32_MAX, p.nthread);
     }
     auto* w = new QuantizeWorker(env, in, out, p);
     Napi::Promise pr = w->Promise();
     w->Queue();
     return pr;
-  } catch (const std::exception& e) {
-    throw to_js_error(env, e);
-  }
+  });
 }
 
 const llama_vocab* vocab_of(const std::string& path) {
@@ -90,9 +88,9 @@ const llama_vocab* vocab_of(const std::string& path) {
 // tokenize(modelPath, text, addSpecial, parseSpecial) -> Int32Array (llama_tokenize ids)
 Napi::Value Tokenize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  try {
-    std::string path = info[0].As<Napi::String>(), text = info[1].As<Napi::String>();
-    bool addSpecial = info[2].ToBoolean(), parseSpecial = info[3].ToBoolean();
+  return guard(env, [&]() -> Napi::Value {
+    std::string path = arg_string(info, 0, "tokenize: model"), text = arg_string(info, 1, "tokenize: text");
+    bool addSpecial = arg_bool(info, 2, "tokenize: addSpecial"), parseSpecial = arg_bool(info, 3, "tokenize: parseSpecial");
     std::lock_guard<std::mutex> g(llama_lock());
     const llama_vocab* v = vocab_of(path);
     std::vector<llama_token> ids(text.size() + 8);
@@ -105,20 +103,19 @@ Napi::Value Tokenize(const Napi::CallbackInfo& info) {
     Napi::Int32Array a = Napi::Int32Array::New(env, n);
     if (n > 0) std::memcpy(a.Data(), ids.data(), n * sizeof(int32_t));
     return a;
-  } catch (const std::exception& e) {
-    throw to_js_error(env, e);
-  }
+  });
 }
 
 // detokenize(modelPath, ids, removeSpecial, unparseSpecial) -> string
 Napi::Value Detokenize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  try {
-    std::string path = info[0].As<Napi::String>();
-    Napi::Array arr = info[1].As<Napi::Array>();
+  return guard(env, [&]() -> Napi::Value {
+    std::string path = arg_string(info, 0, "detokenize: model");
+    Napi::Array arr = as_array(info[1], "detokenize: ids");
     std::vector<llama_token> ids;
-    for (uint32_t i = 0; i < arr.Length(); i++) ids.push_back(arr.Get(i).As<Napi::Number>().Int32Value());
-    bool removeSpecial = info[2].ToBoolean(), unparseSpecial = info[3].ToBoolean();
+    for (uint32_t i = 0; i < arr.Length(); i++)
+      ids.push_back((llama_token)as_int(arr.Get(i), "detokenize: ids[i]", INT32_MIN, INT32_MAX));
+    bool removeSpecial = arg_bool(info, 2, "detokenize: removeSpecial"), unparseSpecial = arg_bool(info, 3, "detokenize: unparseSpecial");
     std::lock_guard<std::mutex> g(llama_lock());
     const llama_vocab* v = vocab_of(path);
     const int32_t nv = llama_vocab_n_tokens(v);
@@ -133,9 +130,7 @@ Napi::Value Detokenize(const Napi::CallbackInfo& info) {
     if (n < 0) throw InputFailure("llama_detokenize failed");
     out.resize(n);
     return Napi::String::New(env, out);
-  } catch (const std::exception& e) {
-    throw to_js_error(env, e);
-  }
+  });
 }
 
 }  // namespace

@@ -24,8 +24,7 @@
  * two tensors of one type, the floor of requantizing that type; for two types, the coarser one's.
  */
 import type { LoadedModel, TensorView } from "../formats/model.js";
-import { dequantize, mappingBytes, typeTraitsById, type NativeMapping } from "../native/kernels.js";
-import { getRows } from "../native/rows.js";
+import { dequantize, getRows, mappingBytes, typeTraitsById, type NativeMapping } from "../bindings/kernels.js";
 import { fmt } from "./format.js";
 import type { DiffFn } from "./metrics.js";
 import type { Relation, TensorDiff } from "./result.js";

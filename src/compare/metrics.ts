@@ -8,7 +8,7 @@
  * A divergence found from summaries is therefore real; a pass from summaries only says the summaries
  * agree, and the report says so.
  */
-import type { NativeDiffMetrics } from "../native/binding.js";
+import type { NativeDiffMetrics } from "../bindings/kernels-addon.js";
 import type { Summary } from "../trace/types.js";
 import type { SampleMetrics } from "./result.js";
 

@@ -7,7 +7,7 @@
  * quantization noise); Q/K across RoPE layouts modulo the NORM/NEOX row permutation; metadata.
  */
 import type { LoadedModel, TensorView } from "../formats/model.js";
-import { diffMetrics, openMapping } from "../native/kernels.js";
+import { diffMetrics, openMapping } from "../bindings/kernels.js";
 import { diffMetadata, metadataFindings } from "./config-diff.js";
 import { bytesOf, matchFloorDb, Matcher, type Src } from "./correspondence.js";
 import { describe, fmt } from "./format.js";

@@ -11,7 +11,7 @@ import { loadGguf } from "../formats/gguf.js";
 import { writeGguf, type GgufKv } from "../formats/gguf-writer.js";
 import type { ModelConfig, Role } from "../formats/model.js";
 import { roleOfName } from "../formats/roles.js";
-import { dequantize } from "../native/kernels.js";
+import { dequantize } from "../bindings/kernels.js";
 import { InputError } from "../util/errors.js";
 
 export interface IrTensor {

@@ -97,7 +97,7 @@ export function aprMetadata(ir: ModelIr, tensors: AprTensorIn[], tied: boolean):
 
 /** q4k / q6k: llama.cpp's own quantizer (llama_model_quantize through the bridge) on an F32 copy. */
 async function llamaQuantized(ir: ModelIr, mode: "q4k" | "q6k"): Promise<ModelIr> {
-  const { loadLlamaBridge } = await import("../reference/bridge.js");
+  const { loadLlamaBridge } = await import("../bindings/llama.js");
   const bridge = loadLlamaBridge();
   const dir = mkdtempSync(path.join(os.tmpdir(), "rosetta-quant-"));
   try {

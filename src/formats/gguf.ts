@@ -13,7 +13,7 @@ import { configFromGguf } from "./config.js";
 import { checkLayout, logLayout } from "./layout.js";
 import type { LoadedModel, TensorView } from "./model.js";
 import { roleOfName } from "./roles.js";
-import { typeTraitsById as typeInfo } from "../native/kernels.js";
+import { typeTraitsById as typeInfo } from "../bindings/kernels.js";
 
 const GGUF_MAGIC = 0x46554747; // "GGUF" little-endian
 const MIN_KV_BYTES = 8 + 4 + 1; // key length, value type, smallest value

@@ -2,7 +2,7 @@
  * Shared building blocks of the llama-family forward pass (cf. llama.cpp's build_norm / build_ffn /
  * build_attn). Each allocates its output; inputs are never modified unless the name says "InPlace".
  */
-import { attention, matmul, rmsNorm, rope, swiglu, type Numerics, type RopeOptions } from "../native/ops.js";
+import { attention, matmul, rmsNorm, swiglu, type Numerics } from "../bindings/kernels.js";
 import type { MatWeight } from "../model/types.js";
 
 /** y = x W^T (+ b): [T, W.cols] -> [T, W.rows]. */
@@ -33,11 +33,6 @@ export function norm(x: Float32Array, rows: number, n: number, w: Float32Array, 
   const y = new Float32Array(rows * n);
   rmsNorm(x, w, y, rows, n, eps, mode);
   return y;
-}
-
-/** RoPE in place on [T, heads, headDim]. */
-export function ropeInPlace(x: Float32Array, T: number, heads: number, headDim: number, pos: Int32Array, r: RopeOptions, mode: Numerics): void {
-  rope(x, T, heads, headDim, pos, r, mode);
 }
 
 /** Writes rows [pos0, pos0 + T) of a cache of row width n. */

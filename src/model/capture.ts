@@ -3,7 +3,7 @@
  * with same-sample summaries (all tokens and last token, with counts; the kernels' f64 stats) and, for
  * the keys a filter selects, copies of the full tensors. It only reads what it is given.
  */
-import { summarizeMany } from "../native/ops.js";
+import { summarizeMany } from "../bindings/kernels.js";
 import type { F32Tensor } from "../trace/safetensors.js";
 import { pointKey, type PointKind, type TracePoint } from "../trace/types.js";
 import type { CaptureFn } from "./forward.js";

@@ -6,7 +6,7 @@ import os from "node:os";
 
 import { loadModel } from "../formats/index.js";
 import type { LoadedModel } from "../formats/model.js";
-import { currentIsa, native, setIsa, setThreads, type Numerics } from "../native/ops.js";
+import { currentIsa, openMapping, setIsa, setThreads, type NativeMapping, type Numerics } from "../bindings/kernels.js";
 import { UnsupportedError, InputError } from "../util/errors.js";
 import { ARCH_HOOKS } from "./arch.js";
 import { argmax, forward, newRunState, type CaptureFn, type Model } from "./forward.js";
@@ -43,7 +43,7 @@ export class Engine {
   readonly settings: EngineSettings;
   private closed = false;
 
-  private constructor(readonly file: LoadedModel, private readonly mapping: { close(): void }, opts: EngineOptions) {
+  private constructor(readonly file: LoadedModel, private readonly mapping: NativeMapping, opts: EngineOptions) {
     const c = file.config;
     if (c.headDimV !== c.headDim) throw new UnsupportedError(`${file.path}: value head dim ${c.headDimV} differs from key head dim ${c.headDim}`);
     const weights = loadWeights(file, mapping);
@@ -65,7 +65,7 @@ export class Engine {
       throw new InputError(`numerics must be ggml or exact, got ${String(opts.numerics)}`);
     }
     const file = opts.loaded ?? (await loadModel(path));
-    const mapping = new (native().Mapping)(file.path);
+    const mapping = openMapping(file.path);
     try {
       return new Engine(file, mapping, opts);
     } catch (e) {

@@ -4,10 +4,9 @@
  * one read-only hook; the architecture differences are the ArchHooks questions and the tensors present.
  */
 import {
-  add, addRowsInPlace, causalAttention, linear, norm, ropeInPlace, storeRows, swigluOf,
+  add, causalAttention, linear, norm, storeRows, swigluOf,
 } from "../graph/blocks.js";
-import { rmsNorm, type Numerics, type RopeOptions } from "../native/ops.js";
-import { getRow } from "../native/rows.js";
+import { getRow, rmsNorm, rope, type Numerics, type RopeOptions } from "../bindings/kernels.js";
 import type { PointKind } from "../trace/types.js";
 import { InputError } from "../util/errors.js";
 import type { ArchHooks } from "./arch.js";
@@ -81,9 +80,9 @@ export function layer(m: Model, l: number, x: Float32Array, pos: Int32Array, st:
     qr.set(q);
     kr.set(k);
   }
-  ropeInPlace(qr, T, c.nHead, hd, pos, m.rope, mode);
+  rope(qr, T, c.nHead, hd, pos, m.rope, mode);
   cap("q_rope", l, qr, [T, qDim]);
-  ropeInPlace(kr, T, c.nHeadKv, hd, pos, m.rope, mode);
+  rope(kr, T, c.nHeadKv, hd, pos, m.rope, mode);
   cap("k_rope", l, kr, [T, kvDim]);
 
   // the new keys and values join the cache; causal attention over everything cached so far

@@ -3,7 +3,7 @@
  * rope_freq_scale, yarn_ext_factor, yarn_attn_factor, n_ctx_orig_yarn) for one model.
  */
 import type { ModelConfig } from "../formats/model.js";
-import type { RopeOptions } from "../native/ops.js";
+import type { RopeOptions } from "../bindings/kernels.js";
 
 /** llama3 per-dimension frequency divisors, as convert_hf_to_gguf writes them to rope_freqs. */
 export function llama3FreqFactors(c: ModelConfig): Float32Array | null {

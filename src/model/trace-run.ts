@@ -13,7 +13,7 @@ import { InputError } from "../util/errors.js";
 import { logger } from "../util/log.js";
 import { keyFilter, Recorder } from "./capture.js";
 import { Engine, type EngineOptions } from "./engine.js";
-import type { Numerics } from "../native/ops.js";
+import type { Numerics } from "../bindings/kernels.js";
 
 export interface RosettaTraceOptions extends TraceRunOptions {
   numerics?: Numerics;

@@ -5,14 +5,13 @@
  * Shapes are row-major, outermost first; T = tokens in the current batch.
  */
 import type { ModelConfig } from "../formats/model.js";
-import type { WeightSource } from "../native/ops-binding.js";
-import type { Numerics } from "../native/ops.js";
+import type { ByteSource, Numerics } from "../bindings/kernels.js";
 
 export type Config = ModelConfig;
 
 /** A matmul weight as stored: `rows` outputs of `cols` inputs, read in place by the kernels. */
 export interface MatWeight {
-  source: WeightSource; // the file mapping
+  source: ByteSource; // the file mapping
   offset: number; // absolute byte offset of the tensor
   type: number; // GGML type id
   typeName: string;

@@ -4,8 +4,7 @@
  */
 import type { LoadedModel, ModelConfig, TensorView } from "../formats/model.js";
 import { roleKey, type Role } from "../formats/model.js";
-import type { WeightSource } from "../native/ops-binding.js";
-import { toF32 } from "../native/ops.js";
+import { dequantize, type ByteSource } from "../bindings/kernels.js";
 import { InputError } from "../util/errors.js";
 import type { LayerWeights, MatWeight, Weights } from "./types.js";
 
@@ -15,12 +14,12 @@ import type { LayerWeights, MatWeight, Weights } from "./types.js";
  */
 export interface WeightOverrides {
   config?: ModelConfig;
-  take?: (key: string) => { view: TensorView; source: WeightSource } | undefined;
+  take?: (key: string) => { view: TensorView; source: ByteSource } | undefined;
 }
 
 let current: WeightOverrides | undefined;
 
-function lookup(m: LoadedModel, key: string, source: WeightSource): { v: TensorView | undefined; source: WeightSource } {
+function lookup(m: LoadedModel, key: string, source: ByteSource): { v: TensorView | undefined; source: ByteSource } {
   const o = current?.take?.(key);
   return o ? { v: o.view, source: o.source } : { v: m.byRole.get(key), source };
 }
@@ -31,7 +30,7 @@ function need(m: LoadedModel, role: Role, layer: number | null): TensorView {
   return v;
 }
 
-function mat(base: WeightSource, m: LoadedModel, role: Role, layer: number | null, rows: number, cols: number): MatWeight {
+function mat(base: ByteSource, m: LoadedModel, role: Role, layer: number | null, rows: number, cols: number): MatWeight {
   const { v: found, source } = lookup(m, roleKey(role, layer), base);
   const v = found ?? need(m, role, layer);
   if (v.dims.length !== 2 || v.dims[0] !== rows || v.dims[1] !== cols) {
@@ -42,7 +41,7 @@ function mat(base: WeightSource, m: LoadedModel, role: Role, layer: number | nul
   return w;
 }
 
-function vec(base: WeightSource, m: LoadedModel, role: Role, layer: number | null, n: number, optional = false): Float32Array | null {
+function vec(base: ByteSource, m: LoadedModel, role: Role, layer: number | null, n: number, optional = false): Float32Array | null {
   const { v, source } = lookup(m, roleKey(role, layer), base);
   if (!v) {
     if (optional) return null;
@@ -50,10 +49,10 @@ function vec(base: WeightSource, m: LoadedModel, role: Role, layer: number | nul
   }
   const count = v.dims.reduce((a, b) => a * b, 1);
   if (count !== n) throw new InputError(`${m.path}: ${v.name} has ${count} elements, expected ${n}`);
-  return toF32(source, v.offset, v.type, n);
+  return dequantize({ source, offset: v.offset, type: v.type, nElements: n, name: v.name });
 }
 
-export function loadWeights(m: LoadedModel, source: WeightSource, overrides?: WeightOverrides): Weights {
+export function loadWeights(m: LoadedModel, source: ByteSource, overrides?: WeightOverrides): Weights {
   current = overrides;
   try {
     return build(m, source, overrides?.config ?? m.config);
@@ -62,7 +61,7 @@ export function loadWeights(m: LoadedModel, source: WeightSource, overrides?: We
   }
 }
 
-function build(m: LoadedModel, source: WeightSource, c: ModelConfig): Weights {
+function build(m: LoadedModel, source: ByteSource, c: ModelConfig): Weights {
   const qDim = c.nHead * c.headDim, kDim = c.nHeadKv * c.headDim, vDim = c.nHeadKv * c.headDimV;
   const layers: LayerWeights[] = [];
   for (let l = 0; l < c.nLayer; l++) {

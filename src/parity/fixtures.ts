@@ -7,7 +7,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 
-import { repoRoot } from "../reference/bridge.js";
+import { repoRoot } from "../bindings/paths.js";
 import { InputError } from "../util/errors.js";
 import type { FixtureRecipe } from "./manifest.js";
 

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { createReadStream, existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 
-import { repoRoot } from "../reference/bridge.js";
+import { repoRoot } from "../bindings/paths.js";
 import { InputError } from "../util/errors.js";
 
 export interface FixtureRecipe {

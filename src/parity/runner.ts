@@ -5,8 +5,8 @@
  */
 import { readFileSync } from "node:fs";
 
-import { native } from "../native/ops.js";
-import type { LlamaBridge } from "../reference/bridge.js";
+import { cpuFeatures, currentIsa } from "../bindings/kernels.js";
+import type { LlamaBridge } from "../bindings/llama.js";
 import { loadTokenizer, type Tokenizer } from "../tokenizer/index.js";
 import { InputError, RosettaError } from "../util/errors.js";
 import { bandFor } from "./bands.js";
@@ -80,7 +80,7 @@ async function verifyPins(o: ParityOptions, bridge: LlamaBridge): Promise<Map<Mo
 
 /** ISA columns: a path this CPU cannot run is reported as such and never run (so never a pass). */
 export function isaColumns(requested: IsaName[]): IsaRun[] {
-  const have = (native() as unknown as { cpuFeatures(): { isas: string[] } }).cpuFeatures().isas;
+  const have: string[] = cpuFeatures().isas;
   return requested.map((r) => (have.includes(r) ? { requested: r, ran: null, status: "ran" } : { requested: r, ran: null, status: "unavailable on this CPU" }));
 }
 
@@ -94,7 +94,7 @@ function tokenize(tok: Tokenizer, bridge: LlamaBridge, path: string, text: strin
 export async function runParity(o: ParityOptions): Promise<ParityRunResult> {
   const bridge = openReference();
   const infos = await verifyPins(o, bridge);
-  const isa: IsaRun[] = o.isa.length ? isaColumns(o.isa) : [{ requested: native().isa() as IsaName, ran: null, status: "ran" }];
+  const isa: IsaRun[] = o.isa.length ? isaColumns(o.isa) : [{ requested: currentIsa() as IsaName, ran: null, status: "ran" }];
   const idxs = o.prompts ?? o.suite.prompts.map((_, i) => i);
   for (const i of idxs) if (!o.suite.prompts[i]) throw new InputError(`prompt index ${i} is not in the suite (${o.suite.prompts.length} prompts)`);
   const all: Case[] = [];

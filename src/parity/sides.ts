@@ -4,8 +4,8 @@
  * with the reference's tokens in the same batch layout (prompt as one batch, then one token per step)
  * and returns the full logits of the same positions.
  */
-import { loadLlamaBridge, type LlamaBridge } from "../reference/bridge.js";
-import { currentIsa, setIsa } from "../native/ops.js";
+import { loadLlamaBridge, type LlamaBridge } from "../bindings/llama.js";
+import { currentIsa, setIsa } from "../bindings/kernels.js";
 import { Engine } from "../model/engine.js";
 import { forward } from "../model/forward.js";
 import type { IsaName, Numerics } from "./types.js";

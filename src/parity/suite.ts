@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 
-import { repoRoot } from "../reference/bridge.js";
+import { repoRoot } from "../bindings/paths.js";
 import { InputError } from "../util/errors.js";
 
 export const BUCKETS = ["short-factual", "long-generative", "code", "multilingual", "short-reasoning"] as const;

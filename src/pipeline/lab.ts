@@ -16,9 +16,7 @@ import { forward, newRunState, type Model } from "../model/forward.js";
 import { ropeOptions } from "../model/rope-params.js";
 import { loadWeights } from "../model/weights.js";
 import type { LoadedModel, ModelConfig, TensorView } from "../formats/model.js";
-import { dequantize, diffMetrics } from "../native/kernels.js";
-import { native, type Numerics } from "../native/ops.js";
-import type { WeightSource } from "../native/ops-binding.js";
+import { dequantize, diffMetrics, openMapping, type ByteSource, type NativeMapping, type Numerics } from "../bindings/kernels.js";
 import type { F32Tensor } from "../trace/safetensors.js";
 import type { Trace, TracePoint } from "../trace/types.js";
 import { ARCH_DERIVED } from "../compare/config-diff.js";
@@ -37,7 +35,7 @@ export interface LabSideInput {
 
 const META_PREFIX = "meta:";
 
-type Mapping = { close(): void; size?: number };
+type Mapping = NativeMapping;
 
 export class EngineLab implements Lab {
   readonly candidates: string[];
@@ -48,7 +46,7 @@ export class EngineLab implements Lab {
   private readonly refPoints = new Map<string, TracePoint>();
   private readonly basePoints: PointResult[];
   /** In-memory repairs by role key (an f32 copy transposed), applied to every run. */
-  private readonly repairs = new Map<string, { view: TensorView; source: WeightSource }>();
+  private readonly repairs = new Map<string, { view: TensorView; source: ByteSource }>();
 
   constructor(
     private readonly recv: LabSideInput,
@@ -58,8 +56,8 @@ export class EngineLab implements Lab {
     /** Which side of the report the receiver is (metrics are always against the reference side). */
     readonly receiverLabel: "A" | "B",
   ) {
-    this.recvMap = new (native().Mapping)(recv.model.path) as Mapping;
-    this.donorMap = new (native().Mapping)(donor.path) as Mapping;
+    this.recvMap = openMapping(recv.model.path);
+    this.donorMap = openMapping(donor.path);
     for (const p of ref.trace.points) if (p.step === 0) this.refPoints.set(p.key, p);
     this.basePoints = result.points.filter((p) => p.step === 0);
     this.candidates = candidatesOf(result, recv.model, donor);
@@ -75,7 +73,7 @@ export class EngineLab implements Lab {
     const t = this.recv.model.byRole.get(key);
     if (!t || t.dims.length !== 2) return false;
     const [rows, cols] = t.dims;
-    const data = dequantize({ source: this.recvMap as never, offset: t.offset, type: t.type, nElements: rows * cols, name: t.name });
+    const data = dequantize({ source: this.recvMap, offset: t.offset, type: t.type, nElements: rows * cols, name: t.name });
     const tr = transpose(data, rows, cols);
     const view: TensorView = { ...t, dims: [cols, rows], fileDims: [rows, cols], type: 0, typeName: "F32", offset: 0, byteLength: tr.byteLength, rowBytes: undefined };
     this.repairs.set(key, { view, source: tr });
@@ -92,12 +90,12 @@ export class EngineLab implements Lab {
       cc[f] = dc[f];
       if (f === "arch") for (const d of ARCH_DERIVED) if (d !== "tiedEmbeddings" && d !== "qkvBias") cc[d] = dc[d];
     }
-    const weights = loadWeights(this.recv.model, this.recvMap as unknown as WeightSource, {
+    const weights = loadWeights(this.recv.model, this.recvMap, {
       config: c,
       take: (key) => {
         if (tensors.has(key)) {
           const v = this.donor.byRole.get(key);
-          return v ? { view: v, source: this.donorMap as unknown as WeightSource } : undefined;
+          return v ? { view: v, source: this.donorMap } : undefined;
         }
         return this.repairs.get(key);
       },

@@ -10,7 +10,7 @@ import type { F32Tensor } from "../trace/safetensors.js";
 import { TRACE_FORMAT, TRACE_FORMAT_VERSION, pointKey, type PointKind, type Trace, type TracePoint, type TraceRunOptions } from "../trace/types.js";
 import { configFromGguf } from "../formats/config.js";
 import { InputError, RosettaError } from "../util/errors.js";
-import { loadLlamaBridge, type LlamaBridge, type NativeRunResult } from "./bridge.js";
+import { loadLlamaBridge, type LlamaBridge, type NativeRunResult } from "../bindings/llama.js";
 
 export interface LlamaTraceOptions extends TraceRunOptions {
   backend?: string;

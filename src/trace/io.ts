@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
-import { tensorStats } from "../native/kernels.js";
+import { summarize } from "../bindings/kernels.js";
 import { InputError, UnsupportedError } from "../util/errors.js";
 import { decodeSafetensors, encodeSafetensors, type F32Tensor } from "./safetensors.js";
 import { TRACE_FORMAT, TRACE_FORMAT_VERSION, type Summary, type Trace, type TracePoint } from "./types.js";
@@ -262,7 +262,7 @@ const near = (a: number, b: number, scale: number) => Math.abs(a - b) <= 1e-4 * 
 
 /** Why a summary does not describe these values, or null (the native stats of docs/metrics.md; engines may round differently). */
 function summaryDisagrees(x: Float32Array, s: Summary): string | null {
-  const { nan, inf, zeros, min, max, mean, l2 } = tensorStats(x);
+  const { nan, inf, zeros, min, max, mean, l2 } = summarize(x);
   if (x.length !== s.count || nan !== s.nan || inf !== s.inf || zeros !== s.zeros)
     return `count/nan/inf/zeros ${x.length}/${nan}/${inf}/${zeros}, summary ${s.count}/${s.nan}/${s.inf}/${s.zeros}`;
   if (x.length === nan + inf) return null;

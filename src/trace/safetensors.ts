@@ -1,11 +1,9 @@
 /**
- * Minimal safetensors (F32 only) writer and reader, so traces' full tensors open in numpy/torch
+ * Minimal safetensors (F32 only) encoder and decoder (trace files are written and read in src/trace/io.ts), so traces' full tensors open in numpy/torch
  * (`safetensors.numpy.load_file`) without rosetta. Format: 8-byte little-endian header length N, N bytes
  * of JSON header `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {str: str}}`,
  * then the data (offsets relative to the data start). Spec: docs/trace-format.md.
  */
-import { readFileSync, writeFileSync } from "node:fs";
-
 import { InputError } from "../util/errors.js";
 
 export interface F32Tensor {
@@ -38,10 +36,6 @@ export function encodeSafetensors(tensors: Map<string, F32Tensor>, metadata: Rec
     at += b.length;
   }
   return out;
-}
-
-export function writeSafetensors(file: string, tensors: Map<string, F32Tensor>, metadata: Record<string, string> = {}): void {
-  writeFileSync(file, encodeSafetensors(tensors, metadata));
 }
 
 /** Parses a safetensors buffer holding F32 tensors; every malformation is an InputError naming `what`. */
@@ -94,14 +88,4 @@ export function decodeSafetensors(buf: Buffer, what = "safetensors file"): { ten
   }
   if (at !== dataLen) throw bad(`the tensors cover ${at} of ${dataLen} data bytes`);
   return { tensors, metadata };
-}
-
-export function readSafetensors(file: string): { tensors: Map<string, F32Tensor>; metadata: Record<string, string> } {
-  let buf: Buffer;
-  try {
-    buf = readFileSync(file);
-  } catch (e) {
-    throw new InputError(`cannot read ${file}: ${(e as Error).message}`);
-  }
-  return decodeSafetensors(buf, file);
 }

@@ -15,16 +15,14 @@ import { afterAll, describe, expect, it } from "vitest";
 
 import { dequantizeAprQ4Js, dequantizeAprQ8, quantizeAprQ4, quantizeAprQ8 } from "../../src/convert/apr-quant.js";
 import { loadGguf } from "../../src/formats/gguf.js";
-import { dequantize } from "../../src/native/kernels.js";
-import { currentIsa, getThreads, matmul, native, setIsa, setThreads, type Numerics } from "../../src/native/ops.js";
-import { getRow } from "../../src/native/rows.js";
+import { cpuFeatures, currentIsa, dequantize, getRow, getThreads, matmul, setIsa, setThreads, type Numerics } from "../../src/bindings/kernels.js";
 import { getFixture } from "../fixtures/lib/index.js";
 
 const APR_Q4 = 128, APR_Q8 = 129, F32 = 0;
 const MODES: Numerics[] = ["ggml", "exact"];
 const threads0 = getThreads();
 const isa0 = currentIsa() as "scalar" | "avx2" | "avx512";
-const features = (native() as unknown as { cpuFeatures(): Record<string, boolean> }).cpuFeatures();
+const features = cpuFeatures();
 const ISAS = (["scalar", "avx2", "avx512"] as const).filter((i) => i === "scalar" || (i === "avx2" ? features.avx2 : features.avx512f && features.avx512bw));
 if (!ISAS.includes("avx512")) console.warn("apr kernels: this CPU has no AVX-512; the avx512 path is not exercised here");
 afterAll(() => {

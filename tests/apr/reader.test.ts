@@ -14,7 +14,7 @@ import { loadApr } from "../../src/formats/apr.js";
 import { headerCrc } from "../../src/formats/apr-crc.js";
 import { writeApr, type AprTensorIn } from "../../src/formats/apr-writer.js";
 import { loadModel } from "../../src/formats/index.js";
-import { dequantize } from "../../src/native/kernels.js";
+import { dequantize } from "../../src/bindings/kernels.js";
 import { RosettaError } from "../../src/util/errors.js";
 import { rng } from "../helpers/rng.js";
 import { APR_FOREIGN_DIR, HAVE_SHARED } from "../helpers/shared.js";

@@ -3,7 +3,7 @@
  * first divergence, NaN, tokenizer mismatch, precision band, KV-cache drift, and a trace written by
  * another engine in the documented format.
  */
-import { diffMetrics } from "../../src/native/kernels.js";
+import { diffMetrics } from "../../src/bindings/kernels.js";
 import { describe, expect, it } from "vitest";
 
 import { alignPoints } from "../../src/compare/align.js";

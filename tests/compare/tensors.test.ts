@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 
 import { compareTraces, type CompareSide } from "../../src/compare/compare.js";
-import { addonPath } from "../../src/native/load.js";
+import { addonPath } from "../../src/bindings/kernels-addon.js";
 import { accessor, clone, makeTrace, perturb, type MadeTrace } from "./make-trace.js";
 
 const HAVE_ADDON = existsSync(addonPath());
@@ -16,7 +16,7 @@ if (!HAVE_ADDON) process.stderr.write(`[tests] ${addonPath()} is absent: full-te
 const side = (m: MadeTrace): CompareSide => ({ trace: m.trace, source: "t.json", tensor: accessor(m) });
 
 describe.skipIf(!HAVE_ADDON)("compareTraces with full tensors", async () => {
-  const { diffMetrics } = await import("../../src/native/kernels.js");
+  const { diffMetrics } = await import("../../src/bindings/kernels.js");
 
   it("computes exact metrics (cosine included) from both tensors", async () => {
     const a = makeTrace();

@@ -20,7 +20,7 @@ import { irToApr } from "../../src/convert/to-apr.js";
 import { diffWeights } from "../../src/compare/weight-diff.js";
 import { loadApr } from "../../src/formats/apr.js";
 import { loadGguf } from "../../src/formats/gguf.js";
-import { loadLlamaBridge } from "../../src/reference/bridge.js";
+import { loadLlamaBridge } from "../../src/bindings/llama.js";
 import { HAVE_SHARED, STORIES } from "../helpers/shared.js";
 import { expectSameTrace, f32GgufFromApr, relL2, trace } from "./run-helpers.js";
 

@@ -11,7 +11,7 @@ import { irToGguf, readGgufIr, type ModelIr } from "../../src/convert/ir.js";
 import { roleKey } from "../../src/formats/model.js";
 import { roleOfName } from "../../src/formats/roles.js";
 import { runRosettaTrace } from "../../src/model/trace-run.js";
-import type { Numerics } from "../../src/native/ops.js";
+import type { Numerics } from "../../src/bindings/kernels.js";
 import type { F32Tensor } from "../../src/trace/safetensors.js";
 import type { Trace } from "../../src/trace/types.js";
 import { values } from "./values.js";

@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 
 import type { LoadedModel, TensorView } from "../../src/formats/model.js";
-import { dequantize, typeTraitsById } from "../../src/native/kernels.js";
+import { dequantize, typeTraitsById } from "../../src/bindings/kernels.js";
 
 export function values(m: LoadedModel, v: TensorView): Float32Array {
   const file = readFileSync(m.path);

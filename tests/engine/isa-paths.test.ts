@@ -7,12 +7,12 @@
 import { afterAll, describe, expect, test } from "vitest";
 
 import { Engine } from "../../src/model/engine.js";
-import { currentIsa, native, setIsa } from "../../src/native/ops.js";
+import { cpuFeatures, currentIsa, setIsa } from "../../src/bindings/kernels.js";
 import { pointKey } from "../../src/trace/types.js";
 import { getFixture } from "../fixtures/lib/index.js";
 import { HAVE_MODELS, STORIES, TINYLLAMA, nmse } from "../model/helpers.js";
 
-const features = (native() as unknown as { cpuFeatures(): Record<string, boolean> }).cpuFeatures();
+const features = cpuFeatures();
 const ISAS = (["scalar", "avx2", "avx512"] as const).filter((i) => i === "scalar" || (i === "avx2" ? features.avx2 : features.avx512f && features.avx512bw));
 if (!ISAS.includes("avx512")) console.warn("isa paths: this CPU has no AVX-512; only scalar and avx2 are compared");
 const initialIsa = currentIsa() as (typeof ISAS)[number];

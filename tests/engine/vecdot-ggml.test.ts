@@ -8,14 +8,11 @@
  */
 import { afterAll, describe, expect, test } from "vitest";
 
-import { openGgmlCpuReference } from "../../src/native/ggml-cpu-reference.js";
-import { loadAddon } from "../../src/native/load.js";
-import { currentIsa, matmul, setIsa } from "../../src/native/ops.js";
+import { cpuFeatures, currentIsa, matmul, openGgmlCpuReference, setIsa } from "../../src/bindings/kernels.js";
 
-const addon = loadAddon();
-const opened = openGgmlCpuReference(addon);
+const opened = openGgmlCpuReference();
 if (!opened.ok) console.warn(`vecdot-ggml: skipping the llama.cpp vec_dot oracle tests: ${opened.reason}`);
-const features = addon.cpuFeatures();
+const features = cpuFeatures();
 const ALL_ISAS = ["scalar", "avx2", "avx512"] as const;
 const ISAS = ALL_ISAS.filter((i) => features.isas.includes(i));
 for (const i of ALL_ISAS) if (!features.isas.includes(i)) console.warn(`vecdot-ggml: this CPU cannot run the ${i} path: not exercised here`);

@@ -9,10 +9,10 @@
  */
 import { afterAll, describe, expect, test } from "vitest";
 
-import { actRound, currentIsa, matmul, native, setIsa, type Numerics } from "../../src/native/ops.js";
+import { actRound, cpuFeatures, currentIsa, matmul, setIsa, type Numerics } from "../../src/bindings/kernels.js";
 import { relL2 } from "../model/helpers.js";
 
-const features = (native() as unknown as { cpuFeatures(): Record<string, boolean> }).cpuFeatures();
+const features = cpuFeatures();
 const ISAS = (["avx2", "avx512"] as const).filter((i) => (i === "avx2" ? features.avx2 : features.avx512f && features.avx512bw));
 if (!ISAS.includes("avx512")) console.warn("vecdot types: this CPU has no AVX-512; the avx512 path is not exercised here");
 const initialIsa = currentIsa() as "scalar" | "avx2" | "avx512";

@@ -8,11 +8,11 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 
-import { addonPath, loadAddon } from "../../src/native/load.js";
-import { dequantize, forceIsa, mappingBytes, openMapping, tensorStats, typeName } from "../../src/native/kernels.js";
+import { addonPath, loadKernelsAddon } from "../../src/bindings/kernels-addon.js";
+import { dequantize, mappingBytes, openMapping, setIsa, summarize, typeName } from "../../src/bindings/kernels.js";
 import { InputError, UnsupportedError } from "../../src/util/errors.js";
 
-const addon = loadAddon();
+const addon = loadKernelsAddon();
 const Q4_0 = 2;
 const out = new Float32Array(64);
 const src = new Uint8Array(36);
@@ -77,9 +77,9 @@ describe("TS wrappers map problems to rosetta errors", () => {
     expect(typeName(4)).toBe("type#4");
   });
 
-  it("tensorStats rejects a bad span before calling native code", () => {
-    expect(() => tensorStats(new Float32Array(4), { offset: 1, count: 4 })).toThrow(RangeError);
-    expect(() => tensorStats(new Float32Array(4), { stride: 0 })).toThrow(/stride/);
+  it("summarize rejects a bad span before calling native code", () => {
+    expect(() => summarize(new Float32Array(4), { offset: 1, count: 4 })).toThrow(RangeError);
+    expect(() => summarize(new Float32Array(4), { stride: 0 })).toThrow(/stride/);
   });
 });
 
@@ -144,16 +144,16 @@ describe("ISA selection", () => {
     }
   });
 
-  it("setIsa/forceIsa switch paths and refuse what the CPU lacks", () => {
+  it("the native setIsa and the validated setIsa switch paths and refuse what the CPU lacks", () => {
     const before = addon.isa();
     try {
-      expect(forceIsa("scalar")).toBe("scalar");
+      expect(setIsa("scalar")).toBe("scalar");
       expect(addon.isa()).toBe("scalar");
       expect(() => addon.setIsa("mmx")).toThrow(/unknown ISA path 'mmx'/);
-      expect(() => forceIsa("mmx")).toThrow(InputError);
+      expect(() => setIsa("mmx")).toThrow(InputError);
       if (!feats.isas.includes("avx512")) {
         expect(() => addon.setIsa("avx512")).toThrow(/cannot run the avx512 path/);
-        expect(() => forceIsa("avx512")).toThrow(UnsupportedError);
+        expect(() => setIsa("avx512")).toThrow(UnsupportedError);
         expect(addon.isa()).toBe("scalar");
       }
     } finally {

@@ -6,11 +6,11 @@ import { gguf } from "@huggingface/gguf";
 import { afterAll, describe, expect, it } from "vitest";
 
 import { openGgmlReference, randomBlocks } from "../../bench/kernels-data.js";
-import { loadAddon } from "../../src/native/load.js";
+import { loadKernelsAddon } from "../../src/bindings/kernels-addon.js";
 import { HAVE_SHARED, STORIES, TINYLLAMA } from "../helpers/shared.js";
 import { rng } from "../helpers/rng.js";
 
-const addon = loadAddon();
+const addon = loadKernelsAddon();
 const ref = openGgmlReference(addon);
 if (!ref.ok) process.stderr.write(`[kernels] skipping ggml bit-exactness tests: ${ref.reason}\n`);
 const features = addon.cpuFeatures();

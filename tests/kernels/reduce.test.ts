@@ -4,13 +4,11 @@
  */
 import { describe, expect, it } from "vitest";
 
-import { loadAddon } from "../../src/native/load.js";
-import { diffMetrics, tensorStats } from "../../src/native/kernels.js";
-import { currentIsa, setIsa } from "../../src/native/ops.js";
-import type { NativeDiffMetrics, NativeStats } from "../../src/native/binding.js";
+import { loadKernelsAddon } from "../../src/bindings/kernels-addon.js";
+import { currentIsa, diffMetrics, setIsa, summarize, type NativeDiffMetrics, type NativeStats } from "../../src/bindings/kernels.js";
 import { rng } from "../helpers/rng.js";
 
-const addon = loadAddon();
+const addon = loadKernelsAddon();
 const SIZES = [0, 1, 3, 17, 31, 33, 255, 4096];
 // stats_f32 works in 4096-element chunks: one more, and several with a partial last one
 const STATS_SIZES = [...SIZES, 4097, 10000];
@@ -127,7 +125,7 @@ describe("stats_f32", () => {
   it("is accurate with a large offset (catastrophic cancellation in a one-pass variance)", () => {
     const x = new Float32Array(10001);
     for (let i = 0; i < x.length; i++) x[i] = 1e6 + (i % 2 ? 0.5 : -0.5);
-    const got = tensorStats(x);
+    const got = summarize(x);
     expect(Math.abs(got.std - refStats(x, 0, x.length, 1).std)).toBeLessThan(1e-9);
   });
 
@@ -135,7 +133,7 @@ describe("stats_f32", () => {
     for (const n of [33, 4096, 9000]) {
       const x = new Float32Array(n);
       for (let i = 0; i < n; i++) x[i] = i % 4096 === 0 ? -3e7 : 1e6 + (i % 3) * 0.25;
-      expectClose(tensorStats(x), refStats(x, 0, n, 1), `n=${n}`);
+      expectClose(summarize(x), refStats(x, 0, n, 1), `n=${n}`);
     }
   });
 
@@ -145,19 +143,19 @@ describe("stats_f32", () => {
       if (setIsa(isa) !== isa) continue;
       for (const n of [5, 40]) {
         const x = new Float32Array(n).map((_, i) => (i % 2 ? 0 : -0));
-        expect(Object.is(tensorStats(x).min, -0), `${isa} n=${n} min`).toBe(true);
-        expect(Object.is(tensorStats(x).max, 0), `${isa} n=${n} max`).toBe(true);
-        expect(Object.is(tensorStats(x.reverse()).min, -0), `${isa} n=${n} reversed`).toBe(true);
+        expect(Object.is(summarize(x).min, -0), `${isa} n=${n} min`).toBe(true);
+        expect(Object.is(summarize(x).max, 0), `${isa} n=${n} max`).toBe(true);
+        expect(Object.is(summarize(x.reverse()).min, -0), `${isa} n=${n} reversed`).toBe(true);
       }
     }
     setIsa(isa0 as "scalar" | "avx2" | "avx512");
   });
 
-  it("tensorStats defaults to the whole array and honours offset/stride", () => {
+  it("summarize defaults to the whole array and honours offset/stride", () => {
     const x = new Float32Array([1, 2, 3, 4, 5, 6, 7]);
-    expect(tensorStats(x).count).toBe(7);
-    expect(tensorStats(x, { offset: 1, stride: 3 })).toMatchObject({ count: 2, min: 2, max: 5 });
-    expect(tensorStats(x, { offset: 7 }).count).toBe(0);
+    expect(summarize(x).count).toBe(7);
+    expect(summarize(x, { offset: 1, stride: 3 })).toMatchObject({ count: 2, min: 2, max: 5 });
+    expect(summarize(x, { offset: 7 }).count).toBe(0);
   });
 });
 

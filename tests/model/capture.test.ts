@@ -7,7 +7,7 @@ import { describe, expect, test } from "vitest";
 
 import { Recorder } from "../../src/model/capture.js";
 import { Engine } from "../../src/model/engine.js";
-import { summarize } from "../../src/native/ops.js";
+import { summarize } from "../../src/bindings/kernels.js";
 import { pointKey } from "../../src/trace/types.js";
 import { HAVE_MODELS, STORIES } from "./helpers.js";
 
@@ -31,9 +31,9 @@ describe.skipIf(!HAVE_MODELS)("capture recorder", () => {
             last = summarize(rows);
           } else {
             const width = count / shape[0];
-            last = summarize(x, (shape[0] - 1) * width, width, 1);
+            last = summarize(x, { offset: (shape[0] - 1) * width, count: width });
           }
-          direct.push({ key: pointKey(p, l), step, all: summarize(x, 0, count, 1), last });
+          direct.push({ key: pointKey(p, l), step, all: summarize(x, { count }), last });
           rec.hook(p, l, x, shape);
         },
       });

@@ -12,7 +12,7 @@ import { HAVE_MODELS, TINYLLAMA, nmse } from "./helpers.js";
 
 let haveBridge = HAVE_MODELS;
 try {
-  if (haveBridge) (await import("../../src/reference/bridge.js")).loadLlamaBridge("default");
+  if (haveBridge) (await import("../../src/bindings/llama.js")).loadLlamaBridge("default");
 } catch (e) {
   console.warn(`isolation: skipped, the llama.cpp bridge is unavailable (${(e as Error).message.split("\n")[0]})`);
   haveBridge = false;

@@ -11,7 +11,7 @@ const NEAR_TIE = 1e-4;
 
 async function bridgeOrSkip(): Promise<boolean> {
   try {
-    const { loadLlamaBridge } = await import("../../src/reference/bridge.js");
+    const { loadLlamaBridge } = await import("../../src/bindings/llama.js");
     loadLlamaBridge("default");
     return true;
   } catch (e) {

@@ -13,10 +13,10 @@ import { injectDefect, parseDefect } from "../../src/convert/defects.js";
 import { irToGguf, readGgufIr } from "../../src/convert/ir.js";
 import { runCli } from "../helpers/cli.js";
 import { HAVE_SHARED, REPO_ROOT, STORIES } from "../helpers/shared.js";
-import { native } from "../../src/native/ops.js";
+import { cpuFeatures } from "../../src/bindings/kernels.js";
 import { stageFixture } from "./stage.js";
 
-const HAVE_AVX512 = (native() as unknown as { cpuFeatures(): { isas: string[] } }).cpuFeatures().isas.includes("avx512");
+const HAVE_AVX512 = cpuFeatures().isas.includes("avx512");
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "rosetta-parity-"));
 

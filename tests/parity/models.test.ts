@@ -12,13 +12,13 @@ import path from "node:path";
 
 import { describe, expect, it } from "vitest";
 
-import { native } from "../../src/native/ops.js";
+import { cpuFeatures } from "../../src/bindings/kernels.js";
 import { runCli } from "../helpers/cli.js";
 import { HAVE_SHARED, STORIES, TINYLLAMA } from "../helpers/shared.js";
 import { stageFixture } from "./stage.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "rosetta-parity-m-"));
-const HAVE_AVX512 = (native() as unknown as { cpuFeatures(): { isas: string[] } }).cpuFeatures().isas.includes("avx512");
+const HAVE_AVX512 = cpuFeatures().isas.includes("avx512");
 const ISAS = HAVE_AVX512 ? 3 : 2;
 const TOKENS = 8;
 

@@ -11,7 +11,7 @@ import { fixtureDir, fixtureFileName } from "../../src/parity/fixtures.js";
 import { defaultManifestPath, loadManifest, sha256Bytes, sha256File } from "../../src/parity/manifest.js";
 import { describeModel } from "../../src/parity/model-info.js";
 import { REFERENCE_SETTINGS } from "../../src/parity/sides.js";
-import { loadLlamaBridge } from "../../src/reference/bridge.js";
+import { loadLlamaBridge } from "../../src/bindings/llama.js";
 
 export const PARITY_FIXTURES: { arch: FixtureArch; type: string }[] = [];
 for (const arch of ["qwen2", "qwen3"] as FixtureArch[]) for (const type of ["F32", "Q8_0", "Q4_K_M"]) PARITY_FIXTURES.push({ arch, type });

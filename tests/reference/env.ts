@@ -2,7 +2,7 @@
  * Shared setup for the llama.cpp reference tests: loads the bridge with one backend variant per test
  * file (each file is its own process), or explains once why the tests are skipped.
  */
-import { loadLlamaBridge, type LlamaBridge } from "../../src/reference/bridge.js";
+import { loadLlamaBridge, type LlamaBridge } from "../../src/bindings/llama.js";
 import { MissingComponentError } from "../../src/util/errors.js";
 
 export function tryBridge(backend?: string): LlamaBridge | null {

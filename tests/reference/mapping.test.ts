@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 
-import type { NativePoint } from "../../src/reference/bridge.js";
+import type { NativePoint } from "../../src/bindings/llama.js";
 import { ARCHS, DIMS, getFixture } from "../fixtures/lib/index.js";
 import { tryBridge } from "./env.js";
 

@@ -2,7 +2,7 @@
 // skipped in normal runs.
 import { it } from "vitest";
 
-import { loadLlamaBridge } from "../../src/reference/bridge.js";
+import { loadLlamaBridge } from "../../src/bindings/llama.js";
 
 it.skipIf(process.env.ROSETTA_PROBE !== "1")("probe: loading the bridge without a build", () => {
   try {

@@ -12,7 +12,7 @@ import { renderText, useColor } from "../../compare/report/text.js";
 import { runComparison, type EngineName } from "../../pipeline/run-comparison.js";
 import { DEFAULT_THRESHOLD } from "../../compare/tolerances.js";
 import type { ComparisonResult } from "../../compare/result.js";
-import type { Numerics } from "../../native/ops.js";
+import type { Numerics } from "../../bindings/kernels.js";
 import { EXIT, InputError } from "../../util/errors.js";
 import { checkWritable, writeOutput } from "../output.js";
 

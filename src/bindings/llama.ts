@@ -1,86 +1,20 @@
 /**
- * Lazy loader of the llama.cpp reference bridge (native/llama -> rosetta_llama.node). Nothing is loaded
- * until a command needs llama.cpp, so rosetta works without the optional node-llama-cpp packages; when
- * they (or the built bridge) are missing, the error names what to install. See docs/llamacpp-bridge.md.
+ * The llama.cpp reference bridge (src/bindings/llama-addon.ts types its addon), loaded lazily: nothing is
+ * loaded until a command needs llama.cpp, so rosetta works without the optional node-llama-cpp packages;
+ * when they (or the built bridge) are missing, the error names what to install. See
+ * docs/llamacpp-bridge.md.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 
-import type { Summary } from "../trace/types.js";
 import { InputError, MissingComponentError } from "../util/errors.js";
+import { loadLlamaAddon, type NativeRunOptions, type NativeRunResult } from "./llama-addon.js";
+import { repoRoot } from "./paths.js";
+
+export type { NativePoint, NativeRunOptions, NativeRunResult, StatsJs } from "./llama-addon.js";
 
 export const LLAMA_PACKAGES = { "node-llama-cpp": "3.22.1", "@node-llama-cpp/linux-x64": "3.22.1" } as const;
 export const INSTALL_HINT = "npm install @node-llama-cpp/linux-x64@3.22.1 node-llama-cpp@3.22.1";
-
-/** The native stats object (native/common/stats_js.h): a trace Summary. */
-export type StatsJs = Summary;
-
-export interface NativePoint {
-  point: string;
-  layer: number | null;
-  step: number;
-  shape: number[];
-  firstPos: number;
-  tokens: number;
-  all: StatsJs;
-  last: StatsJs;
-  source: { name: string; occurrence: number; op: string; type: string; ne: number[]; weight?: string };
-  data?: Float32Array;
-}
-
-export interface NativeRunResult {
-  model: {
-    arch: string;
-    desc: string;
-    ftype: string;
-    nLayer: number;
-    nEmbd: number;
-    nHead: number;
-    nHeadKv: number;
-    nVocab: number;
-    nCtxTrain: number;
-    addBos: boolean;
-    /** llama_model_rope_type: -1 none, 0 NORM, 2 NEOX, 8 MROPE, ... */
-    ropeType: number;
-    ropeFreqScaleTrain: number;
-    /** The file's scalar metadata as llama.cpp loaded it (keys from llama_model_meta_*; values typed, floats exact). */
-    metadata: Record<string, string | number | boolean>;
-    /** Tensor names in the file (which optional tensors exist: output, biases, q/k norms, rope_freqs). */
-    tensorNames: string[];
-  };
-  points: NativePoint[];
-  logits: Float32Array; // [positions, vocab]
-  generated: number[];
-  errors: string[];
-  nCtx: number;
-  nBatch: number;
-  askCalls: number;
-  dataCalls: number;
-  decodeMs: number;
-}
-
-export interface NativeRunOptions {
-  model: string;
-  tokens: number[];
-  gen?: number;
-  threads?: number;
-  useExtraBufts?: boolean;
-  callback?: boolean;
-  observeAll?: boolean;
-  points?: boolean;
-  full?: string[];
-}
-
-interface NativeBridge {
-  info(): { tag: string; commit: string; binsDir: string };
-  init(o: { binsDir: string; backend: string }): { backend: string; loaded: string; file: string; systemInfo: string };
-  run(o: NativeRunOptions): Promise<NativeRunResult>;
-  quantize(input: string, output: string, ftype: string, o?: { pure?: boolean; threads?: number }): Promise<void>;
-  tokenize(model: string, text: string, addSpecial: boolean, parseSpecial: boolean): Int32Array;
-  detokenize(model: string, ids: number[], removeSpecial: boolean, unparseSpecial: boolean): string;
-}
 
 export interface LlamaBridge {
   tag: string;
@@ -91,18 +25,6 @@ export interface LlamaBridge {
   quantize(input: string, output: string, ftype: string, o?: { pure?: boolean; threads?: number }): Promise<void>;
   tokenize(model: string, text: string, addSpecial: boolean, parseSpecial: boolean): number[];
   detokenize(model: string, ids: number[], removeSpecial?: boolean, unparseSpecial?: boolean): string;
-}
-
-/** The repository root: the nearest ancestor holding rosetta's package.json (works from src/ and dist/). */
-export function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pj = path.join(dir, "package.json");
-    if (existsSync(pj) && JSON.parse(readFileSync(pj, "utf8")).name === "rosetta") return dir;
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error("cannot find rosetta's package.json above " + fileURLToPath(import.meta.url));
-    dir = up;
-  }
 }
 
 /** Maps a native rejection to rosetta's error classes: a refused input is the user's problem (exit 2). */
@@ -146,10 +68,7 @@ export function loadLlamaBridge(requested?: string): LlamaBridge {
       );
     packages[name] = have;
   }
-  const file = path.join(root, process.env.ROSETTA_BUILD_DIR ?? "build", "Release", "rosetta_llama.node");
-  if (!existsSync(file))
-    throw new MissingComponentError(`the llama.cpp bridge is not built (${file} is missing); run \`npm run build:native\``);
-  const native = createRequire(import.meta.url)(file) as NativeBridge;
+  const native = loadLlamaAddon();
   const binsDir = path.join(root, "node_modules/@node-llama-cpp/linux-x64/bins/linux-x64");
   let init;
   try {
