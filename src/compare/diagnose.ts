@@ -116,15 +116,22 @@ function driftFinding(d: DiagnoseInput): Finding | null {
   ], false, worst.step);
 }
 
+const PASSING_EXACT = (p: PointResult) => p.status === "match" && (p.all?.nmse ?? 1) === 0;
+
 async function isolationEvidence(d: DiagnoseInput, fd: PointResult): Promise<string[]> {
   if (!d.isolate || fd.layer === null) return [];
   const r = await d.isolate(fd.layer, fd.step);
   if (!r) return [];
   const wrong = r.nmse > fd.gate.band;
-  return [
-    `layer isolation: layer ${r.layer} of A run on B's input gives NMSE ${fmt(r.nmse)} against B (propagated: ${fmt(r.propagatedNmse)}): ` +
-      (wrong ? "the layer itself is wrong" : "the layer is fine on the same input; the divergence is drift inherited from earlier layers"),
-  ];
+  // nothing can be inherited at layer 0, or after a layer whose output matched
+  const prev = r.layer === 0 ? null : d.points.find((p) => p.step === fd.step && p.key === `blk.${r.layer - 1}.l_out`);
+  const cleanInput = r.layer === 0 || (prev !== undefined && prev !== null && PASSING_EXACT(prev));
+  const verdict = wrong
+    ? "the layer itself is wrong"
+    : cleanInput
+      ? "the layer's output is within the gate on the same input, and its input matched: the divergence is below what isolation resolves"
+      : "the layer is fine on the same input; the divergence is drift inherited from earlier layers";
+  return [`layer isolation: layer ${r.layer} of A run on B's input gives NMSE ${fmt(r.nmse)} against B (propagated: ${fmt(r.propagatedNmse)}): ${verdict}`];
 }
 
 /** Findings for a comparison, most relevant first. */

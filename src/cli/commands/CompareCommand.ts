@@ -103,6 +103,8 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       .option("junit", { type: "string", description: "Write a JUnit XML report to FILE (one test case per point)" })
       .option("full", { type: "string", array: true, description: "Point keys captured as full tensors (globs; default every point, kq_softmax while it is under 4M elements per side)" })
       .option("weights", { type: "boolean", default: true, description: "Weight-level diff when both sides are model files (--no-weights to skip)" })
+      .option("experiments", { type: "boolean", default: true, description: "Test the findings by counterfactual reruns (tensors/config keys taken from the other file) and search a minimal explaining set (--no-experiments to skip)" })
+      .option("accept-weight-differences", { type: "boolean", default: false, description: "Weights of one type whose bytes differ are findings that fail --assert-match; with this flag the ones that do not explain the diagnosis are informational" })
       .option("threads", { type: "number", description: "Threads per engine" })
       .check((a) => {
         if (a.prompt !== undefined && a.tokens !== undefined) throw new InputError("give --prompt or --tokens, not both");
@@ -125,6 +127,8 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       threshold: parseThreshold(args.threshold),
       full: args.full,
       weights: args.weights,
+      experiments: args.experiments as boolean | undefined,
+      acceptWeightDifferences: args["accept-weight-differences"] as boolean | undefined,
       threads: args.threads,
     });
     process.exitCode = emitReports(r, { json: args.json, junit: args.junit, verbose: args.verbose, assertMatch: args["assert-match"], acceptSummaries: args["accept-summaries"] });
