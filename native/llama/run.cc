@@ -18,6 +18,8 @@ struct RunOptions {
   std::string model;
   std::vector<int32_t> tokens;
   int gen = 0;
+  // teacher forcing: decode step s consumes forced[s] (when given) instead of the greedy choice
+  std::vector<int32_t> forced;
   int threads = 1;
   bool useExtraBufts = true;
   bool callback = true;  // false: no cb_eval at all (tests compare logits with and without)
@@ -197,9 +199,12 @@ void execute(const RunOptions& o, RunResult& r) {
     throw InputFailure("llama.cpp could not create a context" + (why.empty() ? "" : ": " + why));
   }
   decode(ctx.get(), cap.get(), o.tokens, 0, 0, r, r.model.nVocab);
+  for (int32_t t : o.forced)
+    if (t < 0 || t >= r.model.nVocab)
+      throw InputFailure("forced token id " + std::to_string(t) + " is outside the vocabulary (0.." + std::to_string(r.model.nVocab - 1) + ")");
   for (int s = 0; s < o.gen; s++) {
     const float* last = r.logits.data() + (r.logits.size() - r.model.nVocab);
-    int32_t next = argmax(last, r.model.nVocab);
+    int32_t next = s < (int)o.forced.size() ? o.forced[s] : argmax(last, r.model.nVocab);
     r.generated.push_back(next);
     decode(ctx.get(), cap.get(), {next}, T + s, s + 1, r, r.model.nVocab);
   }
@@ -335,6 +340,11 @@ RunOptions parse(const Napi::Object& o) {
   for (uint32_t i = 0; i < toks.Length(); i++)
     r.tokens.push_back((int32_t)as_int(toks.Get(i), "run: options.tokens[i]", INT32_MIN, INT32_MAX));
   r.gen = (int32_t)field_int_or(o, "gen", "run: options.gen", INT32_MIN, INT32_MAX, r.gen);
+  if (has_field(o, "forced")) {
+    Napi::Array f = as_array(o.Get("forced"), "run: options.forced");
+    for (uint32_t i = 0; i < f.Length(); i++)
+      r.forced.push_back((int32_t)as_int(f.Get(i), "run: options.forced[i]", INT32_MIN, INT32_MAX));
+  }
   r.threads = (int32_t)field_int_or(o, "threads", "run: options.threads", INT32_MIN, INT32_MAX, r.threads);
   r.useExtraBufts = field_bool_or(o, "useExtraBufts", "run: options.useExtraBufts", r.useExtraBufts);
   r.callback = field_bool_or(o, "callback", "run: options.callback", r.callback);

@@ -65,6 +65,8 @@ export interface NativeRunOptions {
   model: string;
   tokens: number[];
   gen?: number;
+  /** Teacher forcing: decode step s consumes forced[s] instead of the greedy choice (the trace's `generated`). */
+  forced?: number[];
   threads?: number;
   useExtraBufts?: boolean;
   callback?: boolean;

@@ -13,6 +13,7 @@ import { fmt } from "./format.js";
 import { perRowNmse, summaryMetrics, tensorMetrics, worstNmse, type DiffFn } from "./metrics.js";
 import { DEFAULT_THRESHOLD, referenceNoise, selectBand, type Band } from "./tolerances.js";
 import {
+  finding,
   COMPARISON_SCHEMA,
   COMPARISON_SCHEMA_VERSION,
   type ComparisonResult,
@@ -37,6 +38,8 @@ export interface CompareSide {
 }
 
 export interface CompareOptions {
+  /** Text of a token id (the reference's tokenizer), for the flip finding. */
+  tokenText?: (id: number) => string | undefined;
   /** Given: the user's bound; a precision band never loosens it (the band is reported as context only). */
   threshold?: number;
   /** Native diff kernel; without it only summaries are compared. */
@@ -205,6 +208,68 @@ function noteOf(status: PointStatus, all: SampleMetrics, last: SampleMetrics, ct
   return undefined;
 }
 
+/** One side's top tokens at one position. */
+interface Top {
+  id: number;
+  logit: number;
+  second: number | null;
+  secondLogit: number | null;
+}
+
+export interface TokenFlip {
+  step: number;
+  pos: number;
+  a: Top;
+  b: Top;
+  /** The reference's margin (top-1 minus top-2 logit). */
+  margin: number | null;
+  /** B's logit of its top-1 minus its logit of A's top-1 (null: A's choice is not in B's top-k). */
+  gap: number | null;
+  /** The flip is within what the two sides' logit differences at these two tokens can explain. */
+  nearTie: boolean;
+}
+
+/**
+ * The first position whose top-1 token differs between the two sides (from each trace's top-k logits).
+ * Near-tie: B's second token is A's first, and B's margin between them is no larger than how far the
+ * two sides' logits of these two tokens differ: the flip is the size of the logit difference, not more.
+ */
+export function firstTokenFlip(a: Trace, b: Trace): TokenFlip | null {
+  const ta = a.logits?.top ?? [], tb = b.logits?.top ?? [];
+  const T = b.input.tokens.length;
+  const n = Math.min(ta.length, tb.length);
+  for (let i = 0; i < n; i++) {
+    const x = ta[i], y = tb[i];
+    if (x.pos !== y.pos || !x.ids.length || !y.ids.length || x.ids[0] === y.ids[0]) continue;
+    const top = (t: typeof x): Top => ({ id: t.ids[0], logit: t.logits[0], second: t.ids[1] ?? null, secondLogit: t.logits[1] ?? null });
+    const logitOf = (t: typeof x, id: number) => {
+      const k = t.ids.indexOf(id);
+      return k < 0 ? null : t.logits[k];
+    };
+    const margin = y.logits.length > 1 ? y.logits[0] - y.logits[1] : null;
+    // B's gap between its choice and A's, against how far the two sides' logits of these two tokens differ
+    const lbA = logitOf(y, x.ids[0]), laB = logitOf(x, y.ids[0]);
+    const gap = lbA === null ? null : y.logits[0] - lbA;
+    const moved = lbA === null || laB === null ? Infinity : Math.abs(x.logits[0] - lbA) + Math.abs(laB - y.logits[0]);
+    const nearTie = gap !== null && gap <= moved;
+    return { step: x.pos < T ? 0 : x.pos - T + 1, pos: x.pos, a: top(x), b: top(y), margin, gap, nearTie };
+  }
+  return null;
+}
+
+function flipFinding(f: TokenFlip, points: PointResult[], text?: (id: number) => string | undefined): Finding {
+  const name = (id: number | null) => (id === null ? "-" : `${id}${text?.(id) !== undefined ? ` ${JSON.stringify(text(id))}` : ""}`);
+  const fd = points.find((p) => p.step === f.step && (p.status === "diverged" || p.status === "nonfinite"));
+  const ev = [
+    `step ${f.step}, position ${f.pos}: A's top-1 ${name(f.a.id)} (logit ${fmt(f.a.logit)}; its top-2 ${name(f.a.second)} ${fmt(f.a.secondLogit)}), B's top-1 ${name(f.b.id)} (logit ${fmt(f.b.logit)}; top-2 ${name(f.b.second)} ${fmt(f.b.secondLogit)})`,
+    `B's margin (top-1 - top-2) ${fmt(f.margin)}; B's gap to A's choice ${f.gap === null ? "unknown (A's choice is not in B's top-k)" : fmt(f.gap)}: ${f.nearTie ? "a near-tie (the two sides' logits of these two tokens moved by at least the gap)" : "not a near-tie: the gap is larger than the logits of these tokens moved"}`,
+    fd ? `first divergent point of step ${f.step}: ${fd.key} (layer ${fd.layer ?? "-"}, NMSE ${fmt(worstNmse(fd.all, fd.last))})` : `no point of step ${f.step} is beyond its gate`,
+  ];
+  // the gates encode the expected noise: a flip with every point of its step within them is precision
+  if (!fd) ev.push("every point of this step is within its gate: the flip is what the expected noise of this pair allows (precision), not a defect");
+  return finding("token-flip", `logits@${f.step}`, fd?.layer ?? null, ev, fd !== undefined, f.step);
+}
+
 function inputMismatch(a: Trace, b: Trace): string | null {
   const i = firstTokenDifference(a.input.tokens, b.input.tokens);
   if (i < 0) return null;
@@ -277,7 +342,14 @@ export async function compareTraces(a: CompareSide, b: CompareSide, opts: Compar
   const config = configCheck(a.trace, b.trace);
   // model files on both sides: the weight diff already diffed the same configs (and knows missing tensors)
   const configFindings = opts.weights ? [] : metadataFindings(config.mismatches, null, config.arch);
+  const flip = firstTokenFlip(a.trace, b.trace);
   const findings = await diagnose({ a: sa, b: sb, traceA: a.trace, traceB: b.trace, points, firstDivergence, weights: opts.weights, configFindings, isolate: opts.isolate, band });
+  if (flip) {
+    const ff = flipFinding(flip, points, opts.tokenText);
+    // the flip goes after the finding that explains the divergence, before the informational ones
+    const at = findings.findIndex((f) => !f.fatal);
+    findings.splice(at < 0 ? findings.length : at, 0, ff);
+  }
   const diagnosis = findings.find((f) => f.fatal) ?? findings.find((f) => f.id === "precision-drift") ?? null;
   const why = explicitEvidence(ctx, firstDivergence);
   if (why && diagnosis) diagnosis.evidence.push(why);

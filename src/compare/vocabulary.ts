@@ -73,6 +73,10 @@ export const DIAGNOSES = {
     title: "sample mismatch",
     recommendation: "the two sides summarise different samples (token counts, positions or shapes): re-capture with the same input and settings",
   },
+  "token-flip": {
+    title: "top token flips",
+    recommendation: "the two sides choose different next tokens: if a near-tie inside the band, precision; otherwise follow the first divergent point of that step",
+  },
   "kv-cache-drift": {
     title: "KV-cache drift",
     recommendation: "the prompt matches but decode steps drift, growing with position: check the KV cache (type, positions, rope on cached keys)",

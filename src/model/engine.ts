@@ -30,6 +30,8 @@ export interface GenerateOptions {
   onStep?: (step: number, firstPos: number, tokens: number) => void;
   /** Logits of every prompt position (traces) or of the last one only. */
   promptLogits?: "all" | "last";
+  /** Teacher forcing: step s consumes forced[s-1] instead of the greedy choice. */
+  forced?: number[];
 }
 
 export interface GenerateResult {
@@ -90,7 +92,9 @@ export class Engine {
     // as the llama.cpp bridge does: every generated token is also decoded (nGen decode steps)
     for (let s = 1; s <= o.nGen; s++) {
       const last = logits[logits.length - 1];
-      const next = argmax(last, last.length - nV, nV);
+      const f = o.forced?.[s - 1];
+      if (f !== undefined && !(Number.isInteger(f) && f >= 0 && f < nV)) throw new InputError(`forced token id ${f} is outside the vocabulary (0..${nV - 1})`);
+      const next = f ?? argmax(last, last.length - nV, nV);
       generated.push(next);
       o.onStep?.(s, st.nPast, 1);
       logits.push(forward(this.model, [next], st, { capture: o.capture, keepKq: o.keepKq, logits: "last" }));

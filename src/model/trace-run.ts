@@ -84,7 +84,7 @@ export async function runRosettaTrace(o: RosettaTraceOptions): Promise<{ trace: 
     const rec = new Recorder(full);
     const progress = stepProgress(o.modelLabel ?? o.model, gen);
     const r = engine.generate(tokens, {
-      nGen: gen, capture: rec.hook, keepKq: !!o.kq, promptLogits: "all",
+      nGen: gen, capture: rec.hook, keepKq: !!o.kq, promptLogits: "all", forced: o.forced,
       onStep: (s, p, n) => {
         rec.beginStep(s, p, n);
         progress(s);
@@ -121,7 +121,7 @@ export async function runRosettaTrace(o: RosettaTraceOptions): Promise<{ trace: 
         config: { ...c, ropeScaling: { ...c.ropeScaling } } as unknown as Record<string, unknown>,
         ...(engine.file.format === "gguf" ? { metadata: traceMetadata(engine.file.metadata) } : {}),
       },
-      input: { ...(o.prompt !== undefined ? { prompt: o.prompt } : {}), tokens, generated: r.generated },
+      input: { ...(o.prompt !== undefined ? { prompt: o.prompt } : {}), tokens, generated: r.generated, ...(o.forced?.length ? { forced: true } : {}) },
       points: rec.points,
       logits,
       createdAt: new Date().toISOString(),

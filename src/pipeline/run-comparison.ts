@@ -17,6 +17,7 @@ import type { F32Tensor } from "../trace/safetensors.js";
 import type { Trace, TracePoint } from "../trace/types.js";
 import { InputError, RosettaError } from "../util/errors.js";
 import { logger } from "../util/log.js";
+import { tokenizerFromModel } from "../tokenizer/index.js";
 import { compareForward } from "../compare/align.js";
 import { compareTraces, type CompareSide } from "../compare/compare.js";
 import { pointOfRole } from "../compare/consumers.js";
@@ -46,6 +47,11 @@ export interface RunCompareOptions {
   threads?: number;
   /** Weight-level diff when both sides are model files (default true). */
   weights?: boolean;
+  /**
+   * Decode steps (gen > 0): which side's tokens both sides consume (teacher forcing, default "b", the
+   * reference), so the comparison continues past a flip of the top token; "none": each side its own.
+   */
+  teacher?: "a" | "b" | "none";
   /** Test the findings by counterfactual reruns and search a minimal explaining set (default true). */
   experiments?: boolean;
   /** Weights of one type whose bytes differ are findings that fail --assert-match; this makes them informational. */
@@ -116,8 +122,9 @@ async function resolve(spec: SideSpec, label: string, cache: Map<string, Promise
   return { spec, kind: "model", model: await cache.get(key)!, tensors: new Map() };
 }
 
-async function run(r: Resolved, o: RunCompareOptions, input: { prompt?: string; tokens?: number[]; gen: number }, policy: FullPolicy): Promise<void> {
+async function run(r: Resolved, o: RunCompareOptions, input0: { prompt?: string; tokens?: number[]; gen: number }, policy: FullPolicy, forced?: number[]): Promise<void> {
   const full = policy.full;
+  const input = forced?.length ? { ...input0, forced } : input0;
   if (r.spec.engine === "llama.cpp") {
     const { runLlamaCppTrace } = await import("../reference/llamacpp.js");
     const res = await runLlamaCppTrace({ model: r.spec.path, ...input, full, threads: o.threads });
@@ -303,12 +310,17 @@ async function compareResolved(o: RunCompareOptions, a: Resolved, b: Resolved, t
   const input = inputOf(o, a, b);
   checkContext(input, a, b);
   const policy: FullPolicy = o.full ? { full: o.full, kq: true } : fullPolicy(input, [a, b].flatMap((r) => (r.model ? [r.model.config] : [])));
-  for (const [r, label] of [[a, "A"], [b, "B"]] as const) {
-    if (r.kind !== "model") continue;
+  // teacher forcing (decode steps): the teacher side runs first, free; the other side consumes its tokens
+  const teacher = input.gen > 0 ? (o.teacher ?? "b") : "none";
+  const order = teacher === "a" ? ([[a, "A"], [b, "B"]] as const) : ([[b, "B"], [a, "A"]] as const);
+  for (const [r, label] of order) {
     const t = performance.now();
-    log.info({ side: label, engine: r.spec.engine ?? "rosetta", model: r.spec.path }, `running side ${label}`);
+    const first = r === order[0][0];
+    const teach = teacher !== "none" && !first ? order[0][0].trace?.input.generated : undefined;
+    if (r.kind !== "model") continue;
+    log.info({ side: label, engine: r.spec.engine ?? "rosetta", model: r.spec.path, ...(teach ? { forced: `${teach.length} token(s) from ${order[0][1]}` } : {}) }, `running side ${label}`);
     try {
-      await run(r, o, input, policy);
+      await run(r, o, input, policy, teach && teach.length ? teach : undefined);
     } catch (e) {
       // a side that cannot run (e.g. a weight stored transposed) is still diagnosable from its weights
       if (!(e instanceof RosettaError) || !weights?.findings.some((f) => f.fatal)) throw e;
@@ -330,7 +342,24 @@ async function compareResolved(o: RunCompareOptions, a: Resolved, b: Resolved, t
   const side = (r: Resolved): CompareSide => ({ trace: r.trace!, source: r.spec.engine === "llama.cpp" ? `llama.cpp:${r.spec.path}` : r.spec.path, weightType: r.model ? dominantType(r.model) : undefined, tensor: accessor(r) });
   const isoA = isolator(a, b);
   const isoB = isolator(b, a);
+  let tok: import("../tokenizer/tokenizer.js").Tokenizer | null | undefined;
+  const ref = b.model ?? a.model;
+  const tokenText = (id: number): string | undefined => {
+    if (tok === undefined) {
+      try {
+        tok = ref ? tokenizerFromModel(ref) : null;
+      } catch {
+        tok = null;
+      }
+    }
+    try {
+      return tok ? new TextDecoder().decode(tok.tokenToPiece(id)) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
   const res = await compareTraces(side(a), side(b), {
+    tokenText,
     threshold: o.threshold,
     diff: diffMetrics,
     weights,

@@ -94,7 +94,7 @@ export async function runLlamaCppTrace(o: LlamaTraceOptions): Promise<LlamaTrace
   const useExtraBufts = o.useExtraBufts ?? false;
   const full = o.full ?? [];
   const k = o.top ?? 10;
-  const r = await b.run({ model: o.model, tokens, gen, threads, useExtraBufts, full });
+  const r = await b.run({ model: o.model, tokens, gen, threads, useExtraBufts, full, ...(o.forced ? { forced: o.forced } : {}) });
   const tensors = new Map<string, F32Tensor>();
   const points: TracePoint[] = r.points.map((p) => {
     const key = pointKey(p.point as PointKind, p.layer);
@@ -155,7 +155,7 @@ export async function runLlamaCppTrace(o: LlamaTraceOptions): Promise<LlamaTrace
       config: llamaConfig(r.model, o.model),
       metadata: traceMetadata(r.model.metadata),
     },
-    input: { ...(o.prompt !== undefined ? { prompt: o.prompt } : {}), tokens, generated: r.generated },
+    input: { ...(o.prompt !== undefined ? { prompt: o.prompt } : {}), tokens, generated: r.generated, ...(o.forced?.length ? { forced: true } : {}) },
     points,
     logits: { k, top },
   };

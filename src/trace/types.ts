@@ -110,7 +110,9 @@ export interface Trace {
   input: {
     prompt?: string;
     tokens: number[]; // prompt token ids
-    generated: number[]; // greedy tokens (decode steps), empty when --gen 0
+    generated: number[]; // tokens consumed by the decode steps (greedy, or forced), empty when --gen 0
+    /** The decode steps consumed tokens given from outside (teacher forcing), not their own greedy choices. */
+    forced?: boolean;
   };
   points: TracePoint[];
   logits?: TraceLogits;
@@ -128,6 +130,8 @@ export interface TraceRunOptions {
   tokens?: number[];
   /** Greedy decode steps after the prompt. */
   gen?: number;
+  /** Teacher forcing: decode step s consumes forced[s] instead of the greedy choice (recorded in input.forced). */
+  forced?: number[];
   /** Glob patterns over point keys (`*`, `blk.0.*`, `logits`) whose full tensors are kept. */
   full?: string[];
   /** Top-k logits recorded per position. */

@@ -103,6 +103,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       .option("junit", { type: "string", description: "Write a JUnit XML report to FILE (one test case per point)" })
       .option("full", { type: "string", array: true, description: "Point keys captured as full tensors (globs; default every point, kq_softmax while it is under 4M elements per side)" })
       .option("weights", { type: "boolean", default: true, description: "Weight-level diff when both sides are model files (--no-weights to skip)" })
+      .option("teacher", { choices: ["a", "b", "none"] as const, default: "b", description: "With --gen: whose generated tokens both sides consume at the decode steps (teacher forcing; default b, the reference), so the comparison continues past a flip of the top token; none: each side its own" })
       .option("experiments", { type: "boolean", default: true, description: "Test the findings by counterfactual reruns (tensors/config keys taken from the other file) and search a minimal explaining set (--no-experiments to skip)" })
       .option("accept-weight-differences", { type: "boolean", default: false, description: "Weights of one type whose bytes differ are findings that fail --assert-match; with this flag the ones that do not explain the diagnosis are informational" })
       .option("threads", { type: "number", description: "Threads per engine" })
@@ -128,6 +129,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       full: args.full,
       weights: args.weights,
       experiments: args.experiments as boolean | undefined,
+      teacher: args.teacher as "a" | "b" | "none" | undefined,
       acceptWeightDifferences: args["accept-weight-differences"] as boolean | undefined,
       threads: args.threads,
     });
