@@ -170,6 +170,9 @@ function mutate(ir: ModelIr, r: R, format: "gguf" | "apr"): Draw | null {
     }
     case "blocks": {
       const t = pick(r, mats);
+      // APR re-encodes GGUF quant blocks in its own types: one corrupted quant then sits inside the
+      // quantization noise between the two types (below the weight floor and the band): not detectable
+      if (format === "apr" && t.type !== F32T && t.type !== F16) return null;
       const out = new Uint8Array(t.data);
       const rb = rowBytes(t);
       const row = Math.floor(r() * t.dims[0]);
