@@ -65,21 +65,15 @@ function toSafeInt(v: bigint | number, what: string, path: string): number {
   return Number(n);
 }
 
-/**
- * Validates one tensor info and turns it into a view; every number a kernel will use is checked here. A
- * type ggml knows but rosetta's kernels do not decode is listed (`unsupported` says so), not refused.
- */
-function tensorView(
-  info: { name: string; n_dims: number; shape: bigint[]; dtype: number; offset: bigint },
+/** A tensor's byte size and relative offset, checked against its type's block size, the alignment and the file. */
+function checkSizes(
+  where: string,
+  info: { shape: bigint[]; offset: bigint },
+  t: { name: string; blockSize: number; typeSize: number },
   dataStart: number,
   alignment: number,
   fileSize: number,
-  path: string,
-): TensorView & { unsupported?: string } {
-  const where = `${path}: tensor ${info.name}`;
-  if (info.n_dims < 1 || info.n_dims > 4 || info.shape.length !== info.n_dims) throw new InputError(`${where} has ${info.n_dims} dims (1 to 4 allowed)`);
-  const t = typeInfo(info.dtype);
-  if (!t) throw new UnsupportedError(`${where} has unknown type id ${info.dtype}`);
+): { bytes: bigint; rel: bigint } {
   let elements = 1n;
   for (const d of info.shape) {
     if (d < 1n || d > 1n << 40n) throw new InputError(`${where} has an absurd dimension ${d}`);
@@ -97,6 +91,32 @@ function tensorView(
   if (end > BigInt(fileSize)) {
     throw new InputError(`${where} extends past the end of the file (needs bytes up to ${end}, file has ${fileSize}); the file is truncated or corrupt`);
   }
+  return { bytes, rel };
+}
+
+/**
+ * Validates one tensor info and turns it into a view; every number a kernel will use is checked here. A
+ * type ggml knows but rosetta's kernels do not decode is listed (`unsupported` says so), not refused.
+ */
+function tensorView(
+  info: { name: string; n_dims: number; shape: bigint[]; dtype: number; offset: bigint },
+  dataStart: number,
+  alignment: number,
+  fileSize: number,
+  path: string,
+): TensorView & { unsupported?: string } {
+  const where = `${path}: tensor ${info.name}`;
+  if (info.n_dims < 1 || info.n_dims > 4 || info.shape.length !== info.n_dims) throw new InputError(`${where} has ${info.n_dims} dims (1 to 4 allowed)`);
+  const t = typeInfo(info.dtype);
+  if (!t) throw new UnsupportedError(`${where} has unknown type id ${info.dtype}`);
+  const unsupported = t.supported ? undefined : `${where} has type ${t.name}, which rosetta does not support`;
+  let bytes: bigint, rel: bigint;
+  try {
+    ({ bytes, rel } = checkSizes(where, info, t, dataStart, alignment, fileSize));
+  } catch (e) {
+    // a type rosetta does not decode: that is the one thing to say about it (its sizes may be why)
+    throw unsupported ? new UnsupportedError(unsupported) : e;
+  }
   const fileDims = info.shape.map((d) => Number(d));
   const ref = roleOfName(info.name);
   const view: TensorView & { unsupported?: string } = {
@@ -110,7 +130,7 @@ function tensorView(
     offset: dataStart + Number(rel),
     byteLength: Number(bytes),
   };
-  if (!t.supported) view.unsupported = `${where} has type ${t.name}, which rosetta does not support`;
+  if (unsupported) view.unsupported = unsupported;
   return view;
 }
 

@@ -25,6 +25,15 @@ function metaSummary(v: unknown): unknown {
   return v;
 }
 
+/** The same, as text: arrays unquoted (`[512 items: "<unk>", "<s>", ...]`), scalars as JSON. */
+function metaText(v: unknown): string {
+  if (Array.isArray(v)) {
+    const items = v.slice(0, 8).map((x) => metaText(x));
+    return v.length > 8 ? `[${v.length} items: ${items.slice(0, 4).join(", ")}, ...]` : `[${items.join(", ")}]`;
+  }
+  return showMeta(metaSummary(v));
+}
+
 export function inspectReport(r: InspectedModel) {
   const m = r.model;
   const verdicts = new Map((m?.layout ?? []).map((c) => [c.name, c]));
@@ -73,7 +82,7 @@ function printText(i: InspectedModel): void {
   if (i.notRunnable) lines.push(`not runnable by the engine: ${i.notRunnable}`);
   lines.push(`checksums: ${i.file.checksums.join("; ")}`);
   lines.push(`metadata (${Object.keys(r.metadata).length} keys):`);
-  for (const [k, v] of Object.entries(r.metadata)) lines.push(`  ${k} = ${showMeta(v)}`);
+  for (const [k, v] of Object.entries(i.file.metadata)) lines.push(`  ${k} = ${metaText(v)}`);
   lines.push(`tensors (${r.tensors.length}):`, "");
   const fmt = (d: number[] | null) => (d ? `[${d.join(", ")}]` : "-");
   const rows = [["name", "role", "file dims", "row-major", "expected", "dtype", "bytes", "layout"]];
