@@ -49,16 +49,17 @@ const CORE_LAYER: LayerRole[] = ["attn_norm", "attn_q", "attn_k", "attn_v", "att
 const CORE_GLOBAL: GlobalRole[] = ["token_embd", "output_norm"];
 const QKV_BIASES: LayerRole[] = ["attn_q_bias", "attn_k_bias", "attn_v_bias"];
 
-function facts(f: Omit<ArchFacts, "required" | "optional"> & { extraRequired?: LayerRole[] }): ArchFacts {
-  const { extraRequired = [], ...rest } = f;
+/** A row with its tensor lists derived from its facts (q/k norm -> required norms; biases, tied -> optional). */
+function facts(f: Omit<ArchFacts, "required" | "optional">): ArchFacts {
+  const qkNorms: LayerRole[] = f.qkNorm ? ["attn_q_norm", "attn_k_norm"] : [];
   const optionalLayer: LayerRole[] = [
     ...(f.qkvBias === "none" ? [] : QKV_BIASES),
     ...(f.outputBias === "allowed" ? (["attn_output_bias"] as LayerRole[]) : []),
   ];
   const optionalGlobal: GlobalRole[] = ["rope_freqs", ...(f.tiedEmbeddings ? (["output"] as GlobalRole[]) : [])];
   return {
-    ...rest,
-    required: { global: [...CORE_GLOBAL, ...(f.tiedEmbeddings ? [] : (["output"] as GlobalRole[]))], layer: [...CORE_LAYER, ...extraRequired] },
+    ...f,
+    required: { global: [...CORE_GLOBAL, ...(f.tiedEmbeddings ? [] : (["output"] as GlobalRole[]))], layer: [...CORE_LAYER, ...qkNorms] },
     optional: { global: optionalGlobal, layer: optionalLayer },
   };
 }
@@ -78,7 +79,6 @@ export const ARCHITECTURES: Readonly<Record<Arch, ArchFacts>> = {
   }),
   qwen3: facts({
     name: "qwen3", family: "qwen", ropeLayout: "neox", qkNorm: true, qkvBias: "none", outputBias: "none", tiedEmbeddings: true,
-    extraRequired: ["attn_q_norm", "attn_k_norm"],
     aprNames: ["qwen3"], hfArchitecture: "Qwen3ForCausalLM", aprRopeThetaDefault: 1e6,
   }),
 };
