@@ -10,6 +10,7 @@
  * The comparator knows no engine: the reruns come through the Lab interface, which the layer above
  * implements with rosetta's engine (src/pipeline/lab.ts).
  */
+import { compareForward } from "./align.js";
 import { fmt } from "./format.js";
 import type { ComparisonResult, ExperimentsSummary, Finding } from "./result.js";
 
@@ -22,6 +23,8 @@ export interface LabOutcome {
   worstNmse?: number;
   /** The first point whose value the transplant changed on the rerun side (where the transplanted tensors first act). */
   firstChanged?: string | null;
+  /** After runTarget: this run reproduces the target run exactly at every point. */
+  equalsTarget?: boolean;
   error?: string;
   ms: number;
 }
@@ -33,6 +36,8 @@ export interface Lab {
   reruns: number;
   ms: number;
   run(keys: string[]): Promise<LabOutcome>;
+  /** Runs keys and keeps the result as the target later runs are compared with exactly. */
+  runTarget(keys: string[]): Promise<LabOutcome>;
 }
 
 /** Zeller's ddmin: a 1-minimal subset of `items` for which `test` holds (test(items) must hold). */
@@ -90,12 +95,43 @@ function where(o: LabOutcome): string {
 
 const show = (keys: string[]) => keys.map((k) => k.replace(/^meta:/, "config ")).join(", ");
 
-/** Tests the fatal findings of `r` by experiment and searches a minimal explaining set; edits r in place. */
+/**
+ * Tests the fatal findings of `r` by experiment and searches a minimal explaining set; edits r in place.
+ *
+ * First everything that differs is taken from the other side at once (the target run). If that run is
+ * within every gate against the other side, a set of tensors/keys *explains* the difference when taking
+ * just it reproduces the target run exactly, at every point (same engine, same numerics: deterministic).
+ * This works in every regime: in the exact regime the target equals the other side; in a band regime
+ * (different tensor types) a defect inside the band is still found, because it changes the values.
+ */
 export async function diagnoseByExperiment(r: ComparisonResult, lab: Lab, o: { maxReruns?: number } = {}): Promise<ExperimentsSummary> {
   const budget = { left: o.maxReruns ?? 64 };
   const donor = lab.receiverLabel === "A" ? "B" : "A";
   const cands = lab.candidates;
   const summary: ExperimentsSummary = { reruns: 0, ms: 0, receiver: lab.receiverLabel, candidates: cands.length, minimal: null, residual: null };
+  const finish = () => {
+    summary.reruns = lab.reruns;
+    summary.ms = Math.round(lab.ms);
+    return summary;
+  };
+  if (cands.length === 0) {
+    summary.note = "nothing differs between the two files that an experiment could transplant: the divergence comes from the engines or numerics";
+    return finish();
+  }
+  const target = await lab.runTarget(cands);
+  if (target.error) {
+    summary.note = `with everything that differs taken from ${donor}, ${lab.receiverLabel} could not run: ${target.error}`;
+    return finish();
+  }
+  if (!target.matches) {
+    summary.residual = target.firstDivergence;
+    summary.note = `with all ${cands.length} differing tensor(s)/key(s) taken from ${donor}, ${target.firstDivergence?.key ?? "a point"} still diverges: the rest comes from the engines or numerics`;
+  }
+  if (target.firstChanged === null && target.matches) {
+    summary.note = "taking everything that differs from the other side changes no compared point on this input: the differing weights do not reach the activations here (a token not in the prompt, a value lost to rounding); the weight findings stand on their own";
+    for (const f of r.findings) if (f.fatal && keysOf(f).length) f.evidence.push("no compared point changes on this input when it is taken from the other side: not testable by experiment here");
+    return finish();
+  }
   const cache = new Map<string, LabOutcome>();
   const run = async (keys: string[]) => {
     const k = [...keys].sort().join("|");
@@ -106,6 +142,7 @@ export async function diagnoseByExperiment(r: ComparisonResult, lab: Lab, o: { m
     }
     return v;
   };
+  const explains = (out: LabOutcome) => target.matches && out.equalsTarget === true;
   const before = r.firstDivergence ? `${r.firstDivergence.key}` : "none";
   // 1. each fatal finding on its own
   const testable = r.findings.filter((f) => f.fatal && keysOf(f).some((k) => cands.includes(k)));
@@ -113,49 +150,37 @@ export async function diagnoseByExperiment(r: ComparisonResult, lab: Lab, o: { m
     if (budget.left-- <= 0) break;
     const keys = keysOf(f).filter((k) => cands.includes(k));
     const out = await run(keys);
-    f.experiment = { transplanted: keys, explainsAll: out.matches, firstDivergenceAfter: out.firstDivergence };
+    const all = explains(out);
+    f.experiment = { transplanted: keys, explainsAll: all, firstDivergenceAfter: out.firstDivergence };
     f.evidence.push(
       out.error
         ? `experiment: ${lab.receiverLabel} with ${show(keys)} from ${donor} could not run: ${out.error}`
-        : out.matches
-          ? `confirmed by experiment: with ${show(keys)} taken from ${donor}, every point matches: ${keys.length === 1 ? "this tensor explains" : "these explain"} the whole divergence`
-          : `experiment: with ${show(keys)} taken from ${donor}, the first divergence moves from ${before} to ${where(out)}: ${keys.length === 1 ? "it explains" : "they explain"} part of it`,
+        : all
+          ? `confirmed by experiment: with ${show(keys)} taken from ${donor}, every point is what taking everything that differs gives${out.matches ? " (within every gate)" : ""}: ${keys.length === 1 ? "this tensor explains" : "these explain"} the whole difference`
+          : `experiment: with ${show(keys)} taken from ${donor}, the first divergence moves from ${before} to ${where(out)}${out.firstChanged ? ` (it acts first at ${out.firstChanged})` : " (it changes no compared point)"}: ${keys.length === 1 ? "it explains" : "they explain"} part of it at most`,
     );
   }
   // 2. a minimal set among the findings' keys, else among everything that differs
-  const union = [...new Set(testable.flatMap(keysOf).filter((k) => cands.includes(k)))];
-  let pool: string[] | null = null;
-  if (union.length && (await run(union)).matches) pool = union;
-  else if (cands.length && budget.left > 0) {
-    budget.left--;
-    const all = await run(cands);
-    if (all.matches) pool = cands;
-    else summary.residual = all.firstDivergence;
-  }
-  if (pool) {
-    summary.minimal = pool.length === 1 ? pool : await ddmin(pool, async (s) => (await run(s)).matches, budget);
+  if (target.matches) {
+    const union = [...new Set(testable.flatMap(keysOf).filter((k) => cands.includes(k)))];
+    const pool = union.length && explains(await run(union)) ? union : cands;
+    summary.minimal = pool.length === 1 ? pool : await ddmin(pool, async (s) => explains(await run(s)), budget);
     const min = summary.minimal;
-    // a defect whose effect stays under the band still has a place: the first point the explaining transplant changes
     const fin = await run(min);
-    if (!r.firstDivergence && fin.firstChanged) {
-      const p = r.points.find((x) => x.step === 0 && x.key === fin.firstChanged);
-      if (p) r.firstDivergence = { ...p, note: [p.note, "inside the band, located by experiment: the first point the explaining transplant changes"].filter(Boolean).join("; ") };
+    // the divergence starts where the explaining tensors first act, even when that point is inside its gate
+    const origin = fin.firstChanged ? r.points.find((x) => x.step === 0 && x.key === fin.firstChanged) : undefined;
+    if (origin && (!r.firstDivergence || compareForward({ ...origin, point: String(origin.point) }, { ...r.firstDivergence, point: String(r.firstDivergence.point) }) < 0)) {
+      const later = r.firstDivergence ? `; first beyond its gate at ${r.firstDivergence.key}` : "";
+      r.firstDivergence = { ...origin, note: [origin.note, `inside the gate here, located by experiment: the first point the explaining transplant changes${later}`].filter(Boolean).join("; ") };
     }
     const lead = r.diagnosis;
-    const text = `minimal explaining set (${lab.reruns} rerun(s)): ${show(min)} taken from ${donor} make${min.length === 1 ? "s" : ""} every point match`;
+    const text = `minimal explaining set (${lab.reruns} rerun(s)): ${show(min)} taken from ${donor} reproduce${min.length === 1 ? "s" : ""} what taking everything that differs gives, at every point`;
     if (lead && !lead.evidence.includes(text)) lead.evidence.push(text);
     for (const f of r.findings) {
       if (!f.fatal || !f.experiment) continue;
-      const ks = keysOf(f);
-      if (!ks.some((k) => min.includes(k)) && f !== lead) f.evidence.push("not needed: the minimal explaining set does not include it (no effect on any compared point)");
+      if (!keysOf(f).some((k) => min.includes(k)) && f !== lead) f.evidence.push("not needed: the minimal explaining set does not include it (no effect on any compared point)");
     }
-  } else if (cands.length === 0) {
-    summary.note = "nothing differs between the two files that an experiment could transplant: the divergence comes from the engines or numerics";
-  } else if (summary.residual) {
-    summary.note = `with all ${cands.length} differing tensor(s)/key(s) taken from ${donor}, ${summary.residual.key} still diverges: the rest comes from the engines or numerics`;
   }
   if (budget.left <= 0) summary.note = [summary.note, `stopped at the rerun budget (${o.maxReruns ?? 64})`].filter(Boolean).join("; ");
-  summary.reruns = lab.reruns;
-  summary.ms = Math.round(lab.ms);
-  return summary;
+  return finish();
 }

@@ -67,8 +67,21 @@ function crossLayout(d: TensorDiff, ta: TensorView, tb: TensorView, a: Src, b: S
 }
 
 function compareOne(key: string, a: Src, b: Src, m: Matcher): TensorDiff {
-  const ta = a.model.byRole.get(key);
-  const tb = b.model.byRole.get(key);
+  let ta = a.model.byRole.get(key);
+  let tb = b.model.byRole.get(key);
+  // a head tied to the embeddings on one side and stored on the other: compare with the embeddings
+  if (key === "output" && !!ta !== !!tb) {
+    if (!ta && tiedOutput(key, a.model)) ta = a.model.byRole.get("token_embd");
+    if (!tb && tiedOutput(key, b.model)) tb = b.model.byRole.get("token_embd");
+    if (ta && tb) {
+      const d = compareOne2(key, ta, tb, a, b, m);
+      return d.status === "identical" ? { ...d, status: "not-compared", note: `${a.model.byRole.has("output") ? "B" : "A"} ties the output to token_embd; the other side stores the same bytes` } : { ...d, note: `${d.note ?? ""} (the ${a.model.byRole.has("output") ? "B" : "A"} side ties it to token_embd)`.trim() };
+    }
+  }
+  return compareOne2(key, ta, tb, a, b, m);
+}
+
+function compareOne2(key: string, ta: TensorView | undefined, tb: TensorView | undefined, a: Src, b: Src, m: Matcher): TensorDiff {
   const d = base(key, ta, tb);
   if (!ta || !tb) {
     if (!ta && tb && tiedOutput(key, a.model)) return { ...d, status: "not-compared", note: "A ties the output to token_embd" };

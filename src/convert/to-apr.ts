@@ -11,6 +11,7 @@ import os from "node:os";
 import path from "node:path";
 
 import { aprDtypeOf, TYPE } from "../formats/apr-dtypes.js";
+import { ARCHITECTURES, archFromAprName, isSupportedArch } from "../formats/architectures.js";
 import { writeApr, type AprTensorIn } from "../formats/apr-writer.js";
 import { hfNameOf, roleOfName } from "../formats/roles.js";
 import { UnsupportedError } from "../util/errors.js";
@@ -20,13 +21,12 @@ import { elementCount, f32Bytes, irToGguf, kv, readGgufIr, toF32, type IrTensor,
 export type QuantizeMode = "q4k" | "q6k" | "apr-q4" | "apr-q8";
 export const QUANTIZE_MODES: readonly QuantizeMode[] = ["q4k", "q6k", "apr-q4", "apr-q8"];
 
-const QWEN = new Set(["qwen2", "qwen3", "qwen", "qwen2.5", "qwen3.5"]);
-const HF_ARCH: Record<string, string> = { qwen2: "Qwen2ForCausalLM", qwen3: "Qwen3ForCausalLM", llama: "LlamaForCausalLM", mistral: "MistralForCausalLM" };
 const PASSTHROUGH = new Set<number>([TYPE.F32, TYPE.F16, TYPE.Q4_K, TYPE.Q6_K]);
 
-/** aprender's name for a GGUF tensor name (§5.1). */
+/** aprender's name for a GGUF tensor name (§5.1): Hugging Face names for the Qwen family. */
 export function aprName(ggufName: string, arch: string): string {
-  if (!QWEN.has(arch)) return ggufName;
+  const a = archFromAprName(arch);
+  if (!a || ARCHITECTURES[a].family !== "qwen") return ggufName;
   const r = roleOfName(ggufName);
   if (r) return hfNameOf(r.role, r.layer);
   const m = /^blk\.(\d+)\.(.+)$/.exec(ggufName);
@@ -70,7 +70,7 @@ export function aprMetadata(ir: ModelIr, tensors: AprTensorIn[], tied: boolean):
     param_count: ir.tensors.reduce((s, t) => s + elementCount(t.dims), 0) + (tied ? c.nVocab * c.nEmbd : 0),
     chat_template: kv(ir, "tokenizer.chat_template"),
     architecture: a,
-    hf_architecture: HF_ARCH[a],
+    hf_architecture: isSupportedArch(a) ? ARCHITECTURES[a].hfArchitecture : undefined,
     hf_model_type: a,
     hidden_size: c.nEmbd,
     num_layers: c.nLayer,

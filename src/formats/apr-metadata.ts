@@ -4,7 +4,7 @@
  * custom keys; f32 fields formatted like ryu), and the model config a reader derives from it.
  */
 import { InputError, UnsupportedError } from "../util/errors.js";
-import { SUPPORTED_ARCHS } from "./config.js";
+import { ARCHITECTURES, archFromAprName, unsupportedArch } from "./architectures.js";
 import type { Arch, ModelConfig } from "./model.js";
 
 /** Typed fields of aprender's AprV2Metadata, in serialization order. */
@@ -121,32 +121,39 @@ function f32(md: Record<string, unknown>, key: string, file: string, fallback: n
   return Math.fround(v);
 }
 
-const ARCH_ALIASES: Record<string, Arch> = { llama: "llama", mistral: "mistral", qwen2: "qwen2", "qwen2.5": "qwen2", qwen: "qwen2", qwen3: "qwen3" };
+/** The names APR metadata gives the architecture, in the order a reader trusts them. */
+export function aprArchNames(md: Record<string, unknown>): string[] {
+  return [field(md, "architecture"), md.hf_model_type, md.model_type].filter((v): v is string => typeof v === "string" && v !== "");
+}
 
 function archOf(md: Record<string, unknown>, file: string): Arch {
-  const cands = [field(md, "architecture"), md.hf_model_type, md.model_type].filter((v): v is string => typeof v === "string" && v !== "");
+  const cands = aprArchNames(md);
   for (const c of cands) {
-    const a = ARCH_ALIASES[c.toLowerCase()];
+    const a = archFromAprName(c);
     if (a) return a;
   }
   if (!cands.length) throw new InputError(`${file}: APR metadata names no architecture (architecture / model_type)`);
-  throw new UnsupportedError(`${file}: architecture '${cands[0]}' is not supported (supported: ${SUPPORTED_ARCHS.join(", ")})`);
+  throw unsupportedArch(file, cands[0]);
 }
 
-/** Config from APR metadata plus what the tensors say (vocab rows, tied output, biases, q/k norms). */
+/**
+ * Config from APR metadata plus what the tensors say (vocab rows, tied output, biases). RoPE layout
+ * (unless the file's rope_type says otherwise), q/k norm and the rope_theta default come from the
+ * architecture table.
+ */
 export function configFromApr(md: Record<string, unknown>, file: string, roles: Map<string, number[]>): ModelConfig {
   const arch = archOf(md, file);
+  const facts = ARCHITECTURES[arch];
   const nEmbd = int(md, "hidden_size", file, 1 << 20);
   const nHead = int(md, "num_heads", file, 4096);
   const nHeadKv = int(md, "num_kv_heads", file, 4096, nHead);
   if (nHead % nHeadKv !== 0) throw new InputError(`${file}: num_heads ${nHead} is not a multiple of num_kv_heads ${nHeadKv}`);
   const headDim = int(md, "head_dim", file, 1 << 16, Math.floor(nEmbd / nHead));
-  const neox = arch === "qwen2" || arch === "qwen3";
-  const ropeType = field(md, "rope_type") ?? (neox ? 2 : 0);
+  const ropeType = field(md, "rope_type") ?? (facts.ropeLayout === "neox" ? 2 : 0);
   if (ropeType !== 0 && ropeType !== 2) throw new UnsupportedError(`${file}: rope_type ${JSON.stringify(ropeType)} is not supported (0 NORM, 2 NEOX)`);
   const rmsEps = f32(md, "rms_norm_eps", file, Math.fround(1e-6));
   if (!(rmsEps > 0 && rmsEps < 1)) throw new InputError(`${file}: rms_norm_eps ${rmsEps} is out of range (0, 1)`);
-  const ropeBase = f32(md, "rope_theta", file, neox ? 1e6 : 10000);
+  const ropeBase = f32(md, "rope_theta", file, facts.aprRopeThetaDefault);
   if (!(ropeBase > 1)) throw new InputError(`${file}: rope_theta ${ropeBase} must be > 1`);
   const gate = roles.get("blk.0.ffn_gate");
   const hasOutput = roles.has("output");
@@ -168,6 +175,6 @@ export function configFromApr(md: Record<string, unknown>, file: string, roles: 
     rmsEps,
     tiedEmbeddings: md.tied_embeddings === true || !hasOutput,
     qkvBias: roles.has("blk.0.attn_q_bias"),
-    qkNorm: roles.has("blk.0.attn_q_norm"),
+    qkNorm: facts.qkNorm,
   };
 }

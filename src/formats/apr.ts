@@ -1,8 +1,11 @@
 /**
- * APR v2 loading (aprender's `.apr`, spec in ../shared/docs/apr-format.md): header, metadata and index
- * through apr-reader.ts, the footer CRC when present, then TensorViews by canonical role (Hugging Face
- * and GGUF names both map through roleOfName; a legacy fused qkv_proj is split by rows into Q, K, V),
- * the config from the metadata, and the same always-on layout log as GGUF. Tensor bytes stay in the file.
+ * APR v2 loading (aprender's `.apr`, spec in ../shared/docs/apr-format.md) in two steps. readAprFile
+ * parses the container of any APR v2 file (a linear model as well as a transformer): header, metadata
+ * and index through apr-reader.ts, the footer CRC when present, a TensorView per entry. aprModel derives
+ * the llama-family model: TensorViews by canonical role (Hugging Face and GGUF names both map through
+ * roleOfName; a legacy fused qkv_proj is split by rows into Q, K, V), the config from the metadata, the
+ * architecture's tensors (architectures.ts) and the same always-on layout log as GGUF. Tensor bytes stay
+ * in the file.
  */
 import { open, stat } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
@@ -11,11 +14,12 @@ import { InputError } from "../util/errors.js";
 import { logger } from "../util/log.js";
 import { crc32 } from "./apr-crc.js";
 import { flatBytes, TYPE, TYPE_NAMES } from "./apr-dtypes.js";
-import { configFromApr } from "./apr-metadata.js";
+import { aprArchNames, configFromApr } from "./apr-metadata.js";
+import { checkModelTensors } from "./architectures.js";
 import { APR_HEADER_BYTES, parseAprPrefix, parseHeader, type AprEntry, type AprParsed } from "./apr-reader.js";
 import type { LoadOptions } from "./gguf.js";
 import { checkLayout, logLayout } from "./layout.js";
-import type { LoadedModel, ModelConfig, TensorView } from "./model.js";
+import type { LoadedModel, ModelConfig, ModelFile, TensorView } from "./model.js";
 import { roleOfName } from "./roles.js";
 
 const FUSED_QKV = /^(?:model\.)?layers\.(\d+)\.self_attn\.qkv_proj\.(weight|bias)$/;
@@ -29,7 +33,7 @@ async function readAt(fh: FileHandle, pos: number, len: number): Promise<Buffer>
 const align64 = (x: number) => (x + 63) & ~63;
 
 /** Footer present iff the file ends 4 bytes after the last padded tensor (aprender writers); then it must verify. */
-async function checkFooter(fh: FileHandle, p: AprParsed, fileSize: number, file: string): Promise<"verified" | "absent"> {
+async function checkFooter(fh: FileHandle, p: AprParsed, fileSize: number, file: string): Promise<"absent" | number> {
   const end = p.entries.reduce((m, e) => Math.max(m, e.offset + align64(e.size)), 0);
   if (fileSize !== p.dataOffset + end + 4) return "absent";
   const stored = (await readAt(fh, fileSize - 4, 4)).readUInt32LE(0);
@@ -39,7 +43,7 @@ async function checkFooter(fh: FileHandle, p: AprParsed, fileSize: number, file:
   if (crc !== stored) {
     throw new InputError(`${file}: APR footer checksum mismatch (stored 0x${stored.toString(16).padStart(8, "0")}, computed 0x${crc.toString(16).padStart(8, "0")}); the tensor data is corrupt`);
   }
-  return "verified";
+  return stored;
 }
 
 function view(e: AprEntry, dataOffset: number): TensorView {
@@ -89,8 +93,15 @@ function splitQkv(v: TensorView, layer: number, bias: boolean, c: ModelConfig, f
   });
 }
 
-export async function loadApr(path: string, opts: LoadOptions = {}): Promise<LoadedModel> {
-  const log = logger("apr");
+/** A parsed APR v2 container: any valid file, whatever its model type. */
+export interface AprFile extends ModelFile {
+  format: "apr";
+  parsed: AprParsed;
+  footer: "verified" | "absent";
+}
+
+/** Parse and validate the container (header CRC, metadata, index, footer CRC); no architecture is assumed. */
+export async function readAprFile(path: string): Promise<AprFile> {
   let size: number;
   try {
     size = (await stat(path)).size;
@@ -102,11 +113,31 @@ export async function loadApr(path: string, opts: LoadOptions = {}): Promise<Loa
     const head = await readAt(fh, 0, APR_HEADER_BYTES);
     const h = parseHeader(head, size, path);
     const parsed = parseAprPrefix(await readAt(fh, 0, h.dataOffset), size, path);
-    const footer = await checkFooter(fh, parsed, size, path);
-    return build(path, parsed, size, footer, opts, log);
+    const footerCrc = await checkFooter(fh, parsed, size, path);
+    const footer = footerCrc === "absent" ? "absent" : "verified";
+    const hex = (v: number) => `0x${v.toString(16).padStart(8, "0")}`;
+    return {
+      path, format: "apr", container: `APR v2 (magic ${parsed.magic}, flags 0x${parsed.flags.toString(16)})`, fileSize: size,
+      metadata: parsed.metadata, archName: aprArchNames(parsed.metadata)[0] ?? null,
+      tensors: parsed.entries.map((e) => view(e, parsed.dataOffset)),
+      checksums: [`header CRC32 ${hex(head.readUInt32LE(40))} verified`, footerCrc === "absent" ? "footer CRC32 absent" : `footer CRC32 ${hex(footerCrc)} verified`],
+      parsed, footer,
+    };
   } finally {
     await fh.close();
   }
+}
+
+export async function loadApr(path: string, opts: LoadOptions = {}): Promise<LoadedModel> {
+  return checkModelTensors(aprModel(await readAprFile(path), opts));
+}
+
+/**
+ * The llama-family model of a parsed APR file: throws UnsupportedError / InputError (one line) when there
+ * is none (model type, metadata). The architecture's tensor lists are checked by loadApr.
+ */
+export function aprModel(f: AprFile, opts: LoadOptions = {}): LoadedModel {
+  return build(f.path, f.parsed, f.fileSize, f.footer, opts, logger("apr"));
 }
 
 function build(path: string, p: AprParsed, size: number, footer: string, opts: LoadOptions, log: ReturnType<typeof logger>): LoadedModel {

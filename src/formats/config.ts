@@ -3,9 +3,8 @@
  * Every value is validated: a missing or absurd hyperparameter is an InputError naming the key.
  */
 import { InputError, UnsupportedError } from "../util/errors.js";
-import type { Arch, ModelConfig, RopeScaling } from "./model.js";
-
-export const SUPPORTED_ARCHS: readonly Arch[] = ["llama", "mistral", "qwen2", "qwen3"];
+import { ARCHITECTURES, isSupportedArch, unsupportedArch } from "./architectures.js";
+import type { ModelConfig, RopeScaling } from "./model.js";
 
 type Meta = Record<string, unknown>;
 
@@ -52,15 +51,15 @@ function ropeScaling(md: Meta, a: string, file: string, hasRopeFreqs: boolean): 
 }
 
 /**
- * Config from GGUF metadata. `tensorNames` tells whether an output tensor exists (tied embeddings),
- * biases (qwen2) and q/k norms (qwen3), and gives the vocabulary size when the key is absent.
+ * Config from GGUF metadata. The architecture's facts (RoPE layout, q/k norm) come from the
+ * architecture table (architectures.ts); the tensors tell whether an output tensor exists (tied
+ * embeddings) and biases are present, and give the vocabulary size when the key is absent.
  */
 export function configFromGguf(md: Meta, file: string, tensorDims: Map<string, number[]>): ModelConfig {
   const arch = md["general.architecture"];
   if (typeof arch !== "string") throw new InputError(`${file}: metadata key general.architecture is missing`);
-  if (!SUPPORTED_ARCHS.includes(arch as Arch)) {
-    throw new UnsupportedError(`${file}: architecture '${arch}' is not supported (supported: ${SUPPORTED_ARCHS.join(", ")})`);
-  }
+  if (!isSupportedArch(arch)) throw unsupportedArch(file, arch);
+  const facts = ARCHITECTURES[arch];
   const a = arch;
   const nEmbd = positiveInt(md, `${a}.embedding_length`, file, 1 << 20);
   const nHead = positiveInt(md, `${a}.attention.head_count`, file, 4096);
@@ -78,7 +77,7 @@ export function configFromGguf(md: Meta, file: string, tensorDims: Map<string, n
   const ropeBase = num(md, `${a}.rope.freq_base`, file, 10000);
   if (!(ropeBase > 1)) throw new InputError(`${file}: rope.freq_base ${ropeBase} must be > 1`);
   return {
-    arch: arch as Arch,
+    arch,
     nLayer: positiveInt(md, `${a}.block_count`, file, 4096),
     nEmbd,
     nHead,
@@ -90,11 +89,11 @@ export function configFromGguf(md: Meta, file: string, tensorDims: Map<string, n
     nCtxTrain: positiveInt(md, `${a}.context_length`, file, 1 << 24, 2048),
     ropeBase,
     ropeDim,
-    ropeLayout: arch === "qwen2" || arch === "qwen3" ? "neox" : "norm",
+    ropeLayout: facts.ropeLayout,
     ropeScaling: ropeScaling(md, a, file, tensorDims.has("rope_freqs.weight")),
     rmsEps,
     tiedEmbeddings: !tensorDims.has("output.weight"),
     qkvBias: tensorDims.has("blk.0.attn_q.bias"),
-    qkNorm: tensorDims.has("blk.0.attn_q_norm.weight"),
+    qkNorm: facts.qkNorm,
   };
 }

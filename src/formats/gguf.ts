@@ -1,7 +1,10 @@
 /**
- * GGUF loading: metadata and tensor infos through @huggingface/gguf, then rosetta's own validation of
- * everything a kernel will later trust (types, row lengths, offsets, sizes, overflow), the model config and
- * the role table. Tensor bytes are never read here; they stay in the file for the native memory map.
+ * GGUF loading in two steps. readGgufFile parses the container: metadata and tensor infos through
+ * @huggingface/gguf, then rosetta's own validation of everything a kernel will later trust (row lengths,
+ * offsets, sizes, overflow); it works for any valid GGUF, whatever its architecture. ggufModel derives the
+ * llama-family model from it: tensor types the kernels decode, the config, the architecture's tensors
+ * (architectures.ts) and the role table; it says why when the engine cannot run the file. Tensor bytes
+ * are never read here; they stay in the file for the native memory map.
  */
 import { open, stat } from "node:fs/promises";
 
@@ -9,9 +12,10 @@ import { gguf } from "@huggingface/gguf";
 
 import { InputError, UnsupportedError } from "../util/errors.js";
 import { logger } from "../util/log.js";
+import { checkModelTensors } from "./architectures.js";
 import { configFromGguf } from "./config.js";
 import { checkLayout, logLayout } from "./layout.js";
-import type { LoadedModel, TensorView } from "./model.js";
+import type { LoadedModel, ModelFile, TensorView } from "./model.js";
 import { roleOfName } from "./roles.js";
 import { typeTraitsById as typeInfo } from "../bindings/kernels.js";
 
@@ -61,19 +65,15 @@ function toSafeInt(v: bigint | number, what: string, path: string): number {
   return Number(n);
 }
 
-/** Validates one tensor info and turns it into a view; every number a kernel will use is checked here. */
-function tensorView(
-  info: { name: string; n_dims: number; shape: bigint[]; dtype: number; offset: bigint },
+/** A tensor's byte size and relative offset, checked against its type's block size, the alignment and the file. */
+function checkSizes(
+  where: string,
+  info: { shape: bigint[]; offset: bigint },
+  t: { name: string; blockSize: number; typeSize: number },
   dataStart: number,
   alignment: number,
   fileSize: number,
-  path: string,
-): TensorView {
-  const where = `${path}: tensor ${info.name}`;
-  if (info.n_dims < 1 || info.n_dims > 4 || info.shape.length !== info.n_dims) throw new InputError(`${where} has ${info.n_dims} dims (1 to 4 allowed)`);
-  const t = typeInfo(info.dtype);
-  if (!t) throw new UnsupportedError(`${where} has unknown type id ${info.dtype}`);
-  if (!t.supported) throw new UnsupportedError(`${where} has type ${t.name}, which rosetta does not support`);
+): { bytes: bigint; rel: bigint } {
   let elements = 1n;
   for (const d of info.shape) {
     if (d < 1n || d > 1n << 40n) throw new InputError(`${where} has an absurd dimension ${d}`);
@@ -91,9 +91,35 @@ function tensorView(
   if (end > BigInt(fileSize)) {
     throw new InputError(`${where} extends past the end of the file (needs bytes up to ${end}, file has ${fileSize}); the file is truncated or corrupt`);
   }
+  return { bytes, rel };
+}
+
+/**
+ * Validates one tensor info and turns it into a view; every number a kernel will use is checked here. A
+ * type ggml knows but rosetta's kernels do not decode is listed (`unsupported` says so), not refused.
+ */
+function tensorView(
+  info: { name: string; n_dims: number; shape: bigint[]; dtype: number; offset: bigint },
+  dataStart: number,
+  alignment: number,
+  fileSize: number,
+  path: string,
+): TensorView & { unsupported?: string } {
+  const where = `${path}: tensor ${info.name}`;
+  if (info.n_dims < 1 || info.n_dims > 4 || info.shape.length !== info.n_dims) throw new InputError(`${where} has ${info.n_dims} dims (1 to 4 allowed)`);
+  const t = typeInfo(info.dtype);
+  if (!t) throw new UnsupportedError(`${where} has unknown type id ${info.dtype}`);
+  const unsupported = t.supported ? undefined : `${where} has type ${t.name}, which rosetta does not support`;
+  let bytes: bigint, rel: bigint;
+  try {
+    ({ bytes, rel } = checkSizes(where, info, t, dataStart, alignment, fileSize));
+  } catch (e) {
+    // a type rosetta does not decode: that is the one thing to say about it (its sizes may be why)
+    throw unsupported ? new UnsupportedError(unsupported) : e;
+  }
   const fileDims = info.shape.map((d) => Number(d));
   const ref = roleOfName(info.name);
-  return {
+  const view: TensorView & { unsupported?: string } = {
     name: info.name,
     role: ref?.role ?? null,
     layer: ref?.layer ?? null,
@@ -104,6 +130,8 @@ function tensorView(
     offset: dataStart + Number(rel),
     byteLength: Number(bytes),
   };
+  if (unsupported) view.unsupported = unsupported;
+  return view;
 }
 
 export interface LoadOptions {
@@ -111,8 +139,16 @@ export interface LoadOptions {
   logLayout?: boolean;
 }
 
-export async function loadGguf(path: string, opts: LoadOptions = {}): Promise<LoadedModel> {
-  const log = logger("gguf");
+/** A parsed GGUF container: any valid file, whatever its architecture or tensor types. */
+export interface GgufFile extends ModelFile {
+  format: "gguf";
+  version: number;
+  /** The first tensor whose type the kernels do not decode (the engine cannot run the file). */
+  unsupportedType?: string;
+}
+
+/** Parse and validate the container (header, metadata, tensor infos); no architecture is assumed. */
+export async function readGgufFile(path: string): Promise<GgufFile> {
   let size: number;
   try {
     size = (await stat(path)).size;
@@ -126,16 +162,41 @@ export async function loadGguf(path: string, opts: LoadOptions = {}): Promise<Lo
   if (alignment < 1 || alignment > 1 << 20 || (alignment & (alignment - 1)) !== 0) throw new InputError(`${path}: general.alignment ${alignment} is not a power of two`);
   const dataStart = toSafeInt(parsed.tensorDataOffset, "tensor data offset", path);
   const seen = new Set<string>();
+  let unsupportedType: string | undefined;
   const tensors = parsed.tensorInfos.map((info) => {
     if (seen.has(info.name)) throw new InputError(`${path}: tensor ${info.name} appears twice`);
     seen.add(info.name);
-    return tensorView(info, dataStart, alignment, size, path);
+    const { unsupported, ...view } = tensorView(info, dataStart, alignment, size, path);
+    unsupportedType ??= unsupported;
+    return view;
   });
+  const arch = md["general.architecture"];
+  const f: GgufFile = {
+    path, format: "gguf", version, container: `GGUF v${version}`, fileSize: size, metadata: md,
+    archName: typeof arch === "string" ? arch : null, tensors,
+    checksums: ["none (GGUF carries no checksums)"],
+  };
+  if (unsupportedType) f.unsupportedType = unsupportedType;
+  return f;
+}
+
+/**
+ * The llama-family model of a parsed GGUF: throws UnsupportedError / InputError (one line) when there is
+ * none (architecture, tensor type, config). The architecture's tensor lists are checked by loadGguf
+ * (checkModelTensors), so that `inspect` can still show the config of a file that fails them.
+ */
+export function ggufModel(f: GgufFile, opts: LoadOptions = {}): LoadedModel {
+  const { path, metadata: md, tensors } = f;
+  if (f.unsupportedType) throw new UnsupportedError(f.unsupportedType);
   const config = configFromGguf(md, path, new Map(tensors.map((t) => [t.name, t.dims])));
   const byRole = new Map<string, TensorView>();
   for (const t of tensors) if (t.role) byRole.set(t.layer === null ? t.role : `blk.${t.layer}.${t.role}`, t);
   const layout = checkLayout(tensors, config);
-  log.info({ file: path, version, arch: config.arch, tensors: tensors.length, bytes: size }, `loaded GGUF v${version} ${config.arch}`);
+  logger("gguf").info({ file: path, version: f.version, arch: config.arch, tensors: tensors.length, bytes: f.fileSize }, `loaded GGUF v${f.version} ${config.arch}`);
   if (opts.logLayout !== false) logLayout(path, "gguf", layout);
-  return { path, format: "gguf", config, tensors, byRole, layout, metadata: md, fileSize: size };
+  return { path, format: "gguf", config, tensors, byRole, layout, metadata: md, fileSize: f.fileSize };
+}
+
+export async function loadGguf(path: string, opts: LoadOptions = {}): Promise<LoadedModel> {
+  return checkModelTensors(ggufModel(await readGgufFile(path), opts));
 }

@@ -1,11 +1,14 @@
 /**
- * Open any model file rosetta reads, by its magic bytes (never by its extension).
+ * Open any model file rosetta reads, by its magic bytes (never by its extension). loadModel gives the
+ * llama-family model the engine runs (or one clear error); inspectModel reads any valid GGUF or APR v2
+ * container and says why the engine cannot run it, if it cannot.
  */
 import { open } from "node:fs/promises";
 
-import { InputError, UnsupportedError } from "../util/errors.js";
-import { loadGguf, type LoadOptions } from "./gguf.js";
-import type { LoadedModel } from "./model.js";
+import { InputError, RosettaError, UnsupportedError } from "../util/errors.js";
+import { checkModelTensors } from "./architectures.js";
+import { ggufModel, loadGguf, readGgufFile, type LoadOptions } from "./gguf.js";
+import type { LoadedModel, ModelFile } from "./model.js";
 
 export type FileKind = "gguf" | "apr" | "trace" | "unknown";
 
@@ -40,4 +43,50 @@ export async function loadModel(path: string, opts: LoadOptions = {}): Promise<L
     return apr.loadApr(path, opts);
   }
   throw new InputError(`${path}: not a model file rosetta reads (expected GGUF or APR v2 magic bytes)`);
+}
+
+/** What `inspect` reads: the container always; the model and the reason it cannot run when there is one. */
+export interface InspectedModel {
+  file: ModelFile;
+  /** The llama-family model, when a config could be derived (even if the engine still cannot run it). */
+  model: LoadedModel | null;
+  /** Why the engine cannot run the file (the message loadModel would fail with, without the path), or null. */
+  notRunnable: string | null;
+}
+
+/**
+ * Read any valid GGUF or APR v2 file. Container errors (corrupt, truncated, not GGUF/APR v2) still throw;
+ * an architecture, tensor type, config or tensor set the engine does not run is reported in notRunnable.
+ */
+export async function inspectModel(path: string, opts: LoadOptions = {}): Promise<InspectedModel> {
+  const kind = await sniffFile(path);
+  let file: ModelFile;
+  let derive: () => LoadedModel;
+  if (kind === "gguf") {
+    const f = await readGgufFile(path);
+    [file, derive] = [f, () => ggufModel(f, opts)];
+  } else if (kind === "apr") {
+    const apr = await import("./apr.js").catch(() => null);
+    if (!apr) throw new UnsupportedError(`${path}: APR files are not supported by this build`);
+    const f = await apr.readAprFile(path);
+    [file, derive] = [f, () => apr.aprModel(f, opts)];
+  } else {
+    throw new InputError(`${path}: not a model file rosetta reads (expected GGUF or APR v2 magic bytes)`);
+  }
+  const why = (e: unknown): string => {
+    if (!(e instanceof RosettaError)) throw e;
+    return e.message.startsWith(`${path}: `) ? e.message.slice(path.length + 2) : e.message;
+  };
+  let model: LoadedModel;
+  try {
+    model = derive();
+  } catch (e) {
+    return { file, model: null, notRunnable: why(e) };
+  }
+  try {
+    checkModelTensors(model);
+  } catch (e) {
+    return { file, model, notRunnable: why(e) };
+  }
+  return { file, model, notRunnable: null };
 }

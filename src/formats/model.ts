@@ -95,6 +95,26 @@ export interface LayoutCheck {
   verdict: LayoutVerdict;
 }
 
+/**
+ * A model file's container, parsed and validated, whatever its architecture: what `inspect` lists for any
+ * valid GGUF or APR v2 file, including ones the engine does not run.
+ */
+export interface ModelFile {
+  path: string;
+  format: "gguf" | "apr";
+  /** The container and its version, e.g. "GGUF v3", "APR v2 (flags 0x400)". */
+  container: string;
+  fileSize: number;
+  /** Format metadata (GGUF KV / APR JSON). */
+  metadata: Record<string, unknown>;
+  /** The architecture the file names (GGUF general.architecture; APR architecture / model_type), or null. */
+  archName: string | null;
+  /** Every tensor as the file lists it, in file order (an APR fused qkv_proj unsplit). */
+  tensors: TensorView[];
+  /** The checksums the container carries and what their verification said, one line each. */
+  checksums: string[];
+}
+
 export interface LoadedModel {
   path: string;
   format: "gguf" | "apr";

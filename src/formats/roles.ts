@@ -122,14 +122,3 @@ export function expectedDims(role: Role, c: ModelConfig): number[] | null {
   };
   return table[role] ?? null;
 }
-
-/** Roles a model of this config must have. */
-export function requiredRoles(c: ModelConfig): { role: Role; layer: number | null }[] {
-  const out: { role: Role; layer: number | null }[] = [{ role: "token_embd", layer: null }, { role: "output_norm", layer: null }];
-  if (!c.tiedEmbeddings) out.push({ role: "output", layer: null });
-  const perLayer: LayerRole[] = ["attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_up", "ffn_down"];
-  if (c.qkvBias) perLayer.push("attn_q_bias", "attn_k_bias", "attn_v_bias");
-  if (c.qkNorm) perLayer.push("attn_q_norm", "attn_k_norm");
-  for (let i = 0; i < c.nLayer; i++) for (const role of perLayer) out.push({ role, layer: i });
-  return out;
-}

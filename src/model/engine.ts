@@ -4,11 +4,11 @@
  */
 import os from "node:os";
 
+import { ARCHITECTURES } from "../formats/architectures.js";
 import { loadModel } from "../formats/index.js";
 import type { LoadedModel } from "../formats/model.js";
 import { currentIsa, openMapping, setIsa, setThreads, type NativeMapping, type Numerics } from "../bindings/kernels.js";
 import { UnsupportedError, InputError } from "../util/errors.js";
-import { ARCH_HOOKS } from "./arch.js";
 import { argmax, forward, newRunState, type CaptureFn, type Model } from "./forward.js";
 import { ropeOptions } from "./rope-params.js";
 import type { EngineSettings, RunState } from "./types.js";
@@ -58,7 +58,7 @@ export class Engine {
       }
     }
     const threads = setThreads(opts.threads ?? os.availableParallelism());
-    this.model = { config: c, weights, hooks: ARCH_HOOKS[c.arch], rope: ropeOptions(c, weights.ropeFreqs), mode };
+    this.model = { config: c, weights, arch: ARCHITECTURES[c.arch], rope: ropeOptions(c, weights.ropeFreqs), mode };
     this.settings = { numerics: mode, threads, isa: currentIsa() };
   }
 

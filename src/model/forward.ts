@@ -1,7 +1,8 @@
 /**
  * The forward pass of the llama family (llama, mistral, qwen2, qwen3), top to bottom like llama2.c's
  * forward(). Token ids in, logits out. Every canonical capture point (src/trace/types.ts) is handed to
- * one read-only hook; the architecture differences are the ArchHooks questions and the tensors present.
+ * one read-only hook; the architecture differences are the architecture table's facts (src/formats/
+ * architectures.ts) and the tensors present.
  */
 import {
   add, causalAttention, linear, norm, storeRows, swigluOf,
@@ -9,7 +10,7 @@ import {
 import { getRow, rmsNorm, rope, type Numerics, type RopeOptions } from "../bindings/kernels.js";
 import type { PointKind } from "../trace/types.js";
 import { InputError } from "../util/errors.js";
-import type { ArchHooks } from "./arch.js";
+import type { ArchFacts } from "../formats/architectures.js";
 import type { Config, RunState, Weights } from "./types.js";
 
 /**
@@ -21,7 +22,8 @@ export type CaptureFn = (point: PointKind, layer: number | null, x: Float32Array
 export interface Model {
   config: Config;
   weights: Weights;
-  hooks: ArchHooks;
+  /** The architecture table's row for config.arch. */
+  arch: ArchFacts;
   rope: RopeOptions;
   mode: Numerics;
 }
@@ -73,7 +75,7 @@ export function layer(m: Model, l: number, x: Float32Array, pos: Int32Array, st:
   // qwen3: per-head RMSNorm of q and k; then rotate both by position (into new buffers: captured
   // tensors are never modified, so an observer may read them until the pass returns)
   const qr = new Float32Array(q.length), kr = new Float32Array(k.length);
-  if (m.hooks.qkNorm) {
+  if (m.arch.qkNorm) {
     rmsNorm(q, w.qNorm, qr, T * c.nHead, hd, c.rmsEps, mode);
     rmsNorm(k, w.kNorm, kr, T * c.nHeadKv, hd, c.rmsEps, mode);
   } else {

@@ -11,7 +11,7 @@
  * layer (its l_out of the layer before), so the layers before it are not recomputed. The prompt step
  * (step 0) is rerun; decode steps are not (a weight or config defect shows at step 0).
  */
-import { ARCH_HOOKS } from "../model/arch.js";
+import { ARCHITECTURES } from "../formats/architectures.js";
 import { forward, newRunState, type Model } from "../model/forward.js";
 import { ropeOptions } from "../model/rope-params.js";
 import { loadWeights } from "../model/weights.js";
@@ -88,19 +88,20 @@ export class EngineLab implements Lab {
     const cc = c as unknown as Record<string, unknown>;
     for (const f of meta) {
       cc[f] = dc[f];
-      if (f === "arch") for (const d of ARCH_DERIVED) if (d !== "tiedEmbeddings" && d !== "qkvBias") cc[d] = dc[d];
+      // the architecture brings its facts (architectures.ts): RoPE layout and q/k norm
+      if (f === "arch") for (const d of ARCH_DERIVED) if (d === "ropeLayout" || d === "qkNorm") cc[d] = (ARCHITECTURES[c.arch] as unknown as Record<string, unknown>)[d];
     }
     const weights = loadWeights(this.recv.model, this.recvMap, {
       config: c,
       take: (key) => {
         if (tensors.has(key)) {
-          const v = this.donor.byRole.get(key);
+          const v = this.donor.byRole.get(key) ?? (key === "output" && this.donor.config.tiedEmbeddings ? this.donor.byRole.get("token_embd") : undefined);
           return v ? { view: v, source: this.donorMap } : undefined;
         }
         return this.repairs.get(key);
       },
     });
-    return { config: c, weights, hooks: ARCH_HOOKS[c.arch], rope: ropeOptions(c, weights.ropeFreqs), mode: this.recv.numerics };
+    return { config: c, weights, arch: ARCHITECTURES[c.arch], rope: ropeOptions(c, weights.ropeFreqs), mode: this.recv.numerics };
   }
 
   /** The first layer an experiment touches (-1: the embedding or the config; nLayer: the output head only). */
@@ -122,11 +123,25 @@ export class EngineLab implements Lab {
     return p?.tensor ? (this.recv.tensors?.get(p.tensor)?.data ?? null) : null;
   }
 
-  async run(keys: string[]): Promise<LabOutcome> {
+  /** Captured values of the run that set the target (every point of step 0, by key). */
+  private target: Map<string, Float32Array> | null = null;
+
+  /**
+   * Runs `keys` and keeps what it computes as the target: later runs report whether they reproduce it
+   * exactly (`equalsTarget`), the test the minimal-set search uses.
+   */
+  async runTarget(keys: string[]): Promise<LabOutcome> {
+    const rec = new Map<string, Float32Array>();
+    const out = await this.run(keys, rec);
+    if (!out.error) this.target = rec;
+    return out;
+  }
+
+  async run(keys: string[], record?: Map<string, Float32Array>): Promise<LabOutcome> {
     const t0 = performance.now();
     this.reruns++;
     try {
-      return this.runSync(keys);
+      return this.runSync(keys, record);
     } catch (e) {
       return { matches: false, firstDivergence: null, error: (e as Error).message, ms: Math.round(performance.now() - t0) };
     } finally {
@@ -134,7 +149,7 @@ export class EngineLab implements Lab {
     }
   }
 
-  private runSync(keys: string[]): LabOutcome {
+  private runSync(keys: string[], record?: Map<string, Float32Array>): LabOutcome {
     const t0 = performance.now();
     const m = this.model(keys);
     const tokens = this.ref.trace.input.tokens;
@@ -159,6 +174,15 @@ export class EngineLab implements Lab {
       }
     }
     const gates = new Map(this.basePoints.map((p) => [p.key, p.gate]));
+    // exact equality with the target (bytes, so NaN compares too)
+    const same = (x: Float32Array, y: Float32Array | undefined) => !!y && x.length === y.length && Buffer.compare(Buffer.from(x.buffer, x.byteOffset, x.byteLength), Buffer.from(y.buffer, y.byteOffset, y.byteLength)) === 0;
+    let equalsTarget = this.target !== null;
+    let computed = new Set<string>();
+    const note = (key: string, x: Float32Array) => {
+      computed.add(key);
+      if (record) record.set(key, Float32Array.from(x));
+      if (equalsTarget && this.target!.has(key) && !same(x, this.target!.get(key))) equalsTarget = false;
+    };
     const st = newRunState(m.config, tokens.length);
     forward(m, tokens, st, {
       logits: "all",
@@ -166,9 +190,10 @@ export class EngineLab implements Lab {
       input: start >= 0 ? input : undefined,
       capture: (point, layer, x) => {
         const key = layer === null ? point : `blk.${layer}.${point}`;
+        note(key, x);
         if (changed === null) {
           const own = this.own(key);
-          if (own && own.length === x.length && diffMetrics(own, x).maxAbs !== 0) changed = key;
+          if (own && own.length === x.length && !same(x, own)) changed = key;
         }
         if (first) return;
         const rp = this.refPoints.get(key);
@@ -184,14 +209,22 @@ export class EngineLab implements Lab {
         else worst = Math.max(worst, nmse);
       },
     });
-    return { matches: first === null, firstDivergence: first, worstNmse: worst, firstChanged: changed, ms: Math.round(performance.now() - t0) };
+    // the points this run did not compute are the baseline's own
+    for (const p of this.recv.trace?.points ?? []) {
+      if (p.step !== 0 || computed.has(p.key)) continue;
+      const own = this.own(p.key);
+      if (own) note(p.key, own);
+    }
+    computed = new Set();
+    return { matches: first === null, firstDivergence: first, worstNmse: worst, firstChanged: changed, ...(this.target ? { equalsTarget } : {}), ms: Math.round(performance.now() - t0) };
   }
 }
 
 /** Everything that differs between the two files: tensors (role keys) and config keys (`meta:<field>`), in forward order. */
 function candidatesOf(r: ComparisonResult, recv: LoadedModel, donor: LoadedModel): string[] {
   const t = (r.weights?.tensors ?? [])
-    .filter((d) => d.status !== "identical" && d.status !== "not-compared" && d.status !== "equivalent" && recv.byRole.has(d.key) && donor.byRole.has(d.key))
+    .filter((d) => d.status !== "identical" && d.status !== "not-compared" && d.status !== "equivalent" && recv.byRole.has(d.key))
+    .filter((d) => donor.byRole.has(d.key) || (d.key === "output" && donor.config.tiedEmbeddings))
     // a type difference within the floor is the expected noise, not a candidate
     .filter((d) => d.status !== "close")
     .map((d) => d.key);
