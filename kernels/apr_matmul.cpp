@@ -177,12 +177,11 @@ const char* matmul_general(const MatmulArgs& a) {
   std::vector<uint8_t> act;
   ActQuant aq;
   if (a.mode == Numerics::Ggml) {
-    const VecDotKernels& vk = vecdot_kernels();
     const bool tiny = tinyblas_order(a.nTok, a.nOut, a.nIn);
     if (!act_quant_for(a.type, &aq)) {
       p.kind = RowKind::AsF32;
-      p.fn = vecdot_for(vk, T_F32, tiny);
-    } else if ((p.fn = vecdot_for(vk, a.type, tiny)) != nullptr && !p.L.aprQ8) {
+      p.fn = vec_dot_fn(*type_traits(T_F32), tiny);
+    } else if ((p.fn = vec_dot_fn(*p.L.tt, tiny)) != nullptr && !p.L.aprQ8) {
       p.kind = RowKind::Direct;
       p.actBytes = convert_activations(aq, a, p.L.nPad, act);
       p.act = act.data();

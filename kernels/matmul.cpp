@@ -1,5 +1,7 @@
-// Matmul driver: activation rounding (ggml's vec_dot types), weight rows dequantized in place from the
-// stored blocks into a small per-thread buffer, and dot products from the current ISA's kernels.
+// Matmul driver (one for every weight type). Everything type-specific comes from the traits table
+// (rosetta/types.h): ggml mode converts the activations with the vec_dot type's from_float and runs the
+// weight type's tile or vec_dot on the stored rows; exact mode (and a type without a dot kernel)
+// dequantizes weight rows with the type's to_float into a small per-thread buffer for the DotKernels.
 #include "rosetta/matmul.h"
 #include "rosetta/apr_matmul.h"
 
@@ -16,105 +18,31 @@
 
 namespace rosetta {
 
-bool act_quant_for(uint32_t type, ActQuant* out) {
-  // ggml-cpu.c type_traits_cpu[type].vec_dot_type, for the types rosetta dequantizes.
-  switch (type) {
-    case T_F32: *out = ActQuant::None; return true;
-    case T_F16: *out = ActQuant::F16; return true;
-    case T_BF16: *out = ActQuant::BF16; return true;
-    case T_Q4_0: case T_Q5_0: case T_Q8_0: case T_IQ4_NL: case T_MXFP4: *out = ActQuant::Q8_0; return true;
-    case T_Q4_1: case T_Q5_1: *out = ActQuant::Q8_1; return true;
-    case T_Q2_K: case T_Q3_K: case T_Q4_K: case T_Q5_K: case T_Q6_K: case T_IQ4_XS:
-    case T_IQ2_XXS: case T_IQ2_XS: case T_IQ2_S: case T_IQ3_XXS: case T_IQ3_S: case T_IQ1_S: case T_IQ1_M:
-    case T_TQ1_0: case T_TQ2_0:
-      *out = ActQuant::Q8_K; return true;
-    default: return false;
-  }
-}
-
-const char* act_quant_name(ActQuant q) {
-  static const char* names[] = {"f32", "f16", "bf16", "q8_0", "q8_1", "q8_K"};
-  return names[(int)q];
-}
-
-int64_t act_block(ActQuant q) {
-  switch (q) {
-    case ActQuant::Q8_0: case ActQuant::Q8_1: return 32;
-    case ActQuant::Q8_K: return QK_K;
-    default: return 1;
-  }
-}
-
 namespace {
 
-// quantize_row_q8_0 / q8_1 of ggml's x86 backend: d = amax/127 stored as f16, q = round-half-even(x *
-// 127/amax). The Q8_1 sum field (d * sum q, f16) only enters Q4_1/Q5_1 dot products through the min
-// term and is not emulated.
-void round_q8_0(const float* x, float* out, int64_t n) {
-  for (int64_t b = 0; b < n; b += 32) {
-    float amax = 0;
-    for (int j = 0; j < 32; j++) amax = std::fmax(amax, std::fabs(x[b + j]));
-    const float d = fp16_to_fp32(fp32_to_fp16(amax / 127.f));
-    const float id = amax != 0.0f ? 127.f / amax : 0.0f;
-    for (int j = 0; j < 32; j++) out[b + j] = d * std::nearbyint(x[b + j] * id);
-  }
-}
-
-// quantize_row_q8_K_ref: the signed value of largest magnitude maps to -127; d = 1/iscale is f32.
-void round_q8_K(const float* x, float* out, int64_t n) {
-  for (int64_t b = 0; b < n; b += QK_K) {
-    float amax = 0, max = 0;
-    for (int j = 0; j < QK_K; j++) {
-      const float ax = std::fabs(x[b + j]);
-      if (ax > amax) { amax = ax; max = x[b + j]; }
-    }
-    if (amax == 0.0f) {
-      for (int j = 0; j < QK_K; j++) out[b + j] = 0.0f;
-      continue;
-    }
-    const float iscale = -127.f / max;
-    const float d = 1 / iscale;
-    for (int j = 0; j < QK_K; j++) {
-      float q = std::nearbyint(iscale * x[b + j]);
-      if (q > 127.f) q = 127.f;
-      out[b + j] = d * q;
-    }
-  }
-}
+const TypeTraits& act_traits(ActQuant q) { return *type_traits(static_cast<uint32_t>(q)); }
 
 }  // namespace
 
-size_t act_row_bytes(ActQuant q, int64_t n) {
-  switch (q) {
-    case ActQuant::None: return (size_t)n * sizeof(float);
-    case ActQuant::F16: case ActQuant::BF16: return (size_t)n * 2;
-    case ActQuant::Q8_0: return (size_t)(n / 32) * sizeof(block_q8_0);
-    case ActQuant::Q8_1: return (size_t)(n / 32) * sizeof(block_q8_1);
-    case ActQuant::Q8_K: return (size_t)(n / QK_K) * sizeof(block_q8_K);
-  }
-  return 0;
+bool act_quant_for(uint32_t type, ActQuant* out) {
+  const TypeTraits* tt = type_traits(type);
+  if (!tt || tt->vecDotType == kNoVecDot) return false;
+  *out = static_cast<ActQuant>(tt->vecDotType);
+  return true;
 }
+
+const char* act_quant_name(ActQuant q) { return act_traits(q).name; }
+
+int64_t act_block(ActQuant q) { return act_traits(q).blockSize; }
+
+size_t act_row_bytes(ActQuant q, int64_t n) { return row_bytes(static_cast<uint32_t>(q), n); }
 
 void act_convert(ActQuant q, const float* x, void* out, int64_t n, bool simd) {
-  switch (q) {
-    case ActQuant::None: std::memcpy(out, x, (size_t)n * sizeof(float)); break;
-    case ActQuant::F16: convert_f16(x, static_cast<uint16_t*>(out), n); break;
-    case ActQuant::BF16: convert_bf16(x, static_cast<uint16_t*>(out), n); break;
-    case ActQuant::Q8_0: (simd ? quantize_q8_0_avx2 : quantize_q8_0)(x, static_cast<block_q8_0*>(out), n); break;
-    case ActQuant::Q8_1: (simd ? quantize_q8_1_avx2 : quantize_q8_1)(x, static_cast<block_q8_1*>(out), n); break;
-    case ActQuant::Q8_K: (simd ? quantize_q8_K_avx2 : quantize_q8_K)(x, static_cast<block_q8_K*>(out), n); break;
-  }
+  const TypeTraits& t = act_traits(q);
+  (simd ? from_float_fn(t) : t.fromFloat[0])(x, out, n);
 }
 
-void act_round(ActQuant q, const float* x, float* out, int64_t n) {
-  switch (q) {
-    case ActQuant::None: for (int64_t i = 0; i < n; i++) out[i] = x[i]; break;
-    case ActQuant::F16: for (int64_t i = 0; i < n; i++) out[i] = fp16_to_fp32(fp32_to_fp16(x[i])); break;
-    case ActQuant::BF16: for (int64_t i = 0; i < n; i++) out[i] = bf16_to_fp32(fp32_to_bf16(x[i])); break;
-    case ActQuant::Q8_0: case ActQuant::Q8_1: round_q8_0(x, out, n); break;
-    case ActQuant::Q8_K: round_q8_K(x, out, n); break;
-  }
-}
+void act_round(ActQuant q, const float* x, float* out, int64_t n) { act_traits(q).round(x, out, n); }
 
 size_t row_bytes(uint32_t type, int64_t nIn) {
   const TypeTraits* tt = type_traits(type);
@@ -123,11 +51,8 @@ size_t row_bytes(uint32_t type, int64_t nIn) {
 }
 
 const DotKernels& dot_kernels() {
-  switch (current_isa()) {
-    case Isa::Avx512: return dot_kernels_avx512();
-    case Isa::Avx2: return dot_kernels_avx2();
-    default: return dot_kernels_ref();
-  }
+  static const DotKernels& (*const kPerIsa[])() = {dot_kernels_ref, dot_kernels_avx2, dot_kernels_avx512};
+  return kPerIsa[static_cast<int>(current_isa())]();
 }
 
 namespace {
@@ -171,15 +96,18 @@ void matmul_rows(const Plan& p, int64_t r0, int64_t r1) {
 }
 
 // ggml mode for the types with llama.cpp-exact kernels (rosetta/vecdot.h): the activations are converted
-// to the vec_dot type once, then every output is one kernel call on the stored weight row.
-void matmul_vecdot(const MatmulArgs& a, VecDotFn fn, ActQuant aq, size_t rb) {
+// to the vec_dot type once (its from_float), then the weight type's tile runs on each block of 16 stored
+// weight rows, or, for a type without a tile on this path, its vec_dot on each (row, token) pair. All
+// three come from the traits table, one lookup per matmul.
+void matmul_vecdot(const MatmulArgs& a, const TypeTraits& tt, VecDotFn fn, size_t rb) {
+  const ActQuant aq = static_cast<ActQuant>(tt.vecDotType);
   const int64_t n = a.nIn;
   size_t arb = (size_t)n * sizeof(float);
   thread_local std::vector<uint8_t> buf;  // reused across calls: no allocation per matmul
   thread_local std::vector<int8_t> packedQs;
   thread_local std::vector<float> packedSc;
   const uint8_t* act = reinterpret_cast<const uint8_t*>(a.x);
-  const VecDotTileFn tile = vecdot_tile_for(a.type);
+  const VecDotTileFn tile = vec_dot_tile_fn(tt);
   const float* ad = nullptr;
   if (aq != ActQuant::None) {
     arb = act_row_bytes(aq, n);
@@ -192,12 +120,12 @@ void matmul_vecdot(const MatmulArgs& a, VecDotFn fn, ActQuant aq, size_t rb) {
       packedQs.resize(groups * nb * kQ0Group * 32);
     }
     // each token's row is converted on its own, so the pool may share them out
-    const bool simd = current_isa() != Isa::Scalar;
+    const FromFloatFn fromFloat = from_float_fn(act_traits(aq));
     uint8_t* const dst = buf.data();  // not `buf` inside the task: a thread_local names each thread's own
     int8_t* const pq = packedQs.data();
     float* const ps = packedSc.data();
     default_pool().run((int)a.nTok, [&](int t) {
-      act_convert(aq, a.x + t * n, dst + arb * (size_t)t, n, simd);
+      fromFloat(a.x + t * n, dst + arb * (size_t)t, n);
       if (pack) pack_q8_0_token(reinterpret_cast<const block_q8_0*>(dst + arb * (size_t)t), nb, t, pq, ps);
     });
     act = buf.data();
@@ -243,9 +171,9 @@ const char* matmul(const MatmulArgs& a) {
   if (a.mode == Numerics::Ggml) {
     // only the float kernels differ between tinyBLAS's order and vec_dot's
     const bool tiny = tinyblas_order(a.nTok, a.nOut, a.nIn);
-    if (VecDotFn fn = vecdot_for(vecdot_kernels(), a.type, tiny)) {
+    if (VecDotFn fn = vec_dot_fn(*tt, tiny)) {
       if (a.nIn % act_block(aq)) return "matmul: row length is not a multiple of the activation block size";
-      matmul_vecdot(a, fn, aq, rb);
+      matmul_vecdot(a, *tt, fn, rb);
       return nullptr;
     }
   }

@@ -163,12 +163,12 @@ float v_expf(float x) {
 void attend_row_ggml(const AttentionArgs& a, const float* q, int64_t kvOff, int64_t nKeys, float* out, float* probs,
                      std::vector<double>& sc) {
   const int64_t d = a.headDim, stride = a.nHeadKv * a.headDim;
-  const VecDotKernels& vk = vecdot_kernels();
+  const VecDotFn dotF32 = vec_dot_fn(*type_traits(T_F32), false);  // ggml_vec_dot_f32
   const int64_t nPad = (nKeys + 7) / 8 * 8;
   std::vector<float>& p = tls_probs(nPad);
   float mx = -INFINITY;
   for (int64_t j = 0; j < nKeys; j++) {
-    p[j] = vk.f32_vec(d, a.k + j * stride + kvOff, q) * a.scale;
+    p[j] = dotF32(d, a.k + j * stride + kvOff, q) * a.scale;
     mx = std::max(mx, p[j]);
   }
   double sum = 0;

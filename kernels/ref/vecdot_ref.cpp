@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "rosetta/internal/vecdot.h"
 #include "rosetta/vecdot.h"
 
 namespace rosetta {
@@ -397,15 +398,31 @@ float dot_tiny(int64_t n, const void* vw, const void* va) {
 
 }  // namespace
 
-const VecDotKernels& vecdot_kernels_ref() {
-  static const VecDotKernels k{
-      dot_q0<block_q4_0, decode_q4_0>, dot_q0<block_q5_0, decode_q5_0>, dot_q0<block_q8_0, decode_q8_0>,
-      dot_iq4_nl, dot_q4_K, dot_q6_K,
-      dot_f16_vec, dot_tiny<uint16_t>, dot_f32_vec, dot_tiny<float>, dot_q5_K,
-      dot_q1<block_q4_1, decode_q4_1>, dot_q1<block_q5_1, decode_q5_1>, dot_q2_K, dot_q3_K,
-      dot_iq4_xs, dot_bf16_vec, dot_tiny<Bf16>, dot_q0<block_iq4_nl, decode_iq4_nl>};
-  return k;
-}
+// The table's names for these kernels (rosetta/internal/vecdot.h).
+namespace ref {
+#define ROSETTA_REF_VECDOT(name, fn) \
+  float vec_dot_##name(int64_t n, const void* w, const void* a) { return fn(n, w, a); }
+ROSETTA_REF_VECDOT(f32, dot_f32_vec)
+ROSETTA_REF_VECDOT(f16, dot_f16_vec)
+ROSETTA_REF_VECDOT(bf16, dot_bf16_vec)
+ROSETTA_REF_VECDOT(f32_tiny, dot_tiny<float>)
+ROSETTA_REF_VECDOT(f16_tiny, dot_tiny<uint16_t>)
+ROSETTA_REF_VECDOT(bf16_tiny, dot_tiny<Bf16>)
+ROSETTA_REF_VECDOT(q4_0, (dot_q0<block_q4_0, decode_q4_0>))
+ROSETTA_REF_VECDOT(q5_0, (dot_q0<block_q5_0, decode_q5_0>))
+ROSETTA_REF_VECDOT(q8_0, (dot_q0<block_q8_0, decode_q8_0>))
+ROSETTA_REF_VECDOT(iq4_nl, dot_iq4_nl)
+ROSETTA_REF_VECDOT(iq4_nl_tiny, (dot_q0<block_iq4_nl, decode_iq4_nl>))
+ROSETTA_REF_VECDOT(q4_1, (dot_q1<block_q4_1, decode_q4_1>))
+ROSETTA_REF_VECDOT(q5_1, (dot_q1<block_q5_1, decode_q5_1>))
+ROSETTA_REF_VECDOT(q2_K, dot_q2_K)
+ROSETTA_REF_VECDOT(q3_K, dot_q3_K)
+ROSETTA_REF_VECDOT(q4_K, dot_q4_K)
+ROSETTA_REF_VECDOT(q5_K, dot_q5_K)
+ROSETTA_REF_VECDOT(q6_K, dot_q6_K)
+ROSETTA_REF_VECDOT(iq4_xs, dot_iq4_xs)
+#undef ROSETTA_REF_VECDOT
+}  // namespace ref
 
 // A prompt's tinyBLAS order on activations packed by pack_q8_0_token (rosetta/vecdot.h): dot_q0's
 // operations, reading token t's block b from its group's slot.
@@ -423,8 +440,10 @@ static float dot_iq4_nl_packed(int64_t nb, const block_iq4_nl* w, const int8_t* 
   return hsum8_ref(acc);
 }
 
-void vecdot_tile_iq4_nl_ref(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb, const float* ad,
-                            int64_t nt, float* y, int64_t ldy) {
+// IQ4_NL's tile: llama.cpp runs ggml_vec_dot_iq4_nl_q8_0 for one token and tinyBLAS_Q0_AVX for any batch
+// >= 2 (llamafile takes every IQ4_NL prompt), two float orders that only a tile (it sees nt) can choose.
+void ref::vec_dot_tile_iq4_nl(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb,
+                              const float* ad, int64_t nt, float* y, int64_t ldy) {
   for (int64_t t = 0; t < nt; t++)
     for (int64_t r = 0; r < nr; r++) {
       const uint8_t* wr = w + rb * r;

@@ -14,20 +14,23 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "rosetta/types.h"
+
 namespace rosetta {
 
 enum class Numerics : int { Ggml = 0, Exact = 1 };
 
-// How llama.cpp rounds the activations before a matmul with weights of a given type.
-enum class ActQuant : int { None = 0, F16 = 1, BF16 = 2, Q8_0 = 3, Q8_1 = 4, Q8_K = 5 };
+// How llama.cpp rounds the activations before a matmul with weights of a given type: an activation
+// format, named by its type id (its traits-table entry holds its from_float).
+enum class ActQuant : uint32_t { None = T_F32, F16 = T_F16, BF16 = T_BF16, Q8_0 = T_Q8_0, Q8_1 = T_Q8_1, Q8_K = T_Q8_K };
 
-// The vec_dot type of a weight type (ggml-cpu.c type_traits_cpu[type].vec_dot_type). Returns false
-// for a type rosetta cannot multiply.
+// The vec_dot type of a weight type (the traits table's vecDotType, as ggml-cpu.c
+// type_traits_cpu[type].vec_dot_type). Returns false for a type without one.
 bool act_quant_for(uint32_t type, ActQuant* out);
-const char* act_quant_name(ActQuant q);
+const char* act_quant_name(ActQuant q);  // the format's type name ("f32", "q8_0", ...)
 
-// The values a ggml block dot product sees for activations x[0..n): x quantized to `q` and read
-// back as floats. n must be a multiple of the block size of q (32 or 256; 1 for None/F16/BF16).
+// The values a ggml block dot product sees for activations x[0..n): x converted to `q` by its scalar
+// from_float and read back as floats. n must be a multiple of the block size of q (32 or 256; 1 for None/F16/BF16).
 void act_round(ActQuant q, const float* x, float* out, int64_t n);
 int64_t act_block(ActQuant q);
 
@@ -37,7 +40,7 @@ inline bool tinyblas_order(int64_t nTok, int64_t nOut, int64_t nIn) { return nTo
 // Bytes of one activation row of n elements in the vec_dot type q (n a multiple of act_block(q)).
 size_t act_row_bytes(ActQuant q, int64_t n);
 // One activation row converted to the vec_dot type q as real blocks (ggml's from_float); `simd`: the
-// AVX2 converters (byte-identical).
+// current ISA's converter, else the scalar one (byte-identical).
 void act_convert(ActQuant q, const float* x, void* out, int64_t n, bool simd);
 
 struct MatmulArgs {

@@ -2,7 +2,10 @@
 //
 // Type ids are GGML's (ggml.h `enum ggml_type`) so that GGUF type fields index this table directly;
 // ids >= 128 are rosetta-private (APR-native block formats). The traits table (types.cpp) is the only
-// dispatch point on type: nothing else in kernels/ or src/ switches on a type id.
+// dispatch point on type, as ggml's type_traits + type_traits_cpu: each entry holds the type's layout,
+// its dequantizers, its vec_dot (activation) type, its dot kernels and prefill tiles, and (for the
+// activation formats) its from_float, one function per ISA path. Nothing else in kernels/ or src/
+// switches on a type id.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -22,13 +25,36 @@ enum TypeId : uint32_t {
 };
 
 using ToFloatFn = void (*)(const void* src, float* dst, int64_t n);  // n: multiple of blockSize
+// ggml's from_float: n f32 values (a multiple of blockSize) into blocks of this type.
+using FromFloatFn = void (*)(const float* x, void* dst, int64_t n);
+// from_float then read back: x as the dot products see it, f32 (act_round, rosetta/matmul.h).
+using RoundFn = void (*)(const float* x, float* out, int64_t n);
+// One weight row (n elements, stored blocks) against one activation row already in the vec_dot type.
+using VecDotFn = float (*)(int64_t n, const void* w, const void* a);
+// A tile of the same products: rows [0, nr) of w (rb bytes apart) times tokens [0, nt) of a (activation
+// rows arb bytes apart), y[t * ldy + r]; contract in rosetta/vecdot.h.
+using VecDotTileFn = void (*)(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb,
+                              const float* ad, int64_t nt, float* y, int64_t ldy);
 
+// vecDotType of a type rosetta (and ggml's CPU backend) has no dot product for.
+constexpr uint32_t kNoVecDot = 0xffffffffu;
+
+// Every function array is indexed by Isa (scalar, avx2, avx512); nullptr where the type has none.
 struct TypeTraits {
   const char* name;      // GGML's name ("q4_K"), or rosetta's for private ids
   int64_t blockSize;     // elements per block (1 for F32/F16/BF16)
   size_t typeSize;       // bytes per block
   bool supported;        // false: known by name, refused by rosetta (never guessed)
-  ToFloatFn toFloat[3];  // per Isa (scalar, avx2, avx512); nullptr where unsupported
+  ToFloatFn toFloat[3];  // dequantizers; nullptr where unsupported
+  // ---- matmul (ggml numerics mode, rosetta/matmul.h) ----
+  // ggml-cpu.c type_traits_cpu[type].vec_dot_type: the format the activations are converted to before
+  // a matmul with weights of this type (f32, f16, bf16, q8_0, q8_1 or q8_K), kNoVecDot if none.
+  uint32_t vecDotType = kNoVecDot;
+  FromFloatFn fromFloat[3] = {};    // activation formats: ggml's from_float (every path byte-identical)
+  RoundFn round = nullptr;          // activation formats: the scalar from_float's values, as f32
+  VecDotFn vecDot[3] = {};          // weight row x activation row, ggml_vec_dot_*'s order
+  VecDotFn vecDotTiny[3] = {};      // the same in tinyBLAS order (tinyblas_order() calls); null: vecDot
+  VecDotTileFn tile[3] = {};        // rows x tokens at once (prefill), bit-identical; null: loop vecDot
   // Bytes before the first block (APR_Q8: its per-tensor f32 scale); toFloat then takes the tensor's
   // first byte. A tensor of n elements is headerBytes + n / blockSize * typeSize bytes.
   size_t headerBytes = 0;
@@ -44,5 +70,12 @@ const TypeTraits* type_traits_by_name(const char* name);
 ToFloatFn to_float_fn(const TypeTraits& t);
 // Dequantize n elements (a multiple of t.blockSize) with the current ISA.
 void to_float(const TypeTraits& t, const void* src, float* dst, int64_t n);
+// The current ISA's dot kernel of a type (its tinyBLAS-order kernel when `tiny` and it has one), or
+// nullptr when the type has none.
+VecDotFn vec_dot_fn(const TypeTraits& t, bool tiny);
+// The current ISA's prefill tile of a type, or nullptr (the caller then loops vec_dot_fn).
+VecDotTileFn vec_dot_tile_fn(const TypeTraits& t);
+// The current ISA's from_float of an activation format, or nullptr.
+FromFloatFn from_float_fn(const TypeTraits& t);
 
 }  // namespace rosetta

@@ -20,37 +20,22 @@
 #include <cstdint>
 
 #include "rosetta/blocks.h"
+#include "rosetta/types.h"
 
 namespace rosetta {
 
-// One weight row (n elements, stored blocks) against one activation row already in the vec_dot type.
-using VecDotFn = float (*)(int64_t n, const void* w, const void* a);
-
-struct VecDotKernels {
-  VecDotFn q4_0, q5_0, q8_0, iq4_nl;  // x block_q8_0
-  VecDotFn q4_K, q6_K;                // x block_q8_K
-  VecDotFn f16_vec, f16_tiny;         // f16 x f16 (tiny: tinyBLAS order, n % 8 == 0)
-  VecDotFn f32_vec, f32_tiny;         // f32 x f32
-  VecDotFn q5_K;                      // x block_q8_K
-  VecDotFn q4_1, q5_1;                // x block_q8_1
-  VecDotFn q2_K, q3_K;                // x block_q8_K
-  VecDotFn iq4_xs;                    // x block_q8_K
-  VecDotFn bf16_vec, bf16_tiny;       // bf16 x bf16
-  VecDotFn iq4_nl_tiny;               // x block_q8_0: tinyBLAS_Q0_AVX's order (iq4_nl: ggml_vec_dot's)
-};
-const VecDotKernels& vecdot_kernels_ref();
-const VecDotKernels& vecdot_kernels_avx2();
-// The kernels of current_isa() (the AVX-512 path uses the AVX2 kernels: ggml's haswell variant is the
-// reference, and AVX2 code reproduces it exactly on any CPU that has AVX-512).
-const VecDotKernels& vecdot_kernels();
-
-// A tile of the same products: rows [0, nr) of w (rb bytes apart) times tokens [0, nt) of a (activation
-// rows arb bytes apart), y[t * ldy + r]. Each output element is computed with exactly the operations of
-// the type's VecDotFn (bit-identical); the tile only shares each decoded weight block across tokens.
-// Q8_0 activations of a prompt (nt >= 2) come packed for the tiles instead (pack_q8_0_tiles): `a` is
-// the packed quants, `ad` the packed scales, arb unused. Otherwise ad is null and `a` the rows.
-using VecDotTileFn = void (*)(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb,
-                              const float* ad, int64_t nt, float* y, int64_t ldy);
+// Which function computes a type's products is the traits table's (rosetta/types.h: vecDotType, vecDot,
+// vecDotTiny, tile, fromFloat per ISA; the AVX-512 path uses the AVX2 kernels: ggml's haswell variant is
+// the reference, and AVX2 code reproduces it exactly on any CPU that has AVX-512).
+//
+// VecDotFn (types.h): one weight row (n elements, stored blocks) against one activation row already in
+// the vec_dot type.
+// VecDotTileFn (types.h): a tile of the same products: rows [0, nr) of w (rb bytes apart) times tokens
+// [0, nt) of a (activation rows arb bytes apart), y[t * ldy + r]. Each output element is computed with
+// exactly the operations of the type's VecDotFn (bit-identical); the tile only shares each decoded
+// weight block across tokens. Q8_0 activations of a prompt (nt >= 2) come packed for the tiles instead
+// (pack_q8_0_token): `a` is the packed quants, `ad` the packed scales, arb unused. Otherwise ad is null
+// and `a` the rows.
 
 // Q8_0 activations packed for the Q8_0-family tiles, in groups of kQ0Group tokens: for group g and block
 // b, the group's quants are 32 bytes per token at qs + ((g * nb + b) * kQ0Group + t) * 32 and its scales
@@ -60,31 +45,6 @@ using VecDotTileFn = void (*)(int64_t n, const uint8_t* w, size_t rb, int64_t nr
 constexpr int kQ0Group = 8;
 void pack_q8_0_token(const block_q8_0* row, int64_t nb, int64_t t, int8_t* qs, float* sc);
 void pack_q8_0_padding(int64_t nb, int64_t nt, int8_t* qs, float* sc);
-VecDotTileFn vecdot_tile_avx2(uint32_t type);  // null for a type without an AVX2 tile
-// The tile kernel of current_isa() for `type`, or null (the caller then loops the VecDotFn).
-VecDotTileFn vecdot_tile_for(uint32_t type);
-// IQ4_NL on each path: llama.cpp runs ggml_vec_dot_iq4_nl_q8_0 for one token and tinyBLAS_Q0_AVX for any
-// batch >= 2 (llamafile takes every IQ4_NL prompt), two float orders that only a tile (it sees nt) can
-// choose between.
-void vecdot_tile_iq4_nl_ref(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb,
-                            const float* ad, int64_t nt, float* y, int64_t ldy);
-void vecdot_tile_iq4_nl_avx2(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb,
-                             const float* ad, int64_t nt, float* y, int64_t ldy);
-
-// Activation conversion as ggml's from_float for the vec_dot type (n a multiple of the block size).
-void quantize_q8_0(const float* x, block_q8_0* y, int64_t n);  // quantize_row_q8_0 (AVX2)
-void quantize_q8_K(const float* x, block_q8_K* y, int64_t n);  // quantize_row_q8_K_ref
-void quantize_q8_1(const float* x, block_q8_1* y, int64_t n);  // quantize_row_q8_1 (AVX2): Q8_0's qs, s = f16(d * sum q)
-void convert_f16(const float* x, uint16_t* y, int64_t n);      // F16C round to nearest even
-void convert_bf16(const float* x, uint16_t* y, int64_t n);     // ggml_cpu_fp32_to_bf16 (scalar, nearest even)
-// The same conversions with AVX2 (byte-identical blocks).
-void quantize_q8_0_avx2(const float* x, block_q8_0* y, int64_t n);
-void quantize_q8_K_avx2(const float* x, block_q8_K* y, int64_t n);
-void quantize_q8_1_avx2(const float* x, block_q8_1* y, int64_t n);
-
-// Which ggml-exact kernel multiplies weights of `type`; null if rosetta has none (the caller then falls
-// back to dequantized f32 dot products). `batch`: the call has >= 2 activation rows (tinyBLAS eligible).
-VecDotFn vecdot_for(const VecDotKernels& k, uint32_t type, bool tiny);
 
 // Scalar lane helpers shared by the reference kernels and the attention emulation.
 // hsum_float_8 / tinyBLAS hsum: ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)).

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "rosetta/internal/vecdot.h"
 #include "rosetta/types.h"
 #include "rosetta/vecdot.h"
 #include "vecdot_avx2_lanes.h"
@@ -346,19 +347,35 @@ float dot_tiny(int64_t n, const void* vw, const void* va) {
 
 }  // namespace
 
-const VecDotKernels& vecdot_kernels_avx2() {
-  static const VecDotKernels k{
-      dot_q0<block_q4_0>, dot_q0<block_q5_0>, dot_q0<block_q8_0>, dot_iq4_nl, dot_q4_K, dot_q6_K,
-      dot_f16_vec, dot_tiny<uint16_t>, dot_f32_vec, dot_tiny<float>, dot_q5_K, dot_q1<block_q4_1>, dot_q1<block_q5_1>,
-      dot_q2_K, dot_q3_K, dot_iq4_xs, dot_bf16_vec, dot_tiny<Bf16>, dot_q0<block_iq4_nl>};
-  return k;
-}
+// The table's names for these kernels (rosetta/internal/vecdot.h).
+#define ROSETTA_AVX2_VECDOT(name, fn) \
+  float avx2::vec_dot_##name(int64_t n, const void* w, const void* a) { return fn(n, w, a); }
+ROSETTA_AVX2_VECDOT(f32, dot_f32_vec)
+ROSETTA_AVX2_VECDOT(f16, dot_f16_vec)
+ROSETTA_AVX2_VECDOT(bf16, dot_bf16_vec)
+ROSETTA_AVX2_VECDOT(f32_tiny, dot_tiny<float>)
+ROSETTA_AVX2_VECDOT(f16_tiny, dot_tiny<uint16_t>)
+ROSETTA_AVX2_VECDOT(bf16_tiny, dot_tiny<Bf16>)
+ROSETTA_AVX2_VECDOT(q4_0, dot_q0<block_q4_0>)
+ROSETTA_AVX2_VECDOT(q5_0, dot_q0<block_q5_0>)
+ROSETTA_AVX2_VECDOT(q8_0, dot_q0<block_q8_0>)
+ROSETTA_AVX2_VECDOT(iq4_nl, dot_iq4_nl)
+ROSETTA_AVX2_VECDOT(iq4_nl_tiny, dot_q0<block_iq4_nl>)
+ROSETTA_AVX2_VECDOT(q4_1, dot_q1<block_q4_1>)
+ROSETTA_AVX2_VECDOT(q5_1, dot_q1<block_q5_1>)
+ROSETTA_AVX2_VECDOT(q2_K, dot_q2_K)
+ROSETTA_AVX2_VECDOT(q3_K, dot_q3_K)
+ROSETTA_AVX2_VECDOT(q4_K, dot_q4_K)
+ROSETTA_AVX2_VECDOT(q5_K, dot_q5_K)
+ROSETTA_AVX2_VECDOT(q6_K, dot_q6_K)
+ROSETTA_AVX2_VECDOT(iq4_xs, dot_iq4_xs)
+#undef ROSETTA_AVX2_VECDOT
 
-// One token: ggml_vec_dot's order row by row; a batch (packed or not): the tinyBLAS-order tile
-// (vecdot_tile_avx2.cpp).
-void vecdot_tile_iq4_nl_avx2(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb, const float* ad,
-                             int64_t nt, float* y, int64_t ldy) {
-  if (nt != 1 || ad != nullptr) return vecdot_tile_avx2(T_IQ4_NL)(n, w, rb, nr, a, arb, ad, nt, y, ldy);
+// IQ4_NL's tile: one token, ggml_vec_dot's order row by row; a batch (packed or not): the tinyBLAS-order
+// tile (vecdot_tile_avx2.cpp).
+void avx2::vec_dot_tile_iq4_nl(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb,
+                               const float* ad, int64_t nt, float* y, int64_t ldy) {
+  if (nt != 1 || ad != nullptr) return vec_dot_tile_iq4_nl_batch(n, w, rb, nr, a, arb, ad, nt, y, ldy);
   for (int64_t r = 0; r < nr; r++) y[r] = dot_iq4_nl(n, w + rb * r, a);
 }
 

@@ -178,8 +178,8 @@ inline __m256i load_w_q1(const block_q5_1& b) {
   return _mm256_or_si256(nibbles32(b.qs), _mm256_and_si256(has, _mm256_set1_epi8(0x10)));
 }
 
+// IQ4_NL's tinyBLAS-order tile (vecdot_tile_avx2.cpp), which vec_dot_tile_iq4_nl takes for a batch.
+void vec_dot_tile_iq4_nl_batch(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb,
+                               const float* ad, int64_t nt, float* y, int64_t ldy);
 }  // namespace avx2
-
-// The tiles of vecdot_tile_kq_avx2.cpp (Q5_K, Q3_K, Q2_K, IQ4_XS, Q4_1, Q5_1), or null.
-VecDotTileFn vecdot_tile_kq_avx2(uint32_t type);
 }  // namespace rosetta

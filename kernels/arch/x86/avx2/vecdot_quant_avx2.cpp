@@ -1,4 +1,4 @@
-// AVX2 forms of the activation conversions of vecdot.cpp (quantize_q8_0, quantize_q8_K): the same
+// AVX2 forms of the activation conversions of ref/vecdot_quant_ref.cpp (from_float_q8_0, _q8_1, _q8_K): the same
 // operations per element (max of |x| that skips NaN, the first element reaching it for Q8_K, one f32
 // multiply and a round-to-nearest-even per element, int8 by truncation of the int32), so the blocks
 // are byte-identical to the scalar ones.
@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "rosetta/internal/vecdot.h"
 #include "rosetta/vecdot.h"
 
 namespace rosetta {
@@ -45,7 +46,8 @@ inline __m256i q8_32(const float* x, __m256 s, bool clamp) {
 
 }  // namespace
 
-void quantize_q8_0_avx2(const float* x, block_q8_0* y, int64_t n) {
+void avx2::from_float_q8_0(const float* x, void* vy, int64_t n) {
+  block_q8_0* y = static_cast<block_q8_0*>(vy);
   for (int64_t b = 0; b < n / 32; b++) {
     const float* xb = x + 32 * b;
     const float amax = amax_of(xb, 32);
@@ -55,7 +57,8 @@ void quantize_q8_0_avx2(const float* x, block_q8_0* y, int64_t n) {
   }
 }
 
-void quantize_q8_1_avx2(const float* x, block_q8_1* y, int64_t n) {
+void avx2::from_float_q8_1(const float* x, void* vy, int64_t n) {
+  block_q8_1* y = static_cast<block_q8_1*>(vy);
   for (int64_t b = 0; b < n / 32; b++) {
     const float* xb = x + 32 * b;
     const float amax = amax_of(xb, 32);
@@ -73,7 +76,8 @@ void quantize_q8_1_avx2(const float* x, block_q8_1* y, int64_t n) {
   }
 }
 
-void quantize_q8_K_avx2(const float* x, block_q8_K* y, int64_t n) {
+void avx2::from_float_q8_K(const float* x, void* vy, int64_t n) {
+  block_q8_K* y = static_cast<block_q8_K*>(vy);
   for (int64_t b = 0; b < n / QK_K; b++) {
     const float* xb = x + QK_K * b;
     const float amax = amax_of(xb, QK_K);

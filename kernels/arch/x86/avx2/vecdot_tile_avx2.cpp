@@ -11,6 +11,7 @@
 #include <cstring>
 #include <vector>
 
+#include "rosetta/internal/vecdot.h"
 #include "rosetta/types.h"
 #include "rosetta/vecdot.h"
 #include "vecdot_avx2_lanes.h"
@@ -187,16 +188,19 @@ ROSETTA_TILE_ROW(Q4KRow, q4k_row)
 ROSETTA_TILE_ROW(Q6KRow, q6k_row)
 }  // namespace
 
-VecDotTileFn vecdot_tile_avx2(uint32_t type) {
-  switch (type) {
-    case T_Q4_0: return tile_q0<block_q4_0>;
-    case T_Q5_0: return tile_q0<block_q5_0>;
-    case T_Q8_0: return tile_q0<block_q8_0>;
-    case T_IQ4_NL: return tile_q0<block_iq4_nl>;
-    case T_Q4_K: return tile_rows<block_q4_K, Q4KRow>;
-    case T_Q6_K: return tile_rows<block_q6_K, Q6KRow>;
-    default: return vecdot_tile_kq_avx2(type);
+// The table's names for these tiles (rosetta/internal/vecdot.h). IQ4_NL's batch tile is the tinyBLAS
+// order; its table tile (vecdot_avx2.cpp) picks vec_dot's order for a single token.
+#define ROSETTA_AVX2_TILE(name, fn)                                                                         \
+  void avx2::vec_dot_tile_##name(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb, \
+                                 const float* ad, int64_t nt, float* y, int64_t ldy) {                        \
+    fn(n, w, rb, nr, a, arb, ad, nt, y, ldy);                                                                \
   }
-}
+ROSETTA_AVX2_TILE(q4_0, tile_q0<block_q4_0>)
+ROSETTA_AVX2_TILE(q5_0, tile_q0<block_q5_0>)
+ROSETTA_AVX2_TILE(q8_0, tile_q0<block_q8_0>)
+ROSETTA_AVX2_TILE(iq4_nl_batch, tile_q0<block_iq4_nl>)
+ROSETTA_AVX2_TILE(q4_K, (tile_rows<block_q4_K, Q4KRow>))
+ROSETTA_AVX2_TILE(q6_K, (tile_rows<block_q6_K, Q6KRow>))
+#undef ROSETTA_AVX2_TILE
 
 }  // namespace rosetta

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <vector>
 
+#include "rosetta/internal/vecdot.h"
 #include "rosetta/types.h"
 #include "rosetta/vecdot.h"
 #include "vecdot_avx2_lanes.h"
@@ -304,16 +305,18 @@ ROSETTA_TILE_ROW(Q3KRow, q3k_row)
 ROSETTA_TILE_ROW(IQ4XSRow, iq4xs_row)
 }  // namespace
 
-VecDotTileFn vecdot_tile_kq_avx2(uint32_t type) {
-  switch (type) {
-    case T_Q5_K: return tile_rows<block_q5_K, Q5KRow>;
-    case T_Q2_K: return tile_rows<block_q2_K, Q2KRow>;
-    case T_Q3_K: return tile_rows<block_q3_K, Q3KRow>;
-    case T_IQ4_XS: return tile_rows<block_iq4_xs, IQ4XSRow>;
-    case T_Q4_1: return tile_q1<block_q4_1>;
-    case T_Q5_1: return tile_q1<block_q5_1>;
-    default: return nullptr;
+// The table's names for these tiles (rosetta/internal/vecdot.h).
+#define ROSETTA_AVX2_TILE(name, fn)                                                                         \
+  void avx2::vec_dot_tile_##name(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb, \
+                                 const float* ad, int64_t nt, float* y, int64_t ldy) {                        \
+    fn(n, w, rb, nr, a, arb, ad, nt, y, ldy);                                                                \
   }
-}
+ROSETTA_AVX2_TILE(q5_K, (tile_rows<block_q5_K, Q5KRow>))
+ROSETTA_AVX2_TILE(q2_K, (tile_rows<block_q2_K, Q2KRow>))
+ROSETTA_AVX2_TILE(q3_K, (tile_rows<block_q3_K, Q3KRow>))
+ROSETTA_AVX2_TILE(iq4_xs, (tile_rows<block_iq4_xs, IQ4XSRow>))
+ROSETTA_AVX2_TILE(q4_1, tile_q1<block_q4_1>)
+ROSETTA_AVX2_TILE(q5_1, tile_q1<block_q5_1>)
+#undef ROSETTA_AVX2_TILE
 
 }  // namespace rosetta
