@@ -76,6 +76,11 @@ describe.skipIf(!HAVE_ADDON)("compareTraces with full tensors", async () => {
     perturb(b, "blk.1.attn_norm", 0, (v) => v * 1.2);
     const wrong = await compareTraces(side(a), side(b), { diff: diffMetrics, isolate: async (layer) => ({ layer, nmse: 0.3, propagatedNmse: 0.04 }) });
     expect(wrong.diagnosis!.evidence.join(" ")).toMatch(/the layer itself is wrong/);
+    // the input of layer 1 (layer 0's output) matched bit for bit: nothing can be inherited
+    const clean = await compareTraces(side(a), side(b), { diff: diffMetrics, isolate: async (layer) => ({ layer, nmse: 1e-7, propagatedNmse: 0.04 }) });
+    expect(clean.diagnosis!.evidence.join(" ")).not.toMatch(/inherited/);
+    // layer 0's output drifted (within the gate): layer 1 fine on the same input is inherited drift
+    perturb(b, "blk.0.l_out", 0, (v) => v * 1.0001, { inherit: false });
     const inherited = await compareTraces(side(a), side(b), { diff: diffMetrics, isolate: async (layer) => ({ layer, nmse: 1e-7, propagatedNmse: 0.04 }) });
     expect(inherited.diagnosis!.evidence.join(" ")).toMatch(/inherited from earlier layers/);
   });

@@ -208,22 +208,42 @@ function compactStep(sections: Section[], r: ComparisonResult, step: number, pai
 function body(r: ComparisonResult, opts: TextOptions, paint: Paint): string[] {
   const out: string[] = [];
   const steps = [...new Set(r.points.map((p) => p.step))].sort((x, y) => x - y);
+  const flip = r.findings.find((f) => f.id === "token-flip");
+  // runs of steps that need no detail are one line, however many steps there are
+  let group: { from: number; to: number; pts: PointResult[]; after: boolean } | null = null;
+  const flush = () => {
+    if (!group) return;
+    const title = group.from === group.to ? `--- step ${group.from}${group.from === 0 ? " (prompt)" : " (decode)"} ---` : `--- steps ${group.from}-${group.to} (decode) ---`;
+    out.push(`${paint("1", title)} ${sectionSummary(group.pts, paint)}${group.after ? "  (after the first divergence)" : ""}`);
+    group = null;
+  };
   for (const step of steps) {
     const pts = r.points.filter((p) => p.step === step);
+    const after = !opts.verbose && !!r.firstDivergence && step > r.firstDivergence.step;
+    const quiet = after || (!opts.verbose && steps.length > 1 && pts.every(clean) && !(step === 0 && r.weights?.findings.some((f) => f.fatal)));
+    if (quiet && step !== flip?.step) {
+      if (group && group.after === after && step === group.to + 1 && step > 0 && group.from > 0) {
+        group.to = step;
+        group.pts.push(...pts);
+      } else {
+        flush();
+        group = { from: step, to: step, pts: [...pts], after };
+      }
+      continue;
+    }
+    flush();
     const title = `--- step ${step}${step === 0 ? " (prompt)" : " (decode)"} ---`;
-    if (!opts.verbose && r.firstDivergence && step > r.firstDivergence.step) {
-      out.push(`${paint("1", title)} ${sectionSummary(pts, paint)}  (after the first divergence)`);
+    const mark = flip && step === flip.step ? `  ⚑ ${flip.evidence[0]}` : "";
+    if (quiet) {
+      out.push(`${paint("1", title)} ${sectionSummary(pts, paint)}${after ? "  (after the first divergence)" : ""}${mark}`);
       continue;
     }
-    if (!opts.verbose && steps.length > 1 && pts.every(clean) && !(step === 0 && r.weights?.findings.some((f) => f.fatal))) {
-      out.push(`${paint("1", title)} ${sectionSummary(pts, paint)}`);
-      continue;
-    }
-    if (steps.length > 1) out.push(paint("1", title));
+    if (steps.length > 1) out.push(paint("1", title) + mark);
     const sections = sectionsOf(pts);
-    if (opts.verbose) for (const s of sections) out.push(...detailedSection(s, r, step, paint, true));
+    if (opts.verbose) for (const sec of sections) out.push(...detailedSection(sec, r, step, paint, true));
     else out.push(...compactStep(sections, r, step, paint));
   }
+  flush();
   return out;
 }
 
@@ -265,7 +285,7 @@ export function renderText(r: ComparisonResult, opts: TextOptions = {}): string 
   const paint: Paint = opts.color ? (code, s) => `\x1b[${code}m${s}\x1b[0m` : (_c, s) => s;
   const out = [...header(r), ...body(r, opts, paint)];
   // without -v: the diagnosis and the other fatal findings (at most 4); informational ones with -v
-  const shown = opts.verbose ? r.findings : r.findings.filter((f) => f === r.diagnosis || f.fatal || f.id === "architecture-differs" || f.id === "equivalent-reparametrization").slice(0, 5);
+  const shown = opts.verbose ? r.findings : r.findings.filter((f) => f === r.diagnosis || f.fatal || f.id === "architecture-differs" || f.id === "equivalent-reparametrization" || f.id === "token-flip").slice(0, 5);
   if (shown.length) out.push(paint("1", "=== Findings ==="));
   shown.forEach((f, i) => out.push(...findingLines(f, paint, i === 0 && f === r.diagnosis ? "DIAGNOSIS" : "finding")));
   if (r.findings.length > shown.length) out.push(`  (${r.findings.length - shown.length} more with -v)`);
