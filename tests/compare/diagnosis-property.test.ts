@@ -1,7 +1,8 @@
 /**
  * Property-based diagnosis: a generator draws random defects from a grammar (exchange of two tensors,
  * replace with another tensor of any layer, scale, sign, offset, row/head permutation, transpose,
- * block-local corruption, NaN/Inf, a numerics metadata key, an architecture relabel) at random layers
+ * block-local corruption, NaN/Inf, each numerics metadata key: rms eps, rope base, rope dims, rope
+ * scaling; an architecture relabel) at random layers
  * and roles, on llama, qwen2 and qwen3 fixtures in F32, F16, Q8_0 and Q4_K_M, written as GGUF or APR,
  * and compares each mutant (A) with its clean GGUF (B). For every draw:
  *   - the verdict is DIVERGED (every defect changes the computed function);
@@ -23,6 +24,7 @@ import { f16ToF32, f32ToF16 } from "../../src/convert/apr-quant.js";
 import { injectDefect, parseDefect } from "../../src/convert/defects.js";
 import { f32Bytes, irToGguf, readGgufIr, toF32, type IrTensor, type ModelIr } from "../../src/convert/ir.js";
 import { irToApr } from "../../src/convert/to-apr.js";
+import { GgufType } from "../../src/formats/gguf-writer.js";
 import { roleOfName } from "../../src/formats/roles.js";
 import { runComparison } from "../../src/pipeline/run-comparison.js";
 import { ARCHS, getFixture, type FixtureArch } from "../fixtures/lib/index.js";
@@ -107,7 +109,7 @@ const pick = <T,>(r: R, xs: readonly T[]): T => xs[Math.floor(r() * xs.length) %
 function mutate(ir: ModelIr, r: R, format: "gguf" | "apr"): Draw | null {
   const mats = ir.tensors.filter((t) => t.dims.length === 2 && keyOf(t) && keyOf(t) !== "token_embd");
   const vecs = ir.tensors.filter((t) => t.dims.length === 1 && keyOf(t));
-  const kind = pick(r, ["exchange", "replace", "scale", "sign", "offset", "rows", "heads", "transpose", "blocks", "nan", "rms-eps", "rope-base", "relabel"] as const);
+  const kind = pick(r, ["exchange", "replace", "scale", "sign", "offset", "rows", "heads", "transpose", "blocks", "nan", "rms-eps", "rope-base", "rope-dim", "rope-scale", "relabel"] as const);
   const c = ir.config;
   switch (kind) {
     case "exchange":
@@ -204,6 +206,22 @@ function mutate(ir: ModelIr, r: R, format: "gguf" | "apr"): Draw | null {
     case "rope-base":
       injectDefect(ir, parseDefect(`rope-base=${Math.round(20000 + 400000 * r())}`), format);
       return { what: "rope base", keys: ["meta:ropeBase"] };
+    case "rope-dim": {
+      // partial rotary: only half of each head rotated (GGUF key; APR has none)
+      if (format !== "gguf") return null;
+      ir.gguf = { ...ir.gguf, [`${ir.arch}.rope.dimension_count`]: { type: GgufType.UINT32, value: c.headDim / 2 } };
+      return { what: `rope dims ${c.headDim / 2}`, keys: ["meta:ropeDim"] };
+    }
+    case "rope-scale": {
+      if (format !== "gguf") return null;
+      const factor = 2 + Math.floor(3 * r());
+      ir.gguf = {
+        ...ir.gguf,
+        [`${ir.arch}.rope.scaling.type`]: { type: GgufType.STRING, value: "linear" },
+        [`${ir.arch}.rope.scaling.factor`]: { type: GgufType.FLOAT32, value: factor },
+      };
+      return { what: `linear rope scaling x${factor}`, keys: ["meta:ropeScaling"] };
+    }
     case "relabel": {
       // a NEOX model relabelled as llama (NORM) without permuting Q/K: GGUF only (APR writes rope_type from the config)
       if (c.ropeLayout !== "neox" || format !== "gguf" || ir.arch === "qwen3") return null;
@@ -225,7 +243,7 @@ function relabel(ir: ModelIr, to: string): void {
 function earliest(keys: string[]): string {
   const pts = keys.map((k) => {
     if (k === "meta:rmsEps") return { point: "attn_norm", layer: 0, key: "blk.0.attn_norm" };
-    if (k === "meta:ropeBase" || k === "meta:arch") return { point: "q_rope", layer: 0, key: "blk.0.q_rope" };
+    if (k === "meta:ropeBase" || k === "meta:arch" || k === "meta:ropeDim" || k === "meta:ropeScaling") return { point: "q_rope", layer: 0, key: "blk.0.q_rope" };
     return pointOfRole(k);
   });
   return pts.sort((x, y) => compareForward({ ...x, step: 0 }, { ...y, step: 0 }))[0].key;
