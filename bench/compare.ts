@@ -54,7 +54,7 @@ async function main(): Promise<void> {
       const rep = JSON.parse(readFileSync(json, "utf8"));
       times.push(ms);
       const phases = Object.entries(rep.timings ?? {}).map(([k, v]) => `${k} ${v}`).join(", ");
-      log(`run ${i + 1}: ${(ms / 1000).toFixed(2)} s wall (in-process ms: ${phases}); tokens [${rep.a.tokens.join(", ")}]; ${rep.verdict}: ${rep.diagnosis?.id} at ${rep.diagnosis?.where}`);
+      log(`run ${i + 1}: ${(ms / 1000).toFixed(2)} s wall (in-process ms: ${phases}); tokens [${rep.a.tokens.join(", ")}]; ${rep.verdict}: ${rep.diagnosis?.id} at ${rep.diagnosis?.where}; experiments: ${rep.experiments ? `${rep.experiments.reruns} rerun(s) in ${rep.experiments.ms} ms, minimal set [${(rep.experiments.minimal ?? []).join(", ")}]` : "none"}`);
       if (i === 0) process.stdout.write(r.stdout.split("\n").filter((l) => /Summary|DIAGNOSIS|FAILED|PASSED/.test(l)).map((l) => `    ${l}\n`).join(""));
       if (rep.diagnosis?.id !== "layout-transposed" || rep.diagnosis?.where !== "blk.0.attn_q") throw new Error(`wrong diagnosis: ${rep.diagnosis?.id} at ${rep.diagnosis?.where}`);
     }
