@@ -379,9 +379,10 @@ export class BisectSession {
     if (this.interrupted) {
       this.out("auto: interrupted; the set so far is not minimal\n");
     }
-    this.out(`minimal set (${lab.reruns - r0} rerun(s)): ${minimal.join(", ")}\n`);
+    const searched = lab.reruns - r0;
+    this.out(`minimal set (${searched} rerun(s)): ${minimal.join(", ")}\n`);
     await this.apply(minimal, "auto");
-    return done(minimal, this.current?.matches ?? false);
+    return { ...done(minimal, this.current?.matches ?? false), reruns: searched };
   }
 
   private save(file: string): boolean {
