@@ -143,7 +143,19 @@ export class BisectSession {
     return this.keys.filter((k) => !k.startsWith(META) && f(k));
   }
 
+  /** A command is running (the CLI's SIGINT handler sets `interrupted` then, instead of ending the process). */
+  busy = false;
+
   async exec(line: string): Promise<ExecResult> {
+    this.busy = true;
+    try {
+      return await this.execLine(line);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async execLine(line: string): Promise<ExecResult> {
     const words = line.trim().split(/\s+/).filter(Boolean);
     if (words.length === 0 || words[0].startsWith("#")) return { ok: true };
     const [cmd, ...args] = words;
@@ -362,6 +374,8 @@ export class BisectSession {
       const k = [...s].sort().join("|");
       let o = cache.get(k);
       if (!o) {
+        // a turn of the event loop between reruns, so a Ctrl-C typed meanwhile is seen
+        await new Promise((r) => setImmediate(r));
         if (this.interrupted) return false;
         o = await lab.run(s);
         cache.set(k, o);

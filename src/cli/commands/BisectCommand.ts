@@ -83,9 +83,8 @@ async function interactive(session: BisectSession): Promise<void> {
     historySize: 500,
     ...(tty ? { completer: completer(session), history: loadHistory() } : {}),
   });
-  let busy = false;
   rl.on("SIGINT", () => {
-    if (busy) {
+    if (session.busy) {
       session.interrupted = true;
       process.stdout.write("\n(interrupt: stopping after the current rerun)\n");
     } else {
@@ -95,15 +94,8 @@ async function interactive(session: BisectSession): Promise<void> {
   });
   if (tty) rl.prompt();
   for await (const line of rl) {
-    busy = true;
-    let quit = false;
-    try {
-      if (tty && line.trim()) saveHistory(line.trim());
-      quit = !!(await session.exec(line)).quit;
-    } finally {
-      busy = false;
-    }
-    if (quit) break;
+    if (tty && line.trim()) saveHistory(line.trim());
+    if ((await session.exec(line)).quit) break;
     if (tty) rl.prompt();
   }
   rl.close();
@@ -155,9 +147,15 @@ export const bisectCommand: CommandModule<object, BisectArgs> = {
     const out = (t: string) => void process.stdout.write(t);
     // a script stops at its first bad line, with one error line on stderr (exit 2)
     const session = script ? new BisectSession(s, out, () => {}) : new BisectSession(s, out);
-    // Ctrl-C while an experiment runs (no readline listening): a flag, not the end of the session
+    // Ctrl-C while an experiment runs (a pipe or a script: no readline in raw mode): a flag, not the end
+    // of the session; at rest it ends the session as usual
     const onSigint = () => {
+      if (!session.busy) {
+        session.close();
+        process.exit(130);
+      }
       session.interrupted = true;
+      process.stderr.write("\n(interrupt: stopping after the current rerun)\n");
     };
     process.on("SIGINT", onSigint);
     try {
@@ -169,6 +167,7 @@ export const bisectCommand: CommandModule<object, BisectArgs> = {
           process.exitCode = EXIT.DIVERGENCE;
           return;
         }
+        session.busy = true;
         const r = await session.auto();
         if (args.json) writeOutput(args.json, JSON.stringify(r, null, 2) + "\n", "--json");
         process.exitCode = r.minimal && r.matches ? EXIT.OK : EXIT.DIVERGENCE;
