@@ -84,7 +84,7 @@ describe("rosetta bisect", () => {
   });
 
   const haveScript = spawnSync("script", ["--version"]).status === 0;
-  it.skipIf(!haveScript)("a real session in a pseudo-terminal: prompt, take, tab completion, Ctrl-C, quit", async () => {
+  it.skipIf(!haveScript)("a real session in a pseudo-terminal: prompt, take with tab-completed keys, command completion, Ctrl-C, quit", async () => {
     const cmd = [process.execPath, path.join(REPO_ROOT, "bin/rosetta.js"), "-q", "bisect", bad, good, "--tokens", TOKENS].map((x) => `'${x}'`).join(" ");
     const child = spawn("script", ["-qfec", cmd, "/dev/null"], { env: { ...process.env, ...env, NO_COLOR: "1", TERM: "xterm" }, stdio: ["pipe", "pipe", "pipe"] });
     let screen = "";
@@ -99,15 +99,21 @@ describe("rosetta bisect", () => {
     };
     await waitFor(/bisect> /);
     let mark = screen.length;
-    child.stdin.write("take blk.1.ffn_gate blk.1.ffn_up\r");
+    // tensor keys complete with tab
+    const type = async (x: string) => {
+      child.stdin.write(x);
+      await new Promise((r) => setTimeout(r, 200));
+    };
+    await type("take blk.1.ffn_g\t");
+    await type(" blk.1.ffn_u\t");
+    child.stdin.write("\r");
     await waitFor(/every point matches[\s\S]*bisect> /, mark);
     mark = screen.length;
     child.stdin.write("frob\r");
     await waitFor(/unknown command 'frob'[\s\S]*bisect> /, mark);
     // tab completes a command name; Ctrl-C at the prompt does not end the session
     mark = screen.length;
-    child.stdin.write("overv\t");
-    await new Promise((r) => setTimeout(r, 200));
+    await type("overv\t");
     child.stdin.write("\r");
     await waitFor(/verdict: DIVERGED[\s\S]*bisect> /, mark);
     mark = screen.length;
@@ -115,6 +121,7 @@ describe("rosetta bisect", () => {
     await waitFor(/type quit to leave[\s\S]*bisect> /, mark);
     child.stdin.write("quit\r");
     const code = await new Promise<number | null>((r) => child.on("close", r));
+    expect(screen).toMatch(/transplanted: blk\.1\.ffn_gate, blk\.1\.ffn_up\r?\n/);
     expect(screen).toMatch(/first divergence before: blk\.1\.ffn_gate \(NMSE [^)]+\)  after: none/);
     expect(code).toBe(0);
     // the history file got the typed lines
