@@ -101,6 +101,13 @@ async function interactive(session: BisectSession): Promise<void> {
   rl.close();
 }
 
+/** --json FILE ('-': stdout, after the progress lines). */
+function writeJson(file: string, v: unknown): void {
+  const text = JSON.stringify(v, null, 2) + "\n";
+  if (file === "-") process.stdout.write(text);
+  else writeOutput(file, text, "--json");
+}
+
 export const bisectCommand: CommandModule<object, BisectArgs> = {
   command: "bisect <a> <b>",
   describe: "Explore a divergence by experiment: transplant tensors or config keys from the other side, undo, search a minimal set",
@@ -163,13 +170,13 @@ export const bisectCommand: CommandModule<object, BisectArgs> = {
       if (args.auto) {
         if (!session.lab) {
           out(`nothing to search: ${session.result.verdict === "DIVERGED" ? "no side can be rerun by rosetta's engine with the other's tensors" : `the comparison is ${session.result.verdict}`}\n`);
-          if (args.json) writeOutput(args.json, JSON.stringify({ minimal: null, reruns: 0, ms: 0, matches: session.matches }, null, 2) + "\n", "--json");
+          if (args.json) writeJson(args.json, { minimal: null, reruns: 0, ms: 0, matches: session.matches });
           process.exitCode = EXIT.DIVERGENCE;
           return;
         }
         session.busy = true;
         const r = await session.auto();
-        if (args.json) writeOutput(args.json, JSON.stringify(r, null, 2) + "\n", "--json");
+        if (args.json) writeJson(args.json, r);
         process.exitCode = r.minimal && r.matches ? EXIT.OK : EXIT.DIVERGENCE;
         return;
       }
