@@ -177,7 +177,7 @@ function isolator(x: Resolved, other: Resolved) {
 }
 
 /** The side rerun by experiments: a model run by rosetta's engine, the other side a model file too. */
-async function experiment(res: ComparisonResult, a: Resolved, b: Resolved, log: ReturnType<typeof logger>): Promise<void> {
+async function experiment(res: ComparisonResult, a: Resolved, b: Resolved, log: ReturnType<typeof logger>, hold?: Hold, diagnose = true): Promise<void> {
   const fatal = res.findings.some((f) => f.fatal);
   if (res.verdict !== "DIVERGED" && !fatal) return;
   if (!a.model || !b.model || !a.trace || !b.trace) return;
@@ -193,12 +193,17 @@ async function experiment(res: ComparisonResult, a: Resolved, b: Resolved, log: 
     res,
     pair.label,
   );
+  let kept = false;
   try {
     if (failed) await repairAndRun(res, lab, pair.label);
-    else res.experiments = await diagnoseByExperiment(res, lab);
+    else if (diagnose) res.experiments = await diagnoseByExperiment(res, lab);
     log.info({ reruns: lab.reruns, ms: Math.round(lab.ms) }, "experiments");
+    if (hold?.keep) {
+      Object.assign(hold, { lab, receiver: pair.x.model!, donor: pair.y.model! });
+      kept = true;
+    }
   } finally {
-    lab.close();
+    if (!kept) lab.close();
   }
 }
 
@@ -282,20 +287,50 @@ function fullWarnings(full: string[] | undefined, ...traces: (Trace | undefined)
 }
 
 export async function runComparison(o: RunCompareOptions): Promise<ComparisonResult> {
+  return (await compare(o)).result;
+}
+
+/** A comparison kept open: its result, and the lab (null when there is nothing to rerun) for `rosetta bisect`. */
+export interface ComparisonSession {
+  result: ComparisonResult;
+  lab: import("./lab.js").EngineLab | null;
+  /** The rerun side's model and the donor's (the lab's receiver and donor), when there is a lab. */
+  receiver: LoadedModel | null;
+  donor: LoadedModel | null;
+  close(): void;
+}
+
+/** runComparison, keeping the lab open for more experiments; the caller closes it. */
+export async function openComparison(o: RunCompareOptions): Promise<ComparisonSession> {
+  const hold: Hold = { keep: true };
+  const result = (await compare(o, hold)).result;
+  const lab = hold.lab ?? null;
+  return { result, lab, receiver: hold.receiver ?? null, donor: hold.donor ?? null, close: () => lab?.close() };
+}
+
+/** Where experiment() leaves the lab when the caller keeps it (openComparison). */
+interface Hold {
+  keep: boolean;
+  lab?: import("./lab.js").EngineLab;
+  receiver?: LoadedModel;
+  donor?: LoadedModel;
+}
+
+async function compare(o: RunCompareOptions, hold?: Hold): Promise<{ result: ComparisonResult }> {
   const t0 = performance.now();
   const cache = new Map<string, Promise<LoadedModel>>();
   const a = await resolve(o.a, "A", cache);
   const b = await resolve(o.b, "B", cache);
   checkSameNetwork({ path: o.a.path, config: configOf(a) }, { path: o.b.path, config: configOf(b) });
   try {
-    return await compareResolved(o, a, b, t0);
+    return { result: await compareResolved(o, a, b, t0, hold) };
   } finally {
     a.engine?.close();
     b.engine?.close();
   }
 }
 
-async function compareResolved(o: RunCompareOptions, a: Resolved, b: Resolved, t0: number): Promise<ComparisonResult> {
+async function compareResolved(o: RunCompareOptions, a: Resolved, b: Resolved, t0: number, hold?: Hold): Promise<ComparisonResult> {
   const log = logger("compare");
   const timings: Record<string, number> = {};
   const lap = (k: string, since: number) => (timings[k] = Math.round(performance.now() - since));
@@ -369,9 +404,9 @@ async function compareResolved(o: RunCompareOptions, a: Resolved, b: Resolved, t
   if (o.acceptWeightDifferences) {
     for (const f of res.findings) if (f.fatal && f.tensors && f !== res.diagnosis) f.fatal = false;
   }
-  if (o.experiments !== false) {
+  if (o.experiments !== false || hold) {
     const te = performance.now();
-    await experiment(res, a, b, log);
+    await experiment(res, a, b, log, hold, o.experiments !== false);
     lap("experiments", te);
   }
   lap("total", t0);

@@ -12,6 +12,7 @@ import { inspectCommand } from "./InspectCommand.js";
 import { parityCommand } from "./ParityCommand.js";
 import { tokenizeCommand } from "./TokenizeCommand.js";
 import { traceCommand } from "./TraceCommand.js";
+import { bisectCommand } from "./BisectCommand.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [convertCommand, inspectCommand, traceCommand, tokenizeCommand, parityCommand, diffWeightsCommand, demoCommand, compareCommand];
+export const commands: CommandModule<any, any>[] = [convertCommand, inspectCommand, traceCommand, tokenizeCommand, parityCommand, diffWeightsCommand, demoCommand, bisectCommand, compareCommand];
