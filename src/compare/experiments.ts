@@ -156,7 +156,7 @@ export async function diagnoseByExperiment(r: ComparisonResult, lab: Lab, o: { m
       out.error
         ? `experiment: ${lab.receiverLabel} with ${show(keys)} from ${donor} could not run: ${out.error}`
         : all
-          ? `confirmed by experiment: with ${show(keys)} taken from ${donor}, every point is what taking everything that differs gives${out.matches ? " (within every gate)" : ""}: ${keys.length === 1 ? "this tensor explains" : "these explain"} the whole difference`
+          ? `confirmed by experiment: with ${show(keys)} taken from ${donor}, every point is what taking everything that differs gives${out.matches ? " (within every gate)" : ""}: ${keys.length === 1 ? "it explains" : "together they explain"} the whole difference`
           : `experiment: with ${show(keys)} taken from ${donor}, the first divergence moves from ${before} to ${where(out)}${out.firstChanged ? ` (it acts first at ${out.firstChanged})` : " (it changes no compared point)"}: ${keys.length === 1 ? "it explains" : "they explain"} part of it at most`,
     );
   }

@@ -26,6 +26,8 @@ export interface Model {
   arch: ArchFacts;
   rope: RopeOptions;
   mode: Numerics;
+  /** Layers run in exact numerics whatever `mode` says (an experiment: is a difference precision?); nLayer = the output head. */
+  exactLayers?: ReadonlySet<number>;
 }
 
 export interface ForwardOptions {
@@ -59,7 +61,8 @@ export function embed(m: Model, tokens: ArrayLike<number>): Float32Array {
 
 /** One transformer block on the residual stream x ([T, nEmbd]); returns the new stream. */
 export function layer(m: Model, l: number, x: Float32Array, pos: Int32Array, st: RunState, o: ForwardOptions): Float32Array {
-  const c = m.config, w = m.weights.layers[l], mode = m.mode, cap = o.capture ?? noCapture;
+  const c = m.config, w = m.weights.layers[l], cap = o.capture ?? noCapture;
+  const mode: Numerics = m.exactLayers?.has(l) ? "exact" : m.mode;
   const T = pos.length, E = c.nEmbd, hd = c.headDim, qDim = c.nHead * hd, kvDim = c.nHeadKv * hd;
 
   // attention: RMSNorm, q/k/v projections (+ biases when the file has them)
@@ -120,10 +123,11 @@ export function layer(m: Model, l: number, x: Float32Array, pos: Int32Array, st:
 /** Final norm and output projection: [T, nEmbd] -> logits [T or 1, nVocab]. */
 export function head(m: Model, x: Float32Array, T: number, o: ForwardOptions): Float32Array {
   const c = m.config, cap = o.capture ?? noCapture;
-  const h = norm(x, T, c.nEmbd, m.weights.outputNorm, c.rmsEps, m.mode);
+  const mode: Numerics = m.exactLayers?.has(c.nLayer) ? "exact" : m.mode;
+  const h = norm(x, T, c.nEmbd, m.weights.outputNorm, c.rmsEps, mode);
   cap("result_norm", null, h, [T, c.nEmbd]);
   const rows = o.logits === "all" ? T : 1;
-  const logits = linear(h.subarray((T - rows) * c.nEmbd), rows, m.weights.output, null, m.mode);
+  const logits = linear(h.subarray((T - rows) * c.nEmbd), rows, m.weights.output, null, mode);
   cap("logits", null, logits, [rows, c.nVocab]);
   return logits;
 }

@@ -11,6 +11,7 @@
 import { writeFileSync } from "node:fs";
 
 import { keyFilter } from "../model/capture.js";
+import { setIsa, setThreads } from "../bindings/kernels.js";
 import type { LoadedModel } from "../formats/model.js";
 import { ddmin, type LabOutcome } from "../compare/experiments.js";
 import { describe as describeTensor, fmt, showMeta } from "../compare/format.js";
@@ -22,18 +23,23 @@ import type { ComparisonSession } from "./run-comparison.js";
 export const COMMANDS: Record<string, { usage: string; help: string }> = {
   help: { usage: "help [CMD]", help: "list the commands, or explain one" },
   overview: { usage: "overview", help: "the comparison's first divergence, diagnosis and counts" },
-  point: { usage: "point KEY", help: "metrics of one capture point (e.g. blk.1.ffn_out): status, NMSE all/last token, per-token NMSE" },
+  point: { usage: "point KEY[@STEP]", help: "one capture point in detail (e.g. blk.1.ffn_out, logits@3): status, NMSE all/last token, per-token NMSE, the worst elements (index, A, B) and a histogram of the differences" },
+  steps: { usage: "steps", help: "decode steps: per step the worst NMSE, the first divergent point and its layer, and the first top-token flip" },
   weights: { usage: "weights [LAYER]", help: "weight-diff rows of a layer (no LAYER: every tensor that differs), status and note" },
   config: { usage: "config", help: "the two configs' differences" },
   take: {
     usage: "take KEY...",
     help: "rerun with these tensors (role keys: blk.3.attn_k, *.attn_k for every layer, blk.3.* for a whole layer) or config keys (meta:rmsEps) taken from the other side, added to the current set",
   },
+  exact: { usage: "exact LAYERS|head|all|none", help: "run these layers of the rerun side in exact numerics (f32 activations, f64 sums), e.g. exact 3, exact 0-5, exact head (final norm and logits), exact all: does the divergence go away (precision) or stay (a bug)?" },
+  isolate: { usage: "isolate LAYER", help: "run one layer of the rerun side alone on the other side's input to it (teacher forcing): is the layer itself wrong, or its input?" },
+  isa: { usage: "isa scalar|avx2|avx512", help: "force the kernels' instruction set and rerun: ggml numerics are bit-identical across ISAs, so any change is a kernel bug" },
+  threads: { usage: "threads N", help: "set the thread count and rerun (results must not change)" },
   undo: { usage: "undo", help: "back to the set before the last take/auto/reset" },
   redo: { usage: "redo", help: "redo what undo undid" },
   reset: { usage: "reset", help: "empty the transplanted set (the comparison as it was)" },
   history: { usage: "history", help: "the experiments run so far and their outcomes" },
-  auto: { usage: "auto", help: "search a minimal set of differing tensors/keys whose transplant makes every point match (ddmin)" },
+  auto: { usage: "auto", help: "search a minimal set of differing tensors/keys that explains the difference (ddmin: taking just it reproduces taking everything, at every point); with decode steps, first the first step whose top token or a point diverges, and the first layer at that step" },
   save: { usage: "save FILE", help: "write this session's commands as a script (rosetta bisect A B --script FILE replays it)" },
   quit: { usage: "quit", help: "leave (also exit, Ctrl-D)" },
 };
@@ -177,6 +183,43 @@ export class BisectSession {
       case "history":
         this.history();
         return { ok: true };
+      case "steps":
+        this.steps();
+        return { ok: true };
+      case "exact": {
+        if (!this.needLab()) return { ok: false };
+        const layers = this.parseLayers(args[0]);
+        if (!layers) return this.fail("exact: give layers (3, 0-5, 1,4,7), all, or none");
+        record();
+        this.lab!.exactLayers.clear();
+        for (const l of layers) this.lab!.exactLayers.add(l);
+        this.out(`exact numerics on: ${this.layersText(layers)}\n`);
+        await this.setTo(this.set, words.join(" "), true);
+        return { ok: true };
+      }
+      case "isolate": {
+        if (!this.needLab()) return { ok: false };
+        const n = this.lab!.nLayer;
+        const l = Number(args[0]);
+        if (!/^\d+$/.test(args[0] ?? "") || l >= n) return this.fail(`isolate: give a layer 0..${n - 1}`);
+        record();
+        this.isolate(l);
+        return { ok: true };
+      }
+      case "isa":
+      case "threads": {
+        if (!this.needLab()) return { ok: false };
+        try {
+          const got = cmd === "isa" ? setIsa(args[0] ?? "") : setThreads(Number(args[0]));
+          if (cmd === "threads" && !(Number(args[0]) >= 1)) return this.fail("threads: give a count >= 1");
+          record();
+          this.out(`${cmd}: ${got}\n`);
+        } catch (e) {
+          return this.fail(`${cmd}: ${(e as Error).message}`);
+        }
+        await this.setTo(this.set, words.join(" "), true);
+        return { ok: true };
+      }
       case "take": {
         if (!this.needLab()) return { ok: false };
         if (args.length === 0) return this.fail("take: give one or more keys (e.g. take blk.1.ffn_gate, take *.attn_k, take meta:rmsEps)");
@@ -295,7 +338,40 @@ export class BisectSession {
     this.out(`  nmse all ${fmt(p.all?.nmse)}  last ${fmt(p.last?.nmse)}  gate ${fmt(p.gate.band)}${p.all ? `  basis ${p.all.basis}` : ""}\n`);
     if (p.all) this.out(`  max|a-b| ${fmt(p.all.maxAbs)}  cosine ${fmt(p.all.cosine)}  SQNR ${fmt(p.all.sqnrDb)} dB\n`);
     if (p.perToken?.length) this.out(`  per-token nmse: ${p.perToken.map(fmt).join(" ")}\n`);
+    const a = this.s.tensor("A", p.key, p.step), b = this.s.tensor("B", p.key, p.step);
+    if (a && b && a.length === b.length) this.detail(a, b, p.shapeB ?? p.shapeA ?? [a.length]);
+    else this.out("  (no full tensors of this point on both sides: no element detail)\n");
     return true;
+  }
+
+  /** The worst elements (index, A, B) and a text histogram of log10 |A - B|. */
+  private detail(a: Float32Array, b: Float32Array, shape: number[]): void {
+    const idx = (i: number) => {
+      const out: number[] = [];
+      for (let d = shape.length - 1; d >= 0; d--) {
+        out.unshift(i % shape[d]);
+        i = Math.floor(i / shape[d]);
+      }
+      return `[${out.join(", ")}]`;
+    };
+    const order = Array.from({ length: a.length }, (_, i) => i)
+      .filter((i) => a[i] !== b[i] || Number.isNaN(a[i]) !== Number.isNaN(b[i]))
+      .sort((x, y) => (Math.abs(a[y] - b[y]) || Infinity) - (Math.abs(a[x] - b[x]) || Infinity));
+    this.out(`  ${order.length} of ${a.length} element(s) differ${order.length ? "; worst:" : ""}\n`);
+    for (const i of order.slice(0, 5)) this.out(`    ${idx(i).padEnd(14)} A ${fmt(a[i]).padEnd(11)} B ${fmt(b[i]).padEnd(11)} |A-B| ${fmt(Math.abs(a[i] - b[i]))}\n`);
+    if (order.length === 0) return;
+    const bins = new Map<number, number>();
+    for (const i of order) {
+      const d = Math.abs(a[i] - b[i]);
+      const e = Number.isFinite(d) && d > 0 ? Math.floor(Math.log10(d)) : 99;
+      bins.set(e, (bins.get(e) ?? 0) + 1);
+    }
+    const max = Math.max(...bins.values());
+    this.out("  |A-B| histogram (differing elements by decade):\n");
+    for (const e of [...bins.keys()].sort((x, y) => x - y)) {
+      const label = e === 99 ? "NaN/Inf" : `1e${e}..1e${e + 1}`;
+      this.out(`    ${label.padEnd(12)} ${"#".repeat(Math.max(1, Math.round((40 * bins.get(e)!) / max))).padEnd(40)} ${bins.get(e)}\n`);
+    }
   }
 
   weights(layer: string | undefined): boolean {
@@ -336,24 +412,92 @@ export class BisectSession {
     await this.setTo(next, command);
   }
 
-  /** Makes `next` the transplanted set, reruns it (the empty set is the comparison itself) and prints before/after. */
-  private async setTo(next: string[], command: string): Promise<void> {
+  /** What the last run computed (every point of step 0), to tell whether a setting changed any value. */
+  private lastValues: Map<string, Float32Array> | null = null;
+
+  /**
+   * Makes `next` the transplanted set, reruns it (the empty set with no setting is the comparison itself)
+   * and prints before/after; `force` reruns even the empty set (a setting changed: exact layers, ISA).
+   */
+  private async setTo(next: string[], command: string, force = false): Promise<void> {
     const before = this.firstDivergenceNow();
     this.set = next;
-    if (next.length === 0 || !this.lab) {
+    const settings = (this.lab?.exactLayers.size ?? 0) > 0;
+    if ((next.length === 0 && !force && !settings) || !this.lab) {
       this.current = null;
     } else {
       this.interrupted = false;
-      const o = await this.lab.run(next);
+      const rec = new Map<string, Float32Array>();
+      const o = await this.lab.run(next, rec);
+      if (force && this.lastValues) {
+        let changed = 0;
+        for (const [k, v] of rec) {
+          const w = this.lastValues.get(k);
+          if (w && Buffer.compare(Buffer.from(v.buffer, v.byteOffset, v.byteLength), Buffer.from(w.buffer, w.byteOffset, w.byteLength)) !== 0) changed++;
+        }
+        this.out(changed === 0 ? "every point is bit-identical to the run before\n" : `${changed} point(s) changed value against the run before\n`);
+      }
+      this.lastValues = rec;
       this.current = o;
       this.experiments.push({ command, set: next, outcome: o });
     }
     const o = this.current;
-    this.out(`transplanted: ${next.length ? next.join(", ") : "nothing"}\n`);
+    this.out(`transplanted: ${next.length ? next.join(", ") : "nothing"}${settings ? `; exact numerics on ${this.layersText([...this.lab!.exactLayers])}` : ""}\n`);
     if (o?.error) this.out(`could not run: ${o.error}\n`);
     this.out(`first divergence before: ${before}  after: ${this.firstDivergenceNow()}\n`);
     this.out(this.matches ? "every point matches\n" : "still diverges\n");
     if (this.interrupted) this.out("(interrupted: the experiment ran to its end; its result is kept)\n");
+  }
+
+  private layersText(layers: number[]): string {
+    const n = this.lab?.nLayer ?? 0;
+    const ls = layers.filter((l) => l < n);
+    return layers.length === 0 ? "nothing" : [ls.length ? `layer(s) ${ls.join(", ")}` : "", layers.includes(n) ? "the output head" : ""].filter(Boolean).join(" and ");
+  }
+
+  private parseLayers(arg: string | undefined): number[] | null {
+    const n = this.lab?.nLayer ?? 0;
+    if (arg === "all") return Array.from({ length: n + 1 }, (_, i) => i); // every layer and the head
+    if (arg === "head") return [n];
+    if (arg === "none") return [];
+    if (!arg || !/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(arg)) return null;
+    const out = new Set<number>();
+    for (const part of arg.split(",")) {
+      const [x, y] = part.split("-").map(Number);
+      for (let l = x; l <= (y ?? x); l++) {
+        if (l >= n) return null;
+        out.add(l);
+      }
+    }
+    return [...out].sort((p, q) => p - q);
+  }
+
+  isolate(layer: number): void {
+    try {
+      const rows = this.lab!.isolate(layer, this.set);
+      const bad = rows.filter((r) => !r.within);
+      this.out(`layer ${layer} of ${this.lab!.receiverLabel} run alone on ${this.lab!.receiverLabel === "A" ? "B" : "A"}'s input to it${this.set.length ? ` (with ${this.set.join(", ")} taken)` : ""}:\n`);
+      for (const r of rows) this.out(`  ${r.key.padEnd(18)} nmse ${fmt(r.nmse).padEnd(10)} ${r.within ? "within its gate" : "BEYOND its gate"}\n`);
+      this.out(bad.length ? `the layer itself is wrong: first at ${bad[0].key}\n` : "the layer is right on the same input: a divergence here comes from its input (earlier layers)\n");
+    } catch (e) {
+      this.error(`isolate: ${(e as Error).message}`);
+    }
+  }
+
+  steps(): void {
+    const r = this.result;
+    const steps = [...new Set(r.points.map((p) => p.step))].sort((x, y) => x - y);
+    if (steps.length <= 1) {
+      this.out("no decode steps (run with --gen N)\n");
+      return;
+    }
+    const flip = r.findings.find((f) => f.id === "token-flip");
+    for (const s of steps) {
+      const pts = r.points.filter((p) => p.step === s);
+      const worst = Math.max(0, ...pts.map((p) => Math.max(p.all?.nmse ?? 0, p.last?.nmse ?? 0)));
+      const fd = pts.find((p) => p.status === "diverged" || p.status === "nonfinite");
+      this.out(`  step ${String(s).padStart(3)}  worst nmse ${fmt(worst).padEnd(10)} ${fd ? `first divergent ${fd.key} (layer ${fd.layer ?? "-"})` : "within every gate"}${flip?.step === s ? `  FLIP: ${flip.evidence[0]}` : ""}\n`);
+    }
   }
 
   /** ddmin over the lab's candidates: a minimal set whose transplant makes every point match. */
@@ -368,28 +512,38 @@ export class BisectSession {
       this.out("auto: nothing differs between the two files that could be transplanted\n");
       return done(null, false);
     }
+    const r = this.result;
+    if (r.points.some((p) => p.step > 0)) {
+      const flip = r.findings.find((f) => f.id === "token-flip");
+      const fd = r.points.find((p) => p.status === "diverged" || p.status === "nonfinite");
+      this.out(`auto: decode steps: first top-token flip ${flip ? `at step ${flip.step} (${flip.evidence[0]})` : "none"}; first divergent point ${fd ? `${fd.key} at step ${fd.step} (layer ${fd.layer ?? "-"})` : "none"}\n`);
+    }
     let n = 0;
     const cache = new Map<string, LabOutcome>();
+    this.out(`auto: ${cands.length} candidate(s): ${cands.join(", ")}\n`);
+    // the target: everything that differs taken at once; a set explains when it reproduces the target exactly
+    const target = await lab.runTarget(cands);
+    n++;
+    this.out(`  rerun ${n}: all ${cands.length} key(s) -> ${target.matches ? "every point within its gate (the target)" : `diverges at ${target.firstDivergence?.key ?? "?"}${target.error ? ` (${target.error})` : ""}`}\n`);
+    if (!target.matches) {
+      this.out("auto: even with everything that differs taken from the other side, a point diverges: no transplant set explains it (the rest is the engines' or numerics')\n");
+      return done(null, false);
+    }
     const test = async (s: string[]): Promise<boolean> => {
       const k = [...s].sort().join("|");
       let o = cache.get(k);
       if (!o) {
         // a turn of the event loop between reruns, so a Ctrl-C typed meanwhile is seen
-        await new Promise((r) => setImmediate(r));
+        await new Promise((res) => setImmediate(res));
         if (this.interrupted) return false;
         o = await lab.run(s);
         cache.set(k, o);
         n++;
-        this.out(`  rerun ${n}: ${s.length} key(s) [${s.length > 4 ? `${s.slice(0, 4).join(", ")}, ...` : s.join(", ")}] -> ${o.matches ? "matches" : `diverges at ${o.firstDivergence?.key ?? "?"}${o.error ? ` (${o.error})` : ""}`}\n`);
+        this.out(`  rerun ${n}: ${s.length} key(s) [${s.length > 4 ? `${s.slice(0, 4).join(", ")}, ...` : s.join(", ")}] -> ${o.equalsTarget ? "reproduces the target" : `differs${o.firstChanged ? ` (first changed ${o.firstChanged})` : ""}`}\n`);
       }
-      return o.matches;
+      return o.equalsTarget === true;
     };
-    this.out(`auto: ${cands.length} candidate(s): ${cands.join(", ")}\n`);
-    if (!(await test(cands))) {
-      this.out(this.interrupted ? "auto: interrupted\n" : "auto: even with everything that differs taken from the other side, a point diverges: no transplant set explains it\n");
-      return done(null, false);
-    }
-    const minimal = sortKeys(await ddmin(cands, test, { left: 64 }));
+    const minimal = sortKeys(cands.length === 1 ? cands : await ddmin(cands, test, { left: 64 }));
     if (this.interrupted) {
       this.out("auto: interrupted; the set so far is not minimal\n");
     }

@@ -8,8 +8,9 @@
  * conversion is needed, and with the same numerics on both sides a full transplant reproduces the donor
  * exactly. A repair (a tensor transposed in memory, for a side that cannot load) is an f32 copy.
  * Reruns start at the first layer an experiment touches, from the receiver's own captured input to that
- * layer (its l_out of the layer before), so the layers before it are not recomputed. The prompt step
- * (step 0) is rerun; decode steps are not (a weight or config defect shows at step 0).
+ * layer (its l_out of the layer before), so the layers before it are not recomputed. Decode steps are
+ * rerun too, consuming the tokens the receiver consumed (with teacher forcing, the reference's), each
+ * from the same layer on the receiver's own input to it at that step.
  */
 import { ARCHITECTURES } from "../formats/architectures.js";
 import { forward, newRunState, type Model } from "../model/forward.js";
@@ -58,8 +59,8 @@ export class EngineLab implements Lab {
   ) {
     this.recvMap = openMapping(recv.model.path);
     this.donorMap = openMapping(donor.path);
-    for (const p of ref.trace.points) if (p.step === 0) this.refPoints.set(p.key, p);
-    this.basePoints = result.points.filter((p) => p.step === 0);
+    for (const p of ref.trace.points) this.refPoints.set(`${p.step}|${p.key}`, p);
+    this.basePoints = result.points;
     this.candidates = candidatesOf(result, recv.model, donor);
   }
 
@@ -101,7 +102,7 @@ export class EngineLab implements Lab {
         return this.repairs.get(key);
       },
     });
-    return { config: c, weights, arch: ARCHITECTURES[c.arch], rope: ropeOptions(c, weights.ropeFreqs), mode: this.recv.numerics };
+    return { config: c, weights, arch: ARCHITECTURES[c.arch], rope: ropeOptions(c, weights.ropeFreqs), mode: this.recv.numerics, exactLayers: this.exactLayers };
   }
 
   /** The first layer an experiment touches (-1: the embedding or the config; nLayer: the output head only). */
@@ -109,6 +110,7 @@ export class EngineLab implements Lab {
     const n = this.recv.model.config.nLayer;
     let start = n;
     if (this.repairs.size > 0 || !this.recv.trace) return -1;
+    for (const l of this.exactLayers) start = Math.min(start, l);
     for (const k of keys) {
       if (k.startsWith(META_PREFIX)) return -1;
       const p = pointOfRole(k);
@@ -118,9 +120,50 @@ export class EngineLab implements Lab {
     return start;
   }
 
-  private own(key: string): Float32Array | null {
-    const p = this.recv.trace?.points.find((x) => x.step === 0 && x.key === key);
+  private own(key: string, step = 0): Float32Array | null {
+    const p = this.recv.trace?.points.find((x) => x.step === step && x.key === key);
     return p?.tensor ? (this.recv.tensors?.get(p.tensor)?.data ?? null) : null;
+  }
+
+  get nLayer(): number {
+    return this.recv.model.config.nLayer;
+  }
+
+  /** Layers of the receiver run in exact numerics in every later run (bisect's `exact`). */
+  readonly exactLayers = new Set<number>();
+
+  /** The receiver's own captured tensor of a point of step 0, and the reference's. */
+  ownTensor(key: string): Float32Array | null {
+    return this.own(key);
+  }
+
+  refTensor(key: string): Float32Array | null {
+    const rp = this.refPoints.get(`0|${key}`);
+    return rp?.tensor ? (this.ref.tensors.get(rp.tensor)?.data ?? null) : null;
+  }
+
+  /**
+   * Layer isolation: the receiver's layer `layer` (with `keys` transplanted) run alone on the reference's
+   * input to it (its l_out of the layer before, or embd), each point compared with the reference's.
+   */
+  isolate(layer: number, keys: string[]): { key: string; nmse: number; within: boolean }[] {
+    const input = this.refTensor(layer === 0 ? "embd" : `blk.${layer - 1}.l_out`);
+    if (!input) throw new Error(`the reference has no full tensor of ${layer === 0 ? "embd" : `blk.${layer - 1}.l_out`}`);
+    const m = this.model(keys);
+    const T = input.length / m.config.nEmbd;
+    const gates = new Map(this.basePoints.filter((p) => p.step === 0).map((p) => [p.key, p.gate]));
+    const out: { key: string; nmse: number; within: boolean }[] = [];
+    forward(m, new Array<number>(T).fill(0), newRunState(m.config, T), {
+      from: layer, to: layer + 1, input, logits: "all", head: false,
+      capture: (point, l, x) => {
+        const key = `blk.${l}.${point}`;
+        const ref = this.refTensor(key);
+        if (!ref || ref.length !== x.length) return;
+        const nmse = diffMetrics(ref, x).nmseEnergy;
+        out.push({ key, nmse, within: nmse <= (gates.get(key)?.band ?? 0) });
+      },
+    });
+    return out;
   }
 
   /** Captured values of the run that set the target (every point of step 0, by key). */
@@ -153,69 +196,74 @@ export class EngineLab implements Lab {
     const t0 = performance.now();
     const m = this.model(keys);
     const tokens = this.ref.trace.input.tokens;
+    // decode steps: the tokens the receiver consumed (teacher forcing makes them the reference's too)
+    const consumed = this.recv.trace?.input.generated ?? [];
+    const steps = 1 + (this.recv.trace ? Math.min(consumed.length, this.ref.trace.input.generated.length) : 0);
     let start = this.startOf(keys);
-    let input: Float32Array | undefined;
-    if (start >= 0) {
-      input = this.own(start === 0 ? "embd" : `blk.${start - 1}.l_out`) ?? undefined;
-      if (!input) start = -1;
-    }
-    // the points before the start are the baseline's
+    // a start past layer 0 needs the receiver's own input to that layer at every step
+    const inputAt = (step: number) => (start >= 0 ? (this.own(start === 0 ? "embd" : `blk.${start - 1}.l_out`, step) ?? undefined) : undefined);
+    if (start >= 0) for (let s = 0; s < steps; s++) if (!inputAt(s)) start = -1;
+    const gates = new Map(this.basePoints.map((p) => [`${p.step}|${p.key}`, p.gate]));
+    // exact equality (bytes, so NaN compares too)
+    const same = (x: Float32Array, y: Float32Array | undefined) => !!y && x.length === y.length && Buffer.compare(Buffer.from(x.buffer, x.byteOffset, x.byteLength), Buffer.from(y.buffer, y.byteOffset, y.byteLength)) === 0;
     let first: LabOutcome["firstDivergence"] = null;
     let worst = 0;
     let changed: string | null = null;
-    if (start >= 0) {
-      for (const p of this.basePoints) {
-        if (p.layer !== null && p.layer >= start) break;
-        if (p.layer === null && p.point !== "embd") break;
-        if (p.status === "diverged" || p.status === "nonfinite") {
-          first = { key: p.key, step: 0, nmse: p.all?.nmse ?? null };
-          break;
-        }
-      }
-    }
-    const gates = new Map(this.basePoints.map((p) => [p.key, p.gate]));
-    // exact equality with the target (bytes, so NaN compares too)
-    const same = (x: Float32Array, y: Float32Array | undefined) => !!y && x.length === y.length && Buffer.compare(Buffer.from(x.buffer, x.byteOffset, x.byteLength), Buffer.from(y.buffer, y.byteOffset, y.byteLength)) === 0;
     let equalsTarget = this.target !== null;
-    let computed = new Set<string>();
-    const note = (key: string, x: Float32Array) => {
-      computed.add(key);
-      if (record) record.set(key, Float32Array.from(x));
-      if (equalsTarget && this.target!.has(key) && !same(x, this.target!.get(key))) equalsTarget = false;
+    const computed = new Set<string>();
+    const note = (id: string, x: Float32Array) => {
+      computed.add(id);
+      if (record) record.set(id, Float32Array.from(x));
+      if (equalsTarget && this.target!.has(id) && !same(x, this.target!.get(id))) equalsTarget = false;
     };
-    const st = newRunState(m.config, tokens.length);
-    forward(m, tokens, st, {
-      logits: "all",
-      from: start >= 0 ? start : 0,
-      input: start >= 0 ? input : undefined,
-      capture: (point, layer, x) => {
-        const key = layer === null ? point : `blk.${layer}.${point}`;
-        note(key, x);
-        if (changed === null) {
-          const own = this.own(key);
-          if (own && own.length === x.length && !same(x, own)) changed = key;
-        }
-        if (first) return;
-        const rp = this.refPoints.get(key);
-        const ref = rp?.tensor ? this.ref.tensors.get(rp.tensor)?.data : undefined;
-        const g = gates.get(key);
-        if (!ref || !g || ref.length !== x.length) return;
-        const d = diffMetrics(ref, x);
-        const T = rp!.tokens;
-        const w = ref.length / T;
-        const dl = point === "kq_softmax" ? d : diffMetrics(ref.subarray((T - 1) * w), x.subarray((T - 1) * w));
-        const nmse = Math.max(d.nmseEnergy, dl.nmseEnergy);
-        if (d.nonfinite > 0 || !(nmse <= g.band)) first = { key, step: 0, nmse: Number.isNaN(nmse) ? null : nmse };
-        else worst = Math.max(worst, nmse);
-      },
-    });
+    // the baseline's points before the start (not recomputed) may already diverge
+    const baseFirst = (step: number) => {
+      if (start < 0) return null;
+      for (const p of this.basePoints) {
+        if (p.step !== step) continue;
+        if (p.layer !== null ? p.layer >= start : p.point !== "embd") break;
+        if (p.status === "diverged" || p.status === "nonfinite") return { key: p.key, step, nmse: p.all?.nmse ?? null };
+      }
+      return null;
+    };
+    const st = newRunState(m.config, tokens.length + steps - 1);
+    for (let step = 0; step < steps && !(first && !record && this.target === null && changed); step++) {
+      first ??= baseFirst(step);
+      const batch = step === 0 ? tokens : [consumed[step - 1]];
+      forward(m, batch, st, {
+        logits: step === 0 ? "all" : "last",
+        from: start >= 0 ? start : 0,
+        input: inputAt(step),
+        capture: (point, layer, x) => {
+          const key = layer === null ? point : `blk.${layer}.${point}`;
+          const id = `${step}|${key}`;
+          note(id, x);
+          if (changed === null) {
+            const own = this.own(key, step);
+            if (own && own.length === x.length && !same(x, own)) changed = step === 0 ? key : `${key}@${step}`;
+          }
+          if (first) return;
+          const rp = this.refPoints.get(id);
+          const ref = rp?.tensor ? this.ref.tensors.get(rp.tensor)?.data : undefined;
+          const g = gates.get(id);
+          if (!ref || !g || ref.length !== x.length) return;
+          const d = diffMetrics(ref, x);
+          const T = rp!.tokens;
+          const w = ref.length / T;
+          const dl = point === "kq_softmax" ? d : diffMetrics(ref.subarray((T - 1) * w), x.subarray((T - 1) * w));
+          const nmse = Math.max(d.nmseEnergy, dl.nmseEnergy);
+          if (d.nonfinite > 0 || !(nmse <= g.band)) first = { key, step, nmse: Number.isNaN(nmse) ? null : nmse };
+          else worst = Math.max(worst, nmse);
+        },
+      });
+    }
     // the points this run did not compute are the baseline's own
     for (const p of this.recv.trace?.points ?? []) {
-      if (p.step !== 0 || computed.has(p.key)) continue;
-      const own = this.own(p.key);
-      if (own) note(p.key, own);
+      const id = `${p.step}|${p.key}`;
+      if (p.step >= steps || computed.has(id)) continue;
+      const own = this.own(p.key, p.step);
+      if (own) note(id, own);
     }
-    computed = new Set();
     return { matches: first === null, firstDivergence: first, worstNmse: worst, firstChanged: changed, ...(this.target ? { equalsTarget } : {}), ms: Math.round(performance.now() - t0) };
   }
 }

@@ -297,6 +297,8 @@ export interface ComparisonSession {
   /** The rerun side's model and the donor's (the lab's receiver and donor), when there is a lab. */
   receiver: LoadedModel | null;
   donor: LoadedModel | null;
+  /** A side's full tensor of a point (null: not captured). */
+  tensor(side: "A" | "B", key: string, step: number): Float32Array | null;
   close(): void;
 }
 
@@ -305,7 +307,12 @@ export async function openComparison(o: RunCompareOptions): Promise<ComparisonSe
   const hold: Hold = { keep: true };
   const result = (await compare(o, hold)).result;
   const lab = hold.lab ?? null;
-  return { result, lab, receiver: hold.receiver ?? null, donor: hold.donor ?? null, close: () => lab?.close() };
+  const tensor = (side: "A" | "B", key: string, step: number) => {
+    const r = side === "A" ? hold.a : hold.b;
+    const p = r?.trace?.points.find((x) => x.step === step && x.key === key);
+    return p?.tensor ? (r!.tensors.get(p.tensor)?.data ?? null) : null;
+  };
+  return { result, lab, receiver: hold.receiver ?? null, donor: hold.donor ?? null, tensor, close: () => lab?.close() };
 }
 
 /** Where experiment() leaves the lab when the caller keeps it (openComparison). */
@@ -314,6 +321,9 @@ interface Hold {
   lab?: import("./lab.js").EngineLab;
   receiver?: LoadedModel;
   donor?: LoadedModel;
+  /** Both sides, for their captured tensors. */
+  a?: Resolved;
+  b?: Resolved;
 }
 
 async function compare(o: RunCompareOptions, hold?: Hold): Promise<{ result: ComparisonResult }> {
@@ -323,6 +333,7 @@ async function compare(o: RunCompareOptions, hold?: Hold): Promise<{ result: Com
   const b = await resolve(o.b, "B", cache);
   checkSameNetwork({ path: o.a.path, config: configOf(a) }, { path: o.b.path, config: configOf(b) });
   try {
+    if (hold) Object.assign(hold, { a, b });
     return { result: await compareResolved(o, a, b, t0, hold) };
   } finally {
     a.engine?.close();

@@ -31,6 +31,14 @@ export interface BisectArgs {
   "numerics-a"?: Numerics;
   "numerics-b"?: Numerics;
   threads?: number;
+  gen?: number;
+  teacher?: string;
+}
+
+function checkGen(g: number | undefined): number | undefined {
+  if (g === undefined) return undefined;
+  if (!Number.isInteger(g) || g < 0 || g > 4096) throw new InputError(`--gen ${g}: expected a whole number of decode steps in 0..4096`);
+  return g;
 }
 
 function historyFile(): string {
@@ -124,6 +132,8 @@ export const bisectCommand: CommandModule<object, BisectArgs> = {
       .option("numerics-a", { choices: ["ggml", "exact"] as const, description: "rosetta numerics mode for side A (default ggml)" })
       .option("numerics-b", { choices: ["ggml", "exact"] as const, description: "rosetta numerics mode for side B (default ggml)" })
       .option("threads", { type: "number", description: "Threads per engine" })
+      .option("gen", { type: "number", description: "Greedy decode steps after the prompt, teacher-forced (see --teacher); `steps` and `auto` then find the first bad step" })
+      .option("teacher", { choices: ["a", "b", "none"] as const, default: "b", description: "With --gen: whose generated tokens both sides consume (default b, the reference)" })
       .check((a) => {
         if (a.prompt !== undefined && a.tokens !== undefined) throw new InputError("give --prompt or --tokens, not both");
         if (a.json !== undefined && !a.auto) throw new InputError("--json goes with --auto");
@@ -150,6 +160,8 @@ export const bisectCommand: CommandModule<object, BisectArgs> = {
       tokens: parseTokens(args.tokens),
       threshold: parseThreshold(args.threshold),
       threads: args.threads,
+      gen: checkGen(args.gen),
+      teacher: args.teacher as "a" | "b" | "none" | undefined,
     });
     const out = (t: string) => void process.stdout.write(t);
     // a script stops at its first bad line, with one error line on stderr (exit 2)
