@@ -14,7 +14,7 @@ import { parseTensorFilter, parseTokenList, traceHandler, type TraceArgs } from 
 import { InputError } from "../../src/util/errors.js";
 import { getFixture } from "../fixtures/lib/index.js";
 import { BAD_ROW172, BAD_V1, HAVE_SHARED, REPO_ROOT } from "../helpers/shared.js";
-import { tryBridge } from "./env.js";
+import { tryBridge } from "../helpers/bridge.js";
 
 const bridge = tryBridge("default");
 // A real output folder: the trace command checks --out before running, and these runs fail before writing.

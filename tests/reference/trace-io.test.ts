@@ -14,7 +14,7 @@ import { parseTrace, readTrace, readTraceTensors, writeTrace } from "../../src/t
 import { decodeSafetensors, encodeSafetensors } from "../../src/trace/safetensors.js";
 import { InputError, UnsupportedError } from "../../src/util/errors.js";
 import { getFixture } from "../fixtures/lib/index.js";
-import { sameBits, tryBridge } from "./env.js";
+import { sameBits, tryBridge } from "../helpers/bridge.js";
 
 const bridge = tryBridge("default");
 const tmp = mkdtempSync(path.join(os.tmpdir(), "rosetta-io-"));

@@ -9,13 +9,13 @@ import path from "node:path";
 
 import { beforeAll, describe, expect, it } from "vitest";
 
-import { runComparison } from "../../../src/pipeline/run-comparison.js";
-import { runRosettaTrace } from "../../../src/model/trace-run.js";
-import { parseTrace, readTrace, readTraceTensors, writeTrace } from "../../../src/trace/io.js";
-import { decodeSafetensors, encodeSafetensors } from "../../../src/trace/safetensors.js";
-import { InputError } from "../../../src/util/errors.js";
-import { getFixture } from "../../fixtures/lib/index.js";
-import { runCli } from "../../helpers/cli.js";
+import { runComparison } from "../../src/pipeline/run-comparison.js";
+import { runRosettaTrace } from "../../src/model/trace-run.js";
+import { parseTrace, readTrace, readTraceTensors, writeTrace } from "../../src/trace/io.js";
+import { decodeSafetensors, encodeSafetensors } from "../../src/trace/safetensors.js";
+import { InputError } from "../../src/util/errors.js";
+import { getFixture } from "../fixtures/lib/index.js";
+import { runCli } from "../helpers/cli.js";
 
 let dir = "";
 let orig = "";
