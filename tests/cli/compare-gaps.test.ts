@@ -11,7 +11,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { runCli } from "../helpers/cli.js";
-import { tryBridge } from "../reference/env.js";
+import { tryBridge } from "../helpers/bridge.js";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "rosetta-cli-gaps-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

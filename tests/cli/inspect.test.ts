@@ -5,7 +5,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 
 import { irToGguf, readGgufIr } from "../../src/convert/ir.js";
-import { goldenFile } from "../apr/golden.js";
+import { goldenFile } from "../formats/apr/golden.js";
 import { encodeGguf } from "../fixtures/lib/gguf-writer.js";
 import { buildModel } from "../fixtures/lib/models.js";
 import { runCli } from "../helpers/cli.js";

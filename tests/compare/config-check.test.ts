@@ -24,7 +24,7 @@ import { runLlamaCppTrace } from "../../src/reference/llamacpp.js";
 import { writeTrace } from "../../src/trace/io.js";
 import { InputError } from "../../src/util/errors.js";
 import { ARCHS, getFixture } from "../fixtures/lib/index.js";
-import { tryBridge } from "../reference/env.js";
+import { tryBridge } from "../helpers/bridge.js";
 
 const bridge = tryBridge("default");
 const PROMPT = "Once upon a time there was a little girl named Lily";

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { renderText } from "../../src/compare/report/text.js";
 import { runComparison } from "../../src/pipeline/run-comparison.js";
 import { getFixture } from "../fixtures/lib/index.js";
-import { tryBridge } from "../reference/env.js";
+import { tryBridge } from "../helpers/bridge.js";
 
 const PROMPT = "Once upon a time";
 

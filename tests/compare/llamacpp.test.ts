@@ -11,7 +11,7 @@ import { exitCodeOf } from "../../src/cli/commands/CompareCommand.js";
 import { runComparison } from "../../src/pipeline/run-comparison.js";
 import { worstNmse } from "../../src/compare/metrics.js";
 import { ARCHS, getFixture } from "../fixtures/lib/index.js";
-import { tryBridge } from "../reference/env.js";
+import { tryBridge } from "../helpers/bridge.js";
 
 const bridge = tryBridge("default");
 const PROMPT = "Once upon a time there was a little girl named Lily";

@@ -17,7 +17,7 @@ import { f32Bytes, irToGguf, readGgufIr, toF32, type ModelIr } from "../../src/c
 import { irToApr } from "../../src/convert/to-apr.js";
 import { runComparison } from "../../src/pipeline/run-comparison.js";
 import { getFixture } from "../fixtures/lib/index.js";
-import { tryBridge } from "../reference/env.js";
+import { tryBridge } from "../helpers/bridge.js";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "rosetta-newuser-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

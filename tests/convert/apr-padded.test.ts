@@ -5,7 +5,7 @@
  * zero-padded to 256, and stored as [rows, cols] with ceil(cols/256) super-blocks per row.
  *   exact mode: bit-identical to an F32 GGUF of the same (padding-dropped) dequantized weights;
  *   ggml mode: activations rounded to Q8_K per zero-padded block (no llama.cpp counterpart exists for
- *     such a tensor; the kernel test tests/apr/apr-kernels.test.ts checks that rule bit for bit):
+ *     such a tensor; the kernel test tests/kernels/apr-kernels.test.ts checks that rule bit for bit):
  *     finite and close to the exact-mode run.
  * `diff-weights` (the comparator's weight values) reads the padded rows the same way.
  */

@@ -5,36 +5,14 @@
 import { describe, expect, it } from "vitest";
 
 import { loadKernelsAddon } from "../../src/bindings/kernels-addon.js";
-import { currentIsa, diffMetrics, setIsa, summarize, type NativeDiffMetrics, type NativeStats } from "../../src/bindings/kernels.js";
+import { currentIsa, diffMetrics, setIsa, summarize, type NativeDiffMetrics } from "../../src/bindings/kernels.js";
 import { rng } from "../helpers/rng.js";
+import { refStats } from "../helpers/stats.js";
 
 const addon = loadKernelsAddon();
 const SIZES = [0, 1, 3, 17, 31, 33, 255, 4096];
 // stats_f32 works in 4096-element chunks: one more, and several with a partial last one
 const STATS_SIZES = [...SIZES, 4097, 10000];
-
-function refStats(x: Float32Array, offset: number, count: number, stride: number): NativeStats {
-  const v: number[] = [];
-  let nan = 0, inf = 0, zeros = 0;
-  for (let i = 0; i < count; i++) {
-    const e = x[offset + i * stride];
-    if (Number.isNaN(e)) nan++;
-    else if (!Number.isFinite(e)) inf++;
-    else {
-      v.push(e);
-      if (e === 0) zeros++;
-    }
-  }
-  const n = v.length;
-  if (n === 0) return { count, nan, inf, zeros, mean: 0, std: 0, min: NaN, max: NaN, absmax: 0, l2: 0 };
-  const mean = v.reduce((a, b) => a + b, 0) / n;
-  const variance = v.reduce((a, b) => a + (b - mean) ** 2, 0) / n;
-  return {
-    count, nan, inf, zeros, mean, std: Math.sqrt(variance),
-    min: Math.min(...v), max: Math.max(...v), absmax: Math.max(...v.map(Math.abs)),
-    l2: Math.sqrt(v.reduce((a, b) => a + b * b, 0)),
-  };
-}
 
 function kind(x: number): number {
   return Number.isNaN(x) ? 1 : x === Infinity ? 2 : x === -Infinity ? 3 : 0;

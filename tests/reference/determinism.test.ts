@@ -14,7 +14,7 @@ import { runLlamaCppTrace } from "../../src/reference/llamacpp.js";
 import { writeTrace } from "../../src/trace/io.js";
 import { getFixture } from "../fixtures/lib/index.js";
 import { HAVE_SHARED, STORIES } from "../helpers/shared.js";
-import { sameBits, tryBridge } from "./env.js";
+import { sameBits, tryBridge } from "../helpers/bridge.js";
 
 const bridge = tryBridge("default");
 const tmp = mkdtempSync(path.join(os.tmpdir(), "rosetta-det-"));

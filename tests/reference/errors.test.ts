@@ -1,7 +1,7 @@
 /**
  * Bad input through the llama.cpp engine: a model llama.cpp refuses surfaces llama.cpp's own message as
- * an InputError (exit 2); bad flags and token ids are InputErrors; a missing bridge is a
- * MissingComponentError naming what to install.
+ * an InputError (exit 2); bad flags and token ids are InputErrors. (A missing bridge:
+ * tests/bindings/llama.test.ts.)
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
@@ -14,7 +14,7 @@ import { parseTensorFilter, parseTokenList, traceHandler, type TraceArgs } from 
 import { InputError } from "../../src/util/errors.js";
 import { getFixture } from "../fixtures/lib/index.js";
 import { BAD_ROW172, BAD_V1, HAVE_SHARED, REPO_ROOT } from "../helpers/shared.js";
-import { tryBridge } from "./env.js";
+import { tryBridge } from "../helpers/bridge.js";
 
 const bridge = tryBridge("default");
 // A real output folder: the trace command checks --out before running, and these runs fail before writing.
@@ -64,14 +64,5 @@ describe.skipIf(!bridge)("llama.cpp refuses bad input", () => {
       const b = require(${JSON.stringify(path.join(REPO_ROOT, process.env.ROSETTA_BUILD_DIR ?? "build", "Release/rosetta_llama.node"))});
       try { b.init({ binsDir: b.info().binsDir, backend: "pentium" }); } catch (e) { console.log(e.code + ": " + e.message); }`], { encoding: "utf8" });
     expect(r.stdout).toMatch(/LLAMA_INPUT: no CPU backend variant 'pentium'/);
-  });
-});
-
-describe("missing llama.cpp bridge", () => {
-  it("names what to do, and the rest of rosetta does not load it", () => {
-    const r = spawnSync(process.execPath, [path.join(REPO_ROOT, "node_modules/vitest/vitest.mjs"), "run", "tests/reference/missing.probe.test.ts"], {
-      cwd: REPO_ROOT, encoding: "utf8", env: { ...process.env, ROSETTA_BUILD_DIR: "build-does-not-exist", ROSETTA_PROBE: "1" },
-    });
-    expect(r.stdout + r.stderr).toMatch(/MissingComponentError: the llama.cpp bridge is not built .* run `npm run build:native`/);
   });
 });

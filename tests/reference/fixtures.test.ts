@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 
 import { generateAll } from "../fixtures/generate.js";
 import { getFixture } from "../fixtures/lib/index.js";
-import { tryBridge } from "./env.js";
+import { tryBridge } from "../helpers/bridge.js";
 
 const bridge = tryBridge("default");
 

@@ -15,7 +15,7 @@ import { afterAll, describe, expect, it } from "vitest";
 
 import { getFixture } from "../fixtures/lib/index.js";
 import { HAVE_SHARED, STORIES } from "../helpers/shared.js";
-import { sameBits, tryBridge } from "./env.js";
+import { sameBits, tryBridge } from "../helpers/bridge.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const bridge = tryBridge("auto");

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 
 import type { NativePoint } from "../../src/bindings/llama.js";
 import { ARCHS, DIMS, getFixture } from "../fixtures/lib/index.js";
-import { tryBridge } from "./env.js";
+import { tryBridge } from "../helpers/bridge.js";
 
 const bridge = tryBridge("default");
 

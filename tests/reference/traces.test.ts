@@ -14,7 +14,7 @@ import { runLlamaCppTrace, type LlamaTraceOptions } from "../../src/reference/ll
 import { readTrace, serializeTrace } from "../../src/trace/io.js";
 import { getFixture, type FixtureArch } from "../fixtures/lib/index.js";
 import { HAVE_SHARED, MODELS_DIR, REPO_ROOT } from "../helpers/shared.js";
-import { tryBridge } from "./env.js";
+import { tryBridge } from "../helpers/bridge.js";
 
 const TRACES = path.join(REPO_ROOT, "traces");
 const REGEN = process.env.ROSETTA_REGEN_TRACES === "1";

@@ -1,5 +1,5 @@
 /** The spec's §2.7 golden model, shared by the APR tests. */
-import { writeApr } from "../../src/formats/apr-writer.js";
+import { writeApr } from "../../../src/formats/apr-writer.js";
 
 const f32Bytes = (v: number[]) => new Uint8Array(new Float32Array(v).buffer);
 

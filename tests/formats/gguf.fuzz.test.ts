@@ -10,11 +10,11 @@ import path from "node:path";
 import { gguf } from "@huggingface/gguf";
 import { describe, expect, it } from "vitest";
 
-import { loadGguf } from "../../../src/formats/gguf.js";
-import { readGgufTokenizerMetadata, tokenizerSpecFromGgufMetadata } from "../../../src/tokenizer/gguf.js";
-import { RosettaError } from "../../../src/util/errors.js";
-import { rng, randInt } from "../../helpers/rng.js";
-import { HAVE_SHARED, STORIES } from "../../helpers/shared.js";
+import { loadGguf } from "../../src/formats/gguf.js";
+import { readGgufTokenizerMetadata, tokenizerSpecFromGgufMetadata } from "../../src/tokenizer/gguf.js";
+import { RosettaError } from "../../src/util/errors.js";
+import { rng, randInt } from "../helpers/rng.js";
+import { HAVE_SHARED, STORIES } from "../helpers/shared.js";
 
 const CASES = Number(process.env.ROSETTA_FUZZ_CASES ?? 2500);
 const EXTREMES = [0n, 1n, 0x7fffffffn, 0xffffffffn, 0x100000000n, 1n << 62n, (1n << 64n) - 1n, (1n << 63n) - 1n];

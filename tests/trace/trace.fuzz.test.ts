@@ -18,17 +18,17 @@ import path from "node:path";
 
 import { beforeAll, describe, expect, it } from "vitest";
 
-import { runComparison } from "../../../src/pipeline/run-comparison.js";
-import { renderJson } from "../../../src/compare/report/json.js";
-import { renderJunit } from "../../../src/compare/report/junit.js";
-import { renderText } from "../../../src/compare/report/text.js";
-import type { ComparisonResult } from "../../../src/compare/result.js";
-import { runRosettaTrace } from "../../../src/model/trace-run.js";
-import { readTrace, readTraceTensors, writeTrace } from "../../../src/trace/io.js";
-import { RosettaError } from "../../../src/util/errors.js";
-import { getFixture } from "../../fixtures/lib/index.js";
-import { randInt, rng } from "../../helpers/rng.js";
-import { tryBridge } from "../../reference/env.js";
+import { runComparison } from "../../src/pipeline/run-comparison.js";
+import { renderJson } from "../../src/compare/report/json.js";
+import { renderJunit } from "../../src/compare/report/junit.js";
+import { renderText } from "../../src/compare/report/text.js";
+import type { ComparisonResult } from "../../src/compare/result.js";
+import { runRosettaTrace } from "../../src/model/trace-run.js";
+import { readTrace, readTraceTensors, writeTrace } from "../../src/trace/io.js";
+import { RosettaError } from "../../src/util/errors.js";
+import { getFixture } from "../fixtures/lib/index.js";
+import { randInt, rng } from "../helpers/rng.js";
+import { tryBridge } from "../helpers/bridge.js";
 import { mutateJson, mutateSafetensors, mutateText } from "./mutate.js";
 
 const CASES = Number(process.env.ROSETTA_FUZZ_CASES ?? 600);
@@ -56,7 +56,7 @@ beforeAll(async () => {
   };
   add("rosetta", r);
   if (tryBridge()) {
-    const { runLlamaCppTrace } = await import("../../../src/reference/llamacpp.js");
+    const { runLlamaCppTrace } = await import("../../src/reference/llamacpp.js");
     add("llama.cpp", await runLlamaCppTrace({ model, tokens: TOKENS, gen: 2, full: FULL, top: 4 }));
   }
 }, 120_000);

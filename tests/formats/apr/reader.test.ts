@@ -9,15 +9,15 @@ import path from "node:path";
 
 import { describe, expect, it } from "vitest";
 
-import { dequantizeAprQ4Js, dequantizeAprQ8, f16ToF32, f32ToF16, quantizeAprQ4, quantizeAprQ8 } from "../../src/convert/apr-quant.js";
-import { loadApr } from "../../src/formats/apr.js";
-import { headerCrc } from "../../src/formats/apr-crc.js";
-import { writeApr, type AprTensorIn } from "../../src/formats/apr-writer.js";
-import { loadModel } from "../../src/formats/index.js";
-import { dequantize } from "../../src/bindings/kernels.js";
-import { RosettaError } from "../../src/util/errors.js";
-import { rng } from "../helpers/rng.js";
-import { APR_FOREIGN_DIR, HAVE_SHARED } from "../helpers/shared.js";
+import { dequantizeAprQ4Js, dequantizeAprQ8, f16ToF32, f32ToF16, quantizeAprQ4, quantizeAprQ8 } from "../../../src/convert/apr-quant.js";
+import { loadApr } from "../../../src/formats/apr.js";
+import { headerCrc } from "../../../src/formats/apr-crc.js";
+import { writeApr, type AprTensorIn } from "../../../src/formats/apr-writer.js";
+import { loadModel } from "../../../src/formats/index.js";
+import { dequantize } from "../../../src/bindings/kernels.js";
+import { RosettaError } from "../../../src/util/errors.js";
+import { rng } from "../../helpers/rng.js";
+import { APR_FOREIGN_DIR, HAVE_SHARED } from "../../helpers/shared.js";
 import { goldenFile } from "./golden.js";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "rosetta-aprr-"));

@@ -4,9 +4,9 @@
  */
 import { describe, expect, it } from "vitest";
 
-import { crc32, crc32Table } from "../../src/formats/apr-crc.js";
-import { parseAprPrefix } from "../../src/formats/apr-reader.js";
-import { formatF32 } from "../../src/formats/apr-metadata.js";
+import { crc32, crc32Table } from "../../../src/formats/apr-crc.js";
+import { parseAprPrefix } from "../../../src/formats/apr-reader.js";
+import { formatF32 } from "../../../src/formats/apr-metadata.js";
 import { goldenFile } from "./golden.js";
 
 describe("APR §2.7 worked example", () => {

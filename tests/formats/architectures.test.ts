@@ -10,14 +10,14 @@ import path from "node:path";
 
 import { describe, expect, it } from "vitest";
 
-import { irToGguf, readGgufIr } from "../../../src/convert/ir.js";
-import { aprModel, readAprFile } from "../../../src/formats/apr.js";
-import { ARCHITECTURES, requiredRoles, SUPPORTED_ARCHS } from "../../../src/formats/architectures.js";
-import { inspectModel, loadModel } from "../../../src/formats/index.js";
-import { InputError, UnsupportedError } from "../../../src/util/errors.js";
-import { goldenFile } from "../../apr/golden.js";
-import { encodeGguf } from "../../fixtures/lib/gguf-writer.js";
-import { buildModel } from "../../fixtures/lib/models.js";
+import { irToGguf, readGgufIr } from "../../src/convert/ir.js";
+import { aprModel, readAprFile } from "../../src/formats/apr.js";
+import { ARCHITECTURES, requiredRoles, SUPPORTED_ARCHS } from "../../src/formats/architectures.js";
+import { inspectModel, loadModel } from "../../src/formats/index.js";
+import { InputError, UnsupportedError } from "../../src/util/errors.js";
+import { goldenFile } from "./apr/golden.js";
+import { encodeGguf } from "../fixtures/lib/gguf-writer.js";
+import { buildModel } from "../fixtures/lib/models.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "rosetta-arch-"));
 const put = (name: string, b: Uint8Array) => {

@@ -9,12 +9,12 @@ import path from "node:path";
 
 import { describe, expect, it } from "vitest";
 
-import { loadApr } from "../../src/formats/apr.js";
-import { headerCrc } from "../../src/formats/apr-crc.js";
-import { parseAprPrefix, parseHeader } from "../../src/formats/apr-reader.js";
-import { writeApr } from "../../src/formats/apr-writer.js";
-import { RosettaError } from "../../src/util/errors.js";
-import { randInt, rng } from "../helpers/rng.js";
+import { loadApr } from "../../../src/formats/apr.js";
+import { headerCrc } from "../../../src/formats/apr-crc.js";
+import { parseAprPrefix, parseHeader } from "../../../src/formats/apr-reader.js";
+import { writeApr } from "../../../src/formats/apr-writer.js";
+import { RosettaError } from "../../../src/util/errors.js";
+import { randInt, rng } from "../../helpers/rng.js";
 
 const CASES = Number(process.env.ROSETTA_FUZZ_CASES ?? 4000);
 const EXTREMES = [0n, 1n, 63n, 64n, 0x7fffffffn, 0xffffffffn, 0x100000000n, 1n << 62n, (1n << 64n) - 1n];

@@ -1,5 +1,5 @@
 /**
- * Shared setup for the llama.cpp reference tests: loads the bridge with one backend variant per test
+ * Loading the llama.cpp bridge for the tests that need it (reference, compare, cli, trace): one backend variant per test
  * file (each file is its own process), or explains once why the tests are skipped.
  */
 import { loadLlamaBridge, type LlamaBridge } from "../../src/bindings/llama.js";

@@ -3,7 +3,7 @@
  * raw text edits, and safetensors edits (header length, header JSON, data). Each returns a short
  * description that the fuzz prints with the seed when a case fails.
  */
-import { randInt } from "../../helpers/rng.js";
+import { randInt } from "../helpers/rng.js";
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Slot = { parent: Json[] | { [k: string]: Json }; key: string | number; path: string };

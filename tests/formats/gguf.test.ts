@@ -4,10 +4,10 @@ import path from "node:path";
 
 import { describe, expect, it } from "vitest";
 
-import { loadGguf } from "../../../src/formats/gguf.js";
-import { expectedDims } from "../../../src/formats/roles.js";
-import { InputError, UnsupportedError } from "../../../src/util/errors.js";
-import { BAD_ROW172, BAD_V1, HAVE_SHARED, STORIES, TINYLLAMA } from "../../helpers/shared.js";
+import { loadGguf } from "../../src/formats/gguf.js";
+import { expectedDims } from "../../src/formats/roles.js";
+import { InputError, UnsupportedError } from "../../src/util/errors.js";
+import { BAD_ROW172, BAD_V1, HAVE_SHARED, STORIES, TINYLLAMA } from "../helpers/shared.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "rosetta-gguf-"));
 
