@@ -23,6 +23,8 @@ export interface LabOutcome {
   worstNmse?: number;
   /** The first point whose value the transplant changed on the rerun side (where the transplanted tensors first act). */
   firstChanged?: string | null;
+  /** Every compared point (`step|key`): within its gate (true) or beyond it (false). */
+  within?: Map<string, boolean>;
   /** After runTarget: this run reproduces the target run exactly at every point. */
   equalsTarget?: boolean;
   error?: string;

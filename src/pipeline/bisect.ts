@@ -421,6 +421,7 @@ export class BisectSession {
    */
   private async setTo(next: string[], command: string, force = false): Promise<void> {
     const before = this.firstDivergenceNow();
+    const prevWithin = this.withinNow();
     this.set = next;
     const settings = (this.lab?.exactLayers.size ?? 0) > 0;
     if ((next.length === 0 && !force && !settings) || !this.lab) {
@@ -442,9 +443,21 @@ export class BisectSession {
       this.experiments.push({ command, set: next, outcome: o });
     }
     const o = this.current;
+    const now = this.withinNow();
+    let flipped = "";
+    if (prevWithin && now) {
+      let fixed = 0, broke = 0;
+      for (const [k, v] of now) {
+        const w = prevWithin.get(k);
+        if (w === false && v) fixed++;
+        if (w === true && !v) broke++;
+      }
+      flipped = `points that flipped: ${fixed} now within their gate, ${broke} now beyond it\n`;
+    }
     this.out(`transplanted: ${next.length ? next.join(", ") : "nothing"}${settings ? `; exact numerics on ${this.layersText([...this.lab!.exactLayers])}` : ""}\n`);
     if (o?.error) this.out(`could not run: ${o.error}\n`);
     this.out(`first divergence before: ${before}  after: ${this.firstDivergenceNow()}\n`);
+    this.out(flipped);
     this.out(this.matches ? "every point matches\n" : "still diverges\n");
     if (this.interrupted) this.out("(interrupted: the experiment ran to its end; its result is kept)\n");
   }
@@ -453,6 +466,12 @@ export class BisectSession {
     const n = this.lab?.nLayer ?? 0;
     const ls = layers.filter((l) => l < n);
     return layers.length === 0 ? "nothing" : [ls.length ? `layer(s) ${ls.join(", ")}` : "", layers.includes(n) ? "the output head" : ""].filter(Boolean).join(" and ");
+  }
+
+  /** Every compared point within its gate or not, now (the comparison's statuses when nothing is rerun). */
+  private withinNow(): Map<string, boolean> | null {
+    if (this.current) return this.current.within ?? null;
+    return new Map(this.result.points.filter((p) => p.all).map((p) => [`${p.step}|${p.key}`, p.status !== "diverged" && p.status !== "nonfinite"]));
   }
 
   private parseLayers(arg: string | undefined): number[] | null {

@@ -46,6 +46,8 @@ export class EngineLab implements Lab {
   private readonly donorMap: Mapping;
   private readonly refPoints = new Map<string, TracePoint>();
   private readonly basePoints: PointResult[];
+  /** The reference has attention probabilities: reruns keep theirs to compare. */
+  private readonly kq: boolean;
   /** In-memory repairs by role key (an f32 copy transposed), applied to every run. */
   private readonly repairs = new Map<string, { view: TensorView; source: ByteSource }>();
 
@@ -60,6 +62,7 @@ export class EngineLab implements Lab {
     this.recvMap = openMapping(recv.model.path);
     this.donorMap = openMapping(donor.path);
     for (const p of ref.trace.points) this.refPoints.set(`${p.step}|${p.key}`, p);
+    this.kq = ref.trace.points.some((p) => p.point === "kq_softmax");
     this.basePoints = result.points;
     this.candidates = candidatesOf(result, recv.model, donor);
   }
@@ -210,6 +213,7 @@ export class EngineLab implements Lab {
     let worst = 0;
     let changed: string | null = null;
     let equalsTarget = this.target !== null;
+    const within = new Map<string, boolean>();
     const computed = new Set<string>();
     const note = (id: string, x: Float32Array) => {
       computed.add(id);
@@ -227,10 +231,11 @@ export class EngineLab implements Lab {
       return null;
     };
     const st = newRunState(m.config, tokens.length + steps - 1);
-    for (let step = 0; step < steps && !(first && !record && this.target === null && changed); step++) {
+    for (let step = 0; step < steps; step++) {
       first ??= baseFirst(step);
       const batch = step === 0 ? tokens : [consumed[step - 1]];
       forward(m, batch, st, {
+        keepKq: this.kq,
         logits: step === 0 ? "all" : "last",
         from: start >= 0 ? start : 0,
         input: inputAt(step),
@@ -242,7 +247,6 @@ export class EngineLab implements Lab {
             const own = this.own(key, step);
             if (own && own.length === x.length && !same(x, own)) changed = step === 0 ? key : `${key}@${step}`;
           }
-          if (first) return;
           const rp = this.refPoints.get(id);
           const ref = rp?.tensor ? this.ref.tensors.get(rp.tensor)?.data : undefined;
           const g = gates.get(id);
@@ -252,7 +256,9 @@ export class EngineLab implements Lab {
           const w = ref.length / T;
           const dl = point === "kq_softmax" ? d : diffMetrics(ref.subarray((T - 1) * w), x.subarray((T - 1) * w));
           const nmse = Math.max(d.nmseEnergy, dl.nmseEnergy);
-          if (d.nonfinite > 0 || !(nmse <= g.band)) first = { key, step, nmse: Number.isNaN(nmse) ? null : nmse };
+          const ok = d.nonfinite === 0 && nmse <= g.band;
+          within.set(id, ok);
+          if (!ok) first ??= { key, step, nmse: Number.isNaN(nmse) ? null : nmse };
           else worst = Math.max(worst, nmse);
         },
       });
@@ -264,7 +270,12 @@ export class EngineLab implements Lab {
       const own = this.own(p.key, p.step);
       if (own) note(id, own);
     }
-    return { matches: first === null, firstDivergence: first, worstNmse: worst, firstChanged: changed, ...(this.target ? { equalsTarget } : {}), ms: Math.round(performance.now() - t0) };
+    // the points not recomputed keep the comparison's status
+    for (const p of this.basePoints) {
+      const id = `${p.step}|${p.key}`;
+      if (!within.has(id) && p.all) within.set(id, p.status !== "diverged" && p.status !== "nonfinite");
+    }
+    return { matches: first === null, firstDivergence: first, worstNmse: worst, firstChanged: changed, within, ...(this.target ? { equalsTarget } : {}), ms: Math.round(performance.now() - t0) };
   }
 }
 
