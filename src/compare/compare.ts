@@ -2,7 +2,7 @@
  * The comparator: two traces in, a ComparisonResult out. Pure: it never runs a model. Full tensors come
  * through each side's `tensor` accessor (src/trace/io.ts reads them from the safetensors file), the
  * full-tensor metrics from the native kernel (`diff`), weight findings and layer isolation from the
- * caller (src/compare/run.ts wires them).
+ * caller (src/pipeline/run-comparison.ts wires them).
  */
 import type { Trace, TracePoint } from "../trace/types.js";
 import { alignPoints, firstTokenDifference, sampleMismatch, type AlignedPair } from "./align.js";

@@ -1,6 +1,6 @@
 /**
  * From compared points (and, when both sides were model files, the weight diff) to findings in the fixed
- * vocabulary (diagnoses.ts). Order of checks: the input (tokens), then NaN/Inf, then a weight or
+ * vocabulary (vocabulary.ts). Order of checks: the input (tokens), then NaN/Inf, then a weight or
  * metadata defect that explains the first divergence, then the position and step signatures (Q/K path,
  * KV cache), then layer isolation, then "unexplained". The first fatal finding is the diagnosis.
  */

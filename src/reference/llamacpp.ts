@@ -67,7 +67,7 @@ const ROPE_TYPES: Record<number, string> = { [-1]: "none", 0: "norm", 2: "neox",
 
 /**
  * The hyperparameters llama.cpp ran with, in rosetta's ModelConfig fields (so the comparator diffs them
- * against any other side, src/compare/weights.ts diffConfigs): the metadata and tensor names llama.cpp
+ * against any other side, src/compare/config-diff.ts diffConfigs): the metadata and tensor names llama.cpp
  * loaded, read by the same rules as rosetta's GGUF loader (configFromGguf), with llama.cpp's own values
  * where its API reports them (layers, widths, heads, vocabulary, RoPE type). An architecture rosetta does
  * not know keeps only llama.cpp's own values.

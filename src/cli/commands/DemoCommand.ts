@@ -1,6 +1,6 @@
 /**
  * `rosetta demo`: the main job with nothing to download. Builds a small model pair with a layout defect
- * in a temp dir (src/compare/demo.ts), runs `rosetta model.apr model.gguf` on it and shows the diagnosis.
+ * in a temp dir (src/pipeline/demo.ts), runs `rosetta model.apr model.gguf` on it and shows the diagnosis.
  * Exit 0 when the defect was found and diagnosed as a layout transposition, 3 otherwise (a bug).
  */
 import type { CommandModule } from "yargs";
