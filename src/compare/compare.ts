@@ -4,7 +4,7 @@
  * full-tensor metrics from the native kernel (`diff`), weight findings and layer isolation from the
  * caller (src/pipeline/run-comparison.ts wires them).
  */
-import type { Trace, TracePoint } from "../trace/types.js";
+import { lastTokenSlice, type Trace, type TracePoint } from "../trace/types.js";
 import { alignPoints, firstTokenDifference, sampleMismatch, type AlignedPair } from "./align.js";
 import { diffConfigs, metadataFindings } from "./config-diff.js";
 import { diagnose, type IsolationResult } from "./diagnose.js";
@@ -61,20 +61,8 @@ function sideInfo(label: string, s: CompareSide): SideInfo {
     fileType: s.weightType ?? t.model.fileType,
     tokens: t.input.tokens,
     generated: t.input.generated ?? [],
+    ...(t.input.forced ? { forced: true } : {}),
   };
-}
-
-/** Last-token slice of a full tensor: last row of [T, ...], or row T-1 of every head of [H, T, K]. */
-function lastToken(x: Float32Array, p: TracePoint): Float32Array {
-  const T = p.tokens;
-  if (p.point === "kq_softmax" && p.shape.length === 3) {
-    const [h, t, k] = p.shape;
-    const out = new Float32Array(h * k);
-    for (let i = 0; i < h; i++) out.set(x.subarray((i * t + t - 1) * k, (i * t + t) * k), i * k);
-    return out;
-  }
-  const w = x.length / T;
-  return x.subarray((T - 1) * w, T * w);
 }
 
 function tensorsOf(pair: AlignedPair, a: CompareSide, b: CompareSide, diff: DiffFn | null | undefined) {
@@ -188,7 +176,7 @@ function comparePair(pair: AlignedPair, ctx: Ctx): PointResult {
   let perToken: number[] | undefined;
   if (tt && ctx.diff) {
     all = tensorMetrics(tt.ta, tt.tb, ctx.diff, pair.a.all, pair.b.all);
-    last = tensorMetrics(lastToken(tt.ta, pair.a), lastToken(tt.tb, pair.b), ctx.diff, pair.a.last, pair.b.last);
+    last = tensorMetrics(lastTokenSlice(tt.ta, pair.a.point, pair.a.shape, pair.a.tokens), lastTokenSlice(tt.tb, pair.b.point, pair.b.shape, pair.b.tokens), ctx.diff, pair.a.last, pair.b.last);
     if (p.point !== "kq_softmax" && p.tokens > 1) perToken = perRowNmse(tt.ta, tt.tb, p.tokens, ctx.diff);
   } else {
     all = summaryMetrics(pair.a.all, pair.b.all);

@@ -135,6 +135,8 @@ export interface SideInfo {
   fileType?: string;
   tokens: number[];
   generated: number[];
+  /** The decode steps consumed the other side's tokens (teacher forcing). */
+  forced?: boolean;
 }
 
 export interface ComparisonResult {

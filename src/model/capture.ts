@@ -5,7 +5,7 @@
  */
 import { summarizeMany } from "../bindings/kernels.js";
 import type { F32Tensor } from "../trace/safetensors.js";
-import { pointKey, type PointKind, type TracePoint } from "../trace/types.js";
+import { lastTokenSlice, pointKey, type PointKind, type TracePoint } from "../trace/types.js";
 import type { CaptureFn } from "./forward.js";
 
 /** Glob patterns over point keys (`*`, `blk.0.*`, `logits`), as the llama.cpp runner takes them. */
@@ -62,17 +62,11 @@ export class Recorder {
     } as TracePoint;
     this.xs.push(x);
     const all = this.range(x, 0, count);
-    let last: number;
-    if (point !== "kq_softmax") {
-      const width = count / shape[0];
-      // one token: the last-token slice is the whole tensor, the same summary
-      last = shape[0] === 1 ? all : this.range(x, (shape[0] - 1) * width, width);
-    } else {
-      // [nHead, T, nKv]: the last token's row of every head, gathered
-      const [nHead, T, nKv] = shape;
-      const rows = new Float32Array(nHead * nKv);
-      for (let h = 0; h < nHead; h++) rows.set(x.subarray((h * T + T - 1) * nKv, (h * T + T) * nKv), h * nKv);
-      last = this.range(rows, 0, rows.length);
+    // one token: the last-token slice is the whole tensor, the same summary
+    let last = all;
+    if (tp.tokens > 1) {
+      const slice = lastTokenSlice(x.subarray(0, count), point, shape, tp.tokens);
+      last = slice.buffer === x.buffer ? this.range(x, slice.byteOffset / 4 - x.byteOffset / 4, slice.length) : this.range(slice, 0, slice.length);
     }
     this.pending.push({ tp, all, last });
     if (this.full(key)) {

@@ -8,7 +8,7 @@ import { createReadStream } from "node:fs";
 import { loadTokenizer, tokenizerFromModel } from "../tokenizer/index.js";
 import { traceMetadata } from "../trace/io.js";
 import type { F32Tensor } from "../trace/safetensors.js";
-import { TRACE_FORMAT, TRACE_FORMAT_VERSION, type Trace, type TraceLogits, type TraceRunOptions } from "../trace/types.js";
+import { contextOverflow, TRACE_FORMAT, TRACE_FORMAT_VERSION, type Trace, type TraceLogits, type TraceRunOptions } from "../trace/types.js";
 import { InputError } from "../util/errors.js";
 import { logger } from "../util/log.js";
 import { keyFilter, Recorder } from "./capture.js";
@@ -77,10 +77,8 @@ export async function runRosettaTrace(o: RosettaTraceOptions): Promise<{ trace: 
     for (const t of tokens) {
       if (!Number.isInteger(t) || t < 0 || t >= c.nVocab) throw new InputError(`${o.model}: token id ${t} is outside the vocabulary (0..${c.nVocab - 1})`);
     }
-    // A run past the trained context only burns memory and time (the KV cache and captures grow every step).
-    if (tokens.length + gen > c.nCtxTrain) {
-      throw new InputError(`--gen ${gen}: prompt + generated tokens (${tokens.length + gen}) exceed ${o.model}'s context length (${c.nCtxTrain})`);
-    }
+    const overflow = contextOverflow(o.model, c.nCtxTrain, tokens.length, gen);
+    if (overflow) throw new InputError(overflow);
     const rec = new Recorder(full);
     const progress = stepProgress(o.modelLabel ?? o.model, gen);
     const r = engine.generate(tokens, {

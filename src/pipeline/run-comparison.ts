@@ -14,7 +14,7 @@ import { diffMetrics } from "../bindings/kernels.js";
 import type { Numerics } from "../bindings/kernels.js";
 import { readTrace, readTraceTensors } from "../trace/io.js";
 import type { F32Tensor } from "../trace/safetensors.js";
-import type { Trace, TracePoint } from "../trace/types.js";
+import { contextOverflow, type Trace, type TracePoint } from "../trace/types.js";
 import { InputError, RosettaError } from "../util/errors.js";
 import { logger } from "../util/log.js";
 import { tokenizerFromModel } from "../tokenizer/index.js";
@@ -248,11 +248,9 @@ function inputOf(o: RunCompareOptions, a: Resolved, b: Resolved): { prompt?: str
 
 /** A run past the model's trained context only burns memory and time (the KV cache and captures grow every step). */
 function checkContext(input: { tokens?: number[]; gen: number }, ...sides: Resolved[]): void {
-  const need = (input.tokens?.length ?? 1) + input.gen;
   for (const r of sides) {
-    const ctx = r.model?.config.nCtxTrain;
-    if (r.kind === "model" && ctx !== undefined && need > ctx)
-      throw new InputError(`--gen ${input.gen}: prompt + generated tokens (${need}${input.tokens ? "" : " or more"}) exceed ${r.spec.path}'s context length (${ctx})`);
+    const overflow = r.kind === "model" && r.model ? contextOverflow(r.spec.path, r.model.config.nCtxTrain, input.tokens?.length ?? 1, input.gen, !!input.tokens) : null;
+    if (overflow) throw new InputError(overflow);
   }
 }
 

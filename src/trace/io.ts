@@ -9,7 +9,7 @@ import path from "node:path";
 import { summarize } from "../bindings/kernels.js";
 import { InputError, UnsupportedError } from "../util/errors.js";
 import { decodeSafetensors, encodeSafetensors, type F32Tensor } from "./safetensors.js";
-import { TRACE_FORMAT, TRACE_FORMAT_VERSION, type Summary, type Trace, type TracePoint } from "./types.js";
+import { lastTokenSlice, TRACE_FORMAT, TRACE_FORMAT_VERSION, type Summary, type Trace, type TracePoint } from "./types.js";
 
 /** `out/x.json` or `out/x` -> `out/x` (the base both files are named from). */
 export function traceBase(out: string): string {
@@ -238,7 +238,7 @@ export function readTraceTensors(file: string, trace: Trace): Map<string, F32Ten
     if (!t) throw new InputError(`${st}: tensor ${p.tensor} (point ${p.key}) is missing`);
     if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i]))
       throw new InputError(`${st}: tensor ${p.tensor} has shape [${t.shape.join(", ")}], point ${p.key} of step ${p.step} says [${p.shape.join(", ")}]`);
-    const why = summaryDisagrees(t.data, p.all) ?? summaryDisagrees(lastTokenOf(t.data, p), p.last);
+    const why = summaryDisagrees(t.data, p.all) ?? summaryDisagrees(lastTokenSlice(t.data, p.point, p.shape, p.tokens), p.last);
     if (why) throw new InputError(`${st}: tensor ${p.tensor} contradicts the summary of point ${p.key} of step ${p.step} (${why})`);
   }
   const lt = trace.logits?.tensor;
@@ -246,17 +246,6 @@ export function readTraceTensors(file: string, trace: Trace): Map<string, F32Ten
   return tensors;
 }
 
-/** The last token's elements: the last row of [T, ...], or row T-1 of every head of kq_softmax [H, T, K]. */
-function lastTokenOf(x: Float32Array, p: TracePoint): Float32Array {
-  if (p.point === "kq_softmax" && p.shape.length === 3) {
-    const [h, t, k] = p.shape;
-    const out = new Float32Array(h * k);
-    for (let i = 0; i < h; i++) out.set(x.subarray((i * t + t - 1) * k, (i * t + t) * k), i * k);
-    return out;
-  }
-  const w = x.length / p.tokens;
-  return x.subarray((p.tokens - 1) * w);
-}
 
 const near = (a: number, b: number, scale: number) => Math.abs(a - b) <= 1e-4 * scale + 1e-30;
 

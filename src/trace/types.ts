@@ -138,3 +138,27 @@ export interface TraceRunOptions {
   top?: number;
   threads?: number;
 }
+
+/**
+ * The last token's elements of a captured tensor (same-sample semantics: the `last` summary covers these):
+ * the last row of [T, ...], or row T-1 of every head of kq_softmax [H, T, K] (gathered into a copy).
+ */
+export function lastTokenSlice(x: Float32Array, point: string, shape: readonly number[], tokens: number): Float32Array {
+  if (point === "kq_softmax" && shape.length === 3) {
+    const [h, t, k] = shape;
+    const out = new Float32Array(h * k);
+    for (let i = 0; i < h; i++) out.set(x.subarray((i * t + t - 1) * k, (i * t + t) * k), i * k);
+    return out;
+  }
+  const w = x.length / tokens;
+  return x.subarray((tokens - 1) * w, tokens * w);
+}
+
+/**
+ * A run past the model's trained context only burns memory and time (the KV cache and captures grow
+ * every step): the one check, for every command that runs a model.
+ */
+export function contextOverflow(model: string, nCtxTrain: number, promptTokens: number, gen: number, exact = true): string | null {
+  const need = promptTokens + gen;
+  return need > nCtxTrain ? `--gen ${gen}: prompt + generated tokens (${need}${exact ? "" : " or more"}) exceed ${model}'s context length (${nCtxTrain})` : null;
+}

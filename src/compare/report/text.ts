@@ -94,7 +94,9 @@ function header(r: ComparisonResult): string[] {
   const lines = [side(r.a), side(r.b)];
   const same = r.a.tokens.join() === r.b.tokens.join();
   lines.push(same ? `[ROSETTA] Token IDs: [${r.a.tokens.join(", ")}]` : `[ROSETTA] Token IDs: A [${r.a.tokens.join(", ")}]  B [${r.b.tokens.join(", ")}]`);
-  if (r.a.generated.length || r.b.generated.length) lines.push(`[ROSETTA] Generated: A [${r.a.generated.join(", ")}]  B [${r.b.generated.join(", ")}]`);
+  const teacher = r.a.forced ? "B" : r.b.forced ? "A" : null;
+  if (teacher && r.a.generated.join() === r.b.generated.join()) lines.push(`[ROSETTA] Decode steps (teacher-forced: both sides consumed ${teacher}'s tokens): [${r.a.generated.join(", ")}]`);
+  else if (r.a.generated.length || r.b.generated.length) lines.push(`[ROSETTA] Generated: A [${r.a.generated.join(", ")}]  B [${r.b.generated.join(", ")}]`);
   const band = r.band ? `; band ${r.band.id}: NMSE <= ${fmt(r.band.nmse)}${r.band.provisional ? " (provisional)" : ""}` : "";
   const gate = `[ROSETTA] Gate: energy NMSE sum(a-b)^2/sum(b^2) <= ${fmt(r.threshold)} (B is the reference)`;
   if (r.regime?.id === "exact" && !r.thresholdExplicit) lines.push(`[ROSETTA] Gate: exact regime: any difference is a divergence (${r.regime.why})`);
