@@ -133,6 +133,8 @@ export function matchRows(A: Float32Array, B: Float32Array, rows: number, cols: 
     return d.sqnrDb >= floorDb || (d.nmseEnergy === 0);
   };
   for (let i = 0; i < rows; i++) {
+    // unrelated tensors: when none of the first 32 rows matches anything, stop (the rest would not either)
+    if (i === 32 && unmatched === 32) return { map: new Int32Array(rows).fill(-1), moved: 0, unmatched: rows };
     if (same(i, i)) {
       map[i] = i;
       continue;
@@ -231,12 +233,13 @@ export class Matcher {
     }
   }
 
+  /** Dequantized tensors are kept while the diff runs only when small (1M elements): memory stays bounded on large models. */
   private load(s: Src, t: TensorView): Loaded {
     const key = `${s === this.a ? "A" : "B"}|${t.name}`;
     let v = this.cache.get(key);
     if (!v) {
       v = readF32(s, t, this.o.maxElements);
-      this.cache.set(key, v);
+      if (v.data.length <= 1 << 20) this.cache.set(key, v);
     }
     return v;
   }
@@ -356,10 +359,14 @@ export class Matcher {
   private closestOther(A: Loaded, ta: TensorView, key: string, floor: number): { key: string; sqnrDb: number } | null {
     if (A.partial) return null;
     let best: { key: string; sqnrDb: number } | null = null;
+    // a short prefix of each candidate first (its first rows): only a candidate that matches there is read whole
+    const probeN = Math.min(A.data.length, 1 << 14);
     for (const tb of this.b.model.tensors) {
       if (!tb.role || tb.dims.join() !== ta.dims.join()) continue;
       const k = roleKeyOf(tb);
       if (k === key) continue;
+      const head = readF32(this.b, tb, probeN);
+      if (head.data.length <= A.data.length && sqnr(A.data.subarray(0, head.data.length), head.data, this.o.diff) < floor) continue;
       const B = this.load(this.b, tb);
       if (B.partial || B.data.length !== A.data.length) continue;
       const s = sqnr(A.data, B.data, this.o.diff);
