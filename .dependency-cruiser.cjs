@@ -2,7 +2,7 @@
  * The layering of src/, checked on every `npm test` (dependency-cruiser). Bottom to top:
  *   util, trace types  <  bindings (src/bindings: one module per native addon)  <  formats  <  graph, model (the engine)
  *   <  compare (two traces in, one result out: no engine, no llama.cpp bridge)
- *   <  reference (llama.cpp), pipeline (loads models, runs engines, experiments), parity, convert
+ *   <  importers (other engines' dumps as traces), reference (llama.cpp), pipeline (loads models, runs engines, experiments), parity, convert
  *   <  cli
  * docs/architecture.md walks one prompt through these layers.
  */
@@ -32,6 +32,7 @@ module.exports = {
     layer("util", ["model", "graph", "compare", "reference", "pipeline", "parity", "convert", "cli", "formats", "trace", "native", "bindings", "tokenizer"], "util is the bottom"),
     layer("reference", ["compare", "pipeline", "parity", "cli"], "the llama.cpp bridge produces traces; it does not compare them"),
     layer("pipeline", ["cli"], "the orchestration layer is used by the CLI, never the reverse"),
+    layer("importers", ["model", "graph", "compare", "reference", "pipeline", "parity", "convert", "cli"], "importers turn other engines' dumps into traces: they know the trace format, not engines or comparisons"),
   ],
   options: {
     doNotFollow: { path: "node_modules" },

@@ -15,7 +15,8 @@ export interface AlignedPair {
 }
 
 const BEFORE = new Map<string, number>(GLOBAL_POINTS_BEFORE.map((p, i) => [p, i]));
-const LAYER = new Map<string, number>(LAYER_POINTS.map((p, i) => [p, i]));
+// qkv (a derived point: q|k|v per token) sorts right after v
+const LAYER = new Map<string, number>([...LAYER_POINTS.slice(0, 4), "qkv", ...LAYER_POINTS.slice(4)].map((p, i) => [p, i]));
 const AFTER = new Map<string, number>(GLOBAL_POINTS_AFTER.map((p, i) => [p, i]));
 
 /** Sort key for a point: [step, section, layer, index in section]. */
@@ -67,8 +68,13 @@ export function sampleMismatch(a: TracePoint, b: TracePoint): string | null {
   if (a.tokens !== b.tokens || a.firstPos !== b.firstPos) {
     return `positions differ: A covers ${a.tokens} token(s) from ${a.firstPos}, B ${b.tokens} from ${b.firstPos}`;
   }
-  if (a.all.count !== b.all.count || a.last.count !== b.last.count) {
-    return `element counts differ: all ${a.all.count} vs ${b.all.count}, last token ${a.last.count} vs ${b.last.count}`;
+  // only like is compared with like: all tokens with all tokens, the last token with the last token
+  const sample = (p: TracePoint) => (p.all ? `all ${p.tokens} token(s) (${p.all.count} elements)` : `the last token only (${p.last!.count} elements)`);
+  if (!(a.all && b.all) && !(a.last && b.last)) {
+    return `different samples: A summarizes ${sample(a)}, B ${sample(b)}: no sample is recorded on both sides`;
+  }
+  if ((a.all && b.all && a.all.count !== b.all.count) || (a.last && b.last && a.last.count !== b.last.count)) {
+    return `element counts differ: all ${a.all?.count ?? "-"} vs ${b.all?.count ?? "-"}, last token ${a.last?.count ?? "-"} vs ${b.last?.count ?? "-"}`;
   }
   if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
     return `shapes differ: A [${a.shape.join(", ")}] vs B [${b.shape.join(", ")}] (same count, different element order)`;

@@ -69,7 +69,7 @@ function tensorsOf(pair: AlignedPair, a: CompareSide, b: CompareSide, diff: Diff
   if (!diff || !pair.a?.tensor || !pair.b?.tensor || !a.tensor || !b.tensor) return null;
   const ta = a.tensor(pair.a);
   const tb = b.tensor(pair.b);
-  if (!ta || !tb || ta.length !== tb.length || ta.length !== pair.b.all.count) return null;
+  if (!ta || !tb || ta.length !== tb.length || ta.length !== pair.b.shape.reduce((x, y) => x * y, 1)) return null;
   return { ta, tb };
 }
 
@@ -171,24 +171,27 @@ function comparePair(pair: AlignedPair, ctx: Ctx): PointResult {
       modulo = "compared modulo the NORM/NEOX row order within heads (the two RoPE layouts)";
     }
   }
-  let all: SampleMetrics;
-  let last: SampleMetrics;
+  let all: SampleMetrics | null;
+  let last: SampleMetrics | null;
   let perToken: number[] | undefined;
-  if (tt && ctx.diff) {
-    all = tensorMetrics(tt.ta, tt.tb, ctx.diff, pair.a.all, pair.b.all);
-    last = tensorMetrics(lastTokenSlice(tt.ta, pair.a.point, pair.a.shape, pair.a.tokens), lastTokenSlice(tt.tb, pair.b.point, pair.b.shape, pair.b.tokens), ctx.diff, pair.a.last, pair.b.last);
+  const { all: aAll, last: aLast } = pair.a, { all: bAll, last: bLast } = pair.b;
+  if (tt && ctx.diff && aAll && bAll && aLast && bLast) {
+    all = tensorMetrics(tt.ta, tt.tb, ctx.diff, aAll, bAll);
+    last = tensorMetrics(lastTokenSlice(tt.ta, pair.a.point, pair.a.shape, pair.a.tokens), lastTokenSlice(tt.tb, pair.b.point, pair.b.shape, pair.b.tokens), ctx.diff, aLast, bLast);
     if (p.point !== "kq_softmax" && p.tokens > 1) perToken = perRowNmse(tt.ta, tt.tb, p.tokens, ctx.diff);
   } else {
-    all = summaryMetrics(pair.a.all, pair.b.all);
-    last = summaryMetrics(pair.a.last, pair.b.last);
+    // only the samples both sides recorded (an imported trace may hold one of them)
+    all = aAll && bAll ? summaryMetrics(aAll, bAll) : null;
+    last = aLast && bLast ? summaryMetrics(aLast, bLast) : null;
   }
   const status = statusOf([all, last], threshold, bandNmse);
   const note = [noteOf(status, all, last, ctx), modulo].filter(Boolean).join("; ") || undefined;
   return { ...base, status, all, last, note, perToken };
 }
 
-function noteOf(status: PointStatus, all: SampleMetrics, last: SampleMetrics, ctx: Ctx): string | undefined {
-  if (status === "nonfinite") return `NaN/Inf: A ${all.nonfiniteA}, B ${all.nonfiniteB} element(s)`;
+function noteOf(status: PointStatus, all: SampleMetrics | null, last: SampleMetrics | null, ctx: Ctx): string | undefined {
+  const m = (all ?? last)!;
+  if (status === "nonfinite") return `NaN/Inf: A ${m.nonfiniteA}, B ${m.nonfiniteB} element(s)`;
   if (status === "summary-agree") return "summaries agree (NMSE lower bound within the gate); not verified: no full tensors";
   const w = worstNmse(all, last);
   if (status === "diverged" && ctx.explicit && ctx.band && w !== null && w <= ctx.band.nmse)

@@ -12,7 +12,8 @@ import type { Engine } from "../model/engine.js";
 import { MATMUL_ROLES } from "../formats/roles.js";
 import { diffMetrics } from "../bindings/kernels.js";
 import type { Numerics } from "../bindings/kernels.js";
-import { readTrace, readTraceTensors } from "../trace/io.js";
+import { IMPORTERS, importerFor, readAnyTrace } from "../importers/index.js";
+import { deriveQkv } from "./derive.js";
 import type { F32Tensor } from "../trace/safetensors.js";
 import { contextOverflow, type Trace, type TracePoint } from "../trace/types.js";
 import { InputError, RosettaError } from "../util/errors.js";
@@ -111,12 +112,14 @@ export function dominantType(m: LoadedModel): string {
 /** Loads each distinct model file once (its layout table is logged once), whichever sides name it. */
 async function resolve(spec: SideSpec, label: string, cache: Map<string, Promise<LoadedModel>>): Promise<Resolved> {
   const kind = await sniffFile(spec.path);
-  if (kind === "trace") {
+  // a trace: rosetta's own, or another engine's dump an importer reads (src/importers)
+  const foreign = kind === "unknown" || kind === "trace" ? importerFor(spec.path) : null;
+  if (kind === "trace" || foreign) {
     if (spec.engine) throw new InputError(`--engine-${label.toLowerCase()}: ${spec.path} is a saved trace, not a model to run`);
-    const trace = readTrace(spec.path);
-    return { spec, kind, trace, tensors: readTraceTensors(spec.path, trace) };
+    const { trace, tensors } = readAnyTrace(spec.path);
+    return { spec, kind: "trace", trace, tensors };
   }
-  if (kind === "unknown") throw new InputError(`${spec.path}: not a model (GGUF, APR) or a rosetta trace (JSON)`);
+  if (kind === "unknown") throw new InputError(`${spec.path}: not a model (GGUF, APR), a rosetta trace (JSON) or a dump rosetta imports (${IMPORTERS.map((i) => i.format).join(", ")})`);
   const key = realpathSync(spec.path);
   if (!cache.has(key)) cache.set(key, loadModel(spec.path));
   return { spec, kind: "model", model: await cache.get(key)!, tensors: new Map() };
@@ -380,6 +383,11 @@ async function compareResolved(o: RunCompareOptions, a: Resolved, b: Resolved, t
       x.trace!.input = { ...y.trace.input };
       weights!.findings.find((f) => f.fatal)!.evidence.push(`${x === a ? "A" : "B"} could not run: ${String(failed)}`);
     }
+  }
+  // points another engine records that this side can derive from its full tensors (aprender's qkv)
+  for (const [x, y] of [[a, b], [b, a]] as const) {
+    const n = deriveQkv(x.trace!, x.tensors, y.trace!);
+    if (n) log.info({ points: n }, "derived q|k|v per token from the full tensors, to compare with the other side's qkv");
   }
   const t = performance.now();
   log.info({ points: a.trace!.points.length }, "comparing");

@@ -117,14 +117,17 @@ function checkPoint(file: string, i: number, p: unknown, input: { tokens: number
   if (o.firstPos + o.tokens > input.tokens.length + input.generated.length)
     fail(file, `${where} covers positions [${o.firstPos}, ${o.firstPos + o.tokens}) beyond the ${input.tokens.length + input.generated.length} input tokens`);
   if (!Array.isArray(o.shape) || o.shape.length === 0 || !o.shape.every((d) => isInt(d) && d >= 1)) fail(file, `${where}.shape must be a non-empty array of positive integers`);
-  const all = checkSummary(file, `${where}.all`, o.all);
-  const last = checkSummary(file, `${where}.last`, o.last);
+  // an imported trace may record one of the two samples only (an engine that summarized the last token)
+  if (o.all === null && o.last === null) fail(file, `${where}: neither the all-token nor the last-token summary is recorded`);
+  const all = o.all === null ? null : checkSummary(file, `${where}.all`, o.all);
+  const last = o.last === null ? null : checkSummary(file, `${where}.last`, o.last);
   const shape = o.shape as number[];
   const n = shape.reduce((a, d) => a * d, 1);
   const tokDim = o.point === "kq_softmax" ? shape[1] : shape[0];
-  if (n !== all.count || tokDim !== o.tokens || last.count * o.tokens !== all.count)
-    fail(file, `${where}: shape [${shape.join(", ")}], tokens ${o.tokens} and counts (all ${all.count}, last ${last.count}) disagree`);
-  if (last.nan > all.nan || last.inf > all.inf || last.zeros > all.zeros) fail(file, `${where}: the last token has more nan/inf/zeros than all tokens`);
+  if (tokDim !== o.tokens || (all && n !== all.count) || (last && last.count * o.tokens !== n))
+    fail(file, `${where}: shape [${shape.join(", ")}] (${n} elements), tokens ${o.tokens} and counts (all ${all?.count ?? "-"}, last ${last?.count ?? "-"}) disagree`);
+  if (all && last && (last.nan > all.nan || last.inf > all.inf || last.zeros > all.zeros)) fail(file, `${where}: the last token has more nan/inf/zeros than all tokens`);
+  if (o.tensor !== undefined && (all === null || last === null)) fail(file, `${where}: a point with a full tensor must record both summaries`);
   if (o.tensor !== undefined && typeof o.tensor !== "string") fail(file, `${where}.tensor must be a string`);
   if (o.source !== undefined && !isObj(o.source)) fail(file, `${where}.source must be an object`);
   return o as unknown as TracePoint;
@@ -238,7 +241,7 @@ export function readTraceTensors(file: string, trace: Trace): Map<string, F32Ten
     if (!t) throw new InputError(`${st}: tensor ${p.tensor} (point ${p.key}) is missing`);
     if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i]))
       throw new InputError(`${st}: tensor ${p.tensor} has shape [${t.shape.join(", ")}], point ${p.key} of step ${p.step} says [${p.shape.join(", ")}]`);
-    const why = summaryDisagrees(t.data, p.all) ?? summaryDisagrees(lastTokenSlice(t.data, p.point, p.shape, p.tokens), p.last);
+    const why = (p.all && summaryDisagrees(t.data, p.all)) ?? (p.last && summaryDisagrees(lastTokenSlice(t.data, p.point, p.shape, p.tokens), p.last));
     if (why) throw new InputError(`${st}: tensor ${p.tensor} contradicts the summary of point ${p.key} of step ${p.step} (${why})`);
   }
   const lt = trace.logits?.tensor;

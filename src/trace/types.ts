@@ -31,9 +31,17 @@ export const LAYER_POINTS = [
 ] as const;
 export const GLOBAL_POINTS_AFTER = ["result_norm", "logits"] as const;
 
+/**
+ * Points other engines record that rosetta derives from its own full tensors when the other side has
+ * them (src/pipeline/derive.ts): `qkv` is q|k|v concatenated per token (aprender's traced forward).
+ * In forward order `qkv` sits right after `v`.
+ */
+export const DERIVED_POINTS = ["qkv"] as const;
+export type DerivedPoint = (typeof DERIVED_POINTS)[number];
+
 export type LayerPoint = (typeof LAYER_POINTS)[number];
 export type GlobalPoint = (typeof GLOBAL_POINTS_BEFORE)[number] | (typeof GLOBAL_POINTS_AFTER)[number];
-export type PointKind = LayerPoint | GlobalPoint;
+export type PointKind = LayerPoint | GlobalPoint | DerivedPoint;
 
 /** `embd`, `blk.3.q_rope`, `logits`. */
 export function pointKey(point: PointKind, layer: number | null): string {
@@ -66,10 +74,11 @@ export interface TracePoint {
   /** Positions covered by this step: [first, first + tokens). */
   firstPos: number;
   tokens: number;
-  /** Summary over every element of this step (all tokens). */
-  all: Summary;
-  /** Summary over the last token's elements only. */
-  last: Summary;
+  /** Summary over every element of this step (all tokens); null when the engine did not record it
+   *  (an imported trace whose engine summarized the last token only). */
+  all: Summary | null;
+  /** Summary over the last token's elements only; null when not recorded (an imported trace). */
+  last: Summary | null;
   /** Name of the full tensor in the trace's safetensors file, when captured. */
   tensor?: string;
   /** Engine-specific provenance, e.g. the llama.cpp node `{name, occurrence, op}`. */
@@ -116,6 +125,9 @@ export interface Trace {
   };
   points: TracePoint[];
   logits?: TraceLogits;
+  /** Set when the trace was imported from another engine's dump (src/importers): what, from where, and
+   *  what could not be carried over (statistics, samples, points). */
+  imported?: { format: string; from: string; notes: string[] };
   /** Safetensors file (relative to the trace JSON) holding full tensors, if any. */
   tensors?: string;
   createdAt?: string;

@@ -13,6 +13,7 @@ import { parityCommand } from "./ParityCommand.js";
 import { tokenizeCommand } from "./TokenizeCommand.js";
 import { traceCommand } from "./TraceCommand.js";
 import { bisectCommand } from "./BisectCommand.js";
+import { importCommand } from "./ImportCommand.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [convertCommand, inspectCommand, traceCommand, tokenizeCommand, parityCommand, diffWeightsCommand, demoCommand, bisectCommand, compareCommand];
+export const commands: CommandModule<any, any>[] = [convertCommand, inspectCommand, traceCommand, tokenizeCommand, parityCommand, diffWeightsCommand, demoCommand, bisectCommand, importCommand, compareCommand];

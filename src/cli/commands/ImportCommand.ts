@@ -1,0 +1,43 @@
+/**
+ * `rosetta import FILE --out BASE [--format NAME]`: another engine's dump (src/importers: aprender's
+ * `apr trace --json --payload`) as a rosetta trace on disk. `rosetta A B` reads such dumps directly; this
+ * saves the converted trace (to inspect it, or to compare it later without the importer).
+ */
+import type { CommandModule } from "yargs";
+
+import { IMPORTERS, importerFor, readAnyTrace } from "../../importers/index.js";
+import { traceBase, writeTrace } from "../../trace/io.js";
+import { InputError } from "../../util/errors.js";
+import { checkWritable } from "../output.js";
+
+export interface ImportArgs {
+  file: string;
+  out: string;
+  format?: string;
+  quiet?: boolean;
+}
+
+export function importHandler(a: ImportArgs): string {
+  const imp = importerFor(a.file, a.format);
+  if (!imp) throw new InputError(`${a.file}: already a rosetta trace, or not a dump rosetta imports (formats: ${IMPORTERS.map((i) => `${i.format}: ${i.describe}`).join("; ")})`);
+  checkWritable(traceBase(a.out) + ".json", "--out");
+  const { trace, tensors } = readAnyTrace(a.file, imp.format);
+  return writeTrace(a.out, trace, tensors.size ? tensors : undefined);
+}
+
+export const importCommand: CommandModule<object, ImportArgs> = {
+  command: "import <file>",
+  describe: "Convert another engine's dump (aprender trace JSON) into a rosetta trace",
+  builder: (y) =>
+    y
+      .positional("file", { type: "string", demandOption: true, description: "The dump to import" })
+      .option("out", { type: "string", demandOption: true, description: "Output base: writes <out>.json (+ <out>.safetensors when the dump holds full tensors)" })
+      .option("format", { type: "string", choices: IMPORTERS.map((i) => i.format), description: "The dump's format (default: recognized from its first bytes)" })
+      .example("rosetta import apr-trace.json --out apr", "apr.json: aprender's summaries as a rosetta trace (which sample each covers, from the counts)")
+      .example("rosetta apr-trace.json model.gguf --tokens 1,2,3", "or compare the dump directly")
+      .epilogue("Exit codes: 0 ok, 2 bad input or usage (one line naming the problem), 3 internal error. docs/foreign-traces.md."),
+  handler: (a) => {
+    const file = importHandler(a);
+    if (!a.quiet) process.stderr.write(`rosetta: wrote ${file}\n`);
+  },
+};

@@ -1,0 +1,50 @@
+/**
+ * Foreign traces: the importers rosetta knows, and one reader for any trace file, rosetta's own or
+ * another engine's (docs/foreign-traces.md).
+ */
+import { closeSync, openSync, readSync } from "node:fs";
+
+import { readTrace, readTraceTensors } from "../trace/io.js";
+import { InputError } from "../util/errors.js";
+import { aprenderImporter } from "./aprender.js";
+import type { Imported, Importer } from "./types.js";
+
+export type { Imported, Importer };
+
+export const IMPORTERS: readonly Importer[] = [aprenderImporter];
+
+function head(file: string, n = 4096): string {
+  let fd: number;
+  try {
+    fd = openSync(file, "r");
+  } catch (e) {
+    throw new InputError(`${file}: cannot open file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  try {
+    const buf = Buffer.alloc(n);
+    const got = readSync(fd, buf, 0, n, 0);
+    return buf.subarray(0, got).toString("utf8");
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The importer for a foreign dump (by name, or by sniffing its first bytes), or null for a rosetta trace. */
+export function importerFor(file: string, format?: string): Importer | null {
+  if (format) {
+    const i = IMPORTERS.find((x) => x.format === format);
+    if (!i) throw new InputError(`--format ${format}: not a format rosetta imports (known: ${IMPORTERS.map((x) => x.format).join(", ")})`);
+    return i;
+  }
+  const h = head(file);
+  if (/"format"\s*:\s*"rosetta-trace"/.test(h)) return null;
+  return IMPORTERS.find((x) => x.sniff(h)) ?? null;
+}
+
+/** Any trace file: rosetta's own format (with its safetensors beside it), or a dump an importer reads. */
+export function readAnyTrace(file: string, format?: string): Imported {
+  const imp = importerFor(file, format);
+  if (imp) return imp.read(file);
+  const trace = readTrace(file);
+  return { trace, tensors: readTraceTensors(file, trace) };
+}
