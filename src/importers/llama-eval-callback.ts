@@ -233,9 +233,14 @@ export function parseEvalCallbackDump(text: string, file: string): EvalCallbackP
   }
 }
 
-/** Parse a dump, nodes only (warnings discarded). See parseEvalCallbackDump. */
-export function parseEvalCallback(text: string, file: string): EvalCallbackNode[] {
-  return parseEvalCallbackDump(text, file).nodes;
+/**
+ * Parse a dump into its nodes (see parseEvalCallbackDump). A dropped incomplete trailing node is reported
+ * by pushing a line onto `warnings` when given.
+ */
+export function parseEvalCallback(text: string, file: string, warnings?: string[]): EvalCallbackNode[] {
+  const r = parseEvalCallbackDump(text, file);
+  warnings?.push(...r.warnings);
+  return r.nodes;
 }
 
 function clip(s: string): string {

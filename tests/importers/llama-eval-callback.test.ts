@@ -428,5 +428,8 @@ describe("parseEvalCallback: fuzz (truncation, reordered lines, corrupted number
     m.splice(full.nodes[2].line - 1, 0, "llama_perf_context_print: load time = 1.00 ms");
     expect(outcome(m.join("\n")).error).toMatch(/^f\.txt:\d+: .*expected a node header/);
     expect(parseEvalCallbackDump("", "e.txt")).toEqual({ nodes: [], warnings: [] });
+    const w: string[] = [];
+    expect(parseEvalCallback(source.slice(0, source.length - 5), "t.txt", w).length).toBe(full.nodes.length - 1);
+    expect(w).toEqual([expect.stringMatching(/^t\.txt:\d+: the output ends inside node "[^"]+": dropped \(lost tail\)$/)]);
   });
 });
