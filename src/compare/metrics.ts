@@ -17,16 +17,22 @@ export type NativeDiff = NativeDiffMetrics;
 
 export type DiffFn = (ref: Float32Array, other: Float32Array) => NativeDiff;
 
+/** Whether both summaries measured this field (an imported one may list the fields it knows). */
+function both(a: Summary, b: Summary, f: keyof Omit<Summary, "known">): boolean {
+  return (!a.known || a.known.includes(f)) && (!b.known || b.known.includes(f));
+}
+
 function nonfinite(s: Summary): number {
-  return s.nan + s.inf;
+  const k = (f: "nan" | "inf") => (!s.known || s.known.includes(f) ? s[f] : 0);
+  return k("nan") + k("inf");
 }
 
 function deltas(a: Summary, b: Summary) {
   return {
-    meanDelta: a.mean - b.mean,
-    stdDelta: a.std - b.std,
-    l2Rel: b.l2 > 0 ? (a.l2 - b.l2) / b.l2 : a.l2 === 0 ? 0 : Infinity,
-    absmaxDelta: a.absmax - b.absmax,
+    meanDelta: both(a, b, "mean") ? a.mean - b.mean : NaN,
+    stdDelta: both(a, b, "std") ? a.std - b.std : NaN,
+    l2Rel: !both(a, b, "l2") ? NaN : b.l2 > 0 ? (a.l2 - b.l2) / b.l2 : a.l2 === 0 ? 0 : Infinity,
+    absmaxDelta: both(a, b, "absmax") ? a.absmax - b.absmax : NaN,
   };
 }
 
@@ -40,20 +46,28 @@ export function sqnrOf(nmse: number): number {
   return nmse === 0 ? Infinity : -10 * Math.log10(nmse);
 }
 
-/** Metrics from two summaries of the same sample (the caller checked the counts match). */
+/**
+ * Metrics from two summaries of the same sample (the caller checked the counts match). Only fields both
+ * sides measured enter a bound (a partial imported summary: docs/foreign-traces.md); the reference energy
+ * is B's l2, else A's when only A measured it (then the bound is approximate), else the NMSE bound is 0.
+ */
 export function summaryMetrics(a: Summary, b: Summary): SampleMetrics {
   const base = { basis: "summary" as const, count: b.count, nonfiniteA: nonfinite(a), nonfiniteB: nonfinite(b), ...deltas(a, b) };
   if (base.nonfiniteA > 0 || base.nonfiniteB > 0) {
     return { ...base, maxAbs: null, meanAbs: null, nmse: null, sqnrDb: null, cosine: null };
   }
   const n = b.count;
-  const dm = a.mean - b.mean;
-  const ds = a.std - b.std;
+  const dm = both(a, b, "mean") ? a.mean - b.mean : 0;
+  const ds = both(a, b, "std") ? a.std - b.std : 0;
   const errSq = n * (ds * ds + dm * dm);
-  const nmse = nmseOf(errSq, b.l2 * b.l2);
+  const l2 = !b.known || b.known.includes("l2") ? b.l2 : !a.known || a.known.includes("l2") ? a.l2 : null;
+  const nmse = l2 === null ? 0 : nmseOf(errSq, l2 * l2);
   const rms = Math.sqrt(ds * ds + dm * dm);
-  const maxAbs = Math.max(Math.abs(a.max - b.max), Math.abs(a.min - b.min), Math.abs(a.absmax - b.absmax), rms);
-  return { ...base, maxAbs, meanAbs: Math.abs(dm), nmse, sqnrDb: sqnrOf(nmse), cosine: null };
+  const pairs: number[] = [rms];
+  if (both(a, b, "max")) pairs.push(Math.abs(a.max - b.max));
+  if (both(a, b, "min")) pairs.push(Math.abs(a.min - b.min));
+  if (both(a, b, "absmax")) pairs.push(Math.abs(a.absmax - b.absmax));
+  return { ...base, maxAbs: Math.max(...pairs), meanAbs: Math.abs(dm), nmse, sqnrDb: sqnrOf(nmse), cosine: null };
 }
 
 /** Metrics from both full tensors (B is the reference), computed by the native kernel. */

@@ -196,7 +196,9 @@ export function selectBand(q: BandQuery): Band | null {
   if (sameNumerics) return null;
   const exact = q.modeA === "exact" || q.modeB === "exact";
   // ggml mode rounds BF16 activations to BF16 as llama.cpp does; exact mode does not (1e-4, not 1e-6).
-  if (ta === "BF16" && exact) return NUMERICS_BANDS["engine:bf16-exact"];
-  if (FLOAT_TYPES.has(ta)) return NUMERICS_BANDS["engine:float"];
+  // one side's type unknown (a saved or imported trace that does not record it): the other side's decides
+  const t = ta === "UNKNOWN" ? tb : ta;
+  if (t === "BF16" && exact) return NUMERICS_BANDS["engine:bf16-exact"];
+  if (FLOAT_TYPES.has(t)) return NUMERICS_BANDS["engine:float"];
   return exact ? NUMERICS_BANDS["engine:quant-exact"] : NUMERICS_BANDS["engine:quant-ggml"];
 }

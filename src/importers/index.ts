@@ -7,11 +7,12 @@ import { closeSync, openSync, readSync } from "node:fs";
 import { readTrace, readTraceTensors } from "../trace/io.js";
 import { InputError } from "../util/errors.js";
 import { aprenderImporter } from "./aprender.js";
+import { evalCallbackImporter } from "./eval-callback-trace.js";
 import type { Imported, Importer } from "./types.js";
 
 export type { Imported, Importer };
 
-export const IMPORTERS: readonly Importer[] = [aprenderImporter];
+export const IMPORTERS: readonly Importer[] = [aprenderImporter, evalCallbackImporter];
 
 function head(file: string, n = 4096): string {
   let fd: number;

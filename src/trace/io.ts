@@ -68,6 +68,14 @@ const REL = 1e-5;
 function checkSummary(file: string, where: string, s: unknown): Summary {
   if (!isObj(s)) fail(file, `${where} is not an object`);
   const o = s;
+  if (o.known !== undefined) {
+    // a partial summary (an imported dump): the listed fields are measured, the rest are placeholders
+    if (!Array.isArray(o.known) || !o.known.every((k) => (SUMMARY_KEYS as readonly string[]).includes(k as string)) || !o.known.includes("count"))
+      fail(file, `${where}.known must list summary fields, count included`);
+    for (const k of SUMMARY_KEYS) if (typeof o[k] !== "number" || !Number.isFinite(o[k])) fail(file, `${where}.${k} is not a finite number`);
+    if (!isCount(o.count)) fail(file, `${where}.count must be a non-negative integer`);
+    return o as unknown as Summary;
+  }
   for (const k of SUMMARY_KEYS) {
     const v = o[k];
     if (v === null && (k === "min" || k === "max")) o[k] = NaN;
@@ -130,6 +138,13 @@ function checkPoint(file: string, i: number, p: unknown, input: { tokens: number
   if (o.tensor !== undefined && (all === null || last === null)) fail(file, `${where}: a point with a full tensor must record both summaries`);
   if (o.tensor !== undefined && typeof o.tensor !== "string") fail(file, `${where}.tensor must be a string`);
   if (o.source !== undefined && !isObj(o.source)) fail(file, `${where}.source must be an object`);
+  if (o.elements !== undefined) {
+    const e = o.elements as Record<string, unknown>;
+    if (!isObj(e) || !Array.isArray(e.index) || !Array.isArray(e.values) || e.index.length !== e.values.length || typeof e.tolerance !== "number" || !(e.tolerance >= 0))
+      fail(file, `${where}.elements must have index and values of equal length and a tolerance >= 0`);
+    if (!e.index.every((i) => isCount(i) && (i as number) < n)) fail(file, `${where}.elements.index must be element indices below ${n}`);
+    if (!e.values.every((v) => v === null || typeof v === "number")) fail(file, `${where}.elements.values must be numbers`);
+  }
   return o as unknown as TracePoint;
 }
 

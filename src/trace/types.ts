@@ -60,6 +60,9 @@ export interface Summary {
   max: number;
   absmax: number;
   l2: number; // sqrt(sum x^2) over finite elements
+  /** Imported traces: the fields this summary really measured (absent: every field). The others hold 0
+   *  and are never compared (e.g. a llama.cpp eval-callback dump prints a sum: count and mean only). */
+  known?: (keyof Omit<Summary, "known">)[];
 }
 
 export interface TracePoint {
@@ -83,6 +86,9 @@ export interface TracePoint {
   tensor?: string;
   /** Engine-specific provenance, e.g. the llama.cpp node `{name, occurrence, op}`. */
   source?: Record<string, unknown>;
+  /** Imported traces: some elements as the other engine printed them (flat row-major indices into
+   *  `shape`), and the absolute precision of the printing. Compared with the other side's full tensor. */
+  elements?: { index: number[]; values: number[]; tolerance: number };
 }
 
 export interface TraceLogits {
