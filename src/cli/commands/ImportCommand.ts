@@ -9,11 +9,13 @@ import { IMPORTERS, importerFor, readAnyTrace } from "../../importers/index.js";
 import { traceBase, writeTrace } from "../../trace/io.js";
 import { InputError } from "../../util/errors.js";
 import { checkWritable } from "../output.js";
+import { parseTokens } from "./CompareCommand.js";
 
 export interface ImportArgs {
   file: string;
   out: string;
   format?: string;
+  tokens?: string;
   quiet?: boolean;
 }
 
@@ -21,7 +23,7 @@ export function importHandler(a: ImportArgs): string {
   const imp = importerFor(a.file, a.format);
   if (!imp) throw new InputError(`${a.file}: already a rosetta trace, or not a dump rosetta imports (formats: ${IMPORTERS.map((i) => `${i.format}: ${i.describe}`).join("; ")})`);
   checkWritable(traceBase(a.out) + ".json", "--out");
-  const { trace, tensors } = readAnyTrace(a.file, imp.format);
+  const { trace, tensors } = readAnyTrace(a.file, imp.format, { tokens: parseTokens(a.tokens) });
   return writeTrace(a.out, trace, tensors.size ? tensors : undefined);
 }
 
@@ -30,8 +32,9 @@ export const importCommand: CommandModule<object, ImportArgs> = {
   describe: "Convert another engine's dump (aprender trace JSON) into a rosetta trace",
   builder: (y) =>
     y
-      .positional("file", { type: "string", demandOption: true, description: "The dump to import" })
+      .positional("file", { type: "string", demandOption: true, description: "The dump to import (a file, or a directory of APRT stage dumps)" })
       .option("out", { type: "string", demandOption: true, description: "Output base: writes <out>.json (+ <out>.safetensors when the dump holds full tensors)" })
+      .option("tokens", { type: "string", description: "The prompt's token ids (comma-separated), for dumps that do not record them (APRT directories, a transformers debugger SUMMARY)" })
       .option("format", { type: "string", choices: IMPORTERS.map((i) => i.format), description: "The dump's format (default: recognized from its first bytes)" })
       .example("rosetta import apr-trace.json --out apr", "apr.json: aprender's summaries as a rosetta trace (which sample each covers, from the counts)")
       .example("rosetta apr-trace.json model.gguf --tokens 1,2,3", "or compare the dump directly")
