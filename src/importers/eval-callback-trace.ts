@@ -28,10 +28,10 @@ function tokensFor(file: string): number[] {
     if (t) return t;
     throw new InputError(`${f}: no "number of input tokens" list in the log: the token ids of ${file} are unknown`);
   }
-  throw new InputError(`${file}: the input token ids are unknown: put llama-eval-callback's log (stderr) beside it as ${base}.stderr.txt`);
+  throw new InputError(`${file}: the input token ids are unknown: put llama-eval-callback's log (stderr) beside it as ${base}.stderr.txt, or give --tokens to rosetta import`);
 }
 
-export function importEvalCallback(file: string, text: string): Imported {
+export function importEvalCallback(file: string, text: string, tokenIds?: number[]): Imported {
   let parsed;
   try {
     parsed = parseEvalCallbackDump(text, file);
@@ -39,7 +39,7 @@ export function importEvalCallback(file: string, text: string): Imported {
     if (e instanceof EvalCallbackParseError) throw new InputError(e.message);
     throw e;
   }
-  const tokens = tokensFor(file);
+  const tokens = tokenIds ?? tokensFor(file);
   const T = tokens.length;
   const mapped = mapEvalCallbackNodes(parsed.nodes);
   const nLayer = 1 + Math.max(-1, ...mapped.map((m) => m.layer ?? -1));
@@ -88,9 +88,9 @@ export const evalCallbackImporter: Importer = {
   format: "llama-eval-callback",
   describe: "llama.cpp's llama-eval-callback output (node sums and printed values; the token ids from its log beside it)",
   sniff: (head) => /common_debug_cb_eval:|ggml_debug:/.test(head),
-  read: (file) => {
+  read: (file, o) => {
     const size = statSync(file).size;
     if (size > MAX_BYTES) throw new InputError(`${file}: ${size} bytes is larger than rosetta reads as an eval-callback dump (${MAX_BYTES})`);
-    return importEvalCallback(file, readFileSync(file, "utf8"));
+    return importEvalCallback(file, readFileSync(file, "utf8"), o?.tokens);
   },
 };

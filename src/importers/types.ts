@@ -13,11 +13,19 @@ export interface Imported {
   tensors: Map<string, F32Tensor>;
 }
 
+/** What a dump may not say itself (a directory of stage dumps does not record the prompt). */
+export interface ImportOptions {
+  /** The prompt token ids (`--tokens`), where the dump does not record them. */
+  tokens?: number[];
+}
+
 export interface Importer {
   /** The format's name, as `trace.imported.format` and `rosetta import --format` spell it. */
   format: string;
   describe: string;
   /** Whether the file's first bytes (as text) look like this format. */
   sniff(head: string): boolean;
-  read(file: string): Imported;
+  /** Whether a directory holds this format's dumps (importers that read a directory of files). */
+  sniffDir?(dir: string): boolean;
+  read(file: string, options?: ImportOptions): Imported;
 }

@@ -1,0 +1,259 @@
+/**
+ * transformers' model-addition debugger (`transformers.model_debugging_utils.model_addition_debugger_context`)
+ * as a rosetta trace, summaries only. It writes `<Class>_debug_tree_SUMMARY.json` and
+ * `<Class>_debug_tree_FULL_TENSORS.json`, one call tree of the forward:
+ *
+ *   node = {module_path: "LlamaForCausalLM.model.layers.0.self_attn.q_proj", inputs?: IO, outputs?: IO,
+ *           children?: [node...]}                       (the root's module_path is the class name)
+ *   IO   = {args?: [T...], kwargs?: {name: T}} for inputs; a T (or a list / dict of them) for outputs
+ *   T    = {shape: "torch.Size([1, 7, 64])", dtype: "torch.float32", value?: [...] | "./x.safetensors",
+ *           mean: "tensor(1.2345e-02)", std: "tensor(...)", min: "tensor(...)", max: "tensor(...)"}
+ *
+ * Only leaf modules keep `outputs`; every module keeps `inputs`. The statistics are torch reprs (4
+ * significant decimals in sci mode, maybe `, device=...` / `, dtype=...`) over the whole tensor (all
+ * tokens); `std` is torch's sample std (/(n-1)), converted to population. absmax and l2 are derived;
+ * NaN/Inf/zero counts are not recorded: assumed 0 (noted; a NaN statistic marks the point non-finite).
+ * By default the debugger prunes the intermediate decoder layers (first and last kept): the layers
+ * present are imported.
+ *
+ * Llama module paths -> points: model.embed_tokens -> embd; model.layers.N.input_layernorm -> attn_norm;
+ * self_attn.q_proj/k_proj/v_proj -> q/k/v; self_attn.o_proj -> attn (its input) and attn_out;
+ * post_attention_layernorm -> ffn_inp (its input) and ffn_norm; mlp.gate_proj/up_proj -> ffn_gate/ffn_up;
+ * mlp.down_proj -> ffn_act (its input) and ffn_out; model.layers.N -> l_out (its output where recorded,
+ * else the input of model.layers.N+1 or of model.norm); model.norm -> result_norm; lm_head -> logits (all
+ * positions, or the last one: from the shape). mlp.act_fn (silu(gate) alone) and rotary_emb: no point.
+ * The prompt tokens: `input_ids` of the root's inputs when FULL_TENSORS.json kept their repr, else the
+ * importer's options (`--tokens`).
+ */
+import { readFileSync, statSync } from "node:fs";
+
+import { DERIVED_POINTS, GLOBAL_POINTS_AFTER, GLOBAL_POINTS_BEFORE, LAYER_POINTS, TRACE_FORMAT, TRACE_FORMAT_VERSION, type PointKind, type Summary, type Trace, type TracePoint } from "../trace/types.js";
+import { InputError } from "../util/errors.js";
+import type { Imported, Importer, ImportOptions } from "./types.js";
+
+const MAX_BYTES = 512 << 20;
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+
+interface Node {
+  module_path: string;
+  inputs?: unknown;
+  outputs?: unknown;
+  children?: Node[];
+}
+
+/** A 0-d tensor repr ("tensor(1.2345e-02)", "tensor(nan, device='cuda:0')") or a plain number. */
+export function parseTorchScalar(v: unknown): number | null {
+  if (typeof v === "number") return v;
+  if (typeof v !== "string") return null;
+  const m = /^\s*tensor\(\s*(-?(?:inf|nan|[0-9.]+(?:e[-+]?\d+)?))\s*[,)]/i.exec(v);
+  if (!m) return null;
+  const s = m[1].toLowerCase();
+  return s === "nan" ? NaN : s === "inf" ? Infinity : s === "-inf" ? -Infinity : Number(s);
+}
+
+/** "torch.Size([1, 7, 64])" -> [1, 7, 64]. */
+export function parseTorchShape(v: unknown): number[] | null {
+  if (typeof v !== "string") return null;
+  const m = /^\s*torch\.Size\(\[([0-9,\s]*)\]\)\s*$/.exec(v);
+  if (!m) return null;
+  return m[1].split(",").map((x) => x.trim()).filter(Boolean).map(Number);
+}
+
+class Reader {
+  readonly notes: string[] = [];
+  constructor(readonly file: string) {}
+  fail(msg: string): never {
+    throw new InputError(`${this.file}: transformers debugger JSON: ${msg}`);
+  }
+
+  /** A serialized tensor: its shape (batch dimension dropped: batch 1 only) and its summary. */
+  tensor(where: string, t: unknown): { shape: number[]; s: Summary } {
+    if (!isObj(t)) this.fail(`${where} is not a serialized tensor`);
+    const shape = parseTorchShape(t.shape);
+    if (!shape || shape.length < 2) this.fail(`${where}.shape ${JSON.stringify(t.shape)} is not a torch.Size of a [batch, tokens, ...] tensor`);
+    if (shape[0] !== 1) this.fail(`${where}: batch ${shape[0]}: only one sequence (batch 1) can be compared`);
+    const count = shape.slice(1).reduce((x, y) => x * y, 1);
+    const num = (k: string) => {
+      if (t[k] === undefined) this.fail(`${where}.${k} is missing (dtype ${JSON.stringify(t.dtype)}: only float tensors carry statistics)`);
+      const v = parseTorchScalar(t[k]);
+      if (v === null) this.fail(`${where}.${k} ${JSON.stringify(t[k])} is not a torch scalar repr`);
+      return v;
+    };
+    const mean = num("mean"), sstd = num("std"), min = num("min"), max = num("max");
+    const nonfinite = [mean, sstd, min, max].some((x) => !Number.isFinite(x));
+    if (!nonfinite) {
+      if (sstd < 0) this.fail(`${where}.std is negative`);
+      if (min > max) this.fail(`${where}: min ${min} > max ${max}`);
+      if (mean < min - 1e-3 * Math.abs(min) - 1e-30 || mean > max + 1e-3 * Math.abs(max) + 1e-30) this.fail(`${where}: mean ${mean} outside [min ${min}, max ${max}]`);
+    }
+    // torch's std is the sample one (/(n-1)); rosetta's the population one
+    const std = nonfinite ? NaN : count > 1 ? sstd * Math.sqrt((count - 1) / count) : 0;
+    const absmax = Math.max(Math.abs(min), Math.abs(max));
+    const s: Summary = { count, nan: nonfinite ? 1 : 0, inf: 0, zeros: 0, mean, std, min, max, absmax, l2: Math.sqrt(count * (std * std + mean * mean)) };
+    return { shape: shape.slice(1), s };
+  }
+}
+
+/** The hidden-state argument of a module's inputs: args[0], else kwargs.hidden_states / input. */
+function firstInput(io: unknown): unknown {
+  if (!isObj(io)) return undefined;
+  if (Array.isArray(io.args) && io.args.length > 0) return io.args[0];
+  if (isObj(io.kwargs)) return io.kwargs.hidden_states ?? io.kwargs.input ?? io.kwargs.x;
+  return undefined;
+}
+
+/** Token ids from the repr lines FULL_TENSORS.json keeps in `value` ("tensor([[ 1, 17, 42]])"). */
+function idsFromRepr(v: unknown): number[] | null {
+  if (!isObj(v) || !Array.isArray(v.value)) return null;
+  const text = v.value.join(" ");
+  if (text.includes("...")) return null; // torch summarized a long prompt
+  const m = /tensor\(\[\[([\s\S]*?)\]\]/.exec(text);
+  if (!m) return null;
+  const ids = m[1].split(",").map((x) => x.trim()).filter(Boolean).map(Number);
+  return ids.length && ids.every((x) => Number.isSafeInteger(x) && x >= 0) ? ids : null;
+}
+
+/** Per-layer module suffix -> [point from the output, point from the first input]. */
+const LAYER_MODULES: Record<string, [PointKind | null, PointKind | null]> = {
+  input_layernorm: ["attn_norm", null],
+  "self_attn.q_proj": ["q", null],
+  "self_attn.k_proj": ["k", null],
+  "self_attn.v_proj": ["v", null],
+  "self_attn.o_proj": ["attn_out", "attn"],
+  post_attention_layernorm: ["ffn_norm", "ffn_inp"],
+  "mlp.gate_proj": ["ffn_gate", null],
+  "mlp.up_proj": ["ffn_up", null],
+  "mlp.down_proj": ["ffn_out", "ffn_act"],
+};
+
+export function importTransformersDebug(file: string, text: string, options: ImportOptions = {}): Imported {
+  const r: Reader = new Reader(file);
+  let root: unknown;
+  try {
+    root = JSON.parse(text);
+  } catch (e) {
+    r.fail(`not JSON (${(e as Error).message})`);
+  }
+  if (!isObj(root) || typeof root.module_path !== "string") r.fail("the top level is not a debugger call-tree node (no module_path)");
+  const cls = root.module_path.replace(/ \(top-level\)$/, "");
+  const nodes: Node[] = [];
+  const walk = (n: unknown, where: string) => {
+    if (!isObj(n) || typeof n.module_path !== "string") r.fail(`${where} is not a call-tree node (no module_path)`);
+    nodes.push(n as unknown as Node);
+    if (n.children !== undefined) {
+      if (!Array.isArray(n.children)) r.fail(`${n.module_path}.children is not an array`);
+      n.children.forEach((c: unknown, i: number) => walk(c, `${n.module_path}.children[${i}]`));
+    }
+  };
+  walk(root, "the root");
+  const rel = (p: string) => (p.startsWith(cls + ".") ? p.slice(cls.length + 1) : p);
+  const byPath = new Map<string, Node>();
+  for (const n of nodes) {
+    const k = rel(n.module_path);
+    if (byPath.has(k)) r.fail(`${n.module_path} appears twice (one forward pass expected)`);
+    byPath.set(k, n);
+  }
+  const found = new Map<string, { point: PointKind; layer: number | null; shape: number[]; s: Summary; module: string; io: "output" | "input" }>();
+  const put = (point: PointKind, layer: number | null, module: string, io: "output" | "input", t: unknown) => {
+    const key = layer === null ? point : `blk.${layer}.${point}`;
+    if (found.has(key)) return;
+    const { shape, s } = r.tensor(`${module} ${io === "output" ? "outputs" : "inputs.args[0]"}`, t);
+    found.set(key, { point, layer, shape, s, module, io });
+  };
+  const out = (n: Node | undefined) => (n && n.outputs !== undefined && n.outputs !== null ? (Array.isArray(n.outputs) ? n.outputs[0] : n.outputs) : undefined);
+  const layerNums = new Set<number>();
+  let silu = false;
+  for (const [k, n] of byPath) {
+    const m = /^(?:model\.)?layers\.(\d+)(?:\.(.+))?$/.exec(k);
+    if (!m) continue;
+    const L = Number(m[1]);
+    layerNums.add(L);
+    if (m[2] === undefined) {
+      const o = out(n);
+      if (o !== undefined) put("l_out", L, n.module_path, "output", o);
+      continue;
+    }
+    if (m[2] === "mlp.act_fn") silu = true;
+    const map = LAYER_MODULES[m[2]];
+    if (!map) continue;
+    const o = out(n);
+    if (map[0] && o !== undefined) put(map[0], L, n.module_path, "output", o);
+    const i = firstInput(n.inputs);
+    if (map[1] && i !== undefined) put(map[1], L, n.module_path, "input", i);
+  }
+  if (layerNums.size === 0) r.fail("no decoder layers (model.layers.N) in the call tree: not a llama-like model's trace");
+  const layers = [...layerNums].sort((a, b) => a - b);
+  // l_out of layer N: the input of layer N+1 (the residual stream entering it), or of the final norm
+  for (const L of layers) {
+    const next = byPath.get(`model.layers.${L + 1}`) ?? byPath.get(`layers.${L + 1}`);
+    const src = next ?? (L === layers[layers.length - 1] ? (byPath.get("model.norm") ?? byPath.get("norm")) : undefined);
+    const i = src && firstInput(src.inputs);
+    if (src && i !== undefined) put("l_out", L, src.module_path, "input", i);
+  }
+  const emb = byPath.get("model.embed_tokens") ?? byPath.get("embed_tokens");
+  if (out(emb) !== undefined) put("embd", null, emb!.module_path, "output", out(emb));
+  const norm = byPath.get("model.norm") ?? byPath.get("norm");
+  if (out(norm) !== undefined) put("result_norm", null, norm!.module_path, "output", out(norm));
+  const head = byPath.get("lm_head");
+  if (out(head) !== undefined) put("logits", null, head!.module_path, "output", out(head));
+
+  // T from the hidden states; every per-token point [T, width]
+  const hid = found.get("embd") ?? found.get(`blk.${layers[0]}.attn_norm`) ?? [...found.values()][0];
+  if (!hid) r.fail("no module outputs with statistics (a SUMMARY of a model with no float tensors?)");
+  const T = hid.shape[0];
+  const lastOnlyLogits = found.get("logits")?.shape[0] === 1 && T > 1;
+  for (const [key, f] of found) {
+    if (f.shape.length !== 2) r.fail(`${key} (${f.module}): shape [1, ${f.shape.join(", ")}] is not [1, tokens, width]`);
+    if (f.shape[0] !== T && !(key === "logits" && lastOnlyLogits)) r.fail(`${key} (${f.module}): ${f.shape[0]} token(s), the embedding ${T}`);
+  }
+  let tokens = options.tokens;
+  const ids = idsFromRepr(isObj(root.inputs) && isObj(root.inputs.kwargs) ? root.inputs.kwargs.input_ids : undefined) ?? idsFromRepr(firstInput(root.inputs));
+  if (!tokens && ids) tokens = ids;
+  if (!tokens) r.fail(`the prompt tokens are not recorded (a SUMMARY keeps no values): give --tokens (${T} ids)`);
+  if (tokens.length !== T) r.fail(`${tokens.length} token id(s) given, the activations cover ${T} token(s)`);
+
+  const order: string[] = [...GLOBAL_POINTS_BEFORE, ...LAYER_POINTS, ...DERIVED_POINTS, ...GLOBAL_POINTS_AFTER];
+  const rows = [...found.values()].sort((a, b) => (a.layer ?? (a.point === "embd" ? -1 : 1e9)) - (b.layer ?? (b.point === "embd" ? -1 : 1e9)) || order.indexOf(a.point) - order.indexOf(b.point));
+  const points: TracePoint[] = rows.map((f) => {
+    const key = f.layer === null ? f.point : `blk.${f.layer}.${f.point}`;
+    const lastOnly = key === "logits" && lastOnlyLogits;
+    return {
+      key, point: f.point, layer: f.layer, step: 0, shape: [T, f.shape[1]], firstPos: 0, tokens: T,
+      all: lastOnly ? null : f.s, last: lastOnly || T === 1 ? f.s : null,
+      source: { importer: "transformers-debug", module: f.module, io: f.io },
+    };
+  });
+  const missing = Array.from({ length: layers[layers.length - 1] + 1 }, (_, i) => i).filter((i) => !layerNums.has(i));
+  if (missing.length) r.notes.push(`layers ${missing.join(", ")} not in the tree (the debugger prunes intermediate layers unless do_prune_layers=False)`);
+  if (silu) r.notes.push("mlp.act_fn (silu(gate) alone) has no rosetta capture point: not compared");
+  r.notes.push(`summaries only (mean, std, min, max over all ${T} token(s)${lastOnlyLogits ? "; logits of the last position" : ""}; torch's sample std converted to population; absmax and l2 derived): NaN/Inf/zero counts are not recorded and assumed 0`);
+  const get = (p: string) => found.get(p)?.shape[1];
+  const L0 = layers[0];
+  const config: Record<string, unknown> = { nLayer: layers[layers.length - 1] + 1 };
+  if (get("embd") !== undefined) config.nEmbd = get("embd");
+  if (get(`blk.${L0}.ffn_gate`) !== undefined) config.nFf = get(`blk.${L0}.ffn_gate`);
+  if (get("logits") !== undefined) config.nVocab = get("logits");
+  const trace: Trace = {
+    format: TRACE_FORMAT,
+    version: TRACE_FORMAT_VERSION,
+    engine: { name: "transformers", settings: { imported: true, debugger: "model_addition_debugger_context" } },
+    model: { path: file, arch: /llama/i.test(cls) ? "llama" : undefined, config },
+    input: { tokens, generated: [] },
+    points,
+    imported: { format: "transformers-debug-json", from: file, notes: r.notes },
+  };
+  return { trace, tensors: new Map() };
+}
+
+export const transformersDebugImporter: Importer = {
+  format: "transformers-debug-json",
+  describe: "transformers' model_addition_debugger_context call tree (<Class>_debug_tree_SUMMARY.json / _FULL_TENSORS.json; summaries only)",
+  sniff: (head) => /^\s*\{/.test(head) && /"module_path"\s*:/.test(head) && !/"rosetta-trace"/.test(head),
+  read: (file, options) => {
+    const size = statSync(file).size;
+    if (size > MAX_BYTES) throw new InputError(`${file}: ${size} bytes is larger than a debugger JSON rosetta reads (${MAX_BYTES})`);
+    return importTransformersDebug(file, readFileSync(file, "utf8"), options);
+  },
+};
