@@ -62,6 +62,7 @@ function sideInfo(label: string, s: CompareSide): SideInfo {
     tokens: t.input.tokens,
     generated: t.input.generated ?? [],
     ...(t.input.forced ? { forced: true } : {}),
+    ...(t.imported ? { imported: { format: t.imported.format, notes: t.imported.notes } } : {}),
   };
 }
 

@@ -137,6 +137,8 @@ export interface SideInfo {
   generated: number[];
   /** The decode steps consumed the other side's tokens (teacher forcing). */
   forced?: boolean;
+  /** The side is another engine's dump, imported (src/importers): its format and what it could not carry. */
+  imported?: { format: string; notes: string[] };
 }
 
 export interface ComparisonResult {

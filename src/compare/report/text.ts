@@ -94,6 +94,11 @@ function header(r: ComparisonResult): string[] {
   const lines = [side(r.a), side(r.b)];
   const same = r.a.tokens.join() === r.b.tokens.join();
   lines.push(same ? `[ROSETTA] Token IDs: [${r.a.tokens.join(", ")}]` : `[ROSETTA] Token IDs: A [${r.a.tokens.join(", ")}]  B [${r.b.tokens.join(", ")}]`);
+  for (const s of [r.a, r.b]) {
+    if (!s.imported) continue;
+    const can = s.imported.format === "aprender-tensors" ? "full tensors of the dumped stages (verified like any trace's)" : `summaries${s.imported.format === "llama-eval-callback" ? " and the printed elements" : ""} only: agreement there is never a full-tensor match`;
+    lines.push(`[ROSETTA] ${s.label} is imported (${s.imported.format}): ${s.imported.notes.join("; ")}; it can verify ${can}`);
+  }
   const teacher = r.a.forced ? "B" : r.b.forced ? "A" : null;
   if (teacher && r.a.generated.join() === r.b.generated.join()) lines.push(`[ROSETTA] Decode steps (teacher-forced: both sides consumed ${teacher}'s tokens): [${r.a.generated.join(", ")}]`);
   else if (r.a.generated.length || r.b.generated.length) lines.push(`[ROSETTA] Generated: A [${r.a.generated.join(", ")}]  B [${r.b.generated.join(", ")}]`);
