@@ -22,6 +22,7 @@ import { readFileSync, statSync } from "node:fs";
 
 import { TRACE_FORMAT, TRACE_FORMAT_VERSION, type PointKind, type Summary, type Trace, type TracePoint } from "../trace/types.js";
 import { InputError } from "../util/errors.js";
+import { fromSampleStats } from "./stats.js";
 import type { Imported, Importer } from "./types.js";
 
 const MAX_BYTES = 64 << 20;
@@ -79,10 +80,9 @@ class Reader {
     if (sampleStd < 0) this.fail(`${where}.std_dev is negative`);
     if (finite === 0) min = max = NaN;
     else if (min > max) this.fail(`${where}: min ${min} > max ${max}`);
-    const std = finite > 1 ? sampleStd * Math.sqrt((finite - 1) / finite) : 0;
-    const absmax = finite ? Math.max(Math.abs(min), Math.abs(max)) : 0;
-    if (finite && (Math.abs(mean) > absmax * (1 + 1e-5) + 1e-30 || std > absmax * (1 + 1e-5) + 1e-30)) this.fail(`${where}: mean ${mean} / std ${std} impossible for min ${min}, max ${max}`);
-    return { count, nan, inf, zeros, mean, std, min, max, absmax, l2: Math.sqrt(finite * (std * std + mean * mean)) };
+    const out = fromSampleStats({ count, nan, inf, zeros, mean, sampleStd, min, max });
+    if (finite && (Math.abs(mean) > out.absmax * (1 + 1e-5) + 1e-30 || out.std > out.absmax * (1 + 1e-5) + 1e-30)) this.fail(`${where}: mean ${mean} / std ${out.std} impossible for min ${min}, max ${max}`);
+    return out;
   }
 }
 

@@ -29,6 +29,7 @@ import { readFileSync, statSync } from "node:fs";
 
 import { DERIVED_POINTS, GLOBAL_POINTS_AFTER, GLOBAL_POINTS_BEFORE, LAYER_POINTS, TRACE_FORMAT, TRACE_FORMAT_VERSION, type PointKind, type Summary, type Trace, type TracePoint } from "../trace/types.js";
 import { InputError } from "../util/errors.js";
+import { fromSampleStats } from "./stats.js";
 import type { Imported, Importer, ImportOptions } from "./types.js";
 
 const MAX_BYTES = 512 << 20;
@@ -89,9 +90,9 @@ class Reader {
       if (mean < min - 1e-3 * Math.abs(min) - 1e-30 || mean > max + 1e-3 * Math.abs(max) + 1e-30) this.fail(`${where}: mean ${mean} outside [min ${min}, max ${max}]`);
     }
     // torch's std is the sample one (/(n-1)); rosetta's the population one
-    const std = nonfinite ? NaN : count > 1 ? sstd * Math.sqrt((count - 1) / count) : 0;
-    const absmax = Math.max(Math.abs(min), Math.abs(max));
-    const s: Summary = { count, nan: nonfinite ? 1 : 0, inf: 0, zeros: 0, mean, std, min, max, absmax, l2: Math.sqrt(count * (std * std + mean * mean)) };
+    const s: Summary = nonfinite
+      ? { count, nan: 1, inf: 0, zeros: 0, mean, std: NaN, min, max, absmax: Math.max(Math.abs(min), Math.abs(max)), l2: NaN }
+      : fromSampleStats({ count, nan: 0, inf: 0, zeros: 0, mean, sampleStd: sstd, min, max });
     return { shape: shape.slice(1), s };
   }
 }

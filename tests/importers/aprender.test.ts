@@ -20,6 +20,7 @@ import type { F32Tensor } from "../../src/trace/safetensors.js";
 import type { Trace } from "../../src/trace/types.js";
 import { InputError } from "../../src/util/errors.js";
 import { getFixture } from "../fixtures/lib/index.js";
+import { goodAndBadRuns, writeIn, type Run } from "./runs.js";
 import { runCli } from "../helpers/cli.js";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "rosetta-aprender-"));
@@ -46,10 +47,6 @@ function stats(x: Float32Array) {
   return { min, max, mean, std_dev: Math.fround(n > 1 ? Math.sqrt(ss / (n - 1)) : 0), nan_count: nan, inf_count: inf, zero_count: zero, count: x.length };
 }
 
-interface Run {
-  trace: Trace;
-  tensors: Map<string, F32Tensor>;
-}
 
 function full(r: Run, key: string): Float32Array {
   const p = r.trace.points.find((x) => x.step === 0 && x.key === key)!;
@@ -98,22 +95,10 @@ function aprenderJson(r: Run, pathKind: "apr" | "gguf", opts: { lastBlock?: bool
 
 let good: Run, bad: Run, model = "";
 beforeAll(async () => {
-  model = await getFixture("llama", "F32");
-  good = await runRosettaTrace({ model, tokens: TOKENS, full: ["*"], hash: false });
-  // a real divergence in layer 1: ffn_down scaled by 1.5
-  const ir = await readGgufIr(model);
-  const t = ir.tensors.find((x) => x.name === "blk.1.ffn_down.weight")!;
-  t.data = f32Bytes(toF32(t).map((v) => v * 1.5));
-  const badModel = path.join(dir, "bad.gguf");
-  writeFileSync(badModel, irToGguf(ir));
-  bad = await runRosettaTrace({ model: badModel, tokens: TOKENS, full: ["*"], hash: false });
+  ({ model, good, bad } = await goodAndBadRuns(dir, TOKENS));
 });
 
-function write(name: string, text: string): string {
-  const f = path.join(dir, name);
-  writeFileSync(f, text);
-  return f;
-}
+const write = (name: string, text: string) => writeIn(dir, name, text);
 
 describe("aprender traces (the seed case)", () => {
   it("the sample each statistic covers comes from its count: APR path all tokens + last_token, GGUF path the last token", () => {

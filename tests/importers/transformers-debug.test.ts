@@ -19,6 +19,7 @@ import type { F32Tensor } from "../../src/trace/safetensors.js";
 import type { Trace } from "../../src/trace/types.js";
 import { InputError } from "../../src/util/errors.js";
 import { getFixture } from "../fixtures/lib/index.js";
+import { goodAndBadRuns, writeIn, type Run } from "./runs.js";
 import { runCli } from "../helpers/cli.js";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "rosetta-hfdebug-"));
@@ -26,10 +27,6 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const TOKENS = [1, 17, 42, 9, 23, 5, 77];
 const CLS = "LlamaForCausalLM";
 
-interface Run {
-  trace: Trace;
-  tensors: Map<string, F32Tensor>;
-}
 
 /** torch's repr of a 0-d float32 tensor under sci_mode=True (precision 4): `tensor(-1.2346e-02)`. */
 function trepr(v: number): string {
@@ -104,21 +101,10 @@ function debugTree(r: Run, opts: { full?: boolean; layers?: number[]; lastLogits
 
 let good: Run, bad: Run, model = "";
 beforeAll(async () => {
-  model = await getFixture("llama", "F32");
-  good = await runRosettaTrace({ model, tokens: TOKENS, full: ["*"], hash: false });
-  const ir = await readGgufIr(model);
-  const t = ir.tensors.find((x) => x.name === "blk.1.ffn_down.weight")!;
-  t.data = f32Bytes(toF32(t).map((v) => v * 1.5));
-  const badModel = path.join(dir, "bad.gguf");
-  writeFileSync(badModel, irToGguf(ir));
-  bad = await runRosettaTrace({ model: badModel, tokens: TOKENS, full: ["*"], hash: false });
+  ({ model, good, bad } = await goodAndBadRuns(dir, TOKENS));
 });
 
-function write(name: string, text: string): string {
-  const f = path.join(dir, name);
-  writeFileSync(f, text);
-  return f;
-}
+const write = (name: string, text: string) => writeIn(dir, name, text);
 
 describe("transformers model-addition debugger JSON", () => {
   it("torch scalar reprs", () => {
