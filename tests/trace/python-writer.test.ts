@@ -104,6 +104,40 @@ describe.skipIf(!HAVE_PY)("python/rosetta_trace", () => {
     });
   });
 
+  it("torch_hooks maps HF llama module names to points without importing torch (the hooks themselves are not run in CI)", () => {
+    const script = [
+      "import json, sys, numpy as np",
+      "from rosetta_trace import torch_hooks as th",
+      "names = ['model.embed_tokens', 'model.layers.1.input_layernorm', 'model.layers.1.self_attn.k_proj', 'model.layers.1.self_attn.o_proj',",
+      "         'model.layers.1.post_attention_layernorm', 'model.layers.1.mlp.up_proj', 'model.layers.1.mlp.down_proj', 'model.layers.1', 'model.norm', 'lm_head',",
+      "         'model.layers.1.self_attn', 'model.layers.1.mlp.act_fn', 'model']",
+      // llama.cpp's converter permutes Q/K rows per head (convert_hf_to_gguf.py permute): the activation permutation must agree
+      "H, hd = 2, 8",
+      "w = np.arange(H * hd)",
+      "gguf_rows = w.reshape(H, 2, hd // 2).swapaxes(1, 2).reshape(-1)",
+      "print(json.dumps({'map': {n: th.point_for(n) for n in names}, 'torch': 'torch' in sys.modules,",
+      "                  'qk': bool((th._gguf_qk(w[None, :].astype(np.float32), hd)[0] == gguf_rows).all())}))",
+    ].join("\n");
+    const r = JSON.parse(python(["-c", script]));
+    expect(r.torch).toBe(false);
+    expect(r.qk).toBe(true);
+    expect(r.map).toEqual({
+      "model.embed_tokens": [["out", "embd"]],
+      "model.layers.1.input_layernorm": [["out", "blk.1.attn_norm"]],
+      "model.layers.1.self_attn.k_proj": [["out", "blk.1.k"]],
+      "model.layers.1.self_attn.o_proj": [["in", "blk.1.attn"], ["out", "blk.1.attn_out"]],
+      "model.layers.1.post_attention_layernorm": [["in", "blk.1.ffn_inp"], ["out", "blk.1.ffn_norm"]],
+      "model.layers.1.mlp.up_proj": [["out", "blk.1.ffn_up"]],
+      "model.layers.1.mlp.down_proj": [["in", "blk.1.ffn_act"], ["out", "blk.1.ffn_out"]],
+      "model.layers.1": [["out", "blk.1.l_out"]],
+      "model.norm": [["out", "result_norm"]],
+      lm_head: [["out", "logits"]],
+      "model.layers.1.self_attn": [],
+      "model.layers.1.mlp.act_fn": [],
+      model: [],
+    });
+  });
+
   describe("rosetta validate-trace", () => {
     const variant = (name: string, edit: (t: Record<string, any>) => void, keepTensors = true) => {
       const t = JSON.parse(readFileSync(traceJson, "utf8"));
