@@ -5,8 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
-if [ ! -x .venv-python/bin/python ]; then
-  "$PY" -m venv .venv-python || {
+# (re)create it unless it exists with a working pip (a venv made without ensurepip has none)
+if ! .venv-python/bin/python -m pip --version >/dev/null 2>&1; then
+  "$PY" -m venv --clear .venv-python || {
     echo "python:setup: '$PY -m venv' failed (Debian/Ubuntu: apt-get install python3-venv)" >&2
     exit 1
   }
