@@ -91,7 +91,7 @@ export const DIAGNOSES = {
   },
   "unexplained-divergence": {
     title: "unexplained divergence",
-    recommendation: "no known signature: rerun with --tensors to get full tensors and position analysis, and compare the layer's weights",
+    recommendation: "no finding explains it: explore it with `rosetta bisect A B` (exact numerics per layer, isolate the layer, take tensors from the other side), and compare the layer's weights with `rosetta diff-weights A B`",
   },
 } as const;
 
