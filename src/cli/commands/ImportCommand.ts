@@ -4,6 +4,8 @@
  * transformers' model-addition debugger JSON) as a rosetta trace on disk. `rosetta A B` reads such dumps directly; this
  * saves the converted trace (to inspect it, or to compare it later without the importer).
  */
+import { closeSync, openSync, readSync } from "node:fs";
+
 import type { CommandModule } from "yargs";
 
 import { IMPORTERS, importerFor, readAnyTrace } from "../../importers/index.js";
@@ -20,8 +22,24 @@ export interface ImportArgs {
   quiet?: boolean;
 }
 
+function readHead(file: string): string {
+  try {
+    const fd = openSync(file, "r");
+    try {
+      const b = Buffer.alloc(4);
+      readSync(fd, b, 0, 4, 0);
+      return b.toString("latin1");
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return "";
+  }
+}
+
 export function importHandler(a: ImportArgs): string {
   const imp = importerFor(a.file, a.format);
+  if (!imp && /^(GGUF|APR)/.test(readHead(a.file))) throw new InputError(`${a.file}: a model file, not another engine's dump: compare it directly (rosetta ${a.file} OTHER)`);
   if (!imp) throw new InputError(`${a.file}: already a rosetta trace, or not a dump rosetta imports (formats: ${IMPORTERS.map((i) => `${i.format}: ${i.describe}`).join("; ")})`);
   checkWritable(traceBase(a.out) + ".json", "--out");
   const { trace, tensors } = readAnyTrace(a.file, imp.format, { tokens: parseTokens(a.tokens) });
