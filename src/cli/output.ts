@@ -3,7 +3,9 @@
  * wrong is their mistake (exit 2, one line), not a bug, and it is checked before a run that may take
  * minutes, so the run's work is not thrown away at the end.
  */
-import { statSync, writeFileSync } from "node:fs";
+import { statSync } from "node:fs";
+
+import { writeFileAtomic } from "../util/atomic.js";
 import path from "node:path";
 
 import { InputError } from "../util/errors.js";
@@ -18,10 +20,10 @@ export function checkWritable(file: string, flag: string): void {
   if (!dir.isDirectory()) throw new InputError(`${where}: ${path.dirname(file)} is not a folder`);
 }
 
-/** writeFileSync, with a file-system refusal (permissions, a full disk) reported as the user's input error. */
+/** An atomic write (whole or nothing), with a file-system refusal (permissions, a full disk) reported as the user's input error. */
 export function writeOutput(file: string, data: string | Uint8Array, flag: string): void {
   try {
-    writeFileSync(file, data);
+    writeFileAtomic(file, data);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (typeof err.code !== "string") throw e;

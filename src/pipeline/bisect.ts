@@ -8,7 +8,7 @@
  * The session knows no terminal: it takes a line, writes its answer through `out`, and says whether the
  * line was understood. The CLI (src/cli/commands/BisectCommand.ts) drives it from a prompt or a script.
  */
-import { writeFileSync } from "node:fs";
+import { writeFileAtomic } from "../util/atomic.js";
 
 import { keyFilter } from "../model/capture.js";
 import { setIsa, setThreads } from "../bindings/kernels.js";
@@ -575,7 +575,7 @@ export class BisectSession {
   private save(file: string): boolean {
     try {
       const text = `# rosetta bisect script: ${this.result.a.source} vs ${this.result.b.source}\n${this.script.join("\n")}\n`;
-      writeFileSync(file, text);
+      writeFileAtomic(file, text);
       this.out(`saved ${this.script.length} command(s) to ${file}\n`);
       return true;
     } catch (e) {

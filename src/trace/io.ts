@@ -3,8 +3,10 @@
  * `<base>.safetensors` beside it. Format: docs/trace-format.md. Reading validates everything a
  * comparator relies on and says what is wrong in one line (InputError, exit 2).
  */
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
+
+import { writeFileAtomic } from "../util/atomic.js";
 
 import { summarize } from "../bindings/kernels.js";
 import { InputError, UnsupportedError } from "../util/errors.js";
@@ -42,11 +44,11 @@ export function writeTrace(out: string, trace: Trace, tensors?: Map<string, F32T
   const t: Trace = { ...trace };
   if (tensors && tensors.size > 0) {
     t.tensors = path.basename(base) + ".safetensors";
-    writeFileSync(base + ".safetensors", encodeSafetensors(tensors, { format: TRACE_FORMAT, version: String(TRACE_FORMAT_VERSION) }));
+    writeFileAtomic(base + ".safetensors", encodeSafetensors(tensors, { format: TRACE_FORMAT, version: String(TRACE_FORMAT_VERSION) }));
   } else {
     delete t.tensors;
   }
-  writeFileSync(base + ".json", serializeTrace(t));
+  writeFileAtomic(base + ".json", serializeTrace(t));
   return base + ".json";
 }
 
