@@ -511,8 +511,15 @@ export class BisectSession {
       return;
     }
     const flip = r.findings.find((f) => f.id === "token-flip");
+    // points grouped by step once (a long decode has thousands of points and steps)
+    const byStep = new Map<number, PointResult[]>();
+    for (const p of r.points) {
+    const l = byStep.get(p.step);
+    if (l) l.push(p);
+    else byStep.set(p.step, [p]);
+  }
     for (const s of steps) {
-      const pts = r.points.filter((p) => p.step === s);
+      const pts = byStep.get(s) ?? [];
       const worst = Math.max(0, ...pts.map((p) => Math.max(p.all?.nmse ?? 0, p.last?.nmse ?? 0)));
       const fd = pts.find((p) => p.status === "diverged" || p.status === "nonfinite");
       this.out(`  step ${String(s).padStart(3)}  worst nmse ${fmt(worst).padEnd(10)} ${fd ? `first divergent ${fd.key} (layer ${fd.layer ?? "-"})` : "within every gate"}${flip?.step === s ? `  FLIP: ${flip.evidence[0]}` : ""}\n`);

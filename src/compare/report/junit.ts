@@ -42,8 +42,15 @@ export function renderJunit(r: ComparisonResult): string {
   const out = [`<?xml version="1.0" encoding="UTF-8"?>`];
   const failures = r.points.filter((p) => p.status === "diverged" || p.status === "nonfinite").length + r.findings.filter((f) => f.fatal).length;
   out.push(`<testsuites name="rosetta" tests="${r.points.length + r.findings.length}" failures="${failures}">`);
+  // points grouped by step once (a long decode has thousands of points and steps)
+  const byStep = new Map<number, PointResult[]>();
+  for (const p of r.points) {
+    const l = byStep.get(p.step);
+    if (l) l.push(p);
+    else byStep.set(p.step, [p]);
+  }
   for (const step of steps) {
-    const pts = r.points.filter((p) => p.step === step);
+    const pts = byStep.get(step) ?? [];
     const f = pts.filter((p) => p.status === "diverged" || p.status === "nonfinite").length;
     const sk = pts.filter((p) => p.status !== "match" && p.status !== "drift" && p.status !== "diverged" && p.status !== "nonfinite").length;
     out.push(`  <testsuite name="${esc(`${r.a.source} vs ${r.b.source} step ${step}`)}" tests="${pts.length}" failures="${f}" skipped="${sk}">`);

@@ -224,8 +224,15 @@ function body(r: ComparisonResult, opts: TextOptions, paint: Paint): string[] {
     out.push(`${paint("1", title)} ${sectionSummary(group.pts, paint)}${group.after ? "  (after the first divergence)" : ""}`);
     group = null;
   };
+  // points grouped by step once (a long decode has thousands of points and steps)
+  const byStep = new Map<number, PointResult[]>();
+  for (const p of r.points) {
+    const l = byStep.get(p.step);
+    if (l) l.push(p);
+    else byStep.set(p.step, [p]);
+  }
   for (const step of steps) {
-    const pts = r.points.filter((p) => p.step === step);
+    const pts = byStep.get(step) ?? [];
     const after = !opts.verbose && !!r.firstDivergence && step > r.firstDivergence.step;
     const quiet = after || (!opts.verbose && steps.length > 1 && pts.every(clean) && !(step === 0 && r.weights?.findings.some((f) => f.fatal)));
     if (quiet && step !== flip?.step) {
