@@ -258,7 +258,7 @@ export function importAprenderTensors(dir: string, options: ImportOptions = {}):
     points.push(tp);
   }
   const layers = dumps.map((d) => d.layer).filter((l): l is number => l !== null);
-  const nLayer = comp?.nLayer ?? (layers.length ? Math.max(...layers) + 1 : undefined);
+  const nLayer = comp?.nLayer ?? (layers.length ? layers.reduce((m, l) => Math.max(m, l), -1) + 1 : undefined);
   const config: Record<string, unknown> = {};
   if (nLayer !== undefined) config.nLayer = nLayer;
   if (widths.hidden !== undefined) config.nEmbd = widths.hidden;

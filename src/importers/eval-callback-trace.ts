@@ -42,7 +42,7 @@ export function importEvalCallback(file: string, text: string, tokenIds?: number
   const tokens = tokenIds ?? tokensFor(file);
   const T = tokens.length;
   const mapped = mapEvalCallbackNodes(parsed.nodes);
-  const nLayer = 1 + Math.max(-1, ...mapped.map((m) => m.layer ?? -1));
+  const nLayer = 1 + mapped.reduce((m, x) => Math.max(m, x.layer ?? -1), -1);
   const points: TracePoint[] = [];
   const seen = new Set<string>();
   const notes = [...parsed.warnings, "from the printed sum and the first/last 3 values per dimension (4 decimals): count and mean only, and those elements"];

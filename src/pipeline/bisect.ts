@@ -520,7 +520,7 @@ export class BisectSession {
   }
     for (const s of steps) {
       const pts = byStep.get(s) ?? [];
-      const worst = Math.max(0, ...pts.map((p) => Math.max(p.all?.nmse ?? 0, p.last?.nmse ?? 0)));
+      const worst = pts.reduce((m, p) => Math.max(m, p.all?.nmse ?? 0, p.last?.nmse ?? 0), 0);
       const fd = pts.find((p) => p.status === "diverged" || p.status === "nonfinite");
       this.out(`  step ${String(s).padStart(3)}  worst nmse ${fmt(worst).padEnd(10)} ${fd ? `first divergent ${fd.key} (layer ${fd.layer ?? "-"})` : "within every gate"}${flip?.step === s ? `  FLIP: ${flip.evidence[0]}` : ""}\n`);
     }

@@ -75,7 +75,8 @@ function sectionSummary(pts: PointResult[], paint: Paint): string {
     const drift = pts.filter((p) => p.status === "drift").length;
     const sums = pts.filter((p) => p.status === "summary-agree").length;
     const full = pts.length - sums;
-    const worst = Math.max(...pts.filter((p) => PASSING.has(p.status)).map((p) => Math.max(p.all?.nmse ?? 0, p.last?.nmse ?? 0)));
+    // a reduce, not Math.max(...): a long decode has hundreds of thousands of points (a spread overflows the stack)
+    const worst = pts.reduce((m, p) => (PASSING.has(p.status) ? Math.max(m, p.all?.nmse ?? 0, p.last?.nmse ?? 0) : m), -Infinity);
     const parts: string[] = [];
     if (full) parts.push(paint("32", `✓ ${full} point(s) ${drift ? `pass (${drift} within band)` : "match"}`) + `  worst nmse ${fmt(worst)}`);
     if (sums) parts.push(paint("33", `~ ${sums} point(s) agree in summaries only (not verified)`));
