@@ -184,7 +184,8 @@ describe.skipIf(!HAVE)("--html report in headless Chromium", () => {
     expect(isGrey(abs) && abs[0] > 200, `absent cell: rgb ${abs}`).toBe(true);
     if (SHOTS) {
       mkdirSync(SHOTS, { recursive: true });
-      await page.screenshot({ path: path.join(SHOTS, "report-demo.png") as `${string}.png`, fullPage: true, type: "png" });
+      await page.setViewport({ width: 1100, height: 1000 });
+      await page.screenshot({ path: path.join(SHOTS, "report-demo.png") as `${string}.png`, clip: { x: 0, y: 0, width: 1100, height: 1000 }, type: "png" });
     }
     await page.close();
   });
@@ -218,8 +219,12 @@ describe.skipIf(!HAVE)("--html report in headless Chromium", () => {
         (e as HTMLInputElement).value = "0";
         e.dispatchEvent(new Event("input"));
       });
-      await page.setViewport({ width: 1300, height: 1400 });
-      await page.screenshot({ path: path.join(SHOTS, "report-decode-drift.png") as `${string}.png`, type: "png" });
+      await page.setViewport({ width: 1100, height: 1000 });
+      const last = drift.points.filter((p) => p.step === 0 && p.layer !== null && p.perToken).at(-1)!;
+      await page.click(`#map-svg rect.cell[data-key="${last.key}"][data-step="0"]`);
+      await page.mouse.move(0, 0);
+      const top = await page.$eval("h2", (e) => (e as HTMLElement).offsetTop - 8);
+      await page.screenshot({ path: path.join(SHOTS, "report-decode-drift.png") as `${string}.png`, clip: { x: 0, y: top, width: 1100, height: 1000 }, type: "png" });
     }
     await page.close();
   });

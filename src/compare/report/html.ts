@@ -287,8 +287,9 @@ function drawOverview(){var h=document.getElementById("overview"),w=ow(),ch=8;va
  steps.forEach(function(st,j){if(j%5===0){var t=sv("text",{x:LW+j*w,y:rows.length*ch+14});t.textContent=String(st);s.appendChild(t);}});
  s.appendChild(sv("rect",{id:"overview-sel",x:LW,y:0,width:w,height:rows.length*ch,fill:"none",stroke:"#1565c0","stroke-width":2}));h.appendChild(s);}
 function tokensTable(){var a=R.a.generated||[],b=R.b.generated||[];if(!a.length&&!b.length)return;
+ var flips=(R.findings||[]).filter(function(f){return f.id==="token-flip";}).map(function(f){return f.step===undefined?0:f.step;});
  var flip=-1;for(var i=0;i<Math.max(a.length,b.length);i++)if(a[i]!==b[i]){flip=i;break;}
- app.appendChild(el("div",{cls:"muted",id:"flip",text:"generated tokens: A "+a.join(", ")+" | B "+b.join(", ")+(flip>=0?"  — first top-token flip at decode step "+(flip+1):"  — no flip")+(R.a.forced||R.b.forced?" (teacher forced: both sides consumed the same tokens)":"")}));}
+ app.appendChild(el("div",{cls:"muted",id:"flip",text:"generated tokens: A "+a.join(", ")+" | B "+b.join(", ")+(R.a.forced||R.b.forced?"  — teacher forced: both sides consumed the same tokens"+(flips.length?"; top-token flips at step "+flips.join(", ")+" (Findings: token-flip)":"; no top-token flip found"):(flip>=0?"  — the generated tokens first differ at decode step "+(flip+1):"  — the same tokens"))}));}
 
 function weights(){var W=R.weights;if(!W&&!R.config&&!R.experiments&&!(R.findings||[]).length)return;
  if((R.findings||[]).length){app.appendChild(el("h2",{text:"Findings ("+R.findings.length+")"}));R.findings.forEach(function(f){app.appendChild(findingBox(f,false));});}
