@@ -6,6 +6,7 @@
  */
 import type { CommandModule } from "yargs";
 
+import { renderHtml } from "../../compare/report/html.js";
 import { renderJson } from "../../compare/report/json.js";
 import { renderJunit } from "../../compare/report/junit.js";
 import { renderText, useColor } from "../../compare/report/text.js";
@@ -31,6 +32,7 @@ export interface CompareArgs {
   "accept-summaries"?: boolean;
   json?: string;
   junit?: string;
+  html?: string;
   full?: string[];
   weights?: boolean;
   threads?: number;
@@ -65,17 +67,19 @@ export function parseThreshold(v: unknown): number | undefined {
 }
 
 /** Report files are checked before the run, so a mistyped path does not cost the run. */
-export function checkReportPaths(o: { json?: string; junit?: string }): void {
+export function checkReportPaths(o: { json?: string; junit?: string; html?: string }): void {
   if (o.json && o.json !== "-") checkWritable(o.json, "--json");
   if (o.junit) checkWritable(o.junit, "--junit");
+  if (o.html) checkWritable(o.html, "--html");
 }
 
 /** Writes the requested reports; returns the exit code. Shared by `rosetta A B` and `rosetta demo`. */
-export function emitReports(r: ComparisonResult, o: { json?: string; junit?: string; verbose?: boolean; assertMatch?: boolean; acceptSummaries?: boolean; jsonToStdout?: boolean }): number {
+export function emitReports(r: ComparisonResult, o: { json?: string; junit?: string; html?: string; verbose?: boolean; assertMatch?: boolean; acceptSummaries?: boolean; jsonToStdout?: boolean }): number {
   if (o.json === "-") process.stdout.write(renderJson(r));
   else process.stdout.write(renderText(r, { verbose: o.verbose, color: useColor(process.stdout) }));
   if (o.json && o.json !== "-") writeOutput(o.json, renderJson(r), "--json");
   if (o.junit) writeOutput(o.junit, renderJunit(r), "--junit");
+  if (o.html) writeOutput(o.html, renderHtml(r), "--html");
   return exitCodeOf(r, !!o.assertMatch, !!o.acceptSummaries);
 }
 
@@ -101,6 +105,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       .option("accept-summaries", { type: "boolean", description: "With --assert-match: accept points whose summaries agree but that had no full tensors (still reported as not verified)" })
       .option("json", { type: "string", description: "Write the JSON report to FILE ('-': stdout instead of the text)" })
       .option("junit", { type: "string", description: "Write a JUnit XML report to FILE (one test case per point)" })
+      .option("html", { type: "string", description: "Write a self-contained HTML report to FILE (heatmap of layers x points, per-token errors, weight and config diff; docs/report.md)" })
       .option("full", { type: "string", array: true, description: "Point keys captured as full tensors (globs; default every point, kq_softmax while it is under 4M elements per side)" })
       .option("weights", { type: "boolean", default: true, description: "Weight-level diff when both sides are model files (--no-weights to skip)" })
       .option("teacher", { choices: ["a", "b", "none"] as const, default: "b", description: "With --gen: whose generated tokens both sides consume at the decode steps (teacher forcing; default b, the reference), so the comparison continues past a flip of the top token; none: each side its own" })
@@ -133,6 +138,6 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       acceptWeightDifferences: args["accept-weight-differences"] as boolean | undefined,
       threads: args.threads,
     });
-    process.exitCode = emitReports(r, { json: args.json, junit: args.junit, verbose: args.verbose, assertMatch: args["assert-match"], acceptSummaries: args["accept-summaries"] });
+    process.exitCode = emitReports(r, { json: args.json, junit: args.junit, html: args.html, verbose: args.verbose, assertMatch: args["assert-match"], acceptSummaries: args["accept-summaries"] });
   },
 };

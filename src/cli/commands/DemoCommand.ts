@@ -13,6 +13,7 @@ import { checkReportPaths, emitReports } from "./CompareCommand.js";
 export interface DemoArgs {
   json?: string;
   junit?: string;
+  html?: string;
   keep?: boolean;
   verbose?: boolean;
 }
@@ -24,6 +25,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     y
       .option("json", { type: "string", description: "Also write the JSON report to FILE" })
       .option("junit", { type: "string", description: "Also write a JUnit XML report to FILE" })
+      .option("html", { type: "string", description: "Also write the self-contained HTML report to FILE (docs/report.md)" })
       .option("keep", { type: "boolean", description: "Keep the generated models (their paths are printed)" })
       .example("rosetta demo --keep", "then rerun the printed `rosetta A B` line on the kept files")
       .epilogue("Exit codes: 0 the defect was found and diagnosed, 2 bad flags, 3 internal error (the demo's defect was missed)."),
@@ -34,7 +36,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       process.stderr.write(`[rosetta] demo: wrote ${files.gguf} (random llama, 2 layers, F32) and ${files.apr} (same weights, defect ${DEMO_DEFECT})\n`);
       process.stdout.write(`$ rosetta ${files.apr} ${files.gguf} --tokens ${DEMO_TOKENS.join(",")}\n`);
       const r = await runComparison({ a: { path: files.apr }, b: { path: files.gguf }, tokens: DEMO_TOKENS });
-      emitReports(r, { json: args.json, junit: args.junit, verbose: args.verbose });
+      emitReports(r, { json: args.json, junit: args.junit, html: args.html, verbose: args.verbose });
       const ok = r.verdict === "DIVERGED" && r.diagnosis?.id === "layout-transposed";
       if (!ok) process.stderr.write(`rosetta: internal error: the demo's defect was not diagnosed (verdict ${r.verdict}, diagnosis ${r.diagnosis?.id ?? "none"})\n`);
       process.exitCode = ok ? EXIT.OK : EXIT.INTERNAL;

@@ -10,6 +10,7 @@ import path from "node:path";
 import type { CommandModule } from "yargs";
 
 import { defaultManifestPath, loadManifest, resolveModelPath, type Manifest } from "../../parity/manifest.js";
+import { renderParityHtml } from "../../parity/html.js";
 import { detailLines, isaTable, junit, summaryTable, verdictLine } from "../../parity/report.js";
 import { runParity, type ModelTarget } from "../../parity/runner.js";
 import { measureRows, measureTable, overBand } from "../../parity/measure.js";
@@ -27,6 +28,7 @@ export interface ParityArgs {
   top: number;
   junit?: string;
   json?: string;
+  html?: string;
   shard?: string;
   isa?: string;
   numerics?: string;
@@ -89,7 +91,7 @@ function promptList(s: string | undefined): number[] | undefined {
   });
 }
 
-export function printRun(run: ParityRunResult, files: { junit?: string; json?: string }): number {
+export function printRun(run: ParityRunResult, files: { junit?: string; json?: string; html?: string }): number {
   const lines = detailLines(run.results, run);
   if (lines.length) process.stdout.write(lines.join("\n") + "\n\n");
   if (run.results.length) process.stdout.write(summaryTable(run.results) + "\n\n");
@@ -98,11 +100,13 @@ export function printRun(run: ParityRunResult, files: { junit?: string; json?: s
   process.stdout.write(verdictLine(run) + "\n");
   if (files.junit) writeOutput(files.junit, junit(run), "--junit");
   if (files.json) writeOutput(files.json, runToJson(run), "--json");
+  if (files.html) writeOutput(files.html, renderParityHtml(run), "--html");
   return run.passed ? EXIT.OK : EXIT.DIVERGENCE;
 }
 
-function checkOutputs(a: { junit?: string; json?: string }): void {
+function checkOutputs(a: { junit?: string; json?: string; html?: string }): void {
   if (a.junit) checkWritable(a.junit, "--junit");
+  if (a.html) checkWritable(a.html, "--html");
   if (a.json) checkWritable(a.json, "--json");
 }
 
@@ -138,14 +142,15 @@ async function runHandler(a: ParityArgs): Promise<void> {
   process.stdout.write(`time: ${((performance.now() - t0) / 1000).toFixed(2)} s\n`);
 }
 
-const mergeCommand: CommandModule<object, { results: string[]; junit?: string; json?: string }> = {
+const mergeCommand: CommandModule<object, { results: string[]; junit?: string; json?: string; html?: string }> = {
   command: "merge <results..>",
   describe: "Join shard JSON results into one report and exit code",
   builder: (y) =>
     y
       .positional("results", { type: "string", array: true, demandOption: true })
       .option("junit", { type: "string", description: "Write JUnit XML here" })
-      .option("json", { type: "string", description: "Write the merged JSON here" }),
+      .option("json", { type: "string", description: "Write the merged JSON here" })
+      .option("html", { type: "string", description: "Write a self-contained HTML report here (docs/report.md)" }),
   handler: async (a) => {
     checkOutputs(a);
     const run = mergeRuns(a.results.map(readRun), a.results);
@@ -175,6 +180,7 @@ const runCommand: CommandModule<object, ParityArgs> = {
       .option("top", { type: "number", default: 5, description: "Top-k ids compared per position" })
       .option("junit", { type: "string", description: "Write JUnit XML here" })
       .option("json", { type: "string", description: "Write the JSON results here (for `rosetta parity merge`)" })
+      .option("html", { type: "string", description: "Write a self-contained HTML report here: per prompt top-1 agreement, top-k overlap, logit deltas, failing rows first (docs/report.md)" })
       .option("shard", { type: "string", description: "Run shard K of N of the (model, quant, prompt) cases, e.g. 2/4" })
       .option("isa", { type: "string", description: "Force kernel paths side by side: scalar, avx2, avx512 (comma list) or all" })
       .option("numerics", { type: "string", description: "rosetta numerics: ggml, exact or both (default ggml)" })

@@ -14,7 +14,8 @@ import { tokenizeCommand } from "./TokenizeCommand.js";
 import { traceCommand } from "./TraceCommand.js";
 import { bisectCommand } from "./BisectCommand.js";
 import { importCommand } from "./ImportCommand.js";
+import { reportCommand } from "./ReportCommand.js";
 import { validateTraceCommand } from "./ValidateTraceCommand.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [convertCommand, inspectCommand, traceCommand, tokenizeCommand, parityCommand, diffWeightsCommand, demoCommand, bisectCommand, importCommand, validateTraceCommand, compareCommand];
+export const commands: CommandModule<any, any>[] = [convertCommand, inspectCommand, traceCommand, tokenizeCommand, parityCommand, diffWeightsCommand, demoCommand, bisectCommand, importCommand, validateTraceCommand, reportCommand, compareCommand];
