@@ -25,6 +25,7 @@ import {
   type SideInfo,
   type Verdict,
   type WeightDiff,
+  type ElementDiff,
 } from "./result.js";
 
 export interface CompareSide {
@@ -240,6 +241,36 @@ function elementBound(pair: AlignedPair, ctx: Ctx): { all: number; last: number;
   return { all: nmseOf(sAll, eAll), last: nmseOf(sLast, eLast), note };
 }
 
+/** Differing elements of A and B (same shape): count, a histogram by decade of |A - B|, the 5 worst. */
+export function elementDiff(a: Float32Array, b: Float32Array, shape: readonly number[]): ElementDiff {
+  const bins = new Map<number, number>();
+  const worst: { i: number; d: number }[] = [];
+  let differing = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i], y = b[i];
+    if (x === y || (Number.isNaN(x) && Number.isNaN(y))) continue;
+    differing++;
+    const d = Math.abs(x - y);
+    const e = Number.isFinite(d) ? (d > 0 ? Math.floor(Math.log10(d)) : -99) : 99;
+    bins.set(e, (bins.get(e) ?? 0) + 1);
+    const key = Number.isFinite(d) ? d : Infinity;
+    if (worst.length < 5 || key > worst[worst.length - 1].d) {
+      worst.push({ i, d: key });
+      worst.sort((p, q) => q.d - p.d);
+      if (worst.length > 5) worst.pop();
+    }
+  }
+  const idx = (i: number) => {
+    const out: number[] = [];
+    for (let k = shape.length - 1; k >= 0; k--) {
+      out.unshift(i % shape[k]);
+      i = Math.floor(i / shape[k]);
+    }
+    return out;
+  };
+  return { differing, hist: [...bins.entries()].sort((p, q) => p[0] - q[0]), worst: worst.map((w) => ({ index: idx(w.i), a: a[w.i], b: b[w.i] })) };
+}
+
 function noteOf(status: PointStatus, all: SampleMetrics | null, last: SampleMetrics | null, ctx: Ctx): string | undefined {
   const m = (all ?? last)!;
   if (status === "nonfinite") return `NaN/Inf: A ${m.nonfiniteA}, B ${m.nonfiniteB} element(s)`;
@@ -378,9 +409,16 @@ export async function compareTraces(a: CompareSide, b: CompareSide, opts: Compar
     inputMismatch: inputMismatch(a.trace, b.trace),
     genDiffAt: firstTokenDifference(sa.generated, sb.generated),
   };
-  const points = alignPoints(a.trace, b.trace).map((pair) => comparePair(pair, ctx));
+  const pairs = alignPoints(a.trace, b.trace);
+  const points = pairs.map((pair) => comparePair(pair, ctx));
   const counts = countStatuses(points);
   const firstDivergence = points.find((p) => p.status === "diverged" || p.status === "nonfinite") ?? null;
+  // element detail where people look: the prompt step and the first divergence's step
+  pairs.forEach((pair, i) => {
+    if (pair.step !== 0 && pair.step !== firstDivergence?.step) return;
+    const tt = ctx.diff ? tensorsOf(pair, a, b, ctx.diff) : null;
+    if (tt) points[i].diff = elementDiff(tt.ta, tt.tb, (pair.b ?? pair.a)!.shape);
+  });
   const config = configCheck(a.trace, b.trace);
   // model files on both sides: the weight diff already diffed the same configs (and knows missing tensors)
   const configFindings = opts.weights ? [] : metadataFindings(config.mismatches, null, config.arch);

@@ -72,6 +72,9 @@ export interface PointResult {
   note?: string;
   /** Per-token energy NMSE at this step, when both sides have full tensors of a per-token point. */
   perToken?: number[];
+  /** Element detail from both full tensors (the prompt step and the first divergence's step): how many
+   *  elements differ, a histogram of |A - B| by decade, and the worst elements (row-major index, A, B). */
+  diff?: ElementDiff;
 }
 
 export interface Finding {
@@ -270,3 +273,11 @@ export interface ExperimentsSummary {
   note?: string;
 }
 
+
+/** The element-level picture of one point's difference (compare.ts elementDiff). */
+export interface ElementDiff {
+  differing: number;
+  /** Differing elements per decade of |A - B|: [decade exponent, count], ascending; NaN/Inf as decade 99. */
+  hist: [number, number][];
+  worst: { index: number[]; a: number; b: number }[];
+}

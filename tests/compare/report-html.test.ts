@@ -159,6 +159,14 @@ describe.skipIf(!HAVE)("--html report in headless Chromium", () => {
     expect(detail).toContain(fmtLike(other.all!.nmse!));
     expect(detail).toContain(fmtLike(other.all!.maxAbs!));
     expect(await page.$$eval("#detail svg.strip rect.tok", (e) => e.length)).toBe(other.perToken?.length ?? 0);
+    // full tensors: the histogram of the differences and the worst elements, as the comparison computed them
+    expect(other.diff, "the demo's points carry element detail (full tensors, step 0)").toBeDefined();
+    if (other.diff && other.diff.differing > 0) {
+      expect(detail).toContain(`${other.diff.differing} element(s) differ`);
+      expect(await page.$$eval("#detail svg.hist rect", (e) => e.length)).toBe(other.diff.hist.length);
+      expect(await page.$$eval("#detail table.worst tr", (e) => e.length)).toBe(1 + other.diff.worst.length);
+      expect(detail).toContain(`[${other.diff.worst[0].index.join(", ")}]`);
+    }
     expect(await page.$eval("#weights-table", (e) => e.textContent)).toContain("transposed");
     expect(errors).toEqual([]);
     expect(blocked).toEqual([]);

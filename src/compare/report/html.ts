@@ -49,7 +49,7 @@ export function pageData(r: ComparisonResult): unknown {
     const last = metricsRow(p.last);
     const lastOut = last && JSON.stringify(last) === JSON.stringify(all) ? 0 : last;
     const key = p.layer !== null && p.key === `blk.${p.layer}.${p.point}` ? 0 : p.key;
-    return [key, p.point, p.layer, p.step, p.status, p.shapeA, p.shapeB, gi, all, lastOut, p.note ?? null, p.perToken ? p.perToken.map((x) => num(revive(x))) : null];
+    return [key, p.point, p.layer, p.step, p.status, p.shapeA, p.shapeB, gi, all, lastOut, p.note ?? null, p.perToken ? p.perToken.map((x) => num(revive(x))) : null, p.diff ? { ...p.diff, worst: p.diff.worst.map((w) => ({ index: w.index, a: num(w.a), b: num(w.b) })) } : null];
   });
   const { points: _points, firstDivergence, weights, ...rest } = r;
   const fd = firstDivergence ? r.points.findIndex((p) => p.key === firstDivergence.key && p.step === firstDivergence.step) : -1;
@@ -179,7 +179,7 @@ var RANK={match:0,drift:1,"summary-agree":2,"only-a":3,"only-b":3,"sample-mismat
 if(D.kind==="parity"){parity();return;}
 var R=D.r;
 function metrics(a){if(!a)return null;return {basis:a[0]==="t"?"tensor":"summary",count:a[1],maxAbs:a[2],meanAbs:a[3],nmse:a[4],sqnrDb:a[5],cosine:a[6],nonfiniteA:a[7],nonfiniteB:a[8],meanDelta:a[9],stdDelta:a[10],l2Rel:a[11],absmaxDelta:a[12]};}
-var P=D.points.map(function(a,i){var all=metrics(a[8]);return {i:i,key:a[0]===0?"blk."+a[2]+"."+a[1]:a[0],point:a[1],layer:a[2],step:a[3],status:a[4],shapeA:a[5],shapeB:a[6],gate:D.gates[a[7]],all:all,last:a[9]===0?all:metrics(a[9]),note:a[10],perToken:a[11]};});
+var P=D.points.map(function(a,i){var all=metrics(a[8]);return {i:i,key:a[0]===0?"blk."+a[2]+"."+a[1]:a[0],point:a[1],layer:a[2],step:a[3],status:a[4],shapeA:a[5],shapeB:a[6],gate:D.gates[a[7]],all:all,last:a[9]===0?all:metrics(a[9]),note:a[10],perToken:a[11],diff:a[12]||null};});
 var FD=R.firstDivergence?P[R.firstDivergence.index]||null:null;
 var steps=[],stepSet={},cols=[],colSet={},layers=0,hasEmbd=false,hasOut=false;
 P.forEach(function(p){if(!stepSet[p.step]){stepSet[p.step]=1;steps.push(p.step);}if(!colSet[p.point]){colSet[p.point]=1;cols.push(p.point);}
@@ -268,7 +268,15 @@ function showDetail(p,hover){var d=document.getElementById("detail");if(!d)retur
  d.appendChild(kv([["shape",p.shapeA&&p.shapeB&&p.shapeA.join()===p.shapeB.join()?dims(p.shapeA)+" both":"A "+dims(p.shapeA)+"  B "+dims(p.shapeB)],["bound","threshold "+fmt(p.gate.threshold)+", band "+fmt(p.gate.band)+(p.gate.bandId?" ("+p.gate.bandId+")":"")+(p.gate.expected?" expected "+p.gate.expected:"")],["note",p.note]]));
  if(p.all){d.appendChild(el("h3",{text:"all tokens"}));d.appendChild(kv(mrows(p.all)));}
  if(p.last&&p.last!==p.all){d.appendChild(el("h3",{text:"last token"}));d.appendChild(kv(mrows(p.last)));}
- if(p.perToken&&p.perToken.length){d.appendChild(el("h3",{text:"per-token NMSE"}));d.appendChild(strip(p));}}
+ if(p.perToken&&p.perToken.length){d.appendChild(el("h3",{text:"per-token NMSE"}));d.appendChild(strip(p));}
+ if(p.diff){d.appendChild(el("h3",{text:"elements (full tensors)"}));d.appendChild(elements(p.diff));}}
+function elements(x){var box=el("div",{cls:"elements"});var n=x.differing;box.appendChild(el("div",{text:n?n+" element(s) differ":"every element equal"}));
+ if(!n)return box;var max=0;x.hist.forEach(function(h){max=Math.max(max,h[1]);});var W=300,H=14,s=sv("svg",{width:W+130,height:x.hist.length*(H+2)+2,"class":"hist"});
+ x.hist.forEach(function(h,i){var lab=h[0]===99?"NaN/Inf":h[0]===-99?"< 1e-99":"1e"+h[0]+"..1e"+(h[0]+1);var t=sv("text",{x:0,y:i*(H+2)+H-3,"font-size":"11"});t.textContent=lab;s.appendChild(t);
+  s.appendChild(sv("rect",{x:80,y:i*(H+2)+1,width:Math.max(1,Math.round(W*h[1]/max)),height:H,fill:"#888"}));var c=sv("text",{x:84+Math.round(W*h[1]/max),y:i*(H+2)+H-3,"font-size":"11"});c.textContent=String(h[1]);s.appendChild(c);});
+ box.appendChild(s);var tb=el("table",{cls:"worst"},[el("tr",{},["worst at","A","B","|A-B|"].map(function(h){return el("th",{text:h});}))]);
+ x.worst.forEach(function(w){tb.appendChild(el("tr",{},[el("td",{cls:"mono",text:"["+w.index.join(", ")+"]"}),el("td",{text:fmt(num(w.a))}),el("td",{text:fmt(num(w.b))}),el("td",{text:fmt(Math.abs(num(w.a)-num(w.b)))})]));});
+ box.appendChild(tb);return box;}
 function strip(p){var n=p.perToken.length,w=Math.max(8,Math.min(40,Math.floor(460/n))),H=22;var s=sv("svg",{width:n*w+2,height:H+14,"class":"strip"});
  var toks=p.step===0?R.b.tokens:[];
  p.perToken.forEach(function(v,i){var x=num(v);var st=x===null?"only-a":isNaN(x)?"nonfinite":x<=p.gate.threshold?"match":x<=p.gate.band?"drift":"diverged";
