@@ -48,7 +48,7 @@ export function importHandler(a: ImportArgs): string {
 
 export const importCommand: CommandModule<object, ImportArgs> = {
   command: "import <file>",
-  describe: "Convert another engine's dump (aprender trace JSON, APRT dump directory, transformers debugger JSON) into a rosetta trace",
+  describe: "Convert another engine's dump (aprender trace JSON, APRT dump directory, llama-eval-callback output, transformers debugger JSON) into a rosetta trace",
   builder: (y) =>
     y
       .positional("file", { type: "string", demandOption: true, description: "The dump to import (a file, or a directory of APRT stage dumps)" })
