@@ -28,13 +28,17 @@ export function checkLayout(tensors: TensorView[], config: ModelConfig): LayoutC
 
 const fmt = (d: number[] | null) => (d ? `[${d.join(", ")}]` : "-");
 
-/** Log one line per tensor, and a summary; problems at warn level so `--quiet` still shows them. */
+/**
+ * The load-time layout log: by default one summary line per file plus every tensor whose layout is
+ * wrong (warn level, so `--quiet` still shows them); the full table, one line per tensor, with `-v`
+ * (debug level) — and always in `rosetta inspect`'s own tensor table.
+ */
 export function logLayout(path: string, format: string, checks: LayoutCheck[]): void {
   const log = logger("layout");
   for (const c of checks) {
     const rec = { detail: { tensor: c.name, role: c.key, dims: c.dims, dtype: c.typeName, expected: c.expected ?? undefined, verdict: c.verdict } };
     const msg = `${c.name.padEnd(32)} ${fmt(c.dims).padEnd(14)} ${c.typeName.padEnd(6)} expect ${fmt(c.expected).padEnd(14)} ${c.verdict}`;
-    if (c.verdict === "OK" || c.verdict === "UNUSED") log.info(rec, msg);
+    if (c.verdict === "OK" || c.verdict === "UNUSED") log.debug(rec, msg);
     else log.warn(rec, msg);
   }
   const bad = checks.filter((c) => c.verdict === "TRANSPOSE NEEDED" || c.verdict === "UNEXPECTED SHAPE");

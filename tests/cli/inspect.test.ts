@@ -52,13 +52,15 @@ describe.skipIf(!HAVE_SHARED)("rosetta inspect on the real models", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("arch llama: 5 layers, n_embd 64, heads 8 (kv 4, head_dim 8), ffn 172, vocab 512");
     expect(r.stdout).toMatch(/blk\.0\.attn_k\.weight\s+blk\.0\.attn_k\s+\[64, 32\]\s+\[32, 64\]\s+\[32, 64\]\s+f32\s+8192\s+OK/);
-    // layout log: one line per tensor on stderr, even without -v
-    expect(r.stderr).toMatch(/blk\.0\.ffn_down\.weight\s+\[64, 172\]\s+f32\s+expect \[64, 172\]\s+OK/);
+    // the load log: one summary line by default (the table is on stdout); one line per tensor with -v
     expect(r.stderr).toContain("layout OK: 48 tensors");
+    expect(r.stderr).not.toMatch(/blk\.0\.ffn_down\.weight\s+\[64, 172\]\s+f32\s+expect/);
+    const v = runCli(["-v", "inspect", STORIES]);
+    expect(v.stderr).toMatch(/blk\.0\.ffn_down\.weight\s+\[64, 172\]\s+f32\s+expect \[64, 172\]\s+OK/);
   });
 
   it("--json gives the machine-readable report and --log-format json gives JSON log lines", () => {
-    const r = runCli(["inspect", TINYLLAMA, "--json", "--log-format", "json"]);
+    const r = runCli(["-v", "inspect", TINYLLAMA, "--json", "--log-format", "json"]);
     expect(r.code).toBe(0);
     const rep = JSON.parse(r.stdout);
     expect(rep.config).toMatchObject({ arch: "llama", nLayer: 8, nHead: 16, nVocab: 32000 });

@@ -103,7 +103,10 @@ function header(r: ComparisonResult): string[] {
   const teacher = r.a.forced ? "B" : r.b.forced ? "A" : null;
   if (teacher && r.a.generated.join() === r.b.generated.join()) lines.push(`[ROSETTA] Decode steps (teacher-forced: both sides consumed ${teacher}'s tokens): [${r.a.generated.join(", ")}]`);
   else if (r.a.generated.length || r.b.generated.length) lines.push(`[ROSETTA] Generated: A [${r.a.generated.join(", ")}]  B [${r.b.generated.join(", ")}]`);
-  const band = r.band ? `; band ${r.band.id}: NMSE <= ${fmt(r.band.nmse)}${r.band.provisional ? " (provisional)" : ""}` : "";
+  // a band tighter than the threshold is not the gate: the threshold is (and the band only context)
+  const band = !r.band ? "" : r.band.nmse > r.threshold
+    ? `; band ${r.band.id}: NMSE <= ${fmt(r.band.nmse)}${r.band.provisional ? " (provisional)" : ""}`
+    : ` (band ${r.band.id}, NMSE <= ${fmt(r.band.nmse)}, is tighter than the threshold: the threshold decides)`;
   const gate = `[ROSETTA] Gate: energy NMSE sum(a-b)^2/sum(b^2) <= ${fmt(r.threshold)} (B is the reference)`;
   if (r.regime?.id === "exact" && !r.thresholdExplicit) lines.push(`[ROSETTA] Gate: exact regime: any difference is a divergence (${r.regime.why})`);
   else if (r.regime) lines.push(`[ROSETTA] Expected noise: ${r.regime.id} regime: ${r.regime.why}`);
