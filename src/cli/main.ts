@@ -59,7 +59,8 @@ function report(e: unknown): number {
 }
 
 /**
- * yargs reads a lone "-" after a flag as a positional, not as the flag's value, so `--json -` (stdout, as
+ * yargs reads a lone "-" after a flag as a positional, not as the flag's value, so `--json -` (and `--junit -`,
+ * `--html -`: stdout, as
  * the help says) failed as "Unknown argument: -"; joined here into `--json=-`, which yargs reads right.
  */
 export function joinDashValues(argv: string[]): string[] {
@@ -69,8 +70,8 @@ export function joinDashValues(argv: string[]): string[] {
       out.push(...argv.slice(i));
       break;
     }
-    if (argv[i] === "--json" && argv[i + 1] === "-") {
-      out.push("--json=-");
+    if ((argv[i] === "--json" || argv[i] === "--junit" || argv[i] === "--html") && argv[i + 1] === "-") {
+      out.push(`${argv[i]}=-`);
       i++;
     } else out.push(argv[i]);
   }

@@ -68,18 +68,23 @@ export function parseThreshold(v: unknown): number | undefined {
 
 /** Report files are checked before the run, so a mistyped path does not cost the run. */
 export function checkReportPaths(o: { json?: string; junit?: string; html?: string }): void {
+  const dash = [["--json", o.json], ["--junit", o.junit], ["--html", o.html]].filter(([, v]) => v === "-").map(([k]) => k);
+  if (dash.length > 1) throw new InputError(`${dash.join(" and ")} all ask for standard output: give at most one of them '-'`);
   if (o.json && o.json !== "-") checkWritable(o.json, "--json");
-  if (o.junit) checkWritable(o.junit, "--junit");
-  if (o.html) checkWritable(o.html, "--html");
+  if (o.junit && o.junit !== "-") checkWritable(o.junit, "--junit");
+  if (o.html && o.html !== "-") checkWritable(o.html, "--html");
 }
 
 /** Writes the requested reports; returns the exit code. Shared by `rosetta A B` and `rosetta demo`. */
 export function emitReports(r: ComparisonResult, o: { json?: string; junit?: string; html?: string; verbose?: boolean; assertMatch?: boolean; acceptSummaries?: boolean; jsonToStdout?: boolean }): number {
+  // '-' sends that one report to standard output instead of the text report (--json -, --junit -, --html -)
   if (o.json === "-") process.stdout.write(renderJson(r));
+  else if (o.junit === "-") process.stdout.write(renderJunit(r));
+  else if (o.html === "-") process.stdout.write(renderHtml(r));
   else process.stdout.write(renderText(r, { verbose: o.verbose, color: useColor(process.stdout) }));
   if (o.json && o.json !== "-") writeOutput(o.json, renderJson(r), "--json");
-  if (o.junit) writeOutput(o.junit, renderJunit(r), "--junit");
-  if (o.html) writeOutput(o.html, renderHtml(r), "--html");
+  if (o.junit && o.junit !== "-") writeOutput(o.junit, renderJunit(r), "--junit");
+  if (o.html && o.html !== "-") writeOutput(o.html, renderHtml(r), "--html");
   return exitCodeOf(r, !!o.assertMatch, !!o.acceptSummaries);
 }
 
@@ -104,8 +109,8 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       .option("assert-match", { type: "boolean", description: "Exit 1 unless every compared point matches on full tensors (or drifts within its band)" })
       .option("accept-summaries", { type: "boolean", description: "With --assert-match: accept points whose summaries agree but that had no full tensors (still reported as not verified)" })
       .option("json", { type: "string", description: "Write the JSON report to FILE ('-': stdout instead of the text)" })
-      .option("junit", { type: "string", description: "Write a JUnit XML report to FILE (one test case per point)" })
-      .option("html", { type: "string", description: "Write a self-contained HTML report to FILE (heatmap of layers x points, per-token errors, weight and config diff; docs/report.md)" })
+      .option("junit", { type: "string", description: "Write a JUnit XML report to FILE (one test case per point); - for standard output" })
+      .option("html", { type: "string", description: "Write a self-contained HTML report to FILE (heatmap of layers x points, per-token errors, weight and config diff; docs/report.md); - for standard output" })
       .option("full", { type: "string", array: true, description: "Point keys captured as full tensors (globs; default every point, kq_softmax while it is under 4M elements per side)" })
       .option("weights", { type: "boolean", default: true, description: "Weight-level diff when both sides are model files (--no-weights to skip)" })
       .option("teacher", { choices: ["a", "b", "none"] as const, default: "b", description: "With --gen: whose generated tokens both sides consume at the decode steps (teacher forcing; default b, the reference), so the comparison continues past a flip of the top token; none: each side its own" })

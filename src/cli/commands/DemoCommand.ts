@@ -34,7 +34,9 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     const files = await writeDemoPair();
     try {
       process.stderr.write(`[rosetta] demo: wrote ${files.gguf} (random llama, 2 layers, F32) and ${files.apr} (same weights, defect ${DEMO_DEFECT})\n`);
-      process.stdout.write(`$ rosetta ${files.apr} ${files.gguf} --tokens ${DEMO_TOKENS.join(",")}\n`);
+      // with a report on standard output ('-'), stdout carries that report alone
+      const toStdout = [args.json, args.junit, args.html].includes("-");
+      (toStdout ? process.stderr : process.stdout).write(`$ rosetta ${files.apr} ${files.gguf} --tokens ${DEMO_TOKENS.join(",")}\n`);
       const r = await runComparison({ a: { path: files.apr }, b: { path: files.gguf }, tokens: DEMO_TOKENS });
       emitReports(r, { json: args.json, junit: args.junit, html: args.html, verbose: args.verbose });
       const ok = r.verdict === "DIVERGED" && r.diagnosis?.id === "layout-transposed";
