@@ -279,6 +279,13 @@ export function checkSameNetwork(a: { path: string; config?: Record<string, unkn
   );
 }
 
+/** Input flags that cannot apply: both sides are saved traces, whose inputs are fixed (a warning, never silence). */
+function unusedInputs(o: RunCompareOptions, a: Resolved, b: Resolved): string[] {
+  if (a.kind !== "trace" || b.kind !== "trace") return [];
+  const given = [o.prompt !== undefined ? "--prompt" : "", o.tokens ? "--tokens" : "", o.gen !== undefined ? "--gen" : "", o.teacher && o.teacher !== "b" ? "--teacher" : ""].filter(Boolean);
+  return given.length ? [`${given.join(", ")} ignored: both sides are saved traces, which fix their own input (tokens and decode steps)`] : [];
+}
+
 /** A --full glob that selects nothing is almost always a typo: say so (the points were compared from summaries). */
 function fullWarnings(full: string[] | undefined, ...traces: (Trace | undefined)[]): string[] {
   if (!full) return [];
@@ -427,7 +434,7 @@ async function compareResolved(o: RunCompareOptions, a: Resolved, b: Resolved, t
     lap("experiments", te);
   }
   lap("total", t0);
-  const warnings = fullWarnings(o.full, a.trace, b.trace);
+  const warnings = [...fullWarnings(o.full, a.trace, b.trace), ...unusedInputs(o, a, b)];
   for (const w of warnings) log.warn(w);
   return { ...res, ...(warnings.length ? { warnings } : {}), ...(policy.note ? { notes: [policy.note] } : {}), timings };
 }

@@ -41,15 +41,3 @@ describe("rosetta --html / rosetta report", () => {
   });
 });
 
-describe("reports on standard output", () => {
-  it("--junit - and --html - work like --json -; two of them at once is one clear line", async () => {
-    const { runCli } = await import("../helpers/cli.js");
-    const j = runCli(["demo", "--junit", "-", "-q"]);
-    expect(j.stdout.trimStart()).toMatch(/^<\?xml/);
-    const h = runCli(["demo", "--html", "-", "-q"]);
-    expect(h.stdout.trimStart()).toMatch(/^<!DOCTYPE html>/i);
-    const both = runCli(["demo", "--json", "-", "--html", "-", "-q"]);
-    expect(both.code).toBe(2);
-    expect(both.stderr).toMatch(/--json and --html all ask for standard output/);
-  });
-});
