@@ -44,14 +44,26 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
   return cli as Argv<GlobalArgs>;
 }
 
+/** Under `--log-format json` a fatal error is one JSON line too (pino's shape: level 50 error, 60 fatal). */
+let jsonErrors = false;
+
+function errorLine(level: 50 | 60, kind: string, text: string, exitCode: number, stack?: string): void {
+  if (jsonErrors) process.stderr.write(JSON.stringify({ level, time: new Date().toISOString(), component: "cli", kind, exitCode, msg: text, ...(stack ? { stack } : {}) }) + "\n");
+  else process.stderr.write(`rosetta: ${kind === "usage" ? "usage error" : "error"}: ${text}\n`);
+}
+
 function report(e: unknown): number {
   if (e instanceof UsageError) {
-    process.stderr.write(`rosetta: usage error: ${e.message} (see rosetta --help)\n`);
+    errorLine(50, "usage", `${e.message} (see rosetta --help)`, e.exitCode);
     return e.exitCode;
   }
   if (e instanceof RosettaError) {
-    process.stderr.write(`rosetta: error: ${e.message}\n`);
+    errorLine(50, "input", e.message, e.exitCode);
     return e.exitCode;
+  }
+  if (jsonErrors) {
+    errorLine(60, "internal", e instanceof Error ? e.message : String(e), EXIT.INTERNAL, e instanceof Error ? e.stack : undefined);
+    return EXIT.INTERNAL;
   }
   process.stderr.write(`rosetta: internal error (a bug in rosetta; please report it with the command line):\n`);
   process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
@@ -93,6 +105,7 @@ function checkCommandWord(argv: string[]): void {
 /** Runs the CLI and returns the exit code. Command handlers set `process.exitCode` for non-zero results. */
 export async function main(argv: string[]): Promise<number> {
   argv = joinDashValues(argv);
+  jsonErrors = argv.some((x, i) => x === "--log-format=json" || (x === "--log-format" && argv[i + 1] === "json"));
   if (argv.length === 0) {
     // Bare `rosetta`: the help, on stderr, and a usage exit code (nothing was asked for).
     process.stderr.write((await buildCli(["--help"]).getHelp()) + "\n\nrosetta: usage error: give two models (or traces) to compare, or a command; `rosetta demo` runs an example\n");

@@ -37,3 +37,20 @@ describe("nothing silently ignored", () => {
     }
   });
 });
+
+describe("--log-format json", () => {
+  it("a fatal error is one JSON line too (bad input, usage), with the same exit codes", async () => {
+    const { runCli } = await import("../helpers/cli.js");
+    const r = runCli(["/no/such/a.gguf", "/no/such/b.gguf", "--log-format", "json"]);
+    expect(r.code).toBe(2);
+    const lines = r.stderr.trim().split("\n");
+    const last = JSON.parse(lines[lines.length - 1]);
+    expect(last).toMatchObject({ level: 50, component: "cli", kind: "input", exitCode: 2 });
+    expect(last.msg).toMatch(/\/no\/such\/a\.gguf/);
+    const u = runCli(["demo", "--no-such-flag", "--log-format=json"]);
+    expect(u.code).toBe(2);
+    expect(JSON.parse(u.stderr.trim().split("\n").pop()!)).toMatchObject({ level: 50, kind: "usage" });
+    // the readable form is unchanged
+    expect(runCli(["/no/such/a.gguf", "/no/such/b.gguf"]).stderr).toMatch(/^rosetta: error: /);
+  });
+});
