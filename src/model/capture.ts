@@ -33,7 +33,6 @@ export class Recorder {
   readonly tensors = new Map<string, F32Tensor>();
   private step = 0;
   private firstPos = 0;
-  private tokens = 0;
   private xs: Float32Array[] = [];
   private ranges: number[] = []; // tensor index, offset, count per pending summary
   private pending: { tp: TracePoint; all: number; last: number }[] = [];
@@ -47,11 +46,10 @@ export class Recorder {
   }
 
   /** Called before each forward: 0 = the prompt batch, 1.. = decode steps. */
-  beginStep(step: number, firstPos: number, tokens: number): void {
+  beginStep(step: number, firstPos: number, _tokens: number): void {
     this.flush();
     this.step = step;
     this.firstPos = firstPos;
-    this.tokens = tokens;
   }
 
   readonly hook: CaptureFn = (point: PointKind, layer: number | null, x: Float32Array, shape: number[]) => {

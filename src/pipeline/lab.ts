@@ -55,7 +55,7 @@ export class EngineLab implements Lab {
     private readonly recv: LabSideInput,
     private readonly donor: LoadedModel,
     private readonly ref: { trace: Trace; tensors: Map<string, F32Tensor> },
-    private readonly result: ComparisonResult,
+    result: ComparisonResult,
     /** Which side of the report the receiver is (metrics are always against the reference side). */
     readonly receiverLabel: "A" | "B",
   ) {

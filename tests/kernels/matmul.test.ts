@@ -6,9 +6,10 @@
 import { afterAll, describe, expect, test } from "vitest";
 
 import {
-  actRound, cpuFeatures, currentIsa, matmul, setIsa, setThreads, softmaxRows, summarize, summarizeMany, swiglu, type Numerics,
+  actRound, cpuFeatures, currentIsa, matmul, setIsa, setThreads, softmaxRows, summarize, summarizeMany, swiglu,
 } from "../../src/bindings/kernels.js";
 import { relL2 } from "../model/helpers.js";
+import { mm, rng } from "./helpers.js";
 
 const T = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q4_K: 12, Q6_K: 14 } as const;
 // the types with their own multi-token tiles too (their other checks: vecdot-types.test.ts)
@@ -19,10 +20,6 @@ if (!ISAS.includes("avx512")) console.warn("engine kernels: this CPU has no AVX-
 const initialIsa = currentIsa() as "scalar" | "avx2" | "avx512";
 afterAll(() => void setIsa(initialIsa));
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-}
 
 /** Stored weight rows: random blocks with sane f16 scales (0x2000 ~ 0.0078), every other byte random. */
 function weights(type: number, rows: number, cols: number, r = rng(7)): Uint8Array {
@@ -49,11 +46,6 @@ function weights(type: number, rows: number, cols: number, r = rng(7)): Uint8Arr
   return out;
 }
 
-function mm(w: Uint8Array, type: number, rows: number, cols: number, x: Float32Array, nTok: number, mode: Numerics): Float32Array {
-  const y = new Float32Array(nTok * rows);
-  matmul({ source: w, offset: 0, type, nOut: rows, nIn: cols, x, y, nTok, mode });
-  return y;
-}
 
 describe("activation rounding (ggml vec_dot types)", () => {
   const x = Float32Array.from({ length: 512 }, (_, i) => Math.sin(i * 0.37) * (1 + (i % 7)));

@@ -9,8 +9,9 @@
  */
 import { afterAll, describe, expect, test } from "vitest";
 
-import { actRound, cpuFeatures, currentIsa, matmul, setIsa, type Numerics } from "../../src/bindings/kernels.js";
+import { actRound, cpuFeatures, currentIsa, setIsa } from "../../src/bindings/kernels.js";
 import { relL2 } from "../model/helpers.js";
+import { mm, rng } from "./helpers.js";
 
 const features = cpuFeatures();
 const ISAS = (["avx2", "avx512"] as const).filter((i) => (i === "avx2" ? features.avx2 : features.avx512f && features.avx512bw));
@@ -29,10 +30,6 @@ const TYPES: Record<string, { id: number; block: number; bytes: number; f16At: n
   BF16: { id: 30, block: 1, bytes: 2, f16At: [] },
 };
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-}
 
 function weights(name: string, rows: number, cols: number): Uint8Array {
   const l = TYPES[name], r = rng(11);
@@ -44,11 +41,6 @@ function weights(name: string, rows: number, cols: number): Uint8Array {
   return out;
 }
 
-function mm(w: Uint8Array, type: number, rows: number, cols: number, x: Float32Array, nTok: number, mode: Numerics): Float32Array {
-  const y = new Float32Array(nTok * rows);
-  matmul({ source: w, offset: 0, type, nOut: rows, nIn: cols, x, y, nTok, mode });
-  return y;
-}
 
 describe("llama.cpp-exact dot products of the remaining types", () => {
   // rows 12: tinyBLAS shapes for BF16 at nTok >= 2; rows 7: vec_dot order for every batch; 11 and 17
