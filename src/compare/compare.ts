@@ -24,6 +24,7 @@ import {
   type SampleMetrics,
   type SideInfo,
   type Verdict,
+  type VerifiedOn,
   type WeightDiff,
   type ElementDiff,
 } from "./result.js";
@@ -360,8 +361,14 @@ function verdictOf(counts: Record<PointStatus, number>, findings: Finding[]): Ve
   if (findings.some((f) => f.fatal && f.id !== "sample-mismatch" && f.id !== "tokenizer-mismatch")) return "DIVERGED";
   if (counts.match + counts.drift + counts["summary-agree"] === 0) return "INCOMPARABLE";
   if (counts["sample-mismatch"] > 0) return "INCOMPARABLE";
-  if (counts["summary-agree"] > 0) return "UNVERIFIED";
   return counts.drift > 0 ? "DRIFT" : "MATCH";
+}
+
+/** Whether the agreeing points were compared from full tensors, summaries only, or some of each. */
+function verifiedOnOf(counts: Record<PointStatus, number>): VerifiedOn {
+  const full = counts.match + counts.drift + counts.diverged + counts.nonfinite;
+  if (counts["summary-agree"] === 0) return "full-tensors";
+  return full === 0 ? "summaries-only" : "partly-summaries";
 }
 
 /** The two traces' recorded configs, field by field (docs/comparison.md). */
@@ -449,6 +456,7 @@ export async function compareTraces(a: CompareSide, b: CompareSide, opts: Compar
     findings,
     diagnosis,
     verdict: verdictOf(counts, findings),
+    verifiedOn: verifiedOnOf(counts),
     config,
     weights: opts.weights,
   };

@@ -2,7 +2,7 @@
  * transformers' model-addition debugger JSON (model_addition_debugger_context: `<Class>_debug_tree_SUMMARY.json`
  * and `_FULL_TENSORS.json`), written in its exact call-tree layout from a fixture's real activations as if
  * a Hugging Face llama produced them (torch reprs of the statistics, sample std, leaf outputs only),
- * imported and compared against the model: summaries only (UNVERIFIED), nothing diverges; a divergence
+ * imported and compared against the model: summaries only (MATCH, verifiedOn summaries-only), nothing diverges; a divergence
  * injected into layer 1 is found there; bad JSON is one line, exit 2.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -130,13 +130,13 @@ describe("transformers model-addition debugger JSON", () => {
     expect(imp.imported?.notes.join(" ")).toMatch(/act_fn .* not compared/);
   });
 
-  it("against the model: summaries only, nothing diverges (UNVERIFIED); tokens from FULL_TENSORS' input_ids", async () => {
+  it("against the model: summaries only, nothing diverges (MATCH on summaries only); tokens from FULL_TENSORS' input_ids", async () => {
     const f = write(`${CLS}_debug_tree_FULL_TENSORS.json`, debugTree(good, { full: true }));
     const r = await runComparison({ a: { path: f }, b: { path: model }, tokens: TOKENS });
     expect(r.counts.diverged + r.counts["sample-mismatch"]).toBe(0);
     const compared = r.points.filter((x) => x.status === "summary-agree");
     expect(compared.length).toBeGreaterThan(10);
-    expect(r.verdict).toBe("UNVERIFIED");
+    expect([r.verdict, r.verifiedOn]).toEqual(["MATCH", "summaries-only"]);
   });
 
   it("layers left out of the tree (the debugger's pruning) and last-position logits (from the shape)", () => {
