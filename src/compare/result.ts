@@ -149,7 +149,7 @@ export interface SideInfo {
   /** The decode steps consumed the other side's tokens (teacher forcing). */
   forced?: boolean;
   /** The side is another engine's dump, imported (src/importers): its format and what it could not carry. */
-  imported?: { format: string; notes: string[] };
+  imported?: { format: string; notes: string[]; /** points it holds full tensors of (added in place) */ fullTensors?: number };
 }
 
 export interface ComparisonResult {

@@ -97,7 +97,9 @@ function header(r: ComparisonResult): string[] {
   lines.push(same ? `[ROSETTA] Token IDs: [${r.a.tokens.join(", ")}]` : `[ROSETTA] Token IDs: A [${r.a.tokens.join(", ")}]  B [${r.b.tokens.join(", ")}]`);
   for (const s of [r.a, r.b]) {
     if (!s.imported) continue;
-    const can = s.imported.format === "aprender-tensors" ? "full tensors of the dumped stages (verified like any trace's)" : `summaries${s.imported.format === "llama-eval-callback" ? " and the printed elements" : ""} only: agreement there is never a full-tensor match`;
+    const some = `summaries${s.imported.format === "llama-eval-callback" ? " and the printed elements" : ""}`;
+    const n = s.imported.fullTensors ?? 0;
+    const can = n > 0 ? `full tensors of ${n} point(s) (verified like any trace's), ${some} of the rest` : `${some} only: agreement there is never a full-tensor match`;
     lines.push(`[ROSETTA] ${s.label} is imported (${s.imported.format}): ${s.imported.notes.join("; ")}; it can verify ${can}`);
   }
   const teacher = r.a.forced ? "B" : r.b.forced ? "A" : null;
