@@ -184,8 +184,10 @@ function writeF32(file: string): void {
 }
 
 /** IEEE half bits of a float (round to nearest even; the pool's values are far from the half range's edges). */
+const f32Scratch = new Float32Array(1), u32Scratch = new Uint32Array(f32Scratch.buffer);
 function halfBits(x: number): number {
-  const f = new Float32Array([x]), u = new Uint32Array(f.buffer)[0];
+  f32Scratch[0] = x;
+  const u = u32Scratch[0];
   const sign = (u >>> 16) & 0x8000, exp = ((u >>> 23) & 0xff) - 127 + 15, mant = u & 0x7fffff;
   if (exp <= 0) return sign; // below the normal half range: flush (|x| < 6e-5 in an N(0, 1/n) pool)
   if (exp >= 31) return sign | 0x7c00;

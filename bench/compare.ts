@@ -16,7 +16,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 
 import { injectDefect, parseDefect } from "../src/convert/defects.js";
 import { readGgufIr } from "../src/convert/ir.js";
-import { irToApr } from "../src/convert/to-apr.js";
+import { writeIrApr } from "../src/convert/to-apr.js";
 import { getBenchModel } from "./compare-model.js";
 
 const REPS = Number(process.env.BENCH_REPS ?? 5);
@@ -28,8 +28,7 @@ async function defectCopy(gguf: string): Promise<string> {
   if (existsSync(apr)) return apr;
   const ir = await readGgufIr(gguf);
   injectDefect(ir, parseDefect(DEFECT), "apr");
-  writeFileSync(apr + ".tmp", await irToApr(ir));
-  renameSync(apr + ".tmp", apr);
+  await writeIrApr(ir, apr);
   return apr;
 }
 
