@@ -30,7 +30,7 @@ export interface AprWriteOptions {
   rawMetadata?: Uint8Array;
 }
 
-const align64 = (x: number) => (x + 63) & ~63;
+const align64 = (x: number) => Math.ceil(x / 64) * 64; // not bitwise: offsets pass 2^31 in large files
 
 /** UTF-8 byte order, as Rust sorts `String`s. */
 export function compareUtf8(a: string, b: string): number {

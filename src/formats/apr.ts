@@ -30,7 +30,7 @@ async function readAt(fh: FileHandle, pos: number, len: number): Promise<Buffer>
   return b.subarray(0, bytesRead);
 }
 
-const align64 = (x: number) => (x + 63) & ~63;
+const align64 = (x: number) => Math.ceil(x / 64) * 64; // not bitwise: offsets pass 2^31 in large files
 
 /** Footer present iff the file ends 4 bytes after the last padded tensor (aprender writers); then it must verify. */
 async function checkFooter(fh: FileHandle, p: AprParsed, fileSize: number, file: string): Promise<"absent" | number> {
