@@ -12,7 +12,8 @@ import { existsSync, renameSync, writeFileSync } from "node:fs";
 import os from "node:os";
 
 import { injectDefect, parseDefect } from "../src/convert/defects.js";
-import { irToGguf, readGgufIr } from "../src/convert/ir.js";
+import { readGgufIr } from "../src/convert/ir.js";
+import { writeIrGguf } from "../src/convert/to-apr.js";
 import { BisectSession } from "../src/pipeline/bisect.js";
 import { openComparison } from "../src/pipeline/run-comparison.js";
 import { benchModelPath, getBenchModel } from "./compare-model.js";
@@ -33,8 +34,7 @@ async function main(): Promise<void> {
     log(`writing ${bad} (${DEFECT})`);
     const ir = await readGgufIr(gguf);
     injectDefect(ir, parseDefect(DEFECT), "gguf");
-    writeFileSync(bad + ".tmp", irToGguf(ir));
-    renameSync(bad + ".tmp", bad);
+    writeIrGguf(ir, bad);
   }
   let t = performance.now();
   const s = await openComparison({ a: { path: bad }, b: { path: gguf }, prompt: PROMPT });

@@ -7,7 +7,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "args.h"
 #include "module.h"
@@ -76,21 +79,36 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
   std::shared_ptr<const MappedFile> file() const { return file_; }
   const std::string& path() const { return path_; }
 
-  // One external ArrayBuffer per mapping (V8 must never see the same memory registered twice);
-  // every mappingBytes() view is a window into it, and it holds its own reference to the file.
-  Napi::ArrayBuffer buffer(Napi::Env env) {
-    if (!buffer_.IsEmpty()) return buffer_.Value();
+  // External ArrayBuffers over the mapping, one per 1 GiB segment start, each reaching at most 4 GiB
+  // (V8's ArrayBuffer limit in Node 20) or to the end of the file: a window [offset, offset + length) is
+  // a view into the segment where it starts, so any window up to 3 GiB long works in a file of any size.
+  // No address is registered with V8 twice (segment starts differ); every buffer holds its own reference
+  // to the file.
+  static constexpr size_t kSegment = size_t(1) << 30;
+  static constexpr size_t kMaxBuffer = size_t(1) << 32;
+
+  Napi::Uint8Array window(Napi::Env env, uint64_t offset, uint64_t length) {
+    const size_t seg = (size_t)(offset / kSegment);
+    const size_t start = seg * kSegment;
+    const size_t len = std::min(file_->size - start, kMaxBuffer);
+    if (offset + length > start + len) {
+      throw ArgError("mappingBytes: a window of " + std::to_string(length) + " bytes is longer than a view can be (3 GiB)");
+    }
+    if (segments_.size() <= seg) segments_.resize(seg + 1);
     Napi::ArrayBuffer ab;
-    if (file_->size == 0) {
+    if (!segments_[seg].IsEmpty()) {
+      ab = segments_[seg].Value();
+    } else if (len == 0) {
       ab = Napi::ArrayBuffer::New(env, 0);
+      segments_[seg] = Napi::Persistent(ab);
     } else {
       auto* hold = new std::shared_ptr<const MappedFile>(file_);
       ab = Napi::ArrayBuffer::New(
-          env, const_cast<uint8_t*>(file_->data), file_->size,
+          env, const_cast<uint8_t*>(file_->data) + start, len,
           [](Napi::Env, void*, std::shared_ptr<const MappedFile>* h) { delete h; }, hold);
+      segments_[seg] = Napi::Persistent(ab);
     }
-    buffer_ = Napi::Persistent(ab);
-    return ab;
+    return Napi::Uint8Array::New(env, (size_t)length, ab, (size_t)(offset - start));
   }
 
  private:
@@ -99,12 +117,12 @@ class Mapping : public Napi::ObjectWrap<Mapping> {
   Napi::Value Closed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !file_); }
   Napi::Value Close(const Napi::CallbackInfo& info) {
     file_.reset();  // pages go when the last view made by mappingBytes is collected
-    buffer_.Reset();
+    segments_.clear();
     return info.Env().Undefined();
   }
 
   std::shared_ptr<const MappedFile> file_;
-  Napi::Reference<Napi::ArrayBuffer> buffer_;
+  std::vector<Napi::Reference<Napi::ArrayBuffer>> segments_;
   size_t size_ = 0;
   std::string path_;
 };
@@ -130,7 +148,7 @@ Napi::Value MappingBytes(const Napi::CallbackInfo& info) {
     const uint64_t offset = arg_index(info, 1, "offset");
     const uint64_t length = arg_index(info, 2, "length");
     check_range(offset, length, m->file()->size, "mappingBytes", m->path().c_str());
-    return Napi::Uint8Array::New(info.Env(), (size_t)length, m->buffer(info.Env()), (size_t)offset);
+    return m->window(info.Env(), offset, length);
   });
 }
 

@@ -22,11 +22,20 @@ export function checkWritable(file: string, flag: string): void {
 
 /** An atomic write (whole or nothing), with a file-system refusal (permissions, a full disk) reported as the user's input error. */
 export function writeOutput(file: string, data: string | Uint8Array, flag: string): void {
-  try {
-    writeFileAtomic(file, data);
-  } catch (e) {
+  void writeOutputWith(file, flag, () => writeFileAtomic(file, data));
+}
+
+/** The same for a writer that streams `file` itself (an atomic chunked write: a converted model). */
+export function writeOutputWith<R>(file: string, flag: string, write: () => R): R {
+  const refused = (e: unknown): never => {
     const err = e as NodeJS.ErrnoException;
     if (typeof err.code !== "string") throw e;
     throw new InputError(`${flag ? `${flag} ` : ""}${file}: cannot write (${err.code})`);
+  };
+  try {
+    const r = write();
+    return (r instanceof Promise ? r.catch(refused) : r) as R;
+  } catch (e) {
+    return refused(e);
   }
 }

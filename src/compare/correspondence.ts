@@ -34,6 +34,8 @@ import { blockDiffLocality, permuteHeads, transpose } from "./weight-checks.js";
 export interface Src {
   model: LoadedModel;
   map: NativeMapping;
+  /** The file's real path (two sides on one file share bytes). */
+  real?: string;
 }
 
 export interface Loaded {
@@ -46,6 +48,8 @@ export interface Loaded {
 export interface MatchOptions {
   maxElements: number;
   diff: DiffFn;
+  /** How byte identity is established (weight-diff.ts WeightDiffOptions.identity). */
+  identity?: "full" | "sampled";
 }
 
 /** Dequantizes a tensor (its first rows only when it is larger than maxElements). */
@@ -216,6 +220,7 @@ function isZero(x: Float32Array): boolean {
 
 /** Context for one weight diff: every tensor of B, indexed for exact and by-value lookups. */
 export class Matcher {
+  readonly identity: "full" | "sampled";
   private byBytes = new Map<string, TensorView[]>();
   private cache = new Map<string, Loaded>();
 
@@ -224,6 +229,7 @@ export class Matcher {
     private readonly b: Src,
     private readonly o: MatchOptions,
   ) {
+    this.identity = o.identity ?? "full";
     for (const t of b.model.tensors) {
       if (!t.role) continue;
       const k = `${t.type}|${t.byteLength}|${t.dims.join()}`;

@@ -199,6 +199,7 @@ export type TensorStatus =
   | "equivalent" // a different parametrization of the same function (Q/K in the other RoPE order, a zero bias vs none)
   | "rope-unpermuted" // Q/K rows in the order of the other side's RoPE layout (a relabel without the permutation)
   | "identical" // same type, same bytes
+  | "sampled-identical" // same type; the sampled blocks are the same bytes, the rest was not read (TensorDiff.sampled says how much)
   | "close" // values agree within the floor of the two types
   | "differs"
   | "transposed"
@@ -220,6 +221,8 @@ export interface TensorDiff {
   typeA: string | null;
   typeB: string | null;
   status: TensorStatus;
+  /** "sampled-identical": the bytes compared and the tensor's size. */
+  sampled?: { bytes: number; of: number };
   sqnrDb: number | null;
   floorDb: number | null;
   cosine: number | null;

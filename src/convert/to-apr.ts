@@ -6,17 +6,18 @@
  * `model.*` keys as custom metadata; header and footer CRCs by the writer.
  */
 import { TOKENIZER_KEYS } from "../formats/apr-tokenizer-keys.js";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
 import { aprDtypeOf, TYPE } from "../formats/apr-dtypes.js";
 import { ARCHITECTURES, archFromAprName, isSupportedArch } from "../formats/architectures.js";
-import { writeApr, type AprTensorIn } from "../formats/apr-writer.js";
+import { aprChunks, writeApr, type AprTensorIn } from "../formats/apr-writer.js";
 import { hfNameOf, roleOfName } from "../formats/roles.js";
+import { writeFileAtomicChunks } from "../util/atomic.js";
 import { UnsupportedError } from "../util/errors.js";
 import { quantizeAprQ4, quantizeAprQ8 } from "./apr-quant.js";
-import { elementCount, f32Bytes, irToGguf, kv, readGgufIr, toF32, type IrTensor, type ModelIr } from "./ir.js";
+import { computedTensor, elementCount, f32Bytes, irBytes, irGgufChunks, kv, readGgufIr, toF32, type IrTensor, type ModelIr } from "./ir.js";
 
 export type QuantizeMode = "q4k" | "q6k" | "apr-q4" | "apr-q8";
 export const QUANTIZE_MODES: readonly QuantizeMode[] = ["q4k", "q6k", "apr-q4", "apr-q8"];
@@ -40,16 +41,18 @@ function quantizable(t: IrTensor): boolean {
   return !(r && (r.role === "token_embd" || r.role === "output"));
 }
 
+/** One tensor as APR: verbatim bytes (streamed from the file when untouched), or converted when written. */
 function convertTensor(t: IrTensor, arch: string, quantize: QuantizeMode | undefined): AprTensorIn {
   const name = aprName(t.name, arch);
-  const apr = (type: number, data: Uint8Array): AprTensorIn => ({ name, dtype: aprDtypeOf(type), dims: t.dims, data });
-  if (t.type === TYPE.Q4_K || t.type === TYPE.Q6_K) return apr(t.type, t.data);
+  const apr = (type: number, data: AprTensorIn["data"]): AprTensorIn => ({ name, dtype: aprDtypeOf(type), dims: t.dims, data });
+  if (t.type === TYPE.Q4_K || t.type === TYPE.Q6_K) return apr(t.type, irBytes(t));
   if ((quantize === "apr-q4" || quantize === "apr-q8") && quantizable(t)) {
+    // the scales need the whole tensor: one tensor in memory at a time
     const x = toF32(t);
     return quantize === "apr-q4" ? apr(TYPE.APR_Q4, quantizeAprQ4(x)) : apr(TYPE.APR_Q8, quantizeAprQ8(x));
   }
-  if (PASSTHROUGH.has(t.type)) return apr(t.type, t.data);
-  return apr(TYPE.F32, f32Bytes(toF32(t)));
+  if (PASSTHROUGH.has(t.type)) return apr(t.type, irBytes(t));
+  return apr(TYPE.F32, { byteLength: elementCount(t.dims) * 4, chunks: () => [f32Bytes(toF32(t))] });
 }
 
 
@@ -96,22 +99,25 @@ export function aprMetadata(ir: ModelIr, tensors: AprTensorIn[], tied: boolean):
 }
 
 /** q4k / q6k: llama.cpp's own quantizer (llama_model_quantize through the bridge) on an F32 copy. */
-async function llamaQuantized(ir: ModelIr, mode: "q4k" | "q6k"): Promise<ModelIr> {
+async function llamaQuantized(ir: ModelIr, mode: "q4k" | "q6k"): Promise<{ ir: ModelIr; cleanup: () => void }> {
   const { loadLlamaBridge } = await import("../bindings/llama.js");
   const bridge = loadLlamaBridge();
   const dir = mkdtempSync(path.join(os.tmpdir(), "rosetta-quant-"));
   try {
-    const f32: ModelIr = { ...ir, tensors: ir.tensors.map((t) => (t.type === TYPE.F32 ? t : { ...t, type: TYPE.F32, data: f32Bytes(toF32(t)) })) };
+    // the F32 copy is written tensor by tensor, each converted as it is written
+    const f32: ModelIr = { ...ir, tensors: ir.tensors.map((t) => (t.type === TYPE.F32 ? t : computedTensor(t.name, TYPE.F32, t.dims, elementCount(t.dims) * 4, () => f32Bytes(toF32(t))))) };
     const fileType = f32.gguf["general.file_type"];
     if (fileType) f32.gguf = { ...f32.gguf, "general.file_type": { ...fileType, value: 0 } };
     const a = path.join(dir, "f32.gguf");
     const b = path.join(dir, "q.gguf");
-    writeFileSync(a, irToGguf(f32));
+    writeFileAtomicChunks(a, irGgufChunks(f32));
     await bridge.quantize(a, b, mode === "q4k" ? "Q4_K_S" : "Q6_K", { pure: true });
     const q = await readGgufIr(b);
-    return { ...q, aprOverrides: ir.aprOverrides, source: ir.source };
-  } finally {
+    // its tensors are read from q.gguf as they are written: the caller removes it afterwards
+    return { ir: { ...q, aprOverrides: ir.aprOverrides, source: ir.source }, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  } catch (e) {
     rmSync(dir, { recursive: true, force: true });
+    throw e;
   }
 }
 
@@ -119,16 +125,39 @@ export interface ToAprOptions {
   quantize?: QuantizeMode;
 }
 
-/** The APR file bytes for a model. */
-export async function irToApr(ir0: ModelIr, opts: ToAprOptions = {}): Promise<Buffer> {
+/** The APR metadata and tensors (bytes produced as they are written) for a model. */
+async function withAprParts<R>(ir0: ModelIr, opts: ToAprOptions, use: (md: Record<string, unknown>, tensors: AprTensorIn[]) => R): Promise<R> {
   if (opts.quantize && !QUANTIZE_MODES.includes(opts.quantize)) throw new UnsupportedError(`--quantize ${opts.quantize} is not one of ${QUANTIZE_MODES.join(", ")}`);
-  const ir = opts.quantize === "q4k" || opts.quantize === "q6k" ? await llamaQuantized(ir0, opts.quantize) : ir0;
+  const q = opts.quantize === "q4k" || opts.quantize === "q6k" ? await llamaQuantized(ir0, opts.quantize) : null;
+  try {
+    return use(...aprParts(q?.ir ?? ir0, opts));
+  } finally {
+    q?.cleanup();
+  }
+}
+
+function aprParts(ir: ModelIr, opts: ToAprOptions): [Record<string, unknown>, AprTensorIn[]] {
   const tensors = ir.tensors.map((t) => convertTensor(t, ir.arch, opts.quantize));
   const hasOutput = ir.tensors.some((t) => roleOfName(t.name)?.role === "output");
   const embd = tensors.find((t, i) => roleOfName(ir.tensors[i].name)?.role === "token_embd");
   const tied = !hasOutput && embd !== undefined;
   if (tied && embd) tensors.push({ ...embd, name: "lm_head.weight" });
-  return writeApr(aprMetadata(ir, tensors, tied), tensors);
+  return [aprMetadata(ir, tensors, tied), tensors];
+}
+
+/** The APR file bytes for a model (small models, tests). */
+export async function irToApr(ir: ModelIr, opts: ToAprOptions = {}): Promise<Buffer> {
+  return withAprParts(ir, opts, writeApr);
+}
+
+/** Writes the APR file atomically, streamed: memory for one chunk (or one converted tensor), whatever the model's size. Returns its size. */
+export async function writeIrApr(ir: ModelIr, file: string, opts: ToAprOptions = {}): Promise<number> {
+  return withAprParts(ir, opts, (md, tensors) => writeFileAtomicChunks(file, aprChunks(md, tensors)));
+}
+
+/** Writes the GGUF file atomically, streamed. Returns its size. */
+export function writeIrGguf(ir: ModelIr, file: string): number {
+  return writeFileAtomicChunks(file, irGgufChunks(ir));
 }
 
 /** `rosetta convert in.gguf out.apr`. */

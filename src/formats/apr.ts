@@ -11,6 +11,7 @@ import { open, stat } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 
 import { InputError } from "../util/errors.js";
+import { cachedFileDigest, streamFile } from "../util/file-digest.js";
 import { logger } from "../util/log.js";
 import { crc32 } from "./apr-crc.js";
 import { flatBytes, TYPE, TYPE_NAMES } from "./apr-dtypes.js";
@@ -30,16 +31,23 @@ async function readAt(fh: FileHandle, pos: number, len: number): Promise<Buffer>
   return b.subarray(0, bytesRead);
 }
 
-const align64 = (x: number) => (x + 63) & ~63;
+const align64 = (x: number) => Math.ceil(x / 64) * 64; // not bitwise: offsets pass 2^31 in large files
 
-/** Footer present iff the file ends 4 bytes after the last padded tensor (aprender writers); then it must verify. */
+/**
+ * Footer present iff the file ends 4 bytes after the last padded tensor (aprender writers); then it must
+ * verify. The CRC is a pass over the whole file: it is computed once, streamed, and the verified value is
+ * cached by the file's identity (../util/file-digest.ts), so loading the same file again costs a stat.
+ */
 async function checkFooter(fh: FileHandle, p: AprParsed, fileSize: number, file: string): Promise<"absent" | number> {
   const end = p.entries.reduce((m, e) => Math.max(m, e.offset + align64(e.size)), 0);
   if (fileSize !== p.dataOffset + end + 4) return "absent";
   const stored = (await readAt(fh, fileSize - 4, 4)).readUInt32LE(0);
-  let crc = 0;
-  const chunk = 16 << 20;
-  for (let pos = 0; pos < fileSize - 4; pos += chunk) crc = crc32(await readAt(fh, pos, Math.min(chunk, fileSize - 4 - pos)), crc);
+  const { value } = cachedFileDigest(file, "apr-footer-crc32", () => {
+    let crc = 0;
+    streamFile(file, (c) => (crc = crc32(c, crc)), fileSize - 4);
+    return String(crc);
+  });
+  const crc = Number(value);
   if (crc !== stored) {
     throw new InputError(`${file}: APR footer checksum mismatch (stored 0x${stored.toString(16).padStart(8, "0")}, computed 0x${crc.toString(16).padStart(8, "0")}); the tensor data is corrupt`);
   }

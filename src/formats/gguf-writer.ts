@@ -4,6 +4,8 @@
  * @huggingface/gguf's `typedMetadata`, so a parsed file can be rewritten with a change or two (the
  * defect injector's GGUF variants).
  */
+import { chunksOf, type Bytes } from "../util/lazy-bytes.js";
+
 export enum GgufType {
   UINT8 = 0, INT8 = 1, UINT16 = 2, INT16 = 3, UINT32 = 4, INT32 = 5, FLOAT32 = 6, BOOL = 7, STRING = 8,
   ARRAY = 9, UINT64 = 10, INT64 = 11, FLOAT64 = 12,
@@ -24,7 +26,8 @@ export interface GgufTensorIn {
   type: number;
   /** GGUF order: innermost (contiguous) dimension first. */
   dims: number[];
-  data: Uint8Array;
+  /** The bytes, or bytes produced as they are written. */
+  data: Bytes;
 }
 
 /** Keys @huggingface/gguf puts in typedMetadata that are header fields, not KV pairs. */
@@ -75,8 +78,13 @@ function value(o: Out, type: GgufType, v: GgufScalar | GgufArray, subType: GgufT
 
 const alignUp = (x: number, a: number) => Math.ceil(x / a) * a;
 
-/** The whole GGUF v3 file. Tensor data is laid out in the given order, each aligned. */
+/** The whole GGUF v3 file (small models, tests). Tensor data is laid out in the given order, each aligned. */
 export function writeGguf(metadata: Record<string, GgufKv>, tensors: GgufTensorIn[], opts: { alignment?: number } = {}): Buffer {
+  return Buffer.concat([...ggufChunks(metadata, tensors, opts)].map((c) => Buffer.from(c)));
+}
+
+/** The GGUF v3 file in order, chunk by chunk: writing a model of any size holds one chunk at a time. */
+export function* ggufChunks(metadata: Record<string, GgufKv>, tensors: GgufTensorIn[], opts: { alignment?: number } = {}): Generator<Uint8Array> {
   const kvs = Object.entries(metadata).filter(([k]) => !PSEUDO_KEYS.has(k));
   const alignKv = metadata["general.alignment"];
   const alignment = opts.alignment ?? (alignKv ? Number(alignKv.value) : 32);
@@ -91,20 +99,23 @@ export function writeGguf(metadata: Record<string, GgufKv>, tensors: GgufTensorI
     value(o, kv.type, kv.value, kv.subType, k);
   }
   let off = 0;
-  const offsets: number[] = [];
   for (const t of tensors) {
     o.str(t.name);
     o.u32(t.dims.length);
     for (const d of t.dims) o.u64(d);
     o.u32(t.type);
     o.u64(off);
-    offsets.push(off);
-    off = alignUp(off + t.data.length, alignment);
+    off = alignUp(off + t.data.byteLength, alignment);
   }
   const dataStart = alignUp(o.length, alignment);
+  yield o.concat();
+  const zeros = Buffer.alloc(alignment);
+  yield zeros.subarray(0, dataStart - o.length);
   // Every tensor, the last one included, is padded to the alignment (as llama.cpp's gguf writer does).
-  const out = Buffer.alloc(dataStart + off);
-  o.concat().copy(out, 0);
-  tensors.forEach((t, i) => out.set(t.data, dataStart + offsets[i]));
-  return out;
+  for (const t of tensors) {
+    let n = 0;
+    for (const c of chunksOf(t.data)) (n += c.length), yield c;
+    if (n !== t.data.byteLength) throw new Error(`tensor ${t.name}: ${n} bytes produced, ${t.data.byteLength} declared`);
+    yield zeros.subarray(0, alignUp(n, alignment) - n);
+  }
 }

@@ -2,14 +2,13 @@
  * `rosetta trace --engine rosetta`: runs rosetta's own forward pass over a prompt (one batch) and greedy
  * decode steps, and returns a Trace in the same format as the llama.cpp runner (src/reference/llamacpp.ts).
  */
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 
 import { loadTokenizer, tokenizerFromModel } from "../tokenizer/index.js";
 import { traceMetadata } from "../trace/io.js";
 import type { F32Tensor } from "../trace/safetensors.js";
 import { contextOverflow, TRACE_FORMAT, TRACE_FORMAT_VERSION, type Trace, type TraceLogits, type TraceRunOptions } from "../trace/types.js";
 import { InputError } from "../util/errors.js";
+import { fileSha256 } from "../util/file-digest.js";
 import { logger } from "../util/log.js";
 import { keyFilter, Recorder } from "./capture.js";
 import { Engine, type EngineOptions } from "./engine.js";
@@ -27,12 +26,6 @@ export interface RosettaTraceOptions extends TraceRunOptions {
 }
 
 export const TOKENIZER_ROSETTA = "rosetta tokenizer (addSpecial=true, parseSpecial=false)";
-
-async function sha256(file: string): Promise<string> {
-  const h = createHash("sha256");
-  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
-  return h.digest("hex");
-}
 
 /** Top-k ids (descending logit, lower id first on ties) of one row. */
 function topK(row: Float32Array, k: number): { ids: number[]; logits: number[] } {
@@ -114,7 +107,7 @@ export async function runRosettaTrace(o: RosettaTraceOptions): Promise<{ trace: 
       },
       model: {
         path: o.modelLabel ?? o.model,
-        ...(o.hash === false ? {} : { sha256: await sha256(o.model) }),
+        ...(o.hash === false ? {} : { sha256: fileSha256(o.model) }),
         arch: c.arch,
         config: { ...c, ropeScaling: { ...c.ropeScaling } } as unknown as Record<string, unknown>,
         ...(engine.file.format === "gguf" ? { metadata: traceMetadata(engine.file.metadata) } : {}),

@@ -4,11 +4,12 @@
  * the exact settings. Any mismatch stops the run (InputError, exit 2) before anything is compared.
  */
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 
 import { repoRoot } from "../bindings/paths.js";
 import { InputError } from "../util/errors.js";
+import { fileSha256 } from "../util/file-digest.js";
 
 export interface FixtureRecipe {
   arch: string;
@@ -63,15 +64,13 @@ export function sha256Bytes(b: Uint8Array | string): string {
   return createHash("sha256").update(b).digest("hex");
 }
 
+/** The file's sha256, streamed once and then cached by the file's identity (../util/file-digest.ts). */
 export async function sha256File(file: string): Promise<string> {
-  const h = createHash("sha256");
-  await new Promise<void>((resolve, reject) => {
-    createReadStream(file)
-      .on("data", (c) => h.update(c))
-      .on("end", resolve)
-      .on("error", (e) => reject(new InputError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? e.message}`)));
-  });
-  return h.digest("hex");
+  try {
+    return fileSha256(file);
+  } catch (e) {
+    throw new InputError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
 }
 
 /** Canonical JSON: sorted keys, typed arrays as arrays, bigints as decimal strings. */

@@ -384,7 +384,7 @@ export class BisectSession {
       this.error(`weights: LAYER is a layer number (got '${layer}')`);
       return false;
     }
-    const pick = layer === undefined ? rows.filter((t) => t.status !== "identical") : rows.filter((t) => t.layer === Number(layer));
+    const pick = layer === undefined ? rows.filter((t) => t.status !== "identical" && t.status !== "sampled-identical") : rows.filter((t) => t.layer === Number(layer));
     if (pick.length === 0) this.out(layer === undefined ? "every tensor is identical\n" : `no tensors in layer ${layer}\n`);
     const w = Math.max(0, ...pick.map((t) => t.key.length));
     for (const t of pick) this.out(`  ${t.key.padEnd(w)}  ${describeTensor(t)}\n`);

@@ -9,7 +9,7 @@ import path from "node:path";
 
 import { injectDefect, parseDefect } from "../convert/defects.js";
 import { readGgufIr } from "../convert/ir.js";
-import { irToApr } from "../convert/to-apr.js";
+import { writeIrApr } from "../convert/to-apr.js";
 import { GgufType, writeGguf, type GgufKv, type GgufTensorIn } from "../formats/gguf-writer.js";
 
 export const DEMO_DEFECT = "transpose:attn_q@0";
@@ -93,6 +93,6 @@ export async function writeDemoPair(defect = DEMO_DEFECT): Promise<DemoFiles> {
   writeFileSync(gguf, demoGguf());
   const ir = await readGgufIr(gguf);
   injectDefect(ir, parseDefect(defect), "apr");
-  writeFileSync(apr, await irToApr(ir));
+  await writeIrApr(ir, apr);
   return { dir, gguf, apr, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }

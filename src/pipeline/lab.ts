@@ -281,7 +281,7 @@ export class EngineLab implements Lab {
 /** Everything that differs between the two files: tensors (role keys) and config keys (`meta:<field>`), in forward order. */
 function candidatesOf(r: ComparisonResult, recv: LoadedModel, donor: LoadedModel): string[] {
   const t = (r.weights?.tensors ?? [])
-    .filter((d) => d.status !== "identical" && d.status !== "not-compared" && d.status !== "equivalent" && recv.byRole.has(d.key))
+    .filter((d) => d.status !== "identical" && d.status !== "sampled-identical" && d.status !== "not-compared" && d.status !== "equivalent" && recv.byRole.has(d.key))
     .filter((d) => donor.byRole.has(d.key) || (d.key === "output" && donor.config.tiedEmbeddings))
     // a type difference within the floor is the expected noise, not a candidate
     .filter((d) => d.status !== "close")

@@ -2,14 +2,13 @@
  * The llama.cpp reference runner: runs a model through real llama.cpp (the bridge) and returns a Trace
  * (src/trace/types.ts) plus the full tensors that were asked for. Capture points: docs/capture-points.md.
  */
-import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 
 import { traceMetadata } from "../trace/io.js";
 import type { F32Tensor } from "../trace/safetensors.js";
 import { TRACE_FORMAT, TRACE_FORMAT_VERSION, pointKey, type PointKind, type Trace, type TracePoint, type TraceRunOptions } from "../trace/types.js";
 import { configFromGguf } from "../formats/config.js";
 import { InputError, RosettaError } from "../util/errors.js";
+import { fileSha256 } from "../util/file-digest.js";
 import { loadLlamaBridge, type LlamaBridge, type NativeRunResult } from "../bindings/llama.js";
 
 export interface LlamaTraceOptions extends TraceRunOptions {
@@ -47,10 +46,6 @@ export function topK(row: Float32Array, k: number): { ids: number[]; logits: num
 
 export function tensorName(key: string, step: number): string {
   return `s${step}.${key}`;
-}
-
-function sha256(file: string): string {
-  return createHash("sha256").update(readFileSync(file)).digest("hex");
 }
 
 function resolveTokens(b: LlamaBridge, o: LlamaTraceOptions): { tokens: number[]; tokenizer?: string } {
@@ -149,7 +144,7 @@ export async function runLlamaCppTrace(o: LlamaTraceOptions): Promise<LlamaTrace
     },
     model: {
       path: o.modelLabel ?? o.model,
-      sha256: sha256(o.model),
+      sha256: fileSha256(o.model),
       arch: r.model.arch,
       fileType: r.model.ftype,
       config: llamaConfig(r.model, o.model),

@@ -6,12 +6,12 @@
 import type { CommandModule } from "yargs";
 
 import { DEFECTS, injectDefect, parseDefect } from "../../convert/defects.js";
-import { irToGguf, readGgufIr } from "../../convert/ir.js";
-import { irToApr, QUANTIZE_MODES, type QuantizeMode } from "../../convert/to-apr.js";
+import { readGgufIr } from "../../convert/ir.js";
+import { QUANTIZE_MODES, writeIrApr, writeIrGguf, type QuantizeMode } from "../../convert/to-apr.js";
 import { sniffFile } from "../../formats/index.js";
 import { InputError, UnsupportedError } from "../../util/errors.js";
 import { logger } from "../../util/log.js";
-import { checkWritable, writeOutput } from "../output.js";
+import { checkWritable, writeOutputWith } from "../output.js";
 
 export interface ConvertArgs {
   input: string;
@@ -32,9 +32,9 @@ export async function runConvert(a: ConvertArgs): Promise<void> {
   const ir = await readGgufIr(a.input);
   const defect = a.inject ? parseDefect(a.inject) : null;
   if (defect) injectDefect(ir, defect, format);
-  const bytes = format === "apr" ? await irToApr(ir, { quantize: a.quantize as QuantizeMode | undefined }) : irToGguf(ir);
-  writeOutput(a.output, bytes, "");
-  logger("convert").info({ input: a.input, output: a.output, bytes: bytes.length, quantize: a.quantize, inject: a.inject }, `wrote ${format.toUpperCase()} ${a.output}`);
+  // streamed: tensors go from the input file to the output a chunk at a time (any size, bounded memory)
+  const bytes = await writeOutputWith(a.output, "", () => (format === "apr" ? writeIrApr(ir, a.output, { quantize: a.quantize as QuantizeMode | undefined }) : writeIrGguf(ir, a.output)));
+  logger("convert").info({ input: a.input, output: a.output, bytes, quantize: a.quantize, inject: a.inject }, `wrote ${format.toUpperCase()} ${a.output}`);
 }
 
 export const convertCommand: CommandModule<object, ConvertArgs> = {

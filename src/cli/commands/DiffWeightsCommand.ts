@@ -27,7 +27,7 @@ export function renderWeightDiff(w: WeightDiff, verbose = false): string {
   for (const t of w.tensors) counts.set(t.status, (counts.get(t.status) ?? 0) + 1);
   out.push(`[ROSETTA] ${w.tensors.length} role tensor(s): ${[...counts].map(([k, v]) => `${v} ${k}`).join(", ")}`);
   for (const t of w.tensors) {
-    if (!verbose && (t.status === "identical" || t.status === "close")) continue;
+    if (!verbose && (t.status === "identical" || t.status === "sampled-identical" || t.status === "close")) continue;
     out.push(`  ${t.key.padEnd(22)} ${describeTensor(t)}`);
   }
   for (const m of w.metadata) out.push(`  metadata ${m.field}: A ${showMeta(m.a)}  B ${showMeta(m.b)}`);

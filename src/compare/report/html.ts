@@ -303,14 +303,14 @@ function tokensTable(){var a=R.a.generated||[],b=R.b.generated||[];if(!a.length&
 function weights(){var W=R.weights;if(!W&&!R.config&&!R.experiments&&!(R.findings||[]).length)return;
  if((R.findings||[]).length){app.appendChild(el("h2",{text:"Findings ("+R.findings.length+")"}));R.findings.forEach(function(f){app.appendChild(findingBox(f,false));});}
  if(W){app.appendChild(el("h2",{text:"Weight diff"}));
-  var diff=W.tensors.filter(function(t){return t.status!=="identical";}),same=W.tensors.length-diff.length;
+  var same1=function(t){return t.status==="identical"||t.status==="sampled-identical";};var diff=W.tensors.filter(function(t){return !same1(t);}),same=W.tensors.length-diff.length;
   app.appendChild(el("div",{cls:"muted",text:W.tensors.length+" tensors: "+diff.length+" not identical, "+same+" identical"}));
   var mk=function(list){var tb=el("table",{id:"weights-table"},[el("tr",{},["tensor","A","B","status","SQNR dB (floor)","cosine","detail"].map(function(h){return el("th",{text:h});}))]);
-   list.forEach(function(t){var bad=["identical","close","equivalent","requantized"].indexOf(t.status)<0;var rel=t.relation?t.relation.kind+(t.relation.other?" "+t.relation.other:"")+(t.relation.factor!==undefined?" x"+fmt(t.relation.factor):""):"";
+   list.forEach(function(t){var bad=["identical","sampled-identical","close","equivalent","requantized"].indexOf(t.status)<0;var rel=t.relation?t.relation.kind+(t.relation.other?" "+t.relation.other:"")+(t.relation.factor!==undefined?" x"+fmt(t.relation.factor):""):"";
     tb.appendChild(el("tr",{cls:bad?"fail":""},[el("td",{cls:"mono",text:t.key}),el("td",{text:(t.typeA||"-")+" "+(t.dimsA?"["+t.dimsA.join(",")+"]":"")}),el("td",{text:(t.typeB||"-")+" "+(t.dimsB?"["+t.dimsB.join(",")+"]":"")}),
      el("td",{text:t.status}),el("td",{cls:"n",text:t.sqnrDb===null?"":fmt(t.sqnrDb)+" ("+fmt(t.floorDb)+")"}),el("td",{cls:"n",text:t.cosine===null?"":fmt(t.cosine)}),el("td",{text:[rel,t.note||""].filter(Boolean).join("; ")})]));});return tb;};
   if(diff.length)app.appendChild(mk(diff));
-  if(same){var det=el("details",{},[el("summary",{text:"identical tensors ("+same+")"})]);det.appendChild(mk(W.tensors.filter(function(t){return t.status==="identical";})));app.appendChild(det);}
+  if(same){var det=el("details",{},[el("summary",{text:"identical tensors ("+same+")"})]);det.appendChild(mk(W.tensors.filter(same1)));app.appendChild(det);}
   if(W.metadata.length){app.appendChild(el("h3",{text:"Metadata differences"}));var mt=el("table",{},[el("tr",{},[el("th",{text:"field"}),el("th",{text:"A"}),el("th",{text:"B"})])]);W.metadata.forEach(function(m){mt.appendChild(el("tr",{},[el("td",{cls:"mono",text:m.field}),el("td",{text:show(m.a)}),el("td",{text:show(m.b)})]));});app.appendChild(mt);}
   if(W.findings.length){app.appendChild(el("h3",{text:"Weight findings"}));W.findings.forEach(function(f){app.appendChild(findingBox(f,false));});}}
  if(R.config){var C=R.config;app.appendChild(el("h2",{text:"Config diff: "+C.status}));

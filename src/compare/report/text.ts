@@ -138,7 +138,7 @@ function configLine(r: ComparisonResult): string | null {
 
 function weightLines(r: ComparisonResult, layer: number | null, paint: Paint): string[] {
   if (!r.weights) return [];
-  const bad = r.weights.tensors.filter((t) => t.layer === layer && !["identical", "close", "not-compared"].includes(t.status));
+  const bad = r.weights.tensors.filter((t) => t.layer === layer && !["identical", "sampled-identical", "close", "not-compared"].includes(t.status));
   return bad.slice(0, 6).map((t) => `  ${paint("33", "⚠ WEIGHTS")} ${t.key}: ${describe(t)}`);
 }
 
