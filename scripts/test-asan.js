@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+// npm run test:asan: the native-heavy tests (kernels, bindings, formats, reference; or the files given as
+// arguments) on the sanitizer build of both addons (npm run build:asan -> build-asan/), in a Node with the
+// ASan runtime preloaded. Every sanitizer report is fatal and also written to a log file; the run fails
+// when vitest fails or when any report was written, and prints the counts either way.
+//
+// Options (docs/sanitizers.md says why each is there):
+//   detect_leaks=0     Node and V8 keep allocations alive until exit on purpose; LeakSanitizer would
+//                      report them as leaks of the process, not of rosetta
+//   handle_segv=0      V8 handles SIGSEGV itself (WebAssembly bounds traps); ASan must not take it over
+//   halt_on_error=1    the first report ends the process (vitest then fails that file)
+// UBSan: -fno-sanitize-recover=all at compile time makes every finding fatal; no suppressions.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const buildDir = process.env.ROSETTA_ASAN_BUILD_DIR ?? "build-asan";
+const runtimeFile = path.join(root, buildDir, "sanitizer-runtime.txt");
+if (!existsSync(runtimeFile) || !existsSync(path.join(root, buildDir, "Release", "rosetta.node"))) {
+  console.error(`rosetta: no sanitizer build in ${buildDir}/; run \`npm run build:asan\` first`);
+  process.exit(2);
+}
+const runtime = readFileSync(runtimeFile, "utf8").trim();
+if (!existsSync(runtime)) {
+  console.error(`rosetta: the sanitizer runtime ${runtime} is missing (gcc: libasan8 / libgcc-12-dev; clang: libclang-rt-14-dev)`);
+  process.exit(2);
+}
+const logDir = path.join(root, buildDir, "reports");
+rmSync(logDir, { recursive: true, force: true });
+mkdirSync(logDir, { recursive: true });
+
+const files = process.argv.slice(2);
+const targets = files.length > 0 ? files : ["tests/kernels", "tests/bindings", "tests/formats", "tests/reference"];
+const env = {
+  ...process.env,
+  ROSETTA_BUILD_DIR: buildDir,
+  LD_PRELOAD: [runtime, process.env.LD_PRELOAD].filter(Boolean).join(":"),
+  ASAN_OPTIONS: `detect_leaks=0:handle_segv=0:halt_on_error=1:abort_on_error=1:log_path=${logDir}/asan`,
+  UBSAN_OPTIONS: `halt_on_error=1:abort_on_error=1:print_stacktrace=1:log_path=${logDir}/ubsan`,
+};
+const vitest = path.join(root, "node_modules", "vitest", "vitest.mjs");
+const jsonOut = path.join(logDir, "..", "vitest-asan.json");
+console.log(`== sanitizer run: ${buildDir}/Release/*.node, LD_PRELOAD=${runtime}`);
+const started = Date.now();
+const r = spawnSync(process.execPath, [vitest, "run", ...targets, "--reporter=default", "--reporter=json", `--outputFile.json=${jsonOut}`], {
+  cwd: root, env, stdio: "inherit",
+});
+const reports = readdirSync(logDir).filter((f) => /^(asan|ubsan)\.\d+/.test(f));
+for (const f of reports) {
+  console.error(`---- ${f}`);
+  console.error(readFileSync(path.join(logDir, f), "utf8"));
+}
+let counts = "";
+try {
+  const j = JSON.parse(readFileSync(jsonOut, "utf8"));
+  counts = `${j.testResults.length} files, ${j.numPassedTests} tests passed, ${j.numFailedTests} failed, ${j.numPendingTests} skipped; `;
+} catch {
+  counts = "(no vitest summary) ";
+}
+const secs = ((Date.now() - started) / 1000).toFixed(0);
+console.log(`== sanitizer run: ${counts}${reports.length} sanitizer reports (ASan + UBSan); ${secs} s`);
+process.exit(r.status === 0 && reports.length === 0 ? 0 : 1);
