@@ -103,6 +103,8 @@ export function readGgufTokenizerMetadata(path: string): Metadata {
   }
 }
 
+/** Deepest array-of-arrays nesting read (llama.cpp reads none; @huggingface/gguf stops at 4). */
+const MAX_NESTING = 4;
 const ELEM_SIZE = [1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8]; // by GGUF value type; 0 = variable
 const utf8 = new TextDecoder("utf-8");
 
@@ -219,10 +221,19 @@ class GgufKvReader {
     }
   }
 
+  /** Refuses n strings that cannot fit in the rest of the file (8 length bytes each) before any is read. */
+  private fits(n: number, each: number): void {
+    const left = this.size - (this.base + this.pos);
+    if (n * each > left) throw this.bad(`an array of ${n} values needs at least ${n * each} bytes, ${left} are left in the file`);
+  }
+
   private array(): unknown[] | ArrayLike<number> {
     const type = this.u32();
     const n = this.u64();
-    if (type === 8) return Array.from({ length: n }, () => this.str());
+    if (type === 8) {
+      this.fits(n, 8);
+      return Array.from({ length: n }, () => this.str());
+    }
     const size = ELEM_SIZE[type];
     if (!size) throw this.bad(`unsupported array element type ${type}`);
     this.need(n * size);
@@ -233,7 +244,8 @@ class GgufKvReader {
     return Array.from({ length: n }, (_, i) => this.scalar(type, p + i * size)) as unknown[];
   }
 
-  private skip(type: number): void {
+  /** Skips a value; arrays of arrays nest at most MAX_NESTING deep (a hostile file nests them 100,000 deep). */
+  private skip(type: number, depth = 0): void {
     if (type === 8) {
       const n = this.u64();
       this.need(n);
@@ -241,7 +253,9 @@ class GgufKvReader {
     } else if (type === 9) {
       const et = this.u32();
       const n = this.u64();
-      if (et === 8 || et === 9) for (let i = 0; i < n; i++) this.skip(et);
+      if (et === 9 && depth >= MAX_NESTING) throw this.bad(`arrays nested more than ${MAX_NESTING} deep`);
+      if (et === 8 || et === 9) this.fits(n, et === 8 ? 8 : 12);
+      if (et === 8 || et === 9) for (let i = 0; i < n; i++) this.skip(et, depth + 1);
       else {
         const size = ELEM_SIZE[et];
         if (!size) throw this.bad(`unknown array element type ${et}`);
