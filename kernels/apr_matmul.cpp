@@ -165,6 +165,17 @@ bool matmul_wants_general(const MatmulArgs& a) {
   return tt && tt->supported && tt->toFloat[0] && !act_quant_for(a.type, &aq);
 }
 
+const char* check_row_alignment(uint32_t type, const void* w, size_t rowBytes) {
+  const TypeTraits* tt = type_traits(type);
+  if (!tt || tt->typeSize == 0) return nullptr;  // unknown types are refused by the callers' own checks
+  size_t align = 1;
+  while (align < 8 && tt->typeSize % (align * 2) == 0) align *= 2;
+  const size_t base = reinterpret_cast<uintptr_t>(w) + tt->headerBytes;
+  if (base % align != 0) return "weights are not aligned for their block type (tensor data at a misaligned offset)";
+  if (rowBytes % align != 0) return "row stride is not a multiple of the block type's alignment";
+  return nullptr;
+}
+
 const char* matmul_general(const MatmulArgs& a) {
   if (a.nOut <= 0 || a.nIn <= 0 || a.nTok <= 0) return "matmul: empty shape";
   Plan p{&a, RowKind::Exact, a.x, nullptr, 0, nullptr, {}, &dot_kernels()};
@@ -206,6 +217,7 @@ const char* matmul_general(const MatmulArgs& a) {
 
 const char* get_row(const uint8_t* w, size_t wBytes, uint32_t type, int64_t nRows, int64_t nIn, size_t rowBytes,
                     int64_t row, float* out) {
+  if (const char* err = check_row_alignment(type, w, rowBytes)) return err;
   Layout L;
   if (const char* err = layout_of(type, nRows, nIn, rowBytes, wBytes, &L)) return err;
   if (row < 0 || row >= nRows) return "row index is outside the tensor";

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "rosetta/blocks.h"
@@ -160,6 +161,11 @@ void matmul_vecdot(const MatmulArgs& a, const TypeTraits& tt, VecDotFn fn, size_
 }  // namespace
 
 const char* matmul(const MatmulArgs& a) {
+  if (const char* err = check_row_alignment(a.type, a.w, a.rowBytes)) {
+    static thread_local std::string msg;
+    msg = std::string("matmul: ") + err;
+    return msg.c_str();
+  }
   if (matmul_wants_general(a)) return matmul_general(a);  // strided rows, APR-native types
   const TypeTraits* tt = type_traits(a.type);
   ActQuant aq;

@@ -154,7 +154,14 @@ async function main() {
       console.log(msg);
     } else {
       console.log(`== native fuzz (${cxx}, ${o.nativeSeconds} s per target)`);
-      for (const t of await buildNative(cxx)) ok = runNative(t, o.nativeSeconds) && ok;
+      let targets;
+      try {
+        targets = await buildNative(cxx);
+      } catch (e) {
+        console.error(`fuzz: building the native targets failed: ${e.message.split("\n")[0].slice(0, 300)}`);
+        process.exit(2);
+      }
+      for (const t of targets) ok = runNative(t, o.nativeSeconds) && ok;
     }
   }
   if (o.only !== "native") {

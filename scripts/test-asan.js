@@ -34,12 +34,29 @@ mkdirSync(logDir, { recursive: true });
 const files = process.argv.slice(2);
 const targets = files.length > 0 ? files : ["tests/kernels", "tests/bindings", "tests/formats", "tests/reference"];
 const env = {
+  // the seeded mutation fuzz of tests/formats is pure TypeScript (fuzzed at full speed by npm test and
+  // npm run fuzz); under the sanitizer runtime every allocation is slower, so it runs fewer cases here
+  ROSETTA_FUZZ_CASES: "300",
   ...process.env,
   ROSETTA_BUILD_DIR: buildDir,
   LD_PRELOAD: [runtime, process.env.LD_PRELOAD].filter(Boolean).join(":"),
   ASAN_OPTIONS: `detect_leaks=0:handle_segv=0:halt_on_error=1:abort_on_error=1:log_path=${logDir}/asan`,
   UBSAN_OPTIONS: `halt_on_error=1:abort_on_error=1:print_stacktrace=1:log_path=${logDir}/ubsan`,
 };
+// Preflight: the sanitizer runtime and the instrumented addons are what a test process really loads.
+const probe = spawnSync(process.execPath, [path.join(root, "scripts", "asan-preflight.js")], { cwd: root, env, encoding: "utf8" });
+let pre;
+try {
+  pre = JSON.parse(probe.stdout.trim().split("\n").at(-1));
+} catch {
+  console.error(`rosetta: the sanitizer preflight failed: ${(probe.stderr || probe.stdout).trim().split("\n").filter((l) => /Error/.test(l))[0] ?? "no output"}`);
+  process.exit(2);
+}
+if (!pre.asan || !pre.ubsan || pre.loaded.length === 0) {
+  console.error(`rosetta: the sanitizer preflight failed (ASan runtime loaded: ${pre.asan}, UBSan handlers in the addons: ${pre.ubsan}, instrumented addons loaded: ${pre.loaded.join(", ") || "none"})`);
+  process.exit(2);
+}
+console.log(`== preflight: ASan runtime loaded, UBSan handlers present, instrumented addons: ${pre.loaded.map((p) => path.relative(root, p)).join(", ")}`);
 const vitest = path.join(root, "node_modules", "vitest", "vitest.mjs");
 const jsonOut = path.join(logDir, "..", "vitest-asan.json");
 console.log(`== sanitizer run: ${buildDir}/Release/*.node, LD_PRELOAD=${runtime}`);

@@ -3,6 +3,7 @@
 // outside the blocks (ASan), no undefined behaviour (UBSan), and every path gives the scalar reference's
 // bits (NaN payloads aside), as docs/kernels.md promises.
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <vector>
 
