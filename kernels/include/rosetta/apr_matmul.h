@@ -34,7 +34,7 @@ const char* matmul_general(const MatmulArgs& a);
 size_t padded_row_bytes(uint32_t type, int64_t nIn);
 
 // Blocks hold 16/32-bit fields, so every row must start at a multiple of the block's alignment (the
-// largest power of two <= 8 that divides its size). nullptr when the weights at w with this row stride
+// largest power of two <= 4 that divides its size). nullptr when the weights at w with this row stride
 // (0 = packed) are aligned, else a message; matmul() and get_row() refuse misaligned rows (UB otherwise).
 const char* check_row_alignment(uint32_t type, const void* w, size_t rowBytes);
 

@@ -1,0 +1,70 @@
+/**
+ * Every fuzz finding, as a regression test (docs/fuzzing.md). Native findings also stay in the seed
+ * corpus of their libFuzzer target (fuzz/corpus/native-*), so every `npm run fuzz` replays them.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+import { afterAll, describe, expect, it } from "vitest";
+
+import { matmul, typeTraitsById } from "../../src/bindings/kernels.js";
+import { loadTokenizer } from "../../src/tokenizer/index.js";
+import { readGgufTokenizerMetadata } from "../../src/tokenizer/gguf.js";
+import { InputError } from "../../src/util/errors.js";
+
+const dir = mkdtempSync(path.join(os.tmpdir(), "rosetta-fuzz-regress-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A GGUF with no tensors and the given key/value bytes. */
+function gguf(nKv: number, kvs: Buffer): string {
+  const head = Buffer.alloc(24);
+  head.write("GGUF", 0, "latin1");
+  head.writeUInt32LE(3, 4);
+  head.writeBigUInt64LE(0n, 8);
+  head.writeBigUInt64LE(BigInt(nKv), 16);
+  const f = path.join(dir, `m${Math.random().toString(36).slice(2)}.gguf`);
+  writeFileSync(f, Buffer.concat([head, kvs]));
+  return f;
+}
+function key(name: string, type: number): Buffer {
+  const b = Buffer.alloc(8 + name.length + 4);
+  b.writeBigUInt64LE(BigInt(name.length), 0);
+  b.write(name, 8, "latin1");
+  b.writeUInt32LE(type, 8 + name.length);
+  return b;
+}
+function arrayHeader(elemType: number, n: bigint): Buffer {
+  const b = Buffer.alloc(12);
+  b.writeUInt32LE(elemType, 0);
+  b.writeBigUInt64LE(n, 4);
+  return b;
+}
+
+describe("fuzz findings", () => {
+  it("tokenizer GGUF reader: arrays nested 100,000 deep are refused in one line, not a stack overflow", () => {
+    // found by fuzz/ts (gguf-tokenizer): skip() recursed once per level and threw RangeError (exit 3)
+    const levels = Buffer.concat(Array.from({ length: 100_000 - 1 }, () => arrayHeader(9, 1n)));
+    const f = gguf(1, Buffer.concat([key("general.deep", 9), levels, arrayHeader(4, 0n)]));
+    expect(() => readGgufTokenizerMetadata(f)).toThrow(InputError);
+    expect(() => readGgufTokenizerMetadata(f)).toThrow(/arrays nested more than 4 deep/);
+  });
+
+  it("tokenizer GGUF reader: an array of strings longer than the file could hold is refused before it is read", async () => {
+    const f = gguf(1, Buffer.concat([key("tokenizer.ggml.tokens", 9), arrayHeader(8, 1000n), Buffer.alloc(4096)]));
+    expect(() => readGgufTokenizerMetadata(f)).toThrow(/an array of 1000 values needs at least 8000 bytes, 4096 are left/);
+    await expect(loadTokenizer(f)).rejects.toThrow(InputError);
+  });
+
+  it("matmul / getRow: rows at a stride that misaligns a block are refused, not read misaligned (UB)", () => {
+    // found by fuzz/native/matmul.cc under UBSan: IQ4_NL (18-byte blocks, 2-byte fields) at an odd rowBytes
+    const iq4nl = typeTraitsById(20)!;
+    const nIn = iq4nl.blockSize;
+    const rowBytes = iq4nl.typeSize + 1;
+    const w = new Uint8Array(rowBytes * 2);
+    const run = () => matmul({ source: w, offset: 0, type: 20, nOut: 2, nIn, x: new Float32Array(nIn), y: new Float32Array(2), nTok: 1, mode: "exact", rowBytes });
+    expect(run).toThrow(/row stride is not a multiple of the block type's alignment/);
+    // the same rows at an even stride are fine
+    expect(() => matmul({ source: new Uint8Array((rowBytes + 1) * 2), offset: 0, type: 20, nOut: 2, nIn, x: new Float32Array(nIn), y: new Float32Array(2), nTok: 1, mode: "exact", rowBytes: rowBytes + 1 })).not.toThrow();
+  });
+});
