@@ -14,6 +14,7 @@ import { aprDtypeOf, TYPE } from "../formats/apr-dtypes.js";
 import { ARCHITECTURES, archFromAprName, isSupportedArch } from "../formats/architectures.js";
 import { writeApr, type AprTensorIn } from "../formats/apr-writer.js";
 import { hfNameOf, roleOfName } from "../formats/roles.js";
+import { typeTraitsById } from "../bindings/kernels.js";
 import { UnsupportedError } from "../util/errors.js";
 import { quantizeAprQ4, quantizeAprQ8 } from "./apr-quant.js";
 import { elementCount, f32Bytes, irToGguf, kv, readGgufIr, toF32, type IrTensor, type ModelIr } from "./ir.js";
@@ -40,9 +41,12 @@ function quantizable(t: IrTensor): boolean {
   return !(r && (r.role === "token_embd" || r.role === "output"));
 }
 
-function convertTensor(t: IrTensor, arch: string, quantize: QuantizeMode | undefined): AprTensorIn {
+function convertTensor(t: IrTensor, arch: string, quantize: QuantizeMode | undefined, changes?: TypeChange[]): AprTensorIn {
   const name = aprName(t.name, arch);
-  const apr = (type: number, data: Uint8Array): AprTensorIn => ({ name, dtype: aprDtypeOf(type), dims: t.dims, data });
+  const apr = (type: number, data: Uint8Array): AprTensorIn => {
+    changes?.push({ name: t.name, from: t.type, to: type });
+    return { name, dtype: aprDtypeOf(type), dims: t.dims, data };
+  };
   if (t.type === TYPE.Q4_K || t.type === TYPE.Q6_K) return apr(t.type, t.data);
   if ((quantize === "apr-q4" || quantize === "apr-q8") && quantizable(t)) {
     const x = toF32(t);
@@ -95,8 +99,12 @@ export function aprMetadata(ir: ModelIr, tensors: AprTensorIn[], tied: boolean):
   return { ...typed, ...custom, ...ir.aprOverrides };
 }
 
-/** q4k / q6k: llama.cpp's own quantizer (llama_model_quantize through the bridge) on an F32 copy. */
-async function llamaQuantized(ir: ModelIr, mode: "q4k" | "q6k"): Promise<ModelIr> {
+/**
+ * llama.cpp's own quantizer (llama_model_quantize through the bridge, the npm-shipped libllama) on an F32
+ * copy of the model, to `ftype` (llama-quantize's names, LLAMA_FTYPES); `use` reads the quantized file
+ * before its folder is removed. `pure`: every tensor in the one type (else llama.cpp's mix, e.g. Q4_K_M).
+ */
+export async function withLlamaQuantized<T>(ir: ModelIr, ftype: string, pure: boolean, use: (file: string) => Promise<T> | T): Promise<T> {
   const { loadLlamaBridge } = await import("../bindings/llama.js");
   const bridge = loadLlamaBridge();
   const dir = mkdtempSync(path.join(os.tmpdir(), "rosetta-quant-"));
@@ -107,23 +115,54 @@ async function llamaQuantized(ir: ModelIr, mode: "q4k" | "q6k"): Promise<ModelIr
     const a = path.join(dir, "f32.gguf");
     const b = path.join(dir, "q.gguf");
     writeFileSync(a, irToGguf(f32));
-    await bridge.quantize(a, b, mode === "q4k" ? "Q4_K_S" : "Q6_K", { pure: true });
-    const q = await readGgufIr(b);
-    return { ...q, aprOverrides: ir.aprOverrides, source: ir.source };
+    await bridge.quantize(a, b, ftype, { pure });
+    return await use(b);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
+/** q4k / q6k: llama.cpp's quantizer, every tensor in the one type (Q4_K_S / Q6_K, pure). */
+async function llamaQuantized(ir: ModelIr, mode: "q4k" | "q6k"): Promise<ModelIr> {
+  const q = await withLlamaQuantized(ir, mode === "q4k" ? "Q4_K_S" : "Q6_K", true, readGgufIr);
+  return { ...q, aprOverrides: ir.aprOverrides, source: ir.source };
+}
+
+/** One tensor's type in the input and in the output (GGML type ids). */
+export interface TypeChange {
+  name: string;
+  from: number;
+  to: number;
+}
+
+/**
+ * The one line that says which tensors a conversion widened (more bits per weight in the output than in
+ * the input, e.g. Q4_0 to F32 where APR has no Q4_0), or null when none was.
+ */
+export function describeWidening(changes: TypeChange[], hint: string): string | null {
+  const bits = (id: number) => {
+    const t = typeTraitsById(id);
+    return t ? ((t.typeSize - t.headerBytes) * 8) / t.blockSize : 0;
+  };
+  const name = (id: number) => typeTraitsById(id)?.name.toUpperCase() ?? `type ${id}`;
+  const groups = new Map<string, number>();
+  for (const c of changes) if (bits(c.to) > bits(c.from)) groups.set(`${name(c.from)} to ${name(c.to)}`, (groups.get(`${name(c.from)} to ${name(c.to)}`) ?? 0) + 1);
+  if (groups.size === 0) return null;
+  const n = [...groups.values()].reduce((a, b) => a + b, 0);
+  return `widened ${n} tensor${n === 1 ? "" : "s"}: ${[...groups].map(([k, v]) => `${k} (${v})`).join(", ")}; ${hint}`;
+}
+
 export interface ToAprOptions {
   quantize?: QuantizeMode;
+  /** Filled with every tensor's input and output type (for describeWidening). */
+  changes?: TypeChange[];
 }
 
 /** The APR file bytes for a model. */
 export async function irToApr(ir0: ModelIr, opts: ToAprOptions = {}): Promise<Buffer> {
   if (opts.quantize && !QUANTIZE_MODES.includes(opts.quantize)) throw new UnsupportedError(`--quantize ${opts.quantize} is not one of ${QUANTIZE_MODES.join(", ")}`);
   const ir = opts.quantize === "q4k" || opts.quantize === "q6k" ? await llamaQuantized(ir0, opts.quantize) : ir0;
-  const tensors = ir.tensors.map((t) => convertTensor(t, ir.arch, opts.quantize));
+  const tensors = ir.tensors.map((t) => convertTensor(t, ir.arch, opts.quantize, opts.changes));
   const hasOutput = ir.tensors.some((t) => roleOfName(t.name)?.role === "output");
   const embd = tensors.find((t, i) => roleOfName(ir.tensors[i].name)?.role === "token_embd");
   const tied = !hasOutput && embd !== undefined;
