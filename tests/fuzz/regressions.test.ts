@@ -11,7 +11,10 @@ import { afterAll, describe, expect, it } from "vitest";
 import { matmul, typeTraitsById } from "../../src/bindings/kernels.js";
 import { loadTokenizer } from "../../src/tokenizer/index.js";
 import { readGgufTokenizerMetadata } from "../../src/tokenizer/gguf.js";
-import { InputError } from "../../src/util/errors.js";
+import { writeGguf } from "../../src/formats/gguf-writer.js";
+import { loadGguf } from "../../src/formats/gguf.js";
+import { decodeSafetensors, encodeSafetensors } from "../../src/trace/safetensors.js";
+import { InputError, RosettaError } from "../../src/util/errors.js";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "rosetta-fuzz-regress-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -66,5 +69,28 @@ describe("fuzz findings", () => {
     expect(run).toThrow(/row stride is not a multiple of the block type's alignment/);
     // the same rows at an even stride are fine
     expect(() => matmul({ source: new Uint8Array((rowBytes + 1) * 2), offset: 0, type: 20, nOut: 2, nIn, x: new Float32Array(nIn), y: new Float32Array(2), nTok: 1, mode: "exact", rowBytes: rowBytes + 1 })).not.toThrow();
+  });
+
+  it("names from a file with newlines or control characters stay on one line in the error", async () => {
+    // found by fuzz/ts (gguf, safetensors): a mutated name length made a tensor name span "\n" and binary
+    const f = path.join(dir, "nl.gguf");
+    writeFileSync(f, writeGguf({ "general.architecture": { type: 8, value: "llama" } }, [
+      { name: "evil\nname\u0007", type: 0, dims: [3], data: new Uint8Array(12) },
+      { name: "evil\nname\u0007", type: 0, dims: [3], data: new Uint8Array(12) },
+    ]));
+    const err = await loadGguf(f, { logLayout: false }).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(RosettaError);
+    expect((err as Error).message).toMatch(/tensor evil\\nname\\x07 appears twice/);
+    expect((err as Error).message).not.toMatch(/[\n\u0007]/);
+    const st = encodeSafetensors(new Map([["out\nput", { shape: [2], data: new Float32Array(2) }]]));
+    st.writeUInt8(0x30, st.length - 1); // keep it decodable, then break the shape claim below
+    const bad = Buffer.from(st.toString("latin1").replace('"shape":[2]', '"shape":[3]'), "latin1");
+    expect(() => decodeSafetensors(bad, "t.safetensors")).toThrow(RosettaError);
+    try {
+      decodeSafetensors(bad, "t.safetensors");
+    } catch (e) {
+      expect((e as Error).message).toMatch(/tensor out\\nput: data_offsets/);
+      expect((e as Error).message).not.toContain("\n");
+    }
   });
 });
