@@ -210,7 +210,7 @@ export const TARGETS: Target[] = [
   },
   {
     name: "trace-json",
-    sources: ["src/trace/io.ts", "src/trace/types.ts"],
+    sources: ["src/trace/io.ts"],
     input: fc.oneof(mutatedJson("trace-json"), mutatedSeed("trace-json")),
     run: (b) => parseTrace(b.toString("utf8"), "fuzz.json"),
   },
