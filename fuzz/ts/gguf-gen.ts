@@ -25,12 +25,14 @@ const TENSORS = ["token_embd.weight", "output_norm.weight", "output.weight", "bl
   "blk.0.attn_v.weight", "blk.0.attn_output.weight", "blk.0.attn_norm.weight", "blk.0.ffn_gate.weight", "blk.0.ffn_up.weight",
   "blk.0.ffn_down.weight", "blk.0.ffn_norm.weight"];
 
-class Bytes {
+/** Little-endian GGUF fields in order (also used by the hostile-header and regression tests). */
+export class Bytes {
   parts: Buffer[] = [];
-  u8(v: number) { this.parts.push(Buffer.from([v & 0xff])); }
-  u32(v: number) { const b = Buffer.alloc(4); b.writeUInt32LE(v >>> 0); this.parts.push(b); }
-  u64(v: bigint) { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt.asUintN(64, v)); this.parts.push(b); }
-  raw(b: Buffer) { this.parts.push(b); }
+  u32(v: number | bigint) { const b = Buffer.alloc(4); b.writeUInt32LE(Number(BigInt.asUintN(32, BigInt(v)))); this.parts.push(b); return this; }
+  u64(v: number | bigint) { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt.asUintN(64, BigInt(v))); this.parts.push(b); return this; }
+  /** A GGUF string: its length (or a claimed one), then its bytes. */
+  str(s: string, claimed?: bigint) { const b = Buffer.from(s, "utf8"); this.u64(claimed ?? BigInt(b.length)); this.parts.push(b); return this; }
+  raw(b: Buffer) { this.parts.push(b); return this; }
   get length() { return this.parts.reduce((a, p) => a + p.length, 0); }
   done() { return Buffer.concat(this.parts); }
 }
@@ -39,7 +41,7 @@ class Bytes {
 interface Val { type: number; write(b: Bytes): void }
 
 const str = fc.tuple(fc.oneof(fc.constantFrom(...KEYS, "llama", "gpt2", "qwen2", ""), fc.string({ maxLength: 12 })), fc.option(hostileU64, { freq: 6 }))
-  .map(([s, bad]) => (b: Bytes) => { const bytes = Buffer.from(s, "utf8"); b.u64(bad ?? BigInt(bytes.length)); b.raw(bytes); });
+  .map(([s, bad]) => (b: Bytes) => { b.str(s, bad ?? undefined); });
 
 const SCALAR_SIZE: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
 
@@ -116,9 +118,7 @@ export const ggufFile: fc.Arbitrary<GgufCase> = fc
       v.write(b);
     }
     for (const t of c.tensors) {
-      const name = Buffer.from(t.name, "utf8");
-      b.u64(BigInt(name.length));
-      b.raw(name);
+      b.str(t.name);
       b.u32(t.nDims < 0 ? t.dims.length : t.nDims);
       for (const d of t.dims) b.u64(d);
       b.u32(t.type);

@@ -21,20 +21,18 @@ import { loadGguf } from "../../src/formats/gguf.js";
 import { readGgufTokenizerMetadata } from "../../src/tokenizer/gguf.js";
 import { decodeSafetensors } from "../../src/trace/safetensors.js";
 import { RosettaError } from "../../src/util/errors.js";
+import { Bytes } from "../../fuzz/ts/gguf-gen.js";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "rosetta-hostile-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let k = 0;
 
-class W {
-  parts: Buffer[] = [];
-  u32(v: number | bigint) { const b = Buffer.alloc(4); b.writeUInt32LE(Number(v)); this.parts.push(b); return this; }
-  u64(v: number | bigint) { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(v)); this.parts.push(b); return this; }
-  str(s: string, claimed?: bigint) { this.u64(claimed ?? BigInt(Buffer.byteLength(s))); this.parts.push(Buffer.from(s)); return this; }
-  raw(b: Buffer) { this.parts.push(b); return this; }
-  file(pad = 4096) { const p = path.join(dir, `h${k++}.bin`); writeFileSync(p, Buffer.concat([...this.parts, Buffer.alloc(pad)])); return p; }
-}
-const gguf = (nTensors: number | bigint, nKv: number | bigint) => new W().raw(Buffer.from("GGUF")).u32(3).u64(nTensors).u64(nKv);
+const file = (b: Bytes, pad = 4096) => {
+  const p = path.join(dir, `h${k++}.bin`);
+  writeFileSync(p, Buffer.concat([b.done(), Buffer.alloc(pad)]));
+  return p;
+};
+const gguf = (nTensors: number | bigint, nKv: number | bigint) => new Bytes().raw(Buffer.from("GGUF")).u32(3).u64(nTensors).u64(nKv);
 const T40 = 1n << 40n, T63 = 1n << 63n, MAX64 = (1n << 64n) - 1n;
 
 /** Runs f, expects a one-line RosettaError matching `re`, quickly and without growing by the claim. */
@@ -56,17 +54,17 @@ async function refused(f: () => unknown, re: RegExp): Promise<void> {
 }
 
 const GGUF_CASES: [string, () => string, RegExp, RegExp][] = [
-  ["a tensor count of 2^63", () => gguf(T63, 0).file(), /claims \d+ tensors, impossible/, /./],
-  ["a key count of 2^64-1", () => gguf(0, MAX64).file(), /claims \d+ metadata entries, impossible/, /impossible in a \d+-byte file/],
-  ["a key length of 2^40", () => gguf(0, 1).str("general.name", T40).file(), /impossible in a \d+-byte file/, /impossible in a \d+-byte file/],
-  ["a string value of 2^63 bytes", () => gguf(0, 1).str("general.name").u32(8).u64(T63).file(), /impossible in a \d+-byte file/, /impossible in a \d+-byte file/],
-  ["an array of 2^60 u8", () => gguf(0, 1).str("tokenizer.ggml.scores").u32(9).u32(0).u64(1n << 60n).file(), /impossible in a \d+-byte file/, /impossible in a \d+-byte file/],
-  ["an array of 3,000 strings in 4 KiB", () => gguf(0, 1).str("tokenizer.ggml.tokens").u32(9).u32(8).u64(3000).file(), /needs at least 24000 bytes/, /needs at least 24000 bytes/],
-  ["n_dims 2^32-1", () => gguf(1, 0).str("t").u32(0xffffffff).file(), /n_dims|cannot parse/, /./],
-  ["dims whose product overflows 64 bits", () => { const w = gguf(1, 0).str("t").u32(4); for (let i = 0; i < 4; i++) w.u64(1n << 20n); return w.u32(0).u64(0).file(); }, /absurd element count/, /./],
-  ["a dim of 2^64-1", () => gguf(1, 0).str("t").u32(2).u64(MAX64).u64(2).u32(0).u64(0).file(), /absurd dimension|exceeds the maximum allowed/, /./],
-  ["a tensor offset past the end", () => gguf(1, 0).str("t").u32(1).u64(32).u32(0).u64(1n << 50n).file(), /extends past the end of the file/, /./],
-  ["a tensor whose bytes run past the end", () => gguf(1, 0).str("t").u32(2).u64(4096).u64(4096).u32(0).u64(0).file(), /extends past the end of the file/, /./],
+  ["a tensor count of 2^63", () => file(gguf(T63, 0)), /claims \d+ tensors, impossible/, /./],
+  ["a key count of 2^64-1", () => file(gguf(0, MAX64)), /claims \d+ metadata entries, impossible/, /impossible in a \d+-byte file/],
+  ["a key length of 2^40", () => file(gguf(0, 1).str("general.name", T40)), /impossible in a \d+-byte file/, /impossible in a \d+-byte file/],
+  ["a string value of 2^63 bytes", () => file(gguf(0, 1).str("general.name").u32(8).u64(T63)), /impossible in a \d+-byte file/, /impossible in a \d+-byte file/],
+  ["an array of 2^60 u8", () => file(gguf(0, 1).str("tokenizer.ggml.scores").u32(9).u32(0).u64(1n << 60n)), /impossible in a \d+-byte file/, /impossible in a \d+-byte file/],
+  ["an array of 3,000 strings in 4 KiB", () => file(gguf(0, 1).str("tokenizer.ggml.tokens").u32(9).u32(8).u64(3000)), /needs at least 24000 bytes/, /needs at least 24000 bytes/],
+  ["n_dims 2^32-1", () => file(gguf(1, 0).str("t").u32(0xffffffff)), /n_dims|cannot parse/, /./],
+  ["dims whose product overflows 64 bits", () => { const w = gguf(1, 0).str("t").u32(4); for (let i = 0; i < 4; i++) w.u64(1n << 20n); return file(w.u32(0).u64(0)); }, /absurd element count/, /./],
+  ["a dim of 2^64-1", () => file(gguf(1, 0).str("t").u32(2).u64(MAX64).u64(2).u32(0).u64(0)), /absurd dimension|exceeds the maximum allowed/, /./],
+  ["a tensor offset past the end", () => file(gguf(1, 0).str("t").u32(1).u64(32).u32(0).u64(1n << 50n)), /extends past the end of the file/, /./],
+  ["a tensor whose bytes run past the end", () => file(gguf(1, 0).str("t").u32(2).u64(4096).u64(4096).u32(0).u64(0)), /extends past the end of the file/, /./],
 ];
 
 describe("hostile GGUF headers", () => {

@@ -15,46 +15,34 @@ import { writeGguf } from "../../src/formats/gguf-writer.js";
 import { loadGguf } from "../../src/formats/gguf.js";
 import { decodeSafetensors, encodeSafetensors } from "../../src/trace/safetensors.js";
 import { InputError, RosettaError } from "../../src/util/errors.js";
+import { Bytes } from "../../fuzz/ts/gguf-gen.js";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "rosetta-fuzz-regress-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A GGUF with no tensors and the given key/value bytes. */
-function gguf(nKv: number, kvs: Buffer): string {
-  const head = Buffer.alloc(24);
-  head.write("GGUF", 0, "latin1");
-  head.writeUInt32LE(3, 4);
-  head.writeBigUInt64LE(0n, 8);
-  head.writeBigUInt64LE(BigInt(nKv), 16);
+function gguf(nKv: number, kvs: Bytes): string {
   const f = path.join(dir, `m${Math.random().toString(36).slice(2)}.gguf`);
-  writeFileSync(f, Buffer.concat([head, kvs]));
+  writeFileSync(f, Buffer.concat([new Bytes().raw(Buffer.from("GGUF")).u32(3).u64(0).u64(nKv).done(), kvs.done()]));
   return f;
 }
-function key(name: string, type: number): Buffer {
-  const b = Buffer.alloc(8 + name.length + 4);
-  b.writeBigUInt64LE(BigInt(name.length), 0);
-  b.write(name, 8, "latin1");
-  b.writeUInt32LE(type, 8 + name.length);
-  return b;
-}
-function arrayHeader(elemType: number, n: bigint): Buffer {
-  const b = Buffer.alloc(12);
-  b.writeUInt32LE(elemType, 0);
-  b.writeBigUInt64LE(n, 4);
-  return b;
-}
+/** A key of value type `type`. */
+const key = (b: Bytes, name: string, type: number) => b.str(name).u32(type);
+/** An array value's header: element type and count. */
+const arrayHeader = (b: Bytes, elemType: number, n: bigint) => b.u32(elemType).u64(n);
 
 describe("fuzz findings", () => {
   it("tokenizer GGUF reader: arrays nested 100,000 deep are refused in one line, not a stack overflow", () => {
     // found by fuzz/ts (gguf-tokenizer): skip() recursed once per level and threw RangeError (exit 3)
-    const levels = Buffer.concat(Array.from({ length: 100_000 - 1 }, () => arrayHeader(9, 1n)));
-    const f = gguf(1, Buffer.concat([key("general.deep", 9), levels, arrayHeader(4, 0n)]));
+    const kv = key(new Bytes(), "general.deep", 9);
+    for (let i = 0; i < 100_000 - 1; i++) arrayHeader(kv, 9, 1n);
+    const f = gguf(1, arrayHeader(kv, 4, 0n));
     expect(() => readGgufTokenizerMetadata(f)).toThrow(InputError);
     expect(() => readGgufTokenizerMetadata(f)).toThrow(/arrays nested more than 4 deep/);
   });
 
   it("tokenizer GGUF reader: an array of strings longer than the file could hold is refused before it is read", async () => {
-    const f = gguf(1, Buffer.concat([key("tokenizer.ggml.tokens", 9), arrayHeader(8, 1000n), Buffer.alloc(4096)]));
+    const f = gguf(1, arrayHeader(key(new Bytes(), "tokenizer.ggml.tokens", 9), 8, 1000n).raw(Buffer.alloc(4096)));
     expect(() => readGgufTokenizerMetadata(f)).toThrow(/an array of 1000 values needs at least 8000 bytes, 4096 are left/);
     await expect(loadTokenizer(f)).rejects.toThrow(InputError);
   });
