@@ -10,10 +10,13 @@
 //   handle_segv=0      V8 handles SIGSEGV itself (WebAssembly bounds traps); ASan must not take it over
 //   halt_on_error=1    the first report ends the process (vitest then fails that file)
 // UBSan: -fno-sanitize-recover=all at compile time makes every finding fatal; no suppressions.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+
+/** Sanitizer reports in a piece of output: UBSan's "runtime error:" lines and ASan's ERROR banners. */
+const reportLines = (text) => (text.match(/: runtime error: |ERROR: (AddressSanitizer|UndefinedBehaviorSanitizer|LeakSanitizer)/g) ?? []).length;
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const buildDir = process.env.ROSETTA_ASAN_BUILD_DIR ?? "build-asan";
@@ -57,15 +60,46 @@ if (!pre.asan || !pre.ubsan || pre.loaded.length === 0) {
   process.exit(2);
 }
 console.log(`== preflight: ASan runtime loaded, UBSan handlers present, instrumented addons: ${pre.loaded.map((p) => path.relative(root, p)).join(", ")}`);
+// Self-check: a deliberate heap overflow and a signed overflow in a library built with the same flags
+// must each end the process with a report file, or "0 reports" below would mean nothing.
+const cxx = process.env.CXX ?? (runtime.includes("clang_rt") ? "clang++" : "g++");
+const canary = path.join(root, buildDir, "canary.so");
+const cc = spawnSync(cxx, ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-O0", "-g", "-shared", "-fPIC",
+  path.join(root, "scripts", "asan-canary.cc"), "-o", canary], { encoding: "utf8" });
+if (cc.status !== 0) {
+  console.error(`rosetta: cannot build the sanitizer self-check with ${cxx}: ${(cc.stderr || "").trim().split("\n")[0]}`);
+  process.exit(2);
+}
+for (const kind of ["asan", "ubsan"]) {
+  const dir = path.join(logDir, `canary-${kind}`);
+  mkdirSync(dir, { recursive: true });
+  const cenv = { ...env, ROSETTA_CANARY: kind, ASAN_OPTIONS: env.ASAN_OPTIONS.replace(/log_path=[^:]*/, `log_path=${dir}/asan`), UBSAN_OPTIONS: env.UBSAN_OPTIONS.replace(/log_path=[^:]*/, `log_path=${dir}/ubsan`) };
+  const c = spawnSync(process.execPath, ["-e", `try { process.dlopen({ exports: {} }, ${JSON.stringify(canary)}); } catch {}`], { env: cenv, encoding: "utf8" });
+  // gcc's UBSan writes to stderr even with a log_path (ASan honours it): both places count
+  const got = readdirSync(dir).length + reportLines(c.stderr ?? "");
+  if (c.status === 0 || got === 0) {
+    console.error(`rosetta: the sanitizer self-check failed: a deliberate ${kind} bug was not reported (exit ${c.status ?? c.signal}, ${got} reports)`);
+    process.exit(2);
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+console.log("== self-check: a deliberate heap overflow (ASan) and signed overflow (UBSan) each ended the process with a report");
 const vitest = path.join(root, "node_modules", "vitest", "vitest.mjs");
 const jsonOut = path.join(logDir, "..", "vitest-asan.json");
 console.log(`== sanitizer run: ${buildDir}/Release/*.node, LD_PRELOAD=${runtime}`);
 const started = Date.now();
-const r = spawnSync(process.execPath, [vitest, "run", ...targets, "--reporter=default", "--reporter=json", `--outputFile.json=${jsonOut}`], {
-  cwd: root, env, stdio: "inherit",
+// stdout and stderr pass through as they come, and are scanned for reports a runtime printed instead of logging
+let printed = 0;
+const status = await new Promise((resolve) => {
+  const child = spawn(process.execPath, [vitest, "run", ...targets, "--reporter=default", "--reporter=json", `--outputFile.json=${jsonOut}`], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+  child.stdout.on("data", (d) => { printed += reportLines(String(d)); process.stdout.write(d); });
+  child.stderr.on("data", (d) => { printed += reportLines(String(d)); process.stderr.write(d); });
+  child.on("close", (code) => resolve(code));
 });
-const reports = readdirSync(logDir).filter((f) => /^(asan|ubsan)\.\d+/.test(f));
-for (const f of reports) {
+const r = { status };
+const reportFiles = readdirSync(logDir).filter((f) => /^(asan|ubsan)\.\d+/.test(f));
+const reports = [...reportFiles, ...Array.from({ length: printed }, () => "(printed on stderr)")];
+for (const f of reportFiles) {
   console.error(`---- ${f}`);
   console.error(readFileSync(path.join(logDir, f), "utf8"));
 }
