@@ -165,10 +165,23 @@ bool matmul_wants_general(const MatmulArgs& a) {
   return tt && tt->supported && tt->toFloat[0] && !act_quant_for(a.type, &aq);
 }
 
+const char* check_row_alignment(uint32_t type, const void* w, size_t rowBytes) {
+  const TypeTraits* tt = type_traits(type);
+  if (!tt || tt->typeSize == 0) return nullptr;  // unknown types are refused by the callers' own checks
+  size_t align = 1;
+  while (align < 4 && tt->typeSize % (align * 2) == 0) align *= 2;  // no block holds an 8-byte field
+  const size_t base = reinterpret_cast<uintptr_t>(w) + tt->headerBytes;
+  if (base % align != 0) return "weights are not aligned for their block type (tensor data at a misaligned offset)";
+  if (rowBytes % align != 0) return "row stride is not a multiple of the block type's alignment";
+  return nullptr;
+}
+
 const char* matmul_general(const MatmulArgs& a) {
   if (a.nOut <= 0 || a.nIn <= 0 || a.nTok <= 0) return "matmul: empty shape";
   Plan p{&a, RowKind::Exact, a.x, nullptr, 0, nullptr, {}, &dot_kernels()};
-  if (const char* err = layout_of(a.type, a.nOut, a.nIn, a.rowBytes, a.wBytes, &p.L)) {
+  const char* err = layout_of(a.type, a.nOut, a.nIn, a.rowBytes, a.wBytes, &p.L);
+  if (err == nullptr) err = check_row_alignment(a.type, a.w, a.rowBytes);
+  if (err != nullptr) {
     static thread_local std::string msg;
     msg = std::string("matmul: ") + err;
     return msg.c_str();
@@ -208,6 +221,7 @@ const char* get_row(const uint8_t* w, size_t wBytes, uint32_t type, int64_t nRow
                     int64_t row, float* out) {
   Layout L;
   if (const char* err = layout_of(type, nRows, nIn, rowBytes, wBytes, &L)) return err;
+  if (const char* err = check_row_alignment(type, w, rowBytes)) return err;
   if (row < 0 || row >= nRows) return "row index is outside the tensor";
   // the scalar dequantizer, as the packed embedding lookup (ops toF32) uses
   if (L.nPad == nIn) {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "rosetta/blocks.h"
@@ -168,6 +169,11 @@ const char* matmul(const MatmulArgs& a) {
   const size_t rb = row_bytes(a.type, a.nIn);
   if (rb == 0) return "matmul: row length is not a multiple of the weight type's block size";
   if (a.wBytes / rb < (size_t)a.nOut) return "matmul: weight data is shorter than its shape";
+  if (const char* err = check_row_alignment(a.type, a.w, 0)) {
+    static thread_local std::string msg;
+    msg = std::string("matmul: ") + err;
+    return msg.c_str();
+  }
   if (a.mode == Numerics::Ggml) {
     // only the float kernels differ between tinyBLAS's order and vec_dot's
     const bool tiny = tinyblas_order(a.nTok, a.nOut, a.nIn);

@@ -2,6 +2,8 @@
 // Builds the native addons with cmake-js and the machine's cmake and g++ (run by `npm install`).
 // Downloads nothing: N-API headers come from the node-api-headers npm package (binary.napi_versions).
 // ROSETTA_BUILD_DIR picks another build folder (default: build/), e.g. for parallel work trees.
+// ROSETTA_SANITIZE=1 builds with AddressSanitizer + UndefinedBehaviorSanitizer (cmake/sanitize.cmake;
+// `npm run build:asan` does it into build-asan/, `npm run test:asan` runs the native-heavy tests on it).
 import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import os from "node:os";
@@ -14,6 +16,7 @@ const cmakeJs = require.resolve("cmake-js/bin/cmake-js");
 const out = path.resolve(root, process.env.ROSETTA_BUILD_DIR ?? "build");
 const jobs = String(Math.max(1, os.availableParallelism?.() ?? os.cpus().length));
 const args = [cmakeJs, "build", "--out", out, "--parallel", jobs, "--log-level", "warn"];
+if (process.env.ROSETTA_SANITIZE === "1") args.push("--CDROSETTA_SANITIZE=ON");
 const r = spawnSync(process.execPath, args, { cwd: root, stdio: "inherit" });
 if (r.status !== 0) {
   console.error(

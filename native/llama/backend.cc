@@ -19,14 +19,20 @@ std::mutex& llama_lock() {
 
 namespace {
 std::mutex g_log_mutex;
+// llama.cpp's errors and its warnings, apart: a refusal is explained by its first error, not by a
+// warning logged before it (e.g. "missing pre-tokenizer type" ahead of "missing tensor ...").
 std::string g_log_errors;
+std::string g_log_warnings;
+ggml_log_level g_log_last = GGML_LOG_LEVEL_NONE;
 bool g_log_echo = false;
 
 void log_callback(ggml_log_level level, const char* text, void*) {
   if (g_log_echo) fputs(text, stderr);
-  if (level != GGML_LOG_LEVEL_ERROR && level != GGML_LOG_LEVEL_WARN) return;
   std::lock_guard<std::mutex> g(g_log_mutex);
-  if (g_log_errors.size() < 16384) g_log_errors += text;
+  if (level == GGML_LOG_LEVEL_CONT) level = g_log_last;  // the rest of the previous message
+  else g_log_last = level;
+  std::string* buf = level == GGML_LOG_LEVEL_ERROR ? &g_log_errors : level == GGML_LOG_LEVEL_WARN ? &g_log_warnings : nullptr;
+  if (buf != nullptr && buf->size() < 16384) *buf += text;
 }
 
 BackendState g_backend;
@@ -161,12 +167,16 @@ void ensure_backend() {
 void begin_capture() {
   std::lock_guard<std::mutex> g(g_log_mutex);
   g_log_errors.clear();
+  g_log_warnings.clear();
+  g_log_last = GGML_LOG_LEVEL_NONE;
 }
 
 std::string captured_errors() {
   std::lock_guard<std::mutex> g(g_log_mutex);
-  // The first line is llama.cpp's most specific complaint; the rest repeats it at higher levels.
-  std::string s = g_log_errors.substr(0, g_log_errors.find('\n'));
+  // The first error line is llama.cpp's most specific complaint (the rest repeats it at higher levels);
+  // a warning only when it logged no error at all.
+  const std::string& log = g_log_errors.empty() ? g_log_warnings : g_log_errors;
+  std::string s = log.substr(0, log.find('\n'));
   while (!s.empty() && (s.back() == '\r' || s.back() == ' ')) s.pop_back();
   return s;
 }

@@ -15,6 +15,14 @@ export type { NativePoint, NativeRunOptions, NativeRunResult, StatsJs } from "./
 
 export const LLAMA_PACKAGES = { "node-llama-cpp": "3.22.1", "@node-llama-cpp/linux-x64": "3.22.1" } as const;
 export const INSTALL_HINT = "npm install @node-llama-cpp/linux-x64@3.22.1 node-llama-cpp@3.22.1";
+/**
+ * The file types quantize() takes, by llama-quantize's names (native/llama/tools.cc kFtypes; a test checks
+ * this list against the bridge's own): what `rosetta convert in.gguf out.gguf --quantize TYPE` writes.
+ */
+export const LLAMA_FTYPES = [
+  "F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q2_K_S", "Q3_K_S", "Q3_K_M", "Q3_K_L",
+  "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K", "IQ4_NL", "IQ4_XS",
+] as const;
 
 export interface LlamaBridge {
   tag: string;

@@ -15,6 +15,7 @@ import { ARCHITECTURES, archFromAprName, isSupportedArch } from "../formats/arch
 import { aprChunks, writeApr, type AprTensorIn } from "../formats/apr-writer.js";
 import { hfNameOf, roleOfName } from "../formats/roles.js";
 import { writeFileAtomicChunks } from "../util/atomic.js";
+import { typeTraitsById } from "../bindings/kernels.js";
 import { UnsupportedError } from "../util/errors.js";
 import { quantizeAprQ4, quantizeAprQ8 } from "./apr-quant.js";
 import { computedTensor, elementCount, f32Bytes, irBytes, irGgufChunks, kv, readGgufIr, toF32, type IrTensor, type ModelIr } from "./ir.js";
@@ -42,9 +43,12 @@ function quantizable(t: IrTensor): boolean {
 }
 
 /** One tensor as APR: verbatim bytes (streamed from the file when untouched), or converted when written. */
-function convertTensor(t: IrTensor, arch: string, quantize: QuantizeMode | undefined): AprTensorIn {
+function convertTensor(t: IrTensor, arch: string, quantize: QuantizeMode | undefined, changes?: TypeChange[]): AprTensorIn {
   const name = aprName(t.name, arch);
-  const apr = (type: number, data: AprTensorIn["data"]): AprTensorIn => ({ name, dtype: aprDtypeOf(type), dims: t.dims, data });
+  const apr = (type: number, data: AprTensorIn["data"]): AprTensorIn => {
+    changes?.push({ name: t.name, from: t.type, to: type });
+    return { name, dtype: aprDtypeOf(type), dims: t.dims, data };
+  };
   if (t.type === TYPE.Q4_K || t.type === TYPE.Q6_K) return apr(t.type, irBytes(t));
   if ((quantize === "apr-q4" || quantize === "apr-q8") && quantizable(t)) {
     // the scales need the whole tensor: one tensor in memory at a time
@@ -98,8 +102,12 @@ export function aprMetadata(ir: ModelIr, tensors: AprTensorIn[], tied: boolean):
   return { ...typed, ...custom, ...ir.aprOverrides };
 }
 
-/** q4k / q6k: llama.cpp's own quantizer (llama_model_quantize through the bridge) on an F32 copy. */
-async function llamaQuantized(ir: ModelIr, mode: "q4k" | "q6k"): Promise<{ ir: ModelIr; cleanup: () => void }> {
+/**
+ * llama.cpp's own quantizer (llama_model_quantize through the bridge, the npm-shipped libllama) on an F32
+ * copy of the model, to `ftype` (llama-quantize's names, LLAMA_FTYPES); `use` reads the quantized file
+ * before its folder is removed. `pure`: every tensor in the one type (else llama.cpp's mix, e.g. Q4_K_M).
+ */
+export async function withLlamaQuantized<T>(ir: ModelIr, ftype: string, pure: boolean, use: (file: string) => Promise<T> | T): Promise<T> {
   const { loadLlamaBridge } = await import("../bindings/llama.js");
   const bridge = loadLlamaBridge();
   const dir = mkdtempSync(path.join(os.tmpdir(), "rosetta-quant-"));
@@ -111,33 +119,59 @@ async function llamaQuantized(ir: ModelIr, mode: "q4k" | "q6k"): Promise<{ ir: M
     const a = path.join(dir, "f32.gguf");
     const b = path.join(dir, "q.gguf");
     writeFileAtomicChunks(a, irGgufChunks(f32));
-    await bridge.quantize(a, b, mode === "q4k" ? "Q4_K_S" : "Q6_K", { pure: true });
-    const q = await readGgufIr(b);
-    // its tensors are read from q.gguf as they are written: the caller removes it afterwards
-    return { ir: { ...q, aprOverrides: ir.aprOverrides, source: ir.source }, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-  } catch (e) {
+    await bridge.quantize(a, b, ftype, { pure });
+    // the quantized file's tensors are read lazily: `use` must finish with them before the folder goes
+    return await use(b);
+  } finally {
     rmSync(dir, { recursive: true, force: true });
-    throw e;
   }
+}
+
+/** One tensor's type in the input and in the output (GGML type ids). */
+export interface TypeChange {
+  name: string;
+  from: number;
+  to: number;
+}
+
+/**
+ * The one line that says which tensors a conversion widened (more bits per weight in the output than in
+ * the input, e.g. Q4_0 to F32 where APR has no Q4_0), or null when none was.
+ */
+export function describeWidening(changes: TypeChange[], hint: string): string | null {
+  const bits = (id: number) => {
+    const t = typeTraitsById(id);
+    return t ? ((t.typeSize - t.headerBytes) * 8) / t.blockSize : 0;
+  };
+  const name = (id: number) => typeTraitsById(id)?.name.toUpperCase() ?? `type ${id}`;
+  const groups = new Map<string, number>();
+  for (const c of changes) if (bits(c.to) > bits(c.from)) groups.set(`${name(c.from)} to ${name(c.to)}`, (groups.get(`${name(c.from)} to ${name(c.to)}`) ?? 0) + 1);
+  if (groups.size === 0) return null;
+  const n = [...groups.values()].reduce((a, b) => a + b, 0);
+  return `widened ${n} tensor${n === 1 ? "" : "s"}: ${[...groups].map(([k, v]) => `${k} (${v})`).join(", ")}; ${hint}`;
 }
 
 export interface ToAprOptions {
   quantize?: QuantizeMode;
+  /** Filled with every tensor's input and output type (for describeWidening). */
+  changes?: TypeChange[];
 }
 
 /** The APR metadata and tensors (bytes produced as they are written) for a model. */
 async function withAprParts<R>(ir0: ModelIr, opts: ToAprOptions, use: (md: Record<string, unknown>, tensors: AprTensorIn[]) => R): Promise<R> {
   if (opts.quantize && !QUANTIZE_MODES.includes(opts.quantize)) throw new UnsupportedError(`--quantize ${opts.quantize} is not one of ${QUANTIZE_MODES.join(", ")}`);
-  const q = opts.quantize === "q4k" || opts.quantize === "q6k" ? await llamaQuantized(ir0, opts.quantize) : null;
-  try {
-    return use(...aprParts(q?.ir ?? ir0, opts));
-  } finally {
-    q?.cleanup();
+  if (opts.quantize === "q4k" || opts.quantize === "q6k") {
+    const ftype = opts.quantize === "q4k" ? "Q4_K_S" : "Q6_K";
+    return withLlamaQuantized(ir0, ftype, true, async (file) => {
+      const q = await readGgufIr(file);
+      return use(...aprParts({ ...q, aprOverrides: ir0.aprOverrides, source: ir0.source }, opts));
+    });
   }
+  return use(...aprParts(ir0, opts));
 }
 
 function aprParts(ir: ModelIr, opts: ToAprOptions): [Record<string, unknown>, AprTensorIn[]] {
-  const tensors = ir.tensors.map((t) => convertTensor(t, ir.arch, opts.quantize));
+  const tensors = ir.tensors.map((t) => convertTensor(t, ir.arch, opts.quantize, opts.changes));
   const hasOutput = ir.tensors.some((t) => roleOfName(t.name)?.role === "output");
   const embd = tensors.find((t, i) => roleOfName(ir.tensors[i].name)?.role === "token_embd");
   const tied = !hasOutput && embd !== undefined;

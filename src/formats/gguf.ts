@@ -14,6 +14,7 @@ import { InputError, UnsupportedError } from "../util/errors.js";
 import { logger } from "../util/log.js";
 import { checkModelTensors } from "./architectures.js";
 import { configFromGguf } from "./config.js";
+import { readGgufKvs } from "./gguf-kv.js";
 import { checkLayout, logLayout } from "./layout.js";
 import type { LoadedModel, ModelFile, TensorView } from "./model.js";
 import { roleOfName } from "./roles.js";
@@ -156,6 +157,7 @@ export async function readGgufFile(path: string): Promise<GgufFile> {
     throw new InputError(`${path}: cannot read file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
   const version = await checkHeader(path, size);
+  readGgufKvs(path, () => false); // every count and length checked against the file before the parser sizes anything
   const parsed = await parse(path);
   const md = parsed.metadata as unknown as Record<string, unknown>;
   const alignment = md["general.alignment"] === undefined ? 32 : toSafeInt(md["general.alignment"] as number, "general.alignment", path);

@@ -293,12 +293,25 @@ function unusedInputs(o: RunCompareOptions, a: Resolved, b: Resolved): string[] 
   return given.length ? [`${given.join(", ")} ignored: both sides are saved traces, which fix their own input (tokens and decode steps)`] : [];
 }
 
-/** A --full glob that selects nothing is almost always a typo: say so (the points were compared from summaries). */
-function fullWarnings(full: string[] | undefined, ...traces: (Trace | undefined)[]): string[] {
-  if (!full) return [];
+/**
+ * A point-key glob that selects nothing is almost always a typo: one warning per such glob (`flag` names
+ * the option: --full here, --tensors for `rosetta trace`).
+ */
+export function unmatchedGlobs(flag: string, globs: string[] | undefined, ...traces: (Trace | undefined)[]): string[] {
+  if (!globs) return [];
   const keys = new Set<string>(["logits"]);
   for (const t of traces) for (const p of t?.points ?? []) keys.add(p.key);
-  return full.filter((g) => ![...keys].some(keyFilter([g]))).map((g) => `--full ${g} matches no capture point (keys look like embd, blk.0.q_rope, blk.*.ffn_*, logits)`);
+  return globs.filter((g) => ![...keys].some(keyFilter([g]))).map((g) => `${flag} ${g} matches no capture point (keys look like embd, blk.0.q_rope, blk.*.ffn_*, logits)`);
+}
+
+/** --numerics-a/b for a side that is a saved trace: it is not run, so it changes nothing (a warning; --engine-a/b there is an error). */
+function unusedSideOptions(a: Resolved, b: Resolved): string[] {
+  const out: string[] = [];
+  for (const [label, r] of [["a", a], ["b", b]] as const) {
+    if (r.kind !== "trace") continue;
+    if (r.spec.numerics !== undefined) out.push(`--numerics-${label} ignored: side ${label.toUpperCase()} (${r.spec.path}) is a saved trace, which is not run again`);
+  }
+  return out;
 }
 
 export async function runComparison(o: RunCompareOptions): Promise<ComparisonResult> {
@@ -447,7 +460,7 @@ async function compareResolved(o: RunCompareOptions, a: Resolved, b: Resolved, t
     lap("experiments", te);
   }
   lap("total", t0);
-  const warnings = [...fullWarnings(o.full, a.trace, b.trace), ...unusedInputs(o, a, b)];
+  const warnings = [...unmatchedGlobs("--full", o.full, a.trace, b.trace), ...unusedInputs(o, a, b), ...unusedSideOptions(a, b)];
   for (const w of warnings) log.warn(w);
   return { ...res, ...(warnings.length ? { warnings } : {}), ...(policy.note ? { notes: [policy.note] } : {}), timings };
 }

@@ -178,5 +178,9 @@ export function lastTokenSlice(x: Float32Array, point: string, shape: readonly n
  */
 export function contextOverflow(model: string, nCtxTrain: number, promptTokens: number, gen: number, exact = true): string | null {
   const need = promptTokens + gen;
-  return need > nCtxTrain ? `--gen ${gen}: prompt + generated tokens (${need}${exact ? "" : " or more"}) exceed ${model}'s context length (${nCtxTrain})` : null;
+  if (need <= nCtxTrain) return null;
+  const prompt = `${promptTokens}${exact ? "" : " or more"} token${promptTokens === 1 ? "" : "s"}`;
+  // name what the user gave: a prompt too long on its own is not a --gen problem
+  if (promptTokens > nCtxTrain || gen === 0) return `the prompt is ${prompt}, more than ${model}'s context length (${nCtxTrain} tokens)`;
+  return `--gen ${gen}: the prompt's ${prompt} + ${gen} generated = ${need}${exact ? "" : " or more"} tokens exceed ${model}'s context length (${nCtxTrain} tokens)`;
 }

@@ -3,11 +3,18 @@
  * limitation: printed as one line, no stack, with its exit code. Anything else is a bug in rosetta:
  * printed with its stack under an "internal error" banner, exit code 3.
  */
+/** Control characters (newlines first) escaped, so a message stays one line on any terminal. */
+export function oneLine(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u001f\u007f]/g, (c) => (c === "\n" ? "\\n" : c === "\r" ? "\\r" : c === "\t" ? "\\t" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`));
+}
+
 export class RosettaError extends Error {
   readonly code: string;
   readonly exitCode: number;
   constructor(message: string, code = "ROSETTA_ERROR", exitCode = 2) {
-    super(message);
+    // one line, whatever a file put in the names it quotes (a tensor name holding "\n"; fuzz finding)
+    super(oneLine(message));
     this.name = new.target.name;
     this.code = code;
     this.exitCode = exitCode;

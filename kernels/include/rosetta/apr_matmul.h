@@ -33,6 +33,11 @@ const char* matmul_general(const MatmulArgs& a);
 // ceil(nIn/blockSize) blocks (0 for an unknown/unsupported type). Header bytes are not included.
 size_t padded_row_bytes(uint32_t type, int64_t nIn);
 
+// Blocks hold 16/32-bit fields, so every row must start at a multiple of the block's alignment (the
+// largest power of two <= 4 that divides its size). nullptr when the weights at w with this row stride
+// (0 = packed) are aligned, else a message; matmul() and get_row() refuse misaligned rows (UB otherwise).
+const char* check_row_alignment(uint32_t type, const void* w, size_t rowBytes);
+
 // Row `row` of a [nRows, nIn] tensor at w (wBytes available) into out[0..nIn): the embedding lookup
 // (ggml GET_ROWS: the row dequantized exactly). rowBytes 0 = packed rows. nullptr on success.
 const char* get_row(const uint8_t* w, size_t wBytes, uint32_t type, int64_t nRows, int64_t nIn, size_t rowBytes,

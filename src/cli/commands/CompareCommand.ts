@@ -102,8 +102,8 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       .option("gen", { type: "number", description: "Greedy decode steps after the prompt (KV-cache path; default 0, or a saved trace's count)" })
       .option("engine-a", { choices: ["rosetta", "llama.cpp"] as const, description: "Run side A's model with this engine (default rosetta)" })
       .option("engine-b", { choices: ["rosetta", "llama.cpp"] as const, description: "Run side B's model with this engine (default rosetta)" })
-      .option("numerics-a", { choices: ["ggml", "exact"] as const, description: "rosetta numerics mode for side A (default ggml)" })
-      .option("numerics-b", { choices: ["ggml", "exact"] as const, description: "rosetta numerics mode for side B (default ggml)" })
+      .option("numerics-a", { choices: ["ggml", "exact"] as const, description: "rosetta numerics mode for side A (default ggml; an error with --engine-a llama.cpp, a warning for a saved trace)" })
+      .option("numerics-b", { choices: ["ggml", "exact"] as const, description: "rosetta numerics mode for side B (default ggml; an error with --engine-b llama.cpp, a warning for a saved trace)" })
       .option("threshold", {
         type: "string",
         description: `Max energy NMSE sum(a-b)^2/sum(b^2) per point (default ${DEFAULT_THRESHOLD}, loosened by the pair's measured band; given explicitly it is the bound, no band applies: docs/tolerances.md)`,
@@ -124,6 +124,11 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
         parseThreshold(a.threshold);
         if (a.gen !== undefined && (!Number.isInteger(a.gen) || a.gen < 0)) throw new InputError(`--gen must be a non-negative integer`);
         if (a.threads !== undefined && (!Number.isInteger(a.threads) || a.threads < 1 || a.threads > 256)) throw new InputError(`--threads must be an integer from 1 to 256 (got ${a.threads})`);
+        for (const side of ["a", "b"] as const) {
+          // numerics modes are rosetta's engine's; llama.cpp computes with its own CPU backend
+          if (a[`engine-${side}`] === "llama.cpp" && a[`numerics-${side}`] !== undefined)
+            throw new InputError(`--numerics-${side} applies to rosetta's engine, but side ${side.toUpperCase()} runs on llama.cpp (--engine-${side} llama.cpp), which computes with its own CPU backend`);
+        }
         return true;
       })
       .example('rosetta model.apr model.gguf --prompt "2+2="', "APR vs GGUF on rosetta's engine")

@@ -12,7 +12,9 @@ import type { CommandModule } from "yargs";
 import { traceBase, writeTrace } from "../../trace/io.js";
 import type { F32Tensor } from "../../trace/safetensors.js";
 import type { Trace } from "../../trace/types.js";
+import { unmatchedGlobs } from "../../pipeline/run-comparison.js";
 import { InputError } from "../../util/errors.js";
+import { logger } from "../../util/log.js";
 import { checkWritable } from "../output.js";
 
 export interface TraceArgs {
@@ -96,6 +98,14 @@ export async function traceHandler(a: TraceArgs): Promise<string> {
   const run = ENGINES[a.engine];
   if (!run) throw new InputError(`unknown engine '${a.engine}' (known: ${Object.keys(ENGINES).join(", ")})`);
   if ((a.prompt === undefined) === (a.tokens === undefined)) throw new InputError("give exactly one of --prompt or --tokens");
+  // options of the other engine are an error, never silently dropped
+  if (a.engine === "llama.cpp") {
+    const given = [a.numerics !== undefined ? "--numerics" : "", a.isa !== undefined ? "--isa" : ""].filter(Boolean);
+    if (given.length) throw new InputError(`${given.join(" and ")} appl${given.length > 1 ? "y" : "ies"} to the rosetta engine; llama.cpp computes with its own CPU backend (pick its variant with --backend)`);
+  } else {
+    const given = [a.backend !== undefined && a.backend !== "default" ? `--backend ${a.backend}` : "", a.repack ? "--repack" : ""].filter(Boolean);
+    if (given.length) throw new InputError(`${given.join(" and ")} appl${given.length > 1 ? "y" : "ies"} to the llama.cpp engine; the ${a.engine} engine picks its kernel path with --isa and its numerics with --numerics`);
+  }
   for (const [flag, v, min] of [["--gen", a.gen, 0], ["--top", a.top, 0], ["--threads", a.threads, 1]] as const)
     if (!Number.isInteger(v) || v < min) throw new InputError(`${flag} must be an integer >= ${min}`);
   if (/[\\/]$/.test(a.out) || statSync(a.out, { throwIfNoEntry: false })?.isDirectory()) throw new InputError(`--out ${a.out}: is a directory; give a file base name (e.g. ${path.join(a.out, "trace")})`);
@@ -113,6 +123,7 @@ export async function traceHandler(a: TraceArgs): Promise<string> {
     numerics: a.numerics,
     isa: a.isa,
   });
+  for (const w of unmatchedGlobs("--tensors", a.tensors === undefined ? undefined : parseTensorFilter(a.tensors), trace)) logger("trace").warn(w);
   try {
     return writeTrace(a.out, trace, tensors);
   } catch (e) {
@@ -132,13 +143,13 @@ export const traceCommand: CommandModule<object, TraceArgs> = {
       .option("prompt", { alias: "p", type: "string", description: "Prompt text (tokenized by the engine's tokenizer)" })
       .option("tokens", { type: "string", description: "Prompt token ids, comma or space separated" })
       .option("gen", { type: "number", default: 0, description: "Greedy decode steps after the prompt (one token each)" })
-      .option("tensors", { type: "string", description: "Keep full tensors: alone = all points, else globs over point keys (blk.0.*,logits)" })
+      .option("tensors", { type: "string", description: "Keep full tensors: alone = all points, else globs over point keys (blk.0.*,logits); a glob matching no point is a warning" })
       .option("top", { type: "number", default: 10, description: "Top-k logits recorded per position" })
       .option("threads", { type: "number", default: 1, description: "Compute threads" })
-      .option("backend", { type: "string", default: "default", description: "llama.cpp CPU variant: default (haswell|sse42|x64), auto, or a variant name" })
-      .option("repack", { type: "boolean", default: false, description: "llama.cpp weight repacking (use_extra_bufts)" })
-      .option("numerics", { type: "string", description: "rosetta engine: ggml (emulate llama.cpp's CPU numerics, default) or exact (f64)" })
-      .option("isa", { type: "string", description: "rosetta engine: force a kernel path (scalar, avx2, avx512)" })
+      .option("backend", { type: "string", default: "default", description: "llama.cpp engine: CPU variant, default (haswell|sse42|x64), auto, or a variant name (an error with --engine rosetta)" })
+      .option("repack", { type: "boolean", default: false, description: "llama.cpp engine: weight repacking (use_extra_bufts; an error with --engine rosetta)" })
+      .option("numerics", { type: "string", description: "rosetta engine: ggml (emulate llama.cpp's CPU numerics, default) or exact (f64) (an error with --engine llama.cpp)" })
+      .option("isa", { type: "string", description: "rosetta engine: force a kernel path, scalar, avx2 or avx512 (an error with --engine llama.cpp)" })
       .option("out", { type: "string", demandOption: true, description: "Output base: writes <out>.json (+ <out>.safetensors)" })
       .example('rosetta trace model.gguf --engine llama.cpp -p "Hello" --tensors --out ref', "ref.json + ref.safetensors, to compare later: rosetta mine.gguf ref.json")
       .example("rosetta trace model.apr --engine rosetta --tokens 1,2,3 --gen 4 --out mine", "summaries only, 4 decode steps")
