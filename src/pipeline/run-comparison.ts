@@ -3,7 +3,7 @@
  * run by llama.cpp), diff the weights when both sides are model files, run both sides on the same input,
  * compare the traces, and isolate the first divergent layer on a side rosetta can rerun.
  */
-import { realpathSync } from "node:fs";
+import { existsSync, realpathSync, statSync } from "node:fs";
 
 import { sniffFile, loadModel } from "../formats/index.js";
 import type { LoadedModel } from "../formats/model.js";
@@ -27,12 +27,15 @@ import type { IsolationResult } from "../compare/diagnose.js";
 import type { ComparisonResult, WeightDiff } from "../compare/result.js";
 import { diffWeights } from "../compare/weight-diff.js";
 
-export type EngineName = "rosetta" | "llama.cpp";
+export type EngineName = "rosetta" | "llama.cpp" | "transformers";
+export const ENGINE_NAMES: readonly EngineName[] = ["rosetta", "llama.cpp", "transformers"];
 
 export interface SideSpec {
   path: string;
   engine?: EngineName;
   numerics?: Numerics;
+  /** transformers engine: the torch dtype (default float32). */
+  dtype?: "float32" | "bfloat16" | "float16";
 }
 
 export interface RunCompareOptions {
@@ -111,6 +114,7 @@ export function dominantType(m: LoadedModel): string {
 
 /** Loads each distinct model file once (its layout table is logged once), whichever sides name it. */
 async function resolve(spec: SideSpec, label: string, cache: Map<string, Promise<LoadedModel>>): Promise<Resolved> {
+  if (spec.engine === "transformers") return resolveTransformers(spec, label, cache);
   const kind = await sniffFile(spec.path);
   // a trace: rosetta's own, or another engine's dump an importer reads (src/importers)
   const foreign = kind === "unknown" || kind === "trace" ? importerFor(spec.path) : null;
@@ -125,6 +129,27 @@ async function resolve(spec: SideSpec, label: string, cache: Map<string, Promise
   return { spec, kind: "model", model: await cache.get(key)!, tensors: new Map() };
 }
 
+/**
+ * A side transformers runs: a Hugging Face folder or a GGUF. rosetta's loader also reads it when it can
+ * (weights diff, config, the band by weight type); when it cannot, the side runs without those.
+ */
+async function resolveTransformers(spec: SideSpec, label: string, cache: Map<string, Promise<LoadedModel>>): Promise<Resolved> {
+  if (!existsSync(spec.path)) throw new InputError(`${spec.path}: no such file or folder`);
+  if (statSync(spec.path).isFile()) {
+    const kind = await sniffFile(spec.path);
+    if (kind !== "gguf") throw new InputError(`--engine-${label.toLowerCase()} transformers: ${spec.path} is not a Hugging Face model folder or a GGUF file`);
+  }
+  const key = realpathSync(spec.path);
+  if (!cache.has(key)) cache.set(key, loadModel(spec.path));
+  const model = await cache.get(key)!.catch((e: unknown) => {
+    if (!(e instanceof RosettaError)) throw e;
+    cache.delete(key);
+    logger("compare").info({ side: label, why: e.message }, "rosetta's loader does not read this side: no weight diff for it");
+    return undefined;
+  });
+  return { spec, kind: "model", model, tensors: new Map() };
+}
+
 async function run(r: Resolved, o: RunCompareOptions, input0: { prompt?: string; tokens?: number[]; gen: number }, policy: FullPolicy, forced?: number[]): Promise<void> {
   const full = policy.full;
   const input = forced?.length ? { ...input0, forced } : input0;
@@ -133,6 +158,13 @@ async function run(r: Resolved, o: RunCompareOptions, input0: { prompt?: string;
     const res = await runLlamaCppTrace({ model: r.spec.path, ...input, full, threads: o.threads });
     r.trace = res.trace;
     r.tensors = res.tensors;
+  } else if (r.spec.engine === "transformers") {
+    const { runTransformersTrace } = await import("../reference/transformers.js");
+    const res = runTransformersTrace({ model: r.spec.path, ...input, full, threads: o.threads, dtype: r.spec.dtype });
+    r.trace = res.trace;
+    r.tensors = res.tensors;
+    // the band goes by the checkpoint's weight type (a GGUF's quantized values are dequantized exactly)
+    if (r.model) r.trace.model.fileType = dominantType(r.model);
   } else {
     const { runRosettaTrace } = await import("../model/trace-run.js");
     const { Engine } = await import("../model/engine.js");
@@ -184,7 +216,8 @@ async function experiment(res: ComparisonResult, a: Resolved, b: Resolved, log: 
   const fatal = res.findings.some((f) => f.fatal);
   if (res.verdict !== "DIVERGED" && !fatal) return;
   if (!a.model || !b.model || !a.trace || !b.trace) return;
-  const pick = ([x, y, label]: [Resolved, Resolved, "A" | "B"]) => (x.spec.engine !== "llama.cpp" && y.trace!.points.length > 0 ? { x, y, label } : null);
+  // only rosetta's own engine reruns with tensors transplanted (llama.cpp and transformers run as they are)
+  const pick = ([x, y, label]: [Resolved, Resolved, "A" | "B"]) => ((x.spec.engine ?? "rosetta") === "rosetta" && y.trace!.points.length > 0 ? { x, y, label } : null);
   const pair = pick([a, b, "A"]) ?? pick([b, a, "B"]);
   if (!pair) return;
   const { EngineLab } = await import("./lab.js");
@@ -398,7 +431,7 @@ async function compareResolved(o: RunCompareOptions, a: Resolved, b: Resolved, t
   }
   const t = performance.now();
   log.info({ points: a.trace!.points.length }, "comparing");
-  const side = (r: Resolved): CompareSide => ({ trace: r.trace!, source: r.spec.engine === "llama.cpp" ? `llama.cpp:${r.spec.path}` : r.spec.path, weightType: r.model ? dominantType(r.model) : undefined, tensor: accessor(r) });
+  const side = (r: Resolved): CompareSide => ({ trace: r.trace!, source: r.spec.engine === "llama.cpp" || r.spec.engine === "transformers" ? `${r.spec.engine}:${r.spec.path}` : r.spec.path, weightType: r.model ? dominantType(r.model) : undefined, tensor: accessor(r) });
   const isoA = isolator(a, b);
   const isoB = isolator(b, a);
   let tok: import("../tokenizer/tokenizer.js").Tokenizer | null | undefined;

@@ -10,7 +10,7 @@ import { renderHtml } from "../../compare/report/html.js";
 import { renderJson } from "../../compare/report/json.js";
 import { renderJunit } from "../../compare/report/junit.js";
 import { renderText, useColor } from "../../compare/report/text.js";
-import { runComparison, type EngineName } from "../../pipeline/run-comparison.js";
+import { ENGINE_NAMES, runComparison, type EngineName } from "../../pipeline/run-comparison.js";
 import { DEFAULT_THRESHOLD } from "../../compare/tolerances.js";
 import type { ComparisonResult } from "../../compare/result.js";
 import type { Numerics } from "../../bindings/kernels.js";
@@ -93,13 +93,13 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
   describe: "Compare two sides layer by layer: first divergence, diagnosis, recommendation",
   builder: (y) =>
     y
-      .positional("a", { type: "string", demandOption: true, description: "side A: model file (GGUF/APR) or saved trace (JSON)" })
+      .positional("a", { type: "string", demandOption: true, description: "side A: model file (GGUF/APR; a Hugging Face folder with --engine-a transformers) or saved trace (JSON)" })
       .positional("b", { type: "string", demandOption: true, description: "side B, the reference: model file or saved trace" })
       .option("prompt", { alias: "p", type: "string", description: "Prompt (each side tokenizes it with its own tokenizer)" })
       .option("tokens", { type: "string", description: "Token ids, comma separated (overrides tokenization on both sides)" })
       .option("gen", { type: "number", description: "Greedy decode steps after the prompt (KV-cache path; default 0, or a saved trace's count)" })
-      .option("engine-a", { choices: ["rosetta", "llama.cpp"] as const, description: "Run side A's model with this engine (default rosetta)" })
-      .option("engine-b", { choices: ["rosetta", "llama.cpp"] as const, description: "Run side B's model with this engine (default rosetta)" })
+      .option("engine-a", { choices: ENGINE_NAMES, description: "Run side A's model with this engine (default rosetta; transformers: a Hugging Face folder or a GGUF in PyTorch on the CPU, needs `npm run python:setup`)" })
+      .option("engine-b", { choices: ENGINE_NAMES, description: "Run side B's model with this engine (default rosetta)" })
       .option("numerics-a", { choices: ["ggml", "exact"] as const, description: "rosetta numerics mode for side A (default ggml)" })
       .option("numerics-b", { choices: ["ggml", "exact"] as const, description: "rosetta numerics mode for side B (default ggml)" })
       .option("threshold", {

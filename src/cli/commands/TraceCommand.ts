@@ -29,6 +29,7 @@ export interface TraceArgs {
   out: string;
   numerics?: string; // rosetta engine
   isa?: string; // rosetta engine
+  dtype?: string; // transformers engine
   quiet?: boolean; // global -q
 }
 
@@ -44,6 +45,7 @@ export interface EngineRequest {
   repack: boolean;
   numerics?: string; // rosetta engine: ggml | exact
   isa?: string; // rosetta engine: scalar | avx2 | avx512
+  dtype?: string; // transformers engine: float32 | bfloat16 | float16
 }
 
 type EngineRunner = (r: EngineRequest) => Promise<{ trace: Trace; tensors: Map<string, F32Tensor> }>;
@@ -72,6 +74,11 @@ export const ENGINES: Record<string, EngineRunner> = {
       model: r.model, prompt: r.prompt, tokens: r.tokens, gen: r.gen, full: r.full, top: r.top, threads: r.threads,
       numerics: r.numerics as "ggml" | "exact" | undefined, isa: r.isa as "scalar" | "avx2" | "avx512" | undefined,
     });
+  },
+  transformers: async (r) => {
+    const { runTransformersTrace, TRANSFORMERS_DTYPES } = await import("../../reference/transformers.js");
+    if (r.dtype !== undefined && !(TRANSFORMERS_DTYPES as readonly string[]).includes(r.dtype)) throw new InputError(`--dtype must be one of ${TRANSFORMERS_DTYPES.join(", ")}, got '${r.dtype}'`);
+    return runTransformersTrace({ model: r.model, prompt: r.prompt, tokens: r.tokens, gen: r.gen, full: r.full, top: r.top, threads: r.threads, dtype: r.dtype as "float32" | undefined });
   },
 };
 
@@ -112,6 +119,7 @@ export async function traceHandler(a: TraceArgs): Promise<string> {
     repack: a.repack,
     numerics: a.numerics,
     isa: a.isa,
+    dtype: a.dtype,
   });
   try {
     return writeTrace(a.out, trace, tensors);
@@ -127,7 +135,7 @@ export const traceCommand: CommandModule<object, TraceArgs> = {
   describe: "Run one engine over a prompt and write a trace of every capture point",
   builder: (y) =>
     y
-      .positional("model", { type: "string", demandOption: true, description: "GGUF model file (APR: --engine rosetta only)" })
+      .positional("model", { type: "string", demandOption: true, description: "GGUF model file (APR: --engine rosetta only; --engine transformers: a Hugging Face model folder or a GGUF)" })
       .option("engine", { type: "string", demandOption: true, choices: Object.keys(ENGINES), description: "Engine to run" })
       .option("prompt", { alias: "p", type: "string", description: "Prompt text (tokenized by the engine's tokenizer)" })
       .option("tokens", { type: "string", description: "Prompt token ids, comma or space separated" })
@@ -139,9 +147,11 @@ export const traceCommand: CommandModule<object, TraceArgs> = {
       .option("repack", { type: "boolean", default: false, description: "llama.cpp weight repacking (use_extra_bufts)" })
       .option("numerics", { type: "string", description: "rosetta engine: ggml (emulate llama.cpp's CPU numerics, default) or exact (f64)" })
       .option("isa", { type: "string", description: "rosetta engine: force a kernel path (scalar, avx2, avx512)" })
+      .option("dtype", { type: "string", description: "transformers engine: the torch dtype the model runs in (float32 default, bfloat16, float16); needs `npm run python:setup`" })
       .option("out", { type: "string", demandOption: true, description: "Output base: writes <out>.json (+ <out>.safetensors)" })
       .example('rosetta trace model.gguf --engine llama.cpp -p "Hello" --tensors --out ref', "ref.json + ref.safetensors, to compare later: rosetta mine.gguf ref.json")
       .example("rosetta trace model.apr --engine rosetta --tokens 1,2,3 --gen 4 --out mine", "summaries only, 4 decode steps")
+      .example("rosetta trace hf-model/ --engine transformers --tokens 1,2,3 --tensors --out hf", "a Hugging Face folder in PyTorch (CPU, float32)")
       .epilogue("Exit codes: 0 ok, 2 bad input or usage, 3 internal error."),
   handler: async (a) => {
     const file = await traceHandler(a);
