@@ -21,6 +21,7 @@ import { logger } from "../util/log.js";
 import { tokenizerFromModel } from "../tokenizer/index.js";
 import { compareForward } from "../compare/align.js";
 import { compareTraces, type CompareSide } from "../compare/compare.js";
+import { arbitrate } from "../compare/arbiter.js";
 import { pointOfRole } from "../compare/consumers.js";
 import { diagnoseByExperiment } from "../compare/experiments.js";
 import type { IsolationResult } from "../compare/diagnose.js";
@@ -60,6 +61,26 @@ export interface RunCompareOptions {
   experiments?: boolean;
   /** Weights of one type whose bytes differ are findings that fail --assert-match; this makes them informational. */
   acceptWeightDifferences?: boolean;
+  /** A third side compared with both (arbiterSpec): per point, which of A and B is closer to it. */
+  arbiter?: SideSpec;
+}
+
+/** The named arbiters of `--arbiter` (anything else is a path: a saved trace, or a model rosetta runs). */
+export const ARBITERS: Record<string, Omit<SideSpec, "path">> = {
+  transformers: { engine: "transformers", dtype: "float32" },
+  "rosetta-exact": { engine: "rosetta", numerics: "exact" },
+  "llama.cpp": { engine: "llama.cpp" },
+};
+
+/**
+ * `--arbiter NAME|PATH` as a side: a named engine runs `model` (--arbiter-model, default the model of
+ * side B, else of side A); a path is a saved trace or a model file run by rosetta (exact numerics).
+ */
+export function arbiterSpec(value: string, model: string | undefined): SideSpec {
+  const named = ARBITERS[value];
+  if (!named) return existsSync(value) ? { path: value, numerics: "exact" } : (() => { throw new InputError(`--arbiter ${value}: not one of ${Object.keys(ARBITERS).join(", ")} and no such file`); })();
+  if (!model) throw new InputError(`--arbiter ${value} runs a model, and neither side is one: give --arbiter-model PATH`);
+  return { path: model, ...named };
 }
 
 interface Resolved {
@@ -274,6 +295,30 @@ async function repairAndRun(res: ComparisonResult, lab: import("./lab.js").Engin
   res.experiments = { reruns: lab.reruns, ms: Math.round(lab.ms), receiver: label, candidates: keys.length, minimal: out.matches ? keys : null, residual: out.matches ? null : out.firstDivergence, note: "repair run: the side could not load as stored" };
 }
 
+/** Runs (or reads) the arbiter on the input both sides ran, then judges every point (src/compare/arbiter.ts). */
+async function runArbiter(
+  res: ComparisonResult,
+  o: RunCompareOptions,
+  run0: { gen: number; policy: FullPolicy; forced?: number[] },
+  a: Resolved,
+  b: Resolved,
+  side: (r: Resolved) => CompareSide,
+  opts: Parameters<typeof arbitrate>[4],
+): Promise<ComparisonResult["arbiter"]> {
+  const c = await resolve(o.arbiter!, "arbiter", new Map());
+  if (c.kind === "model") {
+    // the very token ids the sides ran (a prompt was tokenized by them); the teacher's tokens at decode steps
+    const ref = b.trace!.points.length ? b.trace! : a.trace!;
+    logger("compare").info({ engine: c.spec.engine ?? "rosetta", model: c.spec.path }, "running the arbiter");
+    try {
+      await run(c, o, { tokens: ref.input.tokens, gen: run0.gen }, run0.policy, run0.forced?.length ? run0.forced : undefined);
+    } finally {
+      c.engine?.close();
+    }
+  }
+  return arbitrate(res, side(a), side(b), side(c), opts);
+}
+
 function inputOf(o: RunCompareOptions, a: Resolved, b: Resolved): { prompt?: string; tokens?: number[]; gen: number } {
   if (o.tokens) return { tokens: o.tokens, gen: o.gen ?? 0 };
   if (o.prompt !== undefined) return { prompt: o.prompt, gen: o.gen ?? 0 };
@@ -465,6 +510,12 @@ async function compareResolved(o: RunCompareOptions, a: Resolved, b: Resolved, t
     const te = performance.now();
     await experiment(res, a, b, log, hold, o.experiments !== false);
     lap("experiments", te);
+  }
+  if (o.arbiter) {
+    const ta = performance.now();
+    const forced = teacher === "none" ? undefined : order[0][0].trace?.input.generated;
+    res.arbiter = await runArbiter(res, o, { gen: input.gen, policy, forced }, a, b, side, { diff: diffMetrics, threshold: o.threshold, tokenText });
+    lap("arbiter", ta);
   }
   lap("total", t0);
   const warnings = [...fullWarnings(o.full, a.trace, b.trace), ...unusedInputs(o, a, b)];
