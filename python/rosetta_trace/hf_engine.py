@@ -178,6 +178,8 @@ def load(model_path: str, dtype_name: str):
         # a GGUF's "no padding token" (-1 stored as u32 4294967295) read as an id: nn.Embedding refuses it
         cfg.pad_token_id = None
         adjusted.append(f"pad_token_id {pad} (outside the vocabulary) -> None")
+    if "gguf_file" in src:
+        adjusted += _gguf_head_dim(model_path, cfg)
     _register_attention()
     try:
         model = AutoModelForCausalLM.from_pretrained(**src, config=cfg, dtype=dtype, attn_implementation="rosetta_eager", local_files_only=True)
@@ -185,6 +187,30 @@ def load(model_path: str, dtype_name: str):
         raise InputProblem(f"{model_path}: transformers cannot load it: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
     model.eval()
     return model, src, loaded_from, adjusted
+
+
+def _gguf_head_dim(path: str, cfg: Any) -> List[str]:
+    """transformers' GGUF config mapping does not read `<arch>.attention.key_length` (transformers 5.25: a
+    qwen3 GGUF whose head_dim is not Qwen3Config's default 128 fails to load with size mismatches); the
+    GGUF's own value is carried over here, and the trace says so (settings.configAdjusted)."""
+    try:
+        from gguf import GGUFReader
+    except ImportError:
+        return []
+    r = GGUFReader(path)
+    arch_field = r.fields.get("general.architecture")
+    if arch_field is None:
+        return []
+    arch = bytes(arch_field.parts[arch_field.data[0]]).decode("utf-8")
+    f = r.fields.get(f"{arch}.attention.key_length")
+    if f is None:
+        return []
+    kl = int(f.parts[f.data[0]][0])
+    if getattr(cfg, "head_dim", None) == kl:
+        return []
+    old = getattr(cfg, "head_dim", None)
+    cfg.head_dim = kl
+    return [f"head_dim {old} -> {kl} (the GGUF's {arch}.attention.key_length, which transformers' GGUF loading does not read)"]
 
 
 # -- q_rope / k_rope / kq_softmax: the attention function -------------------------------------------
@@ -226,7 +252,11 @@ def run(args: argparse.Namespace) -> str:
 
     if args.threads:
         torch.set_num_threads(int(args.threads))
+    import time
+
+    t0 = time.perf_counter()
     model, src, loaded_from, adjusted = load(args.model, args.dtype)
+    t_load = time.perf_counter() - t0
     cfg = model.config
     settings: Dict[str, Any] = {
         "dtype": args.dtype,
@@ -317,6 +347,8 @@ def run(args: argparse.Namespace) -> str:
     finally:
         hooks.remove()
         _RECORDER["fn"] = None
+    # wall seconds (informational: they change nothing in the numerics)
+    settings["seconds"] = {"load": round(t_load, 3), "forward": round(time.perf_counter() - t0 - t_load, 3)}
     if forced:
         settings["forced"] = True
     if _glob_any(full, "logits"):

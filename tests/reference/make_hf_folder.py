@@ -15,6 +15,9 @@ src = {"pretrained_model_name_or_path": os.path.dirname(os.path.abspath(gguf)), 
 cfg = AutoConfig.from_pretrained(**src)
 if cfg.pad_token_id is not None and not 0 <= cfg.pad_token_id < cfg.vocab_size:
     cfg.pad_token_id = None  # GGUF's "none" (-1 as u32) read as an id
+from rosetta_trace.hf_engine import _gguf_head_dim  # noqa: E402  (transformers' GGUF loading misses key_length)
+
+_gguf_head_dim(gguf, cfg)
 model = AutoModelForCausalLM.from_pretrained(**src, config=cfg, dtype=torch.float32)
 # transformers marks a GGUF-loaded model as "quantized with gguf" and refuses to save it; its weights are
 # plain dequantized tensors by now, so drop the marker and save it as an ordinary checkpoint
