@@ -306,7 +306,7 @@ function experimentLines(r: ComparisonResult): string[] {
 function arbiterLines(r: ComparisonResult, verbose: boolean): string[] {
   const x = r.arbiter!;
   const settings = x.settings as Record<string, unknown>;
-  const how = [settings.numerics ? `${String(settings.numerics)} numerics` : "", settings.dtype ? String(settings.dtype) : ""].filter(Boolean).join(", ");
+  const how = settings.numerics ? `${String(settings.numerics)} numerics` : settings.dtype ? String(settings.dtype) : "";
   const lines = [`=== Arbiter ===  ${x.source} (${x.engine}${how ? `, ${how}` : ""}): closer to it A at ${x.counts.A} point(s), B at ${x.counts.B}, tie ${x.counts.tie}, not comparable ${x.counts.none}`];
   lines.push(`  ${x.verdict}`);
   const ab = new Map(r.points.map((p) => [`${p.step}:${p.key}`, p.status]));
