@@ -163,7 +163,7 @@ def load(model_path: str, dtype_name: str):
         if magic != b"GGUF":
             raise InputProblem(f"{model_path}: the transformers engine runs a Hugging Face model folder or a GGUF file (this is neither)")
         src = {"pretrained_model_name_or_path": os.path.dirname(os.path.abspath(model_path)), "gguf_file": os.path.basename(model_path)}
-        loaded_from = "gguf (transformers' GGUF loading: dequantized to the dtype)"
+        loaded_from = "gguf"
     else:
         raise InputProblem(f"{model_path}: no such file or folder")
     try:
@@ -270,6 +270,7 @@ def run(args: argparse.Namespace) -> str:
         "numpy": np.__version__,
         "rosettaTrace": rt_version,
         "loadedFrom": loaded_from,
+        **({"weights": "dequantized by transformers' GGUF loading to the dtype"} if loaded_from == "gguf" else {}),
         "attnImplementation": "eager (transformers' eager_attention_forward, through the recording function rosetta_eager)",
         "batchLayout": "prompt as one forward call; each decode step one token with the KV cache (DynamicCache)",
         "logitsAllPositions": True,
