@@ -351,9 +351,9 @@ def run(args: argparse.Namespace) -> str:
         hooks.remove()
         _RECORDER["fn"] = None
     # wall seconds (informational: they change nothing in the numerics)
-    settings["seconds"] = {"load": round(t_load, 3), "forward": round(time.perf_counter() - t0 - t_load, 3)}
+    w.settings["seconds"] = {"load": round(t_load, 3), "forward": round(time.perf_counter() - t0 - t_load, 3)}
     if forced:
-        settings["forced"] = True
+        w.settings["forced"] = True
     if _glob_any(full, "logits"):
         pass  # the logits point's tensor (s<step>.logits) is kept; logits.tensor names only a [positions, vocab] of all steps
     return w.save(args.out)
