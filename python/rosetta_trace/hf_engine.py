@@ -189,6 +189,21 @@ def load(model_path: str, dtype_name: str):
     return model, src, loaded_from, adjusted
 
 
+def gguf_file_type(path: str) -> Optional[str]:
+    """The GGUF's general.file_type as llama.cpp names it (MOSTLY_Q4_K_M, ALL_F32, ...), or None."""
+    try:
+        from gguf import GGUFReader, LlamaFileType
+    except ImportError:
+        return None
+    f = GGUFReader(path).fields.get("general.file_type")
+    if f is None:
+        return None
+    try:
+        return LlamaFileType(int(f.parts[f.data[0]][0])).name
+    except ValueError:
+        return None
+
+
 def _gguf_head_dim(path: str, cfg: Any) -> List[str]:
     """transformers' GGUF config mapping does not read `<arch>.attention.key_length` (transformers 5.25: a
     qwen3 GGUF whose head_dim is not Qwen3Config's default 128 fails to load with size mismatches); the
@@ -309,7 +324,10 @@ def run(args: argparse.Namespace) -> str:
         "fileType": str(getattr(cfg, "dtype", None) or args.dtype).replace("torch.", "").upper().replace("FLOAT32", "F32").replace("FLOAT16", "F16").replace("BFLOAT16", "BF16"),
         "config": rosetta_config(cfg, permute),
     }
-    # the file type of the checkpoint: config.dtype (HF folder) or the GGUF; the engine's dtype is in settings
+    # the checkpoint's weight type (the band goes by it): the GGUF's file type, or the folder's config.dtype;
+    # the engine's own dtype is in settings
+    if "gguf_file" in src:
+        model_info["fileType"] = gguf_file_type(args.model) or model_info["fileType"]
     sha = _sha256(args.model)
     if sha:
         model_info["sha256"] = sha
