@@ -132,7 +132,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       .option("threads", { type: "number", description: "Threads per engine" })
       .option("arbiter", {
         type: "string",
-        description: `A third side compared with both; the report says per point which of A and B is closer to it: ${Object.keys(ARBITERS).join(", ")} (run --arbiter-model, default B's model, with that engine: transformers in float32, rosetta with exact numerics) or a saved trace / model file (docs/comparison.md)`,
+        description: `A third side compared with both; the report says per point which of A and B is closer to it: ${Object.keys(ARBITERS).join(", ")} (run --arbiter-model, default B's model, with that engine: transformers in float32, rosetta with exact numerics) or a saved trace / model file (docs/transformers-engine.md, "The arbiter")`,
       })
       .option("arbiter-model", { type: "string", description: "The model a named --arbiter runs (default side B's model file or folder, else side A's)" })
       .check((a) => {
