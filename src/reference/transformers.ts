@@ -79,6 +79,8 @@ export function runTransformersTrace(o: TransformersTraceOptions): TransformersT
     if (r.error) throw new MissingComponentError(`the transformers engine could not start ${py}: ${r.error.message}`);
     if (r.status !== 0) {
       const line = lastLine(r.stderr).replace(/^transformers engine: /, "") || `exit ${String(r.status ?? r.signal)}`;
+      // a Python without the package's own dependencies (numpy) fails before the worker can say so
+      if (/^(ModuleNotFoundError|ImportError)\b/.test(line)) throw new MissingComponentError(`the transformers engine cannot start in ${py}: ${line}: ${SETUP}`);
       // exit 2: the worker's one line about the input or a missing package; anything else is a crash
       if (r.status === 2) {
         if (/needs torch and transformers/.test(line)) throw new MissingComponentError(line);

@@ -88,6 +88,20 @@ describe("transformers engine without the Python part", () => {
     expect(ok.code, ok.stderr).toBe(0);
   });
 
+  it("a Python without the packages (here: no numpy, no torch): one line naming the setup command, exit 2", () => {
+    const py = spawnSync("python3", ["-c", "import sys; print(sys.executable); import numpy, torch"], { encoding: "utf8" });
+    if (py.status === 0 || py.error || !py.stdout.trim()) return; // this machine's python3 has them (or is absent): nothing to show
+    const dir = mkdtempSync(path.join(os.tmpdir(), "rosetta-tf-nopkg-"));
+    try {
+      const r = runCli(["trace", model, "--engine", "transformers", "--tokens", "1,2,3", "--out", path.join(dir, "t")], { ROSETTA_PYTHON: py.stdout.trim() });
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      expect(r.stderr).toMatch(/transformers engine (cannot start|needs torch).*npm run python:setup/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("bad --arbiter values are one line, exit 2", () => {
     const r = runCli([model, model, "--tokens", "1,2", "--arbiter", "no-such-engine-or-file"]);
     expect(r.code).toBe(2);
