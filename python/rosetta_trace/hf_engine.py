@@ -372,8 +372,6 @@ def run(args: argparse.Namespace) -> str:
     w.settings["seconds"] = {"load": round(t_load, 3), "forward": round(time.perf_counter() - t0 - t_load, 3)}
     if forced:
         w.settings["forced"] = True
-    if _glob_any(full, "logits"):
-        pass  # the logits point's tensor (s<step>.logits) is kept; logits.tensor names only a [positions, vocab] of all steps
     return w.save(args.out)
 
 
