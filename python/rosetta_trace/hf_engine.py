@@ -173,6 +173,8 @@ def load(model_path: str, dtype_name: str):
     if cfg.model_type not in SUPPORTED:
         raise InputProblem(f"{model_path}: model type {cfg.model_type!r}: the transformers engine traces {', '.join(sorted(SUPPORTED))}")
     adjusted = []
+    # the checkpoint's stored dtype (config.json), before loading sets config.dtype to the run's
+    cfg.rosetta_stored_dtype = str(getattr(cfg, "dtype", None) or "")
     pad = getattr(cfg, "pad_token_id", None)
     if pad is not None and not (0 <= int(pad) < int(cfg.vocab_size)):
         # a GGUF's "no padding token" (-1 stored as u32 4294967295) read as an id: nn.Embedding refuses it
@@ -321,7 +323,7 @@ def run(args: argparse.Namespace) -> str:
     model_info = {
         "path": args.label or args.model,
         "arch": mt,
-        "fileType": str(getattr(cfg, "dtype", None) or args.dtype).replace("torch.", "").upper().replace("FLOAT32", "F32").replace("FLOAT16", "F16").replace("BFLOAT16", "BF16"),
+        "fileType": str(getattr(cfg, "rosetta_stored_dtype", None) or args.dtype).replace("torch.", "").upper().replace("FLOAT32", "F32").replace("FLOAT16", "F16").replace("BFLOAT16", "BF16"),
         "config": rosetta_config(cfg, permute),
     }
     # the checkpoint's weight type (the band goes by it): the GGUF's file type, or the folder's config.dtype;
