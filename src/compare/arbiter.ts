@@ -33,6 +33,7 @@ export function closerOf(nmseA: number | null, nmseB: number | null): ArbiterPoi
 export function arbiterVerdict(x: Omit<Arbitration, "verdict">, ab: ComparisonResult): string {
   const fa = x.firstDivergenceA, fb = x.firstDivergenceB;
   const { A, B } = x.counts;
+  if (x.counts.none === x.points.length && x.points.length > 0) return `the arbiter is comparable at no point${x.inputDiffers ? ` (${x.inputDiffers})` : ""}: nothing to judge`;
   if (!fa && !fb) return `both A and B agree with the arbiter at every compared point (A closer at ${A}, B closer at ${B})`;
   if (fa && !fb) return `B agrees with the arbiter everywhere; A leaves it at ${fa.key}${fa.step ? ` (step ${fa.step})` : ""}: A is the side that diverged`;
   if (fb && !fa) return `A agrees with the arbiter everywhere; B leaves it at ${fb.key}${fb.step ? ` (step ${fb.step})` : ""}: B is the side that diverged`;
@@ -65,6 +66,8 @@ export async function arbitrate(ab: ComparisonResult, a: CompareSide, b: Compare
     const f = r.points.find((p) => !AGREE.has(p.status) && p.status !== "only-a" && p.status !== "only-b" && p.status !== "summary-agree");
     return f ? { key: f.key, step: f.step, status: f.status } : null;
   };
+  const ta = arbiter.trace.input.tokens, tb = b.trace.input.tokens;
+  const inputDiffers = ta.length !== tb.length || ta.some((t, i) => t !== tb[i]) ? `it ran tokens [${ta.join(", ")}], the sides [${tb.join(", ")}]` : undefined;
   const base = {
     source: arbiter.source,
     engine: arbiter.trace.engine.name,
@@ -75,6 +78,7 @@ export async function arbitrate(ab: ComparisonResult, a: CompareSide, b: Compare
     firstDivergenceB: firstOff(rb),
     verdictA: ra.verdict,
     verdictB: rb.verdict,
+    ...(inputDiffers ? { inputDiffers } : {}),
   };
   return { ...base, verdict: arbiterVerdict(base, ab) };
 }

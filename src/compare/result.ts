@@ -208,6 +208,8 @@ export interface Arbitration {
   firstDivergenceB: { key: string; step: number; status: PointStatus } | null;
   verdictA: Verdict;
   verdictB: Verdict;
+  /** Set when the arbiter's prompt tokens are not the sides' (a saved trace of another input): why nothing compares. */
+  inputDiffers?: string;
   /** One line: which side the arbiter sides with. */
   verdict: string;
 }
