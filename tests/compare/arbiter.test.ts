@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { diffMetrics } from "../../src/bindings/kernels.js";
 import { arbitrate, closerOf } from "../../src/compare/arbiter.js";
 import { compareTraces, type CompareSide } from "../../src/compare/compare.js";
+import { renderHtml } from "../../src/compare/report/html.js";
 import { renderJson } from "../../src/compare/report/json.js";
 import { renderText } from "../../src/compare/report/text.js";
 import { accessor, clone, makeTrace, perturb, type MadeTrace } from "./make-trace.js";
@@ -50,6 +51,19 @@ describe("arbiter", () => {
     expect(text).toMatch(/=== Arbiter ===  C \(arbiter-engine, exact numerics\): closer to it A at 0 point\(s\), B at \d+, tie \d+, not comparable 0/);
     expect(text).toMatch(/blk\.1\.ffn_gate +0\.25\S* \(diverged\) +0 \(match\) +B/);
     expect(JSON.parse(renderJson({ ...ab, arbiter: x })).arbiter.firstDivergenceA.key).toBe("blk.1.ffn_gate");
+    const html = renderHtml({ ...ab, arbiter: x });
+    expect(html).toContain("arbiter-table");
+    expect(html).toContain("A leaves it at blk.1.ffn_gate");
+  });
+
+  it("an arbiter trace of other tokens compares nowhere, and the verdict says why", async () => {
+    const b = makeTrace({ seed: 5 });
+    const c = makeTrace({ seed: 5, tokens: [1, 2, 3, 4] });
+    const ab = await compareTraces(side(b, "A"), side(b, "B"), { diff: diffMetrics });
+    const x = await arbitrate(ab, side(b, "A"), side(b, "B"), side(c, "C"), { diff: diffMetrics });
+    expect(x.counts.none).toBe(ab.points.length);
+    expect(x.inputDiffers).toBe("it ran tokens [1, 2, 3, 4], the sides [1, 15, 43, 7]");
+    expect(x.verdict).toMatch(/comparable at no point .*nothing to judge/);
   });
 
   it("both sides off the arbiter by different amounts: per point the smaller error is closer", async () => {
