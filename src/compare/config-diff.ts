@@ -72,11 +72,12 @@ export const ARCH_DERIVED = new Set(["ropeLayout", "qkvBias", "qkNorm", "tiedEmb
  * Findings for config differences. `tensors`: the weight diff's, when both sides are model files: then
  * the RoPE layout is judged on the Q/K weights themselves (equivalent when their rows are permuted to
  * match, a mismatch named on the tensor when not), and an architecture difference alone is a
- * conversion between families, not a defect. Between traces (no tensors) a layout difference within
- * one architecture is a mismatch; across architectures the activations decide (compared modulo the
- * NORM/NEOX row order).
+ * conversion between families, not a defect. Between traces (no tensors) the activations decide where
+ * q and k can be compared modulo the NORM/NEOX row order (`ropeCompared`: the head geometry is known):
+ * rows permuted for the other layout match there, rows that were not permuted diverge at q/k or
+ * q_rope/k_rope. Without the geometry a layout difference within one architecture is a mismatch.
  */
-export function metadataFindings(md: MetadataDiff[], tensors: TensorDiff[] | null, arch?: unknown): Finding[] {
+export function metadataFindings(md: MetadataDiff[], tensors: TensorDiff[] | null, arch?: unknown, ropeCompared = false): Finding[] {
   const out: Finding[] = [];
   const missing = (tensors ?? []).filter((t) => t.status === "missing-in-a" || t.status === "missing-in-b" || t.relation?.kind === "zero-vs-absent").map((t) => t.key);
   const explained = (f: string) => DERIVED[f] !== undefined && missing.some((k) => DERIVED[f].test(k));
@@ -88,7 +89,9 @@ export function metadataFindings(md: MetadataDiff[], tensors: TensorDiff[] | nul
       ...(rope ? [`RoPE layout: A ${String(rope.a)}, B ${String(rope.b)}: q, k, q_rope and k_rope are compared modulo the NORM/NEOX row order within each head`] : []),
     ], false));
   } else if (rope && !tensors) {
-    out.push(finding("rope-layout-mismatch", "metadata", null, [`rope layout: A ${String(rope.a)}, B ${String(rope.b)}`]));
+    const ev = `rope layout: A ${String(rope.a)}, B ${String(rope.b)}`;
+    if (ropeCompared) out.push(finding("rope-layout-mismatch", "metadata", null, [ev, "q, k, q_rope and k_rope are compared modulo the NORM/NEOX row order within each head: the activations decide (Q/K rows permuted for the other layout match; rows that were not diverge there)"], false));
+    else out.push(finding("rope-layout-mismatch", "metadata", null, [ev, "the head geometry (nHead, nHeadKv, headDim) is not recorded on either side, so q and k cannot be compared modulo the row order"]));
   }
   // tiedEmbeddings alone is a storage choice, not a numerics difference; arch-derived flags go with the arch
   const real = md.filter((m) => m.field !== "arch" && m.field !== "ropeLayout" && m.field !== "tiedEmbeddings" && !explained(m.field) && !(archDiff && ARCH_DERIVED.has(m.field)));

@@ -134,8 +134,15 @@ export function dominantType(m: LoadedModel): string {
 }
 
 /** Loads each distinct model file once (its layout table is logged once), whichever sides name it. */
-async function resolve(spec: SideSpec, label: string, cache: Map<string, Promise<LoadedModel>>): Promise<Resolved> {
+async function resolve(spec: SideSpec, label: string, cache: Map<string, Promise<LoadedModel>>, tokens?: number[]): Promise<Resolved> {
   if (spec.engine === "transformers") return resolveTransformers(spec, label, cache);
+  // a folder of another engine's dumps (aprender's APRT stage files) is read in place, like `rosetta import`
+  const dumpDir = statSync(spec.path, { throwIfNoEntry: false })?.isDirectory() ? importerFor(spec.path) : null;
+  if (dumpDir) {
+    if (spec.engine) throw new InputError(`--engine-${label.toLowerCase()}: ${spec.path} is a folder of ${dumpDir.format} dumps, not a model to run`);
+    const { trace, tensors } = readAnyTrace(spec.path, dumpDir.format, { tokens });
+    return { spec, kind: "trace", trace, tensors };
+  }
   const kind = await sniffFile(spec.path);
   // a trace: rosetta's own, or another engine's dump an importer reads (src/importers)
   const foreign = kind === "unknown" || kind === "trace" ? importerFor(spec.path) : null;
@@ -305,7 +312,7 @@ async function runArbiter(
   side: (r: Resolved) => CompareSide,
   opts: Parameters<typeof arbitrate>[4],
 ): Promise<ComparisonResult["arbiter"]> {
-  const c = await resolve(o.arbiter!, "arbiter", new Map());
+  const c = await resolve(o.arbiter!, "arbiter", new Map(), (b.trace!.points.length ? b.trace! : a.trace!).input.tokens);
   if (c.kind === "model") {
     // the very token ids the sides ran (a prompt was tokenized by them); the teacher's tokens at decode steps
     const ref = b.trace!.points.length ? b.trace! : a.trace!;
@@ -415,8 +422,8 @@ interface Hold {
 async function compare(o: RunCompareOptions, hold?: Hold): Promise<{ result: ComparisonResult }> {
   const t0 = performance.now();
   const cache = new Map<string, Promise<LoadedModel>>();
-  const a = await resolve(o.a, "A", cache);
-  const b = await resolve(o.b, "B", cache);
+  const a = await resolve(o.a, "A", cache, o.tokens);
+  const b = await resolve(o.b, "B", cache, o.tokens);
   checkSameNetwork({ path: o.a.path, config: configOf(a) }, { path: o.b.path, config: configOf(b) });
   try {
     if (hold) Object.assign(hold, { a, b });
