@@ -1,8 +1,8 @@
 """PyTorch forward hooks that trace a Hugging Face-style llama model with a TraceWriter.
 
-NOT TESTED IN CI: torch is not among the package's dependencies (numpy and safetensors only) and
-`npm run python:setup` does not install it; the module imports torch lazily, only when hooks are
-attached. CI checks the module-name mapping (`point_for`) alone, without torch.
+torch is imported lazily, only when hooks are attached (the package itself needs numpy and safetensors).
+The transformers engine (hf_engine.py, `--engine-a transformers`) runs on these hooks; its tests need
+the torch stack that `npm run python:setup` installs (tests/reference/transformers.test.ts).
 
     import torch
     from transformers import AutoModelForCausalLM
@@ -35,12 +35,12 @@ Module names -> rosetta points (docs/capture-points.md); "in" = the module's inp
     model.norm                                   result_norm
     lm_head                                      logits
 
-q_rope, k_rope and kq_softmax are computed functionally inside HF's attention (no module): they are
-not recorded, and the comparator lists them as recorded on one side only.
+q_rope, k_rope and kq_softmax are computed functionally inside HF's attention (no module): these hooks do
+not record them; hf_engine.py does, through a registered attention function.
 
-Q/K layout: HF llama checkpoints rotate halves (i, i + d/2) of each head; GGUF files (llama.cpp's
+Q/K layout: HF llama checkpoints rotate halves (i, i + d/2) of each head; GGUF llama files (llama.cpp's
 converter permutes the Q/K rows per head) rotate adjacent pairs (2i, 2i+1). With qk_layout="gguf"
-(default) the q and k points are permuted per head into the GGUF order, so that they compare with
+(default) the q and k points of llama/mistral models are permuted per head into the GGUF order, so that they compare with
 rosetta or llama.cpp running the GGUF; qk_layout="hf" keeps HF's order (to compare with another HF run).
 Batch size must be 1 (the writer records one sequence).
 """
@@ -52,6 +52,9 @@ from typing import Any, Callable, List, Optional, Tuple
 _LAYER = re.compile(
     r"(?:^|\.)layers\.(\d+)(?:\.(input_layernorm|post_attention_layernorm|self_attn\.[qkvo]_proj|mlp\.(?:gate|up|down)_proj))?$"
 )
+# model types whose GGUF conversion permutes the Q/K rows per head (llama.cpp's converter: LlamaModel
+# and its subclasses); qwen2/qwen3 keep HF's split-halves order (NEOX RoPE)
+PERMUTED_QK = frozenset({"llama", "mistral"})
 _GLOBAL = {"embed_tokens": "embd", "norm": "result_norm", "lm_head": "logits"}
 _OUT = {
     "input_layernorm": "attn_norm", "self_attn.q_proj": "q", "self_attn.k_proj": "k", "self_attn.v_proj": "v",
@@ -100,18 +103,24 @@ class Hooks:
 
 
 def attach_llama_hooks(model: Any, writer: Any, full: bool = True, qk_layout: str = "gguf",
-                       head_dim: Optional[int] = None, select: Optional[Callable[[str], bool]] = None) -> Hooks:
+                       head_dim: Optional[int] = None, select: Optional[Callable[[str], bool]] = None,
+                       full_select: Optional[Callable[[str], bool]] = None) -> Hooks:
     """Registers forward hooks on `model` (a HF LlamaForCausalLM-like torch.nn.Module) that hand every
     mapped module's input/output to writer.point(key, array, full=full). Call writer.step(...) before each
-    forward call (step 0: the prompt; decode step s: writer.step(s, token=id)). `select(key)` may skip points.
+    forward call (step 0: the prompt; decode step s: writer.step(s, token=id)). `select(key)` may skip points;
+    `full_select(key)`, when given, decides per point whether its full tensor is kept (instead of `full`).
     head_dim defaults to model.config.head_dim or hidden_size // num_attention_heads.
+    qk_layout="gguf" permutes q/k into GGUF's order only for the model types whose GGUF conversion permutes
+    them (llama, mistral: PERMUTED_QK); qwen2/qwen3 GGUF files keep HF's order, so nothing is permuted there.
     """
     import torch  # lazy: the package itself needs numpy and safetensors only
 
     if qk_layout not in ("gguf", "hf"):
         raise ValueError(f"qk_layout must be 'gguf' or 'hf', got {qk_layout!r}")
+    cfg = getattr(model, "config", None)
+    if qk_layout == "gguf" and cfg is not None and getattr(cfg, "model_type", None) not in PERMUTED_QK:
+        qk_layout = "hf"
     if head_dim is None:
-        cfg = getattr(model, "config", None)
         head_dim = getattr(cfg, "head_dim", None) or (cfg.hidden_size // cfg.num_attention_heads if cfg is not None else None)
     if qk_layout == "gguf" and not head_dim:
         raise ValueError("head_dim is needed to permute q/k into the GGUF order: pass head_dim=")
@@ -132,7 +141,7 @@ def attach_llama_hooks(model: Any, writer: Any, full: bool = True, qk_layout: st
 
     def record(key: str, t: Any) -> None:
         if select is None or select(key):
-            writer.point(key, to_np(key, t), full=full)
+            writer.point(key, to_np(key, t), full=full_select(key) if full_select else full)
 
     handles = []
     for name, mod in model.named_modules():

@@ -186,6 +186,42 @@ export interface ComparisonResult {
   timings?: Record<string, number>;
   /** The counterfactual reruns that tested the findings (experiments.ts; added in place, version 1). */
   experiments?: ExperimentsSummary;
+  /** A third side compared with both, and per point which of A and B is closer to it (arbiter.ts; added in place, version 1). */
+  arbiter?: Arbitration;
+}
+
+/** One point of the A-B comparison judged by the arbiter (arbiter.ts). */
+export interface ArbiterPoint {
+  key: string;
+  step: number;
+  /** Worst energy NMSE (all tokens, last token) of each side against the arbiter; null: not comparable. */
+  nmseA: number | null;
+  nmseB: number | null;
+  /** Each side's status against the arbiter (the gates of that pair). */
+  statusA: PointStatus | null;
+  statusB: PointStatus | null;
+  /** The side whose NMSE against the arbiter is smaller; "tie" when equal; null when a side has none. */
+  closer: "A" | "B" | "tie" | null;
+  /** "tensor": both NMSEs from full tensors; "summary": a summary lower bound on a side. */
+  basis: "tensor" | "summary" | null;
+}
+
+export interface Arbitration {
+  /** What the user named (a path, `transformers:<path>`, ...), the arbiter's engine and its settings. */
+  source: string;
+  engine: string;
+  settings: Record<string, unknown>;
+  points: ArbiterPoint[];
+  counts: { A: number; B: number; tie: number; none: number };
+  /** The first point where each side leaves the arbiter (null: it agrees everywhere). */
+  firstDivergenceA: { key: string; step: number; status: PointStatus } | null;
+  firstDivergenceB: { key: string; step: number; status: PointStatus } | null;
+  verdictA: Verdict;
+  verdictB: Verdict;
+  /** Set when the arbiter's prompt tokens are not the sides' (a saved trace of another input): why nothing compares. */
+  inputDiffers?: string;
+  /** One line: which side the arbiter sides with. */
+  verdict: string;
 }
 
 /* ---- the weight-level diff (`rosetta diff-weights`, and the evidence a comparison uses) ---- */

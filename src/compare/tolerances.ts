@@ -177,7 +177,7 @@ export function precisionRank(t: string): number {
 export interface BandQuery {
   typeA?: string;
   typeB?: string;
-  /** Numerics identity per side: engine name and numerics mode ("ggml" | "exact" | undefined). */
+  /** Numerics identity per side: engine name and numerics mode ("ggml" | "exact" | "float32" | undefined). */
   engineA: string;
   engineB: string;
   modeA?: string;
@@ -194,7 +194,10 @@ export function selectBand(q: BandQuery): Band | null {
   }
   const sameNumerics = q.engineA === q.engineB && (q.modeA ?? "") === (q.modeB ?? "");
   if (sameNumerics) return null;
-  const exact = q.modeA === "exact" || q.modeB === "exact";
+  // activations never quantized: rosetta's exact mode, or an engine computing in float32 on dequantized
+  // weights (the transformers engine records numerics "float32": measured within 1e-11 of exact mode)
+  const unquantized = (m: string | undefined) => m === "exact" || m === "float32";
+  const exact = unquantized(q.modeA) || unquantized(q.modeB);
   // ggml mode rounds BF16 activations to BF16 as llama.cpp does; exact mode does not (1e-4, not 1e-6).
   // one side's type unknown (a saved or imported trace that does not record it): the other side's decides
   const t = ta === "UNKNOWN" ? tb : ta;

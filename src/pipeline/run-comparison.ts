@@ -3,7 +3,7 @@
  * run by llama.cpp), diff the weights when both sides are model files, run both sides on the same input,
  * compare the traces, and isolate the first divergent layer on a side rosetta can rerun.
  */
-import { realpathSync, statSync } from "node:fs";
+import { existsSync, realpathSync, statSync } from "node:fs";
 
 import { sniffFile, loadModel } from "../formats/index.js";
 import type { LoadedModel } from "../formats/model.js";
@@ -21,18 +21,22 @@ import { logger } from "../util/log.js";
 import { tokenizerFromModel } from "../tokenizer/index.js";
 import { compareForward } from "../compare/align.js";
 import { compareTraces, type CompareSide } from "../compare/compare.js";
+import { arbitrate } from "../compare/arbiter.js";
 import { pointOfRole } from "../compare/consumers.js";
 import { diagnoseByExperiment } from "../compare/experiments.js";
 import type { IsolationResult } from "../compare/diagnose.js";
 import type { ComparisonResult, WeightDiff } from "../compare/result.js";
 import { diffWeights } from "../compare/weight-diff.js";
 
-export type EngineName = "rosetta" | "llama.cpp";
+export type EngineName = "rosetta" | "llama.cpp" | "transformers";
+export const ENGINE_NAMES: readonly EngineName[] = ["rosetta", "llama.cpp", "transformers"];
 
 export interface SideSpec {
   path: string;
   engine?: EngineName;
   numerics?: Numerics;
+  /** transformers engine: the torch dtype (default float32). */
+  dtype?: "float32" | "bfloat16" | "float16";
 }
 
 export interface RunCompareOptions {
@@ -57,6 +61,26 @@ export interface RunCompareOptions {
   experiments?: boolean;
   /** Weights of one type whose bytes differ are findings that fail --assert-match; this makes them informational. */
   acceptWeightDifferences?: boolean;
+  /** A third side compared with both (arbiterSpec): per point, which of A and B is closer to it. */
+  arbiter?: SideSpec;
+}
+
+/** The named arbiters of `--arbiter` (anything else is a path: a saved trace, or a model rosetta runs). */
+export const ARBITERS: Record<string, Omit<SideSpec, "path">> = {
+  transformers: { engine: "transformers", dtype: "float32" },
+  "rosetta-exact": { engine: "rosetta", numerics: "exact" },
+  "llama.cpp": { engine: "llama.cpp" },
+};
+
+/**
+ * `--arbiter NAME|PATH` as a side: a named engine runs `model` (--arbiter-model, default the model of
+ * side B, else of side A); a path is a saved trace or a model file run by rosetta (exact numerics).
+ */
+export function arbiterSpec(value: string, model: string | undefined): SideSpec {
+  const named = ARBITERS[value];
+  if (!named) return existsSync(value) ? { path: value, numerics: "exact" } : (() => { throw new InputError(`--arbiter ${value}: not one of ${Object.keys(ARBITERS).join(", ")} and no such file`); })();
+  if (!model) throw new InputError(`--arbiter ${value} runs a model, and neither side is one: give --arbiter-model PATH`);
+  return { path: model, ...named };
 }
 
 interface Resolved {
@@ -111,6 +135,7 @@ export function dominantType(m: LoadedModel): string {
 
 /** Loads each distinct model file once (its layout table is logged once), whichever sides name it. */
 async function resolve(spec: SideSpec, label: string, cache: Map<string, Promise<LoadedModel>>, tokens?: number[]): Promise<Resolved> {
+  if (spec.engine === "transformers") return resolveTransformers(spec, label, cache);
   // a folder of another engine's dumps (aprender's APRT stage files) is read in place, like `rosetta import`
   const dumpDir = statSync(spec.path, { throwIfNoEntry: false })?.isDirectory() ? importerFor(spec.path) : null;
   if (dumpDir) {
@@ -132,6 +157,27 @@ async function resolve(spec: SideSpec, label: string, cache: Map<string, Promise
   return { spec, kind: "model", model: await cache.get(key)!, tensors: new Map() };
 }
 
+/**
+ * A side transformers runs: a Hugging Face folder or a GGUF. rosetta's loader also reads it when it can
+ * (weights diff, config, the band by weight type); when it cannot, the side runs without those.
+ */
+async function resolveTransformers(spec: SideSpec, label: string, cache: Map<string, Promise<LoadedModel>>): Promise<Resolved> {
+  if (!existsSync(spec.path)) throw new InputError(`${spec.path}: no such file or folder`);
+  if (statSync(spec.path).isFile()) {
+    const kind = await sniffFile(spec.path);
+    if (kind !== "gguf") throw new InputError(`--engine-${label.toLowerCase()} transformers: ${spec.path} is not a Hugging Face model folder or a GGUF file`);
+  }
+  const key = realpathSync(spec.path);
+  if (!cache.has(key)) cache.set(key, loadModel(spec.path));
+  const model = await cache.get(key)!.catch((e: unknown) => {
+    if (!(e instanceof RosettaError)) throw e;
+    cache.delete(key);
+    logger("compare").info({ side: label, why: e.message }, "rosetta's loader does not read this side: no weight diff for it");
+    return undefined;
+  });
+  return { spec, kind: "model", model, tensors: new Map() };
+}
+
 async function run(r: Resolved, o: RunCompareOptions, input0: { prompt?: string; tokens?: number[]; gen: number }, policy: FullPolicy, forced?: number[]): Promise<void> {
   const full = policy.full;
   const input = forced?.length ? { ...input0, forced } : input0;
@@ -140,6 +186,13 @@ async function run(r: Resolved, o: RunCompareOptions, input0: { prompt?: string;
     const res = await runLlamaCppTrace({ model: r.spec.path, ...input, full, threads: o.threads });
     r.trace = res.trace;
     r.tensors = res.tensors;
+  } else if (r.spec.engine === "transformers") {
+    const { runTransformersTrace } = await import("../reference/transformers.js");
+    const res = runTransformersTrace({ model: r.spec.path, ...input, full, threads: o.threads, dtype: r.spec.dtype });
+    r.trace = res.trace;
+    r.tensors = res.tensors;
+    // the band goes by the checkpoint's weight type (a GGUF's quantized values are dequantized exactly)
+    if (r.model) r.trace.model.fileType = dominantType(r.model);
   } else {
     const { runRosettaTrace } = await import("../model/trace-run.js");
     const { Engine } = await import("../model/engine.js");
@@ -191,7 +244,8 @@ async function experiment(res: ComparisonResult, a: Resolved, b: Resolved, log: 
   const fatal = res.findings.some((f) => f.fatal);
   if (res.verdict !== "DIVERGED" && !fatal) return;
   if (!a.model || !b.model || !a.trace || !b.trace) return;
-  const pick = ([x, y, label]: [Resolved, Resolved, "A" | "B"]) => (x.spec.engine !== "llama.cpp" && y.trace!.points.length > 0 ? { x, y, label } : null);
+  // only rosetta's own engine reruns with tensors transplanted (llama.cpp and transformers run as they are)
+  const pick = ([x, y, label]: [Resolved, Resolved, "A" | "B"]) => ((x.spec.engine ?? "rosetta") === "rosetta" && y.trace!.points.length > 0 ? { x, y, label } : null);
   const pair = pick([a, b, "A"]) ?? pick([b, a, "B"]);
   if (!pair) return;
   const { EngineLab } = await import("./lab.js");
@@ -246,6 +300,30 @@ async function repairAndRun(res: ComparisonResult, lab: import("./lab.js").Engin
         : `experiment: with ${keys.join(", ")} transposed at load (in memory), ${label} runs; first divergence then at ${out.firstDivergence?.key ?? "?"}: something else differs too`,
   );
   res.experiments = { reruns: lab.reruns, ms: Math.round(lab.ms), receiver: label, candidates: keys.length, minimal: out.matches ? keys : null, residual: out.matches ? null : out.firstDivergence, note: "repair run: the side could not load as stored" };
+}
+
+/** Runs (or reads) the arbiter on the input both sides ran, then judges every point (src/compare/arbiter.ts). */
+async function runArbiter(
+  res: ComparisonResult,
+  o: RunCompareOptions,
+  run0: { gen: number; policy: FullPolicy; forced?: number[] },
+  a: Resolved,
+  b: Resolved,
+  side: (r: Resolved) => CompareSide,
+  opts: Parameters<typeof arbitrate>[4],
+): Promise<ComparisonResult["arbiter"]> {
+  const c = await resolve(o.arbiter!, "arbiter", new Map(), (b.trace!.points.length ? b.trace! : a.trace!).input.tokens);
+  if (c.kind === "model") {
+    // the very token ids the sides ran (a prompt was tokenized by them); the teacher's tokens at decode steps
+    const ref = b.trace!.points.length ? b.trace! : a.trace!;
+    logger("compare").info({ engine: c.spec.engine ?? "rosetta", model: c.spec.path }, "running the arbiter");
+    try {
+      await run(c, o, { tokens: ref.input.tokens, gen: run0.gen }, run0.policy, run0.forced?.length ? run0.forced : undefined);
+    } finally {
+      c.engine?.close();
+    }
+  }
+  return arbitrate(res, side(a), side(b), side(c), opts);
 }
 
 function inputOf(o: RunCompareOptions, a: Resolved, b: Resolved): { prompt?: string; tokens?: number[]; gen: number } {
@@ -420,7 +498,7 @@ async function compareResolved(o: RunCompareOptions, a: Resolved, b: Resolved, t
   }
   const t = performance.now();
   log.info({ points: a.trace!.points.length }, "comparing");
-  const side = (r: Resolved): CompareSide => ({ trace: r.trace!, source: r.spec.engine === "llama.cpp" ? `llama.cpp:${r.spec.path}` : r.spec.path, weightType: r.model ? dominantType(r.model) : undefined, tensor: accessor(r) });
+  const side = (r: Resolved): CompareSide => ({ trace: r.trace!, source: r.spec.engine === "llama.cpp" || r.spec.engine === "transformers" ? `${r.spec.engine}:${r.spec.path}` : r.spec.path, weightType: r.model ? dominantType(r.model) : undefined, tensor: accessor(r) });
   const isoA = isolator(a, b);
   const isoB = isolator(b, a);
   let tok: import("../tokenizer/tokenizer.js").Tokenizer | null | undefined;
@@ -458,6 +536,12 @@ async function compareResolved(o: RunCompareOptions, a: Resolved, b: Resolved, t
     const te = performance.now();
     await experiment(res, a, b, log, hold, o.experiments !== false);
     lap("experiments", te);
+  }
+  if (o.arbiter) {
+    const ta = performance.now();
+    const forced = teacher === "none" ? undefined : order[0][0].trace?.input.generated;
+    res.arbiter = await runArbiter(res, o, { gen: input.gen, policy, forced }, a, b, side, { diff: diffMetrics, threshold: o.threshold, tokenText });
+    lap("arbiter", ta);
   }
   lap("total", t0);
   const warnings = [...unmatchedGlobs("--full", o.full, a.trace, b.trace), ...unusedInputs(o, a, b), ...unusedSideOptions(a, b)];

@@ -35,16 +35,17 @@ function userError(r: CliResult, re: RegExp): void {
 describe("options of the other engine are errors", () => {
   it("trace --engine llama.cpp with --numerics or --isa", () => {
     const out = path.join(dir, "t1");
-    userError(runCli(["trace", model, "--engine", "llama.cpp", "--tokens", "1,2", "--numerics", "exact", "--out", out]), /--numerics applies to the rosetta engine; llama.cpp computes with its own CPU backend/);
-    userError(runCli(["trace", model, "--engine", "llama.cpp", "--tokens", "1,2", "--isa", "scalar", "--numerics", "ggml", "--out", out]), /--numerics and --isa apply to the rosetta engine/);
+    userError(runCli(["trace", model, "--engine", "llama.cpp", "--tokens", "1,2", "--numerics", "exact", "--out", out]), /--numerics applies to the rosetta engine, not to --engine llama.cpp \(its options: --backend, --repack\)/);
+    userError(runCli(["trace", model, "--engine", "llama.cpp", "--tokens", "1,2", "--isa", "scalar", "--numerics", "ggml", "--out", out]), /--numerics applies to the rosetta engine; --isa applies to the rosetta engine, not to --engine llama.cpp/);
   });
   it("trace --engine rosetta with --backend or --repack", () => {
     const out = path.join(dir, "t2");
-    userError(runCli(["trace", model, "--engine", "rosetta", "--tokens", "1,2", "--backend", "skylakex", "--out", out]), /--backend skylakex applies to the llama.cpp engine; the rosetta engine picks its kernel path with --isa/);
+    userError(runCli(["trace", model, "--engine", "rosetta", "--tokens", "1,2", "--backend", "skylakex", "--out", out]), /--backend skylakex applies to the llama.cpp engine, not to --engine rosetta \(its options: --numerics, --isa\)/);
     userError(runCli(["trace", model, "--engine", "rosetta", "--tokens", "1,2", "--repack", "--out", out]), /--repack applies to the llama.cpp engine/);
+    userError(runCli(["trace", model, "--engine", "rosetta", "--tokens", "1,2", "--dtype", "bfloat16", "--out", out]), /--dtype applies to the transformers engine, not to --engine rosetta/);
   });
   it("rosetta A B --engine-b llama.cpp --numerics-b", () => {
-    userError(runCli([model, model, "--tokens", "1,2", "--engine-b", "llama.cpp", "--numerics-b", "exact"]), /--numerics-b applies to rosetta's engine, but side B runs on llama.cpp/);
+    userError(runCli([model, model, "--tokens", "1,2", "--engine-b", "llama.cpp", "--numerics-b", "exact"]), /--numerics-b applies to rosetta's engine, but side B runs on llama.cpp \(--engine-b llama.cpp\)/);
   });
 });
 

@@ -4,13 +4,17 @@
  * (`--engine-a/--engine-b llama.cpp`), or a saved trace. Exit: 0 compared (and matched, under
  * --assert-match), 1 divergence / not comparable under --assert-match, 2 bad input, 3 internal error.
  */
+import { existsSync, statSync } from "node:fs";
+
 import type { CommandModule } from "yargs";
+
+import { sniffFile } from "../../formats/index.js";
 
 import { renderHtml } from "../../compare/report/html.js";
 import { renderJson } from "../../compare/report/json.js";
 import { renderJunit } from "../../compare/report/junit.js";
 import { renderText, useColor } from "../../compare/report/text.js";
-import { runComparison, type EngineName } from "../../pipeline/run-comparison.js";
+import { ARBITERS, ENGINE_NAMES, arbiterSpec, runComparison, type EngineName } from "../../pipeline/run-comparison.js";
 import { DEFAULT_THRESHOLD } from "../../compare/tolerances.js";
 import type { ComparisonResult } from "../../compare/result.js";
 import type { Numerics } from "../../bindings/kernels.js";
@@ -37,6 +41,15 @@ export interface CompareArgs {
   weights?: boolean;
   threads?: number;
   verbose?: boolean;
+  arbiter?: string;
+  "arbiter-model"?: string;
+}
+
+/** A side that is a saved trace (a JSON file or a dump rosetta imports), not a model to run. */
+async function isTrace(p: string): Promise<boolean> {
+  if (!existsSync(p) || statSync(p).isDirectory()) return false;
+  const kind = await sniffFile(p);
+  return kind !== "gguf" && kind !== "apr";
 }
 
 export function parseTokens(s: string | undefined): number[] | undefined {
@@ -95,15 +108,15 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
   describe: "Compare two sides layer by layer: first divergence, diagnosis, recommendation",
   builder: (y) =>
     y
-      .positional("a", { type: "string", demandOption: true, description: "side A: model file (GGUF/APR) or saved trace (JSON)" })
+      .positional("a", { type: "string", demandOption: true, description: "side A: model file (GGUF/APR; a Hugging Face folder with --engine-a transformers) or saved trace (JSON)" })
       .positional("b", { type: "string", demandOption: true, description: "side B, the reference: model file or saved trace" })
       .option("prompt", { alias: "p", type: "string", description: "Prompt (each side tokenizes it with its own tokenizer)" })
       .option("tokens", { type: "string", description: "Token ids, comma separated (overrides tokenization on both sides)" })
       .option("gen", { type: "number", description: "Greedy decode steps after the prompt (KV-cache path; default 0, or a saved trace's count)" })
-      .option("engine-a", { choices: ["rosetta", "llama.cpp"] as const, description: "Run side A's model with this engine (default rosetta)" })
-      .option("engine-b", { choices: ["rosetta", "llama.cpp"] as const, description: "Run side B's model with this engine (default rosetta)" })
-      .option("numerics-a", { choices: ["ggml", "exact"] as const, description: "rosetta numerics mode for side A (default ggml; an error with --engine-a llama.cpp, a warning for a saved trace)" })
-      .option("numerics-b", { choices: ["ggml", "exact"] as const, description: "rosetta numerics mode for side B (default ggml; an error with --engine-b llama.cpp, a warning for a saved trace)" })
+      .option("engine-a", { choices: ENGINE_NAMES, description: "Run side A's model with this engine (default rosetta; transformers: a Hugging Face folder or a GGUF in PyTorch on the CPU, needs `npm run python:setup`)" })
+      .option("engine-b", { choices: ENGINE_NAMES, description: "Run side B's model with this engine (default rosetta)" })
+      .option("numerics-a", { choices: ["ggml", "exact"] as const, description: "rosetta numerics mode for side A (default ggml; an error with another --engine-a, a warning for a saved trace)" })
+      .option("numerics-b", { choices: ["ggml", "exact"] as const, description: "rosetta numerics mode for side B (default ggml; an error with another --engine-b, a warning for a saved trace)" })
       .option("threshold", {
         type: "string",
         description: `Max energy NMSE sum(a-b)^2/sum(b^2) per point (default ${DEFAULT_THRESHOLD}, loosened by the pair's measured band; given explicitly it is the bound, no band applies: docs/tolerances.md)`,
@@ -119,6 +132,11 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       .option("experiments", { type: "boolean", default: true, description: "Test the findings by counterfactual reruns (tensors/config keys taken from the other file) and search a minimal explaining set (--no-experiments to skip)" })
       .option("accept-weight-differences", { type: "boolean", default: false, description: "Weights of one type whose bytes differ are findings that fail --assert-match; with this flag the ones that do not explain the diagnosis are informational" })
       .option("threads", { type: "number", description: "Threads per engine" })
+      .option("arbiter", {
+        type: "string",
+        description: `A third side compared with both; the report says per point which of A and B is closer to it: ${Object.keys(ARBITERS).join(", ")} (run --arbiter-model, default B's model, with that engine: transformers in float32, rosetta with exact numerics) or a saved trace / model file (docs/transformers-engine.md, "The arbiter")`,
+      })
+      .option("arbiter-model", { type: "string", description: "The model a named --arbiter runs (default side B's model file or folder, else side A's)" })
       .check((a) => {
         if (a.prompt !== undefined && a.tokens !== undefined) throw new InputError("give --prompt or --tokens, not both");
         parseThreshold(a.threshold);
@@ -126,16 +144,21 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
         if (a.threads !== undefined && (!Number.isInteger(a.threads) || a.threads < 1 || a.threads > 256)) throw new InputError(`--threads must be an integer from 1 to 256 (got ${a.threads})`);
         for (const side of ["a", "b"] as const) {
           // numerics modes are rosetta's engine's; llama.cpp computes with its own CPU backend
-          if (a[`engine-${side}`] === "llama.cpp" && a[`numerics-${side}`] !== undefined)
-            throw new InputError(`--numerics-${side} applies to rosetta's engine, but side ${side.toUpperCase()} runs on llama.cpp (--engine-${side} llama.cpp), which computes with its own CPU backend`);
+          const eng = a[`engine-${side}`];
+          if (eng !== undefined && eng !== "rosetta" && a[`numerics-${side}`] !== undefined)
+            throw new InputError(`--numerics-${side} applies to rosetta's engine, but side ${side.toUpperCase()} runs on ${eng} (--engine-${side} ${eng}), which computes in its own way`);
         }
         return true;
       })
       .example('rosetta model.apr model.gguf --prompt "2+2="', "APR vs GGUF on rosetta's engine")
       .example('rosetta model.gguf model.gguf --engine-b llama.cpp -p "Hello" --assert-match', "rosetta vs real llama.cpp, CI gate")
-      .example("rosetta mine.trace.json ref.trace.json --json report.json --junit report.xml", "two saved traces"),
+      .example("rosetta mine.trace.json ref.trace.json --json report.json --junit report.xml", "two saved traces")
+      .example("rosetta model.gguf model.gguf --engine-b llama.cpp --tokens 1,2,3 --arbiter transformers", "which of rosetta and llama.cpp is closer to transformers (float32) at every point"),
   handler: async (args) => {
     checkReportPaths(args);
+    if (args["arbiter-model"] !== undefined && args.arbiter === undefined) throw new InputError("--arbiter-model names the model of a named --arbiter: give --arbiter too");
+    const modelOf = async (p: string, engine?: string) => (engine || !(await isTrace(p)) ? p : undefined);
+    const arbiter = args.arbiter !== undefined ? arbiterSpec(args.arbiter, args["arbiter-model"] ?? (await modelOf(args.b, args["engine-b"])) ?? (await modelOf(args.a, args["engine-a"]))) : undefined;
     const r = await runComparison({
       a: { path: args.a, engine: args["engine-a"], numerics: args["numerics-a"] },
       b: { path: args.b, engine: args["engine-b"], numerics: args["numerics-b"] },
@@ -149,6 +172,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       teacher: args.teacher as "a" | "b" | "none" | undefined,
       acceptWeightDifferences: args["accept-weight-differences"] as boolean | undefined,
       threads: args.threads,
+      arbiter,
     });
     process.exitCode = emitReports(r, { json: args.json, junit: args.junit, html: args.html, verbose: args.verbose, assertMatch: args["assert-match"], acceptSummaries: args["accept-summaries"] });
   },

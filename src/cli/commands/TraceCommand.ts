@@ -31,6 +31,7 @@ export interface TraceArgs {
   out: string;
   numerics?: string; // rosetta engine
   isa?: string; // rosetta engine
+  dtype?: string; // transformers engine
   quiet?: boolean; // global -q
 }
 
@@ -46,6 +47,7 @@ export interface EngineRequest {
   repack: boolean;
   numerics?: string; // rosetta engine: ggml | exact
   isa?: string; // rosetta engine: scalar | avx2 | avx512
+  dtype?: string; // transformers engine: float32 | bfloat16 | float16
 }
 
 type EngineRunner = (r: EngineRequest) => Promise<{ trace: Trace; tensors: Map<string, F32Tensor> }>;
@@ -75,6 +77,11 @@ export const ENGINES: Record<string, EngineRunner> = {
       numerics: r.numerics as "ggml" | "exact" | undefined, isa: r.isa as "scalar" | "avx2" | "avx512" | undefined,
     });
   },
+  transformers: async (r) => {
+    const { runTransformersTrace, TRANSFORMERS_DTYPES } = await import("../../reference/transformers.js");
+    if (r.dtype !== undefined && !(TRANSFORMERS_DTYPES as readonly string[]).includes(r.dtype)) throw new InputError(`--dtype must be one of ${TRANSFORMERS_DTYPES.join(", ")}, got '${r.dtype}'`);
+    return runTransformersTrace({ model: r.model, prompt: r.prompt, tokens: r.tokens, gen: r.gen, full: r.full, top: r.top, threads: r.threads, dtype: r.dtype as "float32" | undefined });
+  },
 };
 
 export function parseTokenList(s: string): number[] {
@@ -98,13 +105,19 @@ export async function traceHandler(a: TraceArgs): Promise<string> {
   const run = ENGINES[a.engine];
   if (!run) throw new InputError(`unknown engine '${a.engine}' (known: ${Object.keys(ENGINES).join(", ")})`);
   if ((a.prompt === undefined) === (a.tokens === undefined)) throw new InputError("give exactly one of --prompt or --tokens");
-  // options of the other engine are an error, never silently dropped
-  if (a.engine === "llama.cpp") {
-    const given = [a.numerics !== undefined ? "--numerics" : "", a.isa !== undefined ? "--isa" : ""].filter(Boolean);
-    if (given.length) throw new InputError(`${given.join(" and ")} appl${given.length > 1 ? "y" : "ies"} to the rosetta engine; llama.cpp computes with its own CPU backend (pick its variant with --backend)`);
-  } else {
-    const given = [a.backend !== undefined && a.backend !== "default" ? `--backend ${a.backend}` : "", a.repack ? "--repack" : ""].filter(Boolean);
-    if (given.length) throw new InputError(`${given.join(" and ")} appl${given.length > 1 ? "y" : "ies"} to the llama.cpp engine; the ${a.engine} engine picks its kernel path with --isa and its numerics with --numerics`);
+  // options of another engine are an error, never silently dropped
+  const owned: [string, string, boolean][] = [
+    ["--numerics", "rosetta", a.numerics !== undefined],
+    ["--isa", "rosetta", a.isa !== undefined],
+    [`--backend ${a.backend}`, "llama.cpp", a.backend !== undefined && a.backend !== "default"],
+    ["--repack", "llama.cpp", !!a.repack],
+    ["--dtype", "transformers", a.dtype !== undefined],
+  ];
+  const foreign = owned.filter(([, engine, given]) => given && engine !== a.engine);
+  if (foreign.length) {
+    const what = foreign.map(([flag, engine]) => `${flag} applies to the ${engine} engine`).join("; ");
+    const own = owned.filter(([, engine]) => engine === a.engine).map(([flag]) => flag.split(" ")[0]);
+    throw new InputError(`${what}, not to --engine ${a.engine}${own.length ? ` (its options: ${own.join(", ")})` : ""}`);
   }
   for (const [flag, v, min] of [["--gen", a.gen, 0], ["--top", a.top, 0], ["--threads", a.threads, 1]] as const)
     if (!Number.isInteger(v) || v < min) throw new InputError(`${flag} must be an integer >= ${min}`);
@@ -122,6 +135,7 @@ export async function traceHandler(a: TraceArgs): Promise<string> {
     repack: a.repack,
     numerics: a.numerics,
     isa: a.isa,
+    dtype: a.dtype,
   });
   for (const w of unmatchedGlobs("--tensors", a.tensors === undefined ? undefined : parseTensorFilter(a.tensors), trace)) logger("trace").warn(w);
   try {
@@ -138,7 +152,7 @@ export const traceCommand: CommandModule<object, TraceArgs> = {
   describe: "Run one engine over a prompt and write a trace of every capture point",
   builder: (y) =>
     y
-      .positional("model", { type: "string", demandOption: true, description: "GGUF model file (APR: --engine rosetta only)" })
+      .positional("model", { type: "string", demandOption: true, description: "GGUF model file (APR: --engine rosetta only; --engine transformers: a Hugging Face model folder or a GGUF)" })
       .option("engine", { type: "string", demandOption: true, choices: Object.keys(ENGINES), description: "Engine to run" })
       .option("prompt", { alias: "p", type: "string", description: "Prompt text (tokenized by the engine's tokenizer)" })
       .option("tokens", { type: "string", description: "Prompt token ids, comma or space separated" })
@@ -146,13 +160,15 @@ export const traceCommand: CommandModule<object, TraceArgs> = {
       .option("tensors", { type: "string", description: "Keep full tensors: alone = all points, else globs over point keys (blk.0.*,logits); a glob matching no point is a warning" })
       .option("top", { type: "number", default: 10, description: "Top-k logits recorded per position" })
       .option("threads", { type: "number", default: 1, description: "Compute threads" })
-      .option("backend", { type: "string", default: "default", description: "llama.cpp engine: CPU variant, default (haswell|sse42|x64), auto, or a variant name (an error with --engine rosetta)" })
-      .option("repack", { type: "boolean", default: false, description: "llama.cpp engine: weight repacking (use_extra_bufts; an error with --engine rosetta)" })
-      .option("numerics", { type: "string", description: "rosetta engine: ggml (emulate llama.cpp's CPU numerics, default) or exact (f64) (an error with --engine llama.cpp)" })
-      .option("isa", { type: "string", description: "rosetta engine: force a kernel path, scalar, avx2 or avx512 (an error with --engine llama.cpp)" })
+      .option("backend", { type: "string", default: "default", description: "llama.cpp engine: CPU variant, default (haswell|sse42|x64), auto, or a variant name (an error with another engine)" })
+      .option("repack", { type: "boolean", default: false, description: "llama.cpp engine: weight repacking (use_extra_bufts; an error with another engine)" })
+      .option("numerics", { type: "string", description: "rosetta engine: ggml (emulate llama.cpp's CPU numerics, default) or exact (f64) (an error with another engine)" })
+      .option("isa", { type: "string", description: "rosetta engine: force a kernel path, scalar, avx2 or avx512 (an error with another engine)" })
+      .option("dtype", { type: "string", description: "transformers engine: the torch dtype the model runs in (float32 default, bfloat16, float16); needs `npm run python:setup` (an error with another engine)" })
       .option("out", { type: "string", demandOption: true, description: "Output base: writes <out>.json (+ <out>.safetensors)" })
       .example('rosetta trace model.gguf --engine llama.cpp -p "Hello" --tensors --out ref', "ref.json + ref.safetensors, to compare later: rosetta mine.gguf ref.json")
       .example("rosetta trace model.apr --engine rosetta --tokens 1,2,3 --gen 4 --out mine", "summaries only, 4 decode steps")
+      .example("rosetta trace hf-model/ --engine transformers --tokens 1,2,3 --tensors --out hf", "a Hugging Face folder in PyTorch (CPU, float32)")
       .epilogue("Exit codes: 0 ok, 2 bad input or usage, 3 internal error."),
   handler: async (a) => {
     const file = await traceHandler(a);

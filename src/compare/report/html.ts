@@ -300,7 +300,7 @@ function tokensTable(){var a=R.a.generated||[],b=R.b.generated||[];if(!a.length&
  var flip=-1;for(var i=0;i<Math.max(a.length,b.length);i++)if(a[i]!==b[i]){flip=i;break;}
  app.appendChild(el("div",{cls:"muted",id:"flip",text:"generated tokens: A "+a.join(", ")+" | B "+b.join(", ")+(R.a.forced||R.b.forced?"  — teacher forced: both sides consumed the same tokens"+(flips.length?"; top-token flips at step "+flips.join(", ")+" (Findings: token-flip)":"; no top-token flip found"):(flip>=0?"  — the generated tokens first differ at decode step "+(flip+1):"  — the same tokens"))}));}
 
-function weights(){var W=R.weights;if(!W&&!R.config&&!R.experiments&&!(R.findings||[]).length)return;
+function weights(){var W=R.weights;if(!W&&!R.config&&!R.experiments&&!R.arbiter&&!(R.findings||[]).length)return;
  if((R.findings||[]).length){app.appendChild(el("h2",{text:"Findings ("+R.findings.length+")"}));R.findings.forEach(function(f){app.appendChild(findingBox(f,false));});}
  if(W){app.appendChild(el("h2",{text:"Weight diff"}));
   var same1=function(t){return t.status==="identical"||t.status==="sampled-identical";};var diff=W.tensors.filter(function(t){return !same1(t);}),same=W.tensors.length-diff.length;
@@ -319,6 +319,12 @@ function weights(){var W=R.weights;if(!W&&!R.config&&!R.experiments&&!(R.finding
  if(R.experiments){var E=R.experiments;app.appendChild(el("h2",{text:"Experiments"}));
   app.appendChild(kv([["reruns",E.reruns+" in "+E.ms+" ms (rerunning side "+E.receiver+" with parts of the other)"],["candidates",E.candidates],["minimal explaining set",E.minimal?E.minimal.join(", ")||"(empty)":"none found"],
    ["residual",E.residual?"with everything transplanted, first divergence at "+E.residual.key+" step "+E.residual.step+" (nmse "+fmt(E.residual.nmse)+")":"none: everything transplanted, every point matches"],["note",E.note]]));}
+ if(R.arbiter){var X=R.arbiter;app.appendChild(el("h2",{text:"Arbiter"}));
+  app.appendChild(kv([["arbiter",X.source+" ("+X.engine+")"],["verdict",X.verdict],["closer to it","A at "+X.counts.A+" point(s), B at "+X.counts.B+", tie "+X.counts.tie+", not comparable "+X.counts.none],
+   ["A leaves it at",X.firstDivergenceA?X.firstDivergenceA.key+" step "+X.firstDivergenceA.step:"nowhere"],["B leaves it at",X.firstDivergenceB?X.firstDivergenceB.key+" step "+X.firstDivergenceB.step:"nowhere"]]));
+  var xt=el("table",{id:"arbiter-table"},[el("tr",{},[el("th",{text:"step"}),el("th",{text:"point"}),el("th",{text:"NMSE(A, arbiter)"}),el("th",{text:"NMSE(B, arbiter)"}),el("th",{text:"closer"})])]);
+  X.points.forEach(function(q){xt.appendChild(el("tr",{},[el("td",{text:String(q.step)}),el("td",{cls:"mono",text:q.key}),el("td",{text:fmt(q.nmseA)+(q.statusA?" ("+q.statusA+")":"")}),el("td",{text:fmt(q.nmseB)+(q.statusB?" ("+q.statusB+")":"")}),el("td",{text:q.closer||"n/a"})]));});
+  var xd=el("details",{},[el("summary",{text:"per point: which of A and B is closer to the arbiter ("+X.points.length+" points)"})]);xd.appendChild(xt);app.appendChild(xd);}
  if(R.timings){app.appendChild(el("div",{cls:"muted",text:"timings: "+Object.keys(R.timings).map(function(k){return k+" "+fmt(R.timings[k])+" ms";}).join(", ")}));}}
 
 function parity(){var run=D.run;

@@ -302,6 +302,29 @@ function experimentLines(r: ComparisonResult): string[] {
   return lines;
 }
 
+/**
+ * The arbiter's judgement: its verdict, then per point which side is closer to it (every point with -v;
+ * otherwise the points where A and B do not match, and the first point where each side leaves the arbiter).
+ */
+function arbiterLines(r: ComparisonResult, verbose: boolean): string[] {
+  const x = r.arbiter!;
+  const settings = x.settings as Record<string, unknown>;
+  const how = settings.numerics ? `${String(settings.numerics)} numerics` : settings.dtype ? String(settings.dtype) : "";
+  const lines = [`=== Arbiter ===  ${x.source} (${x.engine}${how ? `, ${how}` : ""}): closer to it A at ${x.counts.A} point(s), B at ${x.counts.B}, tie ${x.counts.tie}, not comparable ${x.counts.none}`];
+  lines.push(`  ${x.verdict}`);
+  const ab = new Map(r.points.map((p) => [`${p.step}:${p.key}`, p.status]));
+  const firsts = new Set([x.firstDivergenceA, x.firstDivergenceB].filter(Boolean).map((f) => `${f!.step}:${f!.key}`));
+  const shown = x.points.filter((p) => verbose || firsts.has(`${p.step}:${p.key}`) || !["match", "drift"].includes(ab.get(`${p.step}:${p.key}`) ?? ""));
+  const limit = verbose ? shown.length : 24;
+  if (shown.length) lines.push(`  ${"point".padEnd(24)} ${"NMSE(A, arbiter)".padEnd(24)} ${"NMSE(B, arbiter)".padEnd(24)} closer`);
+  for (const p of shown.slice(0, limit)) {
+    const cell = (n: number | null, st: string | null) => `${n === null ? "-" : fmt(n)} ${st ? `(${st})` : ""}`.padEnd(24);
+    lines.push(`  ${(p.step ? `s${p.step} ` : "") + p.key}`.padEnd(26) + ` ${cell(p.nmseA, p.statusA)} ${cell(p.nmseB, p.statusB)} ${p.closer ?? "n/a"}`);
+  }
+  if (shown.length > limit) lines.push(`  (${shown.length - limit} more points, and all with -v or in the JSON report)`);
+  return lines;
+}
+
 export function renderText(r: ComparisonResult, opts: TextOptions = {}): string {
   const paint: Paint = opts.color ? (code, s) => `\x1b[${code}m${s}\x1b[0m` : (_c, s) => s;
   const out = [...header(r), ...body(r, opts, paint)];
@@ -311,6 +334,7 @@ export function renderText(r: ComparisonResult, opts: TextOptions = {}): string 
   shown.forEach((f, i) => out.push(...findingLines(f, paint, i === 0 && f === r.diagnosis ? "DIAGNOSIS" : "finding")));
   if (r.findings.length > shown.length) out.push(`  (${r.findings.length - shown.length} more with -v)`);
   if (r.experiments) out.push(...experimentLines(r));
+  if (r.arbiter) out.push(...arbiterLines(r, !!opts.verbose));
   out.push(summary(r, paint));
   return out.join("\n") + "\n";
 }
