@@ -176,6 +176,31 @@ export interface ComparisonResult {
   timings?: Record<string, number>;
   /** The counterfactual reruns that tested the findings (experiments.ts; added in place, version 1). */
   experiments?: ExperimentsSummary;
+  /** Which side is closer to a third run (rosetta's exact numerics) when the sides diverge (added in place, version 1). */
+  arbitration?: Arbitration;
+}
+
+/** One point of an arbitration: each side's energy NMSE against the third run (the truth). */
+export interface ArbitrationPoint {
+  key: string;
+  step: number;
+  nmseA: number;
+  nmseB: number;
+  /** The side with the smaller NMSE; "tie" when both are equal (e.g. both 0). */
+  closer: "A" | "B" | "tie";
+}
+
+export interface Arbitration {
+  /** What the third run was ("rosetta exact numerics on MODEL"). */
+  reference: string;
+  /** The comparison's first divergent point, judged (null when no full tensors reached it). */
+  atFirstDivergence: ArbitrationPoint | null;
+  points: ArbitrationPoint[];
+  closerA: number;
+  closerB: number;
+  /** The side closer to the truth at the first divergence (else over most points); "unknown" without data. */
+  verdict: "A" | "B" | "tie" | "unknown";
+  summary: string;
 }
 
 /* ---- the weight-level diff (`rosetta diff-weights`, and the evidence a comparison uses) ---- */

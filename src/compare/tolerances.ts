@@ -72,6 +72,33 @@ export const NUMERICS_BANDS: Record<string, Band> = {
 const q = (id: string, nmse: number, basis: string, provisional = false): Band => ({ id: `quant:${id}`, nmse, provisional, basis });
 
 /**
+ * llama.cpp against itself under other run conditions (docs/conditions.md): another backend (Vulkan on
+ * llvmpipe), flash attention, an F16 KV cache, the prompt in several ubatches. The backends do not compute
+ * alike (other kernels, other summation orders, F16 intermediates in the shaders), so the band is measured
+ * per weight class by `npm run bands:conditions` (bench/measure-conditions.ts). Quantized KV caches (q8_0,
+ * q4_0) are lossy by design and are not in the band: a sweep reports them as the diverging condition.
+ */
+export const CONDITIONS_BANDS: Record<string, Band> = {
+  F32: { id: "conditions:F32", nmse: 1e-5, provisional: true, basis: "to be measured" },
+  F16: { id: "conditions:F16", nmse: 1e-5, provisional: true, basis: "to be measured" },
+  Q8_0: { id: "conditions:Q8_0", nmse: 1e-4, provisional: true, basis: "to be measured" },
+  Q4_K: { id: "conditions:Q4_K", nmse: 1e-4, provisional: true, basis: "to be measured" },
+  Q4_0: { id: "conditions:Q4_0", nmse: 1e-4, provisional: true, basis: "to be measured" },
+  quant: { id: "conditions:quant", nmse: 1e-4, provisional: true, basis: "to be measured" },
+};
+
+/** The conditions band of a weight type (other quantized types take the widest measured quantized band). */
+export function conditionsBand(type: string | undefined): Band {
+  const t = normType(type);
+  return CONDITIONS_BANDS[t] ?? (FLOAT_TYPES.has(t) ? CONDITIONS_BANDS.F16 : CONDITIONS_BANDS.quant);
+}
+
+/** A side's numerics mode that names llama.cpp run conditions (src/reference/conditions.ts writes it). */
+export function isConditionsMode(mode: string | undefined): boolean {
+  return !!mode && mode.startsWith("conditions(");
+}
+
+/**
  * Activation drift between a model in this weight type and the same model in F32 (worst point over the
  * trace, on llama.cpp and on rosetta). Keyed by GGML type name, upper case. On the fixtures' random
  * 256-wide weights Q3_K and Q2_K drift as far as a layout defect (NMSE ~1): their bands cannot separate the
@@ -194,6 +221,7 @@ export function selectBand(q: BandQuery): Band | null {
   }
   const sameNumerics = q.engineA === q.engineB && (q.modeA ?? "") === (q.modeB ?? "");
   if (sameNumerics) return null;
+  if (q.engineA === q.engineB && (isConditionsMode(q.modeA) || isConditionsMode(q.modeB))) return conditionsBand(ta === "UNKNOWN" ? tb : ta);
   const exact = q.modeA === "exact" || q.modeB === "exact";
   // ggml mode rounds BF16 activations to BF16 as llama.cpp does; exact mode does not (1e-4, not 1e-6).
   // one side's type unknown (a saved or imported trace that does not record it): the other side's decides

@@ -26,6 +26,9 @@ import { diagnoseByExperiment } from "../compare/experiments.js";
 import type { IsolationResult } from "../compare/diagnose.js";
 import type { ComparisonResult, WeightDiff } from "../compare/result.js";
 import { diffWeights } from "../compare/weight-diff.js";
+import type { Arbitration } from "../compare/result.js";
+import { describeConditions, type RunConditions } from "../reference/conditions.js";
+import { arbitrate } from "./arbitrate.js";
 
 export type EngineName = "rosetta" | "llama.cpp";
 
@@ -33,6 +36,15 @@ export interface SideSpec {
   path: string;
   engine?: EngineName;
   numerics?: Numerics;
+  /** A llama.cpp side's run conditions (device, offload, flash attention, KV type, batch sizes): docs/conditions.md. */
+  conditions?: RunConditions;
+}
+
+/** How a side is named in reports: the file, or llama.cpp (with its conditions when off the reference path) and the file. */
+export function sideSource(spec: SideSpec): string {
+  if (spec.engine !== "llama.cpp") return spec.path;
+  const c = describeConditions(spec.conditions);
+  return c ? `llama.cpp[${c}]:${spec.path}` : `llama.cpp:${spec.path}`;
 }
 
 export interface RunCompareOptions {
@@ -57,6 +69,10 @@ export interface RunCompareOptions {
   experiments?: boolean;
   /** Weights of one type whose bytes differ are findings that fail --assert-match; this makes them informational. */
   acceptWeightDifferences?: boolean;
+  /** Run every llama.cpp side once more without tracing and report whether its logits change (default true). */
+  untracedCheck?: boolean;
+  /** When the sides diverge, a third run (rosetta's exact numerics) says which side is closer (default false; `rosetta sweep` and --arbitrate). */
+  arbitrate?: boolean;
 }
 
 interface Resolved {
@@ -67,6 +83,8 @@ interface Resolved {
   engine?: Engine;
   trace?: Trace;
   tensors: Map<string, F32Tensor>;
+  /** Report notes of this side's run (the untraced-vs-traced check). */
+  notes?: string[];
 }
 
 const DEFAULT_FULL = ["embd", "blk.*.attn_norm", "blk.*.q", "blk.*.k", "blk.*.v", "blk.*.q_rope", "blk.*.k_rope", "blk.*.attn", "blk.*.attn_out", "blk.*.ffn_*", "blk.*.l_out", "result_norm", "logits"];
@@ -130,9 +148,14 @@ async function run(r: Resolved, o: RunCompareOptions, input0: { prompt?: string;
   const input = forced?.length ? { ...input0, forced } : input0;
   if (r.spec.engine === "llama.cpp") {
     const { runLlamaCppTrace } = await import("../reference/llamacpp.js");
-    const res = await runLlamaCppTrace({ model: r.spec.path, ...input, full, threads: o.threads });
+    const { describeTracingCheck } = await import("../reference/llamacpp.js");
+    const res = await runLlamaCppTrace({ model: r.spec.path, ...input, full, threads: o.threads, conditions: r.spec.conditions, untracedCheck: o.untracedCheck !== false });
     r.trace = res.trace;
     r.tensors = res.tensors;
+    if (res.tracing) {
+      r.trace.engine.settings.tracing = res.tracing;
+      r.notes = [`${sideSource(r.spec)}: ${describeTracingCheck(res.tracing)}`];
+    }
   } else {
     const { runRosettaTrace } = await import("../model/trace-run.js");
     const { Engine } = await import("../model/engine.js");
@@ -398,7 +421,7 @@ async function compareResolved(o: RunCompareOptions, a: Resolved, b: Resolved, t
   }
   const t = performance.now();
   log.info({ points: a.trace!.points.length }, "comparing");
-  const side = (r: Resolved): CompareSide => ({ trace: r.trace!, source: r.spec.engine === "llama.cpp" ? `llama.cpp:${r.spec.path}` : r.spec.path, weightType: r.model ? dominantType(r.model) : undefined, tensor: accessor(r) });
+  const side = (r: Resolved): CompareSide => ({ trace: r.trace!, source: sideSource(r.spec), weightType: r.model ? dominantType(r.model) : undefined, tensor: accessor(r) });
   const isoA = isolator(a, b);
   const isoB = isolator(b, a);
   let tok: import("../tokenizer/tokenizer.js").Tokenizer | null | undefined;
@@ -433,8 +456,15 @@ async function compareResolved(o: RunCompareOptions, a: Resolved, b: Resolved, t
     await experiment(res, a, b, log, hold, o.experiments !== false);
     lap("experiments", te);
   }
+  let arbitration: Arbitration | undefined;
+  if (o.arbitrate && res.verdict === "DIVERGED" && a.model && b.model) {
+    const ta = performance.now();
+    arbitration = await arbitrate(res, a, b, input);
+    lap("arbitration", ta);
+  }
   lap("total", t0);
   const warnings = [...fullWarnings(o.full, a.trace, b.trace), ...unusedInputs(o, a, b)];
   for (const w of warnings) log.warn(w);
-  return { ...res, ...(warnings.length ? { warnings } : {}), ...(policy.note ? { notes: [policy.note] } : {}), timings };
+  const notes = [...(policy.note ? [policy.note] : []), ...(a.notes ?? []), ...(b.notes ?? []), ...(arbitration ? [arbitration.summary] : [])];
+  return { ...res, ...(warnings.length ? { warnings } : {}), ...(notes.length ? { notes } : {}), ...(arbitration ? { arbitration } : {}), timings };
 }

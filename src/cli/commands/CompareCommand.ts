@@ -16,6 +16,7 @@ import type { ComparisonResult } from "../../compare/result.js";
 import type { Numerics } from "../../bindings/kernels.js";
 import { EXIT, InputError } from "../../util/errors.js";
 import { checkWritable, writeOutput } from "../output.js";
+import { checkConditions, parseConditionsSpec, type RunConditions } from "../../reference/conditions.js";
 
 export interface CompareArgs {
   a: string;
@@ -37,6 +38,25 @@ export interface CompareArgs {
   weights?: boolean;
   threads?: number;
   verbose?: boolean;
+  "device-a"?: string;
+  "device-b"?: string;
+  "gpu-layers-a"?: number;
+  "gpu-layers-b"?: number;
+  "conditions-a"?: string;
+  "conditions-b"?: string;
+  arbitrate?: boolean;
+  "untraced-check"?: boolean;
+}
+
+/** A llama.cpp side's run conditions from --device-X, --gpu-layers-X and --conditions-X (undefined: the reference path). */
+export function sideConditions(args: Record<string, unknown>, side: "a" | "b"): RunConditions | undefined {
+  const device = args[`device-${side}`] as string | undefined;
+  const ngl = args[`gpu-layers-${side}`] as number | undefined;
+  const spec = args[`conditions-${side}`] as string | undefined;
+  if (device === undefined && ngl === undefined && spec === undefined) return undefined;
+  if (args[`engine-${side}`] !== "llama.cpp") throw new InputError(`--device-${side}, --gpu-layers-${side} and --conditions-${side} set run conditions of llama.cpp: give --engine-${side} llama.cpp`);
+  const c = spec !== undefined ? parseConditionsSpec(spec, `--conditions-${side}`) : {};
+  return checkConditions({ ...c, ...(device !== undefined ? { device } : {}), ...(ngl !== undefined ? { gpuLayers: ngl } : {}) });
 }
 
 export function parseTokens(s: string | undefined): number[] | undefined {
@@ -117,21 +137,32 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       .option("experiments", { type: "boolean", default: true, description: "Test the findings by counterfactual reruns (tensors/config keys taken from the other file) and search a minimal explaining set (--no-experiments to skip)" })
       .option("accept-weight-differences", { type: "boolean", default: false, description: "Weights of one type whose bytes differ are findings that fail --assert-match; with this flag the ones that do not explain the diagnosis are informational" })
       .option("threads", { type: "number", description: "Threads per engine" })
+      .option("device-a", { type: "string", description: "llama.cpp side A's device: cpu (default), vulkan or vulkan:N (needs @node-llama-cpp/linux-x64-vulkan and a Vulkan driver; llvmpipe with GGML_VK_VISIBLE_DEVICES=0: docs/conditions.md)" })
+      .option("device-b", { type: "string", description: "llama.cpp side B's device (as --device-a)" })
+      .option("gpu-layers-a", { type: "number", description: "Layers of side A offloaded to its device (default all, -1)" })
+      .option("gpu-layers-b", { type: "number", description: "Layers of side B offloaded to its device (default all, -1)" })
+      .option("conditions-a", { type: "string", description: "llama.cpp side A's run conditions: 'fa=on kv=q8_0 batch=N ubatch=N threads=N device=vulkan gpu-layers=N' (default: CPU, flash attention off, F32 K/V, the prompt as one ubatch)" })
+      .option("conditions-b", { type: "string", description: "llama.cpp side B's run conditions (as --conditions-a)" })
+      .option("arbitrate", { type: "boolean", default: false, description: "When the sides diverge, a third run with rosetta's exact numerics says which side is closer to the truth, point by point" })
+      .option("untraced-check", { type: "boolean", default: true, description: "Run every llama.cpp side once more untraced and report whether tracing changed its logits (--no-untraced-check to skip)" })
       .check((a) => {
         if (a.prompt !== undefined && a.tokens !== undefined) throw new InputError("give --prompt or --tokens, not both");
         parseThreshold(a.threshold);
         if (a.gen !== undefined && (!Number.isInteger(a.gen) || a.gen < 0)) throw new InputError(`--gen must be a non-negative integer`);
         if (a.threads !== undefined && (!Number.isInteger(a.threads) || a.threads < 1 || a.threads > 256)) throw new InputError(`--threads must be an integer from 1 to 256 (got ${a.threads})`);
+        sideConditions(a, "a");
+        sideConditions(a, "b");
         return true;
       })
       .example('rosetta model.apr model.gguf --prompt "2+2="', "APR vs GGUF on rosetta's engine")
       .example('rosetta model.gguf model.gguf --engine-b llama.cpp -p "Hello" --assert-match', "rosetta vs real llama.cpp, CI gate")
+      .example('GGML_VK_VISIBLE_DEVICES=0 rosetta m.gguf m.gguf --engine-a llama.cpp --device-a vulkan --engine-b llama.cpp -p "Hello" --arbitrate', "llama.cpp on Vulkan vs on the CPU; a third run says who is closer")
       .example("rosetta mine.trace.json ref.trace.json --json report.json --junit report.xml", "two saved traces"),
   handler: async (args) => {
     checkReportPaths(args);
     const r = await runComparison({
-      a: { path: args.a, engine: args["engine-a"], numerics: args["numerics-a"] },
-      b: { path: args.b, engine: args["engine-b"], numerics: args["numerics-b"] },
+      a: { path: args.a, engine: args["engine-a"], numerics: args["numerics-a"], conditions: sideConditions(args, "a") },
+      b: { path: args.b, engine: args["engine-b"], numerics: args["numerics-b"], conditions: sideConditions(args, "b") },
       prompt: args.prompt,
       tokens: parseTokens(args.tokens),
       gen: args.gen,
@@ -142,6 +173,8 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       teacher: args.teacher as "a" | "b" | "none" | undefined,
       acceptWeightDifferences: args["accept-weight-differences"] as boolean | undefined,
       threads: args.threads,
+      arbitrate: args.arbitrate,
+      untracedCheck: args["untraced-check"],
     });
     process.exitCode = emitReports(r, { json: args.json, junit: args.junit, html: args.html, verbose: args.verbose, assertMatch: args["assert-match"], acceptSummaries: args["accept-summaries"] });
   },
