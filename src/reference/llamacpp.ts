@@ -37,6 +37,8 @@ export interface LlamaTraceResult {
   tensors: Map<string, F32Tensor>;
   raw: NativeRunResult;
   tracing?: TracingCheck;
+  /** The untraced run's logits [positions, vocab] (with untracedCheck). */
+  untracedLogits?: Float32Array;
 }
 
 /** Whether the traced logits equal the untraced ones, else by how much they differ. */
@@ -59,6 +61,17 @@ export function describeTracingCheck(c: TracingCheck): string {
   return c.equal
     ? `traced logits equal the untraced run's (bit-identical, ${c.positions} positions): tracing did not change the run`
     : `traced logits differ from the untraced run's: max |diff| ${c.maxAbsDiff.toExponential(3)}, NMSE ${c.nmse.toExponential(3)} over ${c.positions} positions: observing nodes changed the computation (graph splits, no fusion), so the trace may not show what an untraced run computes`;
+}
+
+/** Whether a GPU backend has a device here (false, with the reason, when its package, driver or device is missing). */
+export function gpuAvailable(device: string, backend?: string): { ok: true } | { ok: false; why: string } {
+  try {
+    resolveDevice(loadLlamaBridge(backend), { device });
+    return { ok: true };
+  } catch (e) {
+    if (e instanceof RosettaError) return { ok: false, why: e.message };
+    throw e;
+  }
 }
 
 /** The GPU device of the conditions, loaded (one line, exit 2, when there is none). */
@@ -164,9 +177,11 @@ export async function runLlamaCppTrace(o: LlamaTraceOptions): Promise<LlamaTrace
   };
   const r = await b.run(runOpts);
   let tracing: TracingCheck | undefined;
+  let untracedLogits: Float32Array | undefined;
   if (o.untracedCheck) {
     const plain = await b.run({ ...runOpts, callback: false, full: [] });
     tracing = compareLogits(r.logits, plain.logits, r.model.nVocab);
+    untracedLogits = plain.logits;
   }
   const conditionsText = describeConditions(cond);
   const tensors = new Map<string, F32Tensor>();
@@ -245,5 +260,5 @@ export async function runLlamaCppTrace(o: LlamaTraceOptions): Promise<LlamaTrace
     trace.logits!.tensor = "logits.all";
     tensors.set("logits.all", { shape: [positions, V], data: r.logits });
   }
-  return { trace, tensors, raw: r, ...(tracing ? { tracing } : {}) };
+  return { trace, tensors, raw: r, ...(tracing ? { tracing, untracedLogits } : {}) };
 }
