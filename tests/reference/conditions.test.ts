@@ -141,7 +141,7 @@ describe.skipIf(!bridge || !vk.ok)("Vulkan (llvmpipe in CI) against the CPU", ()
     ...(HAVE_SHARED ? ([["stories260K", async () => STORIES], ["TinyLLama Q4_0", async () => TINYLLAMA]] as [string, () => Promise<string>][]) : []),
     ...(["qwen2", "qwen3"] as const).flatMap((arch) => (["F32", "F16", "Q8_0", "Q4_K_M"] as const).map((t) => [`${arch} ${t}`, () => getFixture(arch, t)] as [string, () => Promise<string>])),
   ];
-  it.each(models)("%s: every point within the measured conditions band, traced = untraced on both sides", async (_name, file) => {
+  it.each(models)("%s: every point within the measured conditions band; both sides also run untraced", async (_name, file) => {
     const f = await file();
     const r = await runComparison({ a: { path: f, engine: "llama.cpp", conditions: { device: "vulkan" } }, b: { path: f, engine: "llama.cpp" }, prompt: LONG.slice(0, 120), gen: 2, weights: false, experiments: false });
     const w = worst(r);
@@ -150,6 +150,13 @@ describe.skipIf(!bridge || !vk.ok)("Vulkan (llvmpipe in CI) against the CPU", ()
     expect(w.nmse).toBeLessThanOrEqual(conditionsBand(r.a.fileType).nmse);
     expect(w.nmse).toBeGreaterThan(0); // the backends do not compute alike
     expect(r.notes?.filter((n) => /traced logits/.test(n))).toHaveLength(2);
-    for (const s of [r.a, r.b]) expect((s.settings.tracing as { equal: boolean }).equal, s.source).toBe(true);
+    // does tracing change the run? the CPU side: never (bit-identical); the Vulkan side: on llvmpipe F16
+    // weights it does, by a few ulps (measured max |diff| 7.2e-7, NMSE 1.2e-15), and the report says so
+    const [ta, tb] = [r.a, r.b].map((s) => s.settings.tracing as { equal: boolean; nmse: number; maxAbsDiff: number });
+    expect(tb.equal).toBe(true);
+    if (!ta.equal) {
+      expect(ta.nmse).toBeLessThan(1e-12);
+      expect(r.notes!.some((n) => n.startsWith(r.a.source) && /traced logits differ from the untraced run's: max \|diff\| /.test(n))).toBe(true);
+    }
   }, 120_000);
 });
