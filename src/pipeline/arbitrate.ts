@@ -15,14 +15,10 @@ import { logger } from "../util/log.js";
 
 export interface ArbiterSide {
   trace?: Trace;
-  tensors: Map<string, F32Tensor>;
   model?: LoadedModel;
   spec: { path: string };
-}
-
-function tensorOf(r: { trace?: Trace; tensors: Map<string, F32Tensor> }, key: string, step: number): Float32Array | null {
-  const p = r.trace?.points.find((x) => x.step === step && x.key === key);
-  return p?.tensor ? (r.tensors.get(p.tensor)?.data ?? null) : null;
+  /** The side's full tensor of a point (null: not captured). */
+  tensor: (key: string, step: number) => Float32Array | null;
 }
 
 /** Each side against the truth at every point both sides and the truth hold in full. */
@@ -76,6 +72,10 @@ export async function arbitrate(res: ComparisonResult, a: ArbiterSide, b: Arbite
     if (!(e instanceof RosettaError)) throw e;
     return { reference, atFirstDivergence: null, points: [], closerA: 0, closerB: 0, verdict: "unknown", summary: `arbitration (${reference}) could not run: ${e.message}` };
   }
-  const points = judge(res, (k, s) => tensorOf(a, k, s), (k, s) => tensorOf(b, k, s), (k, s) => tensorOf(truth, k, s));
+  const truthTensor = (k: string, s: number) => {
+    const p = truth.trace.points.find((x) => x.step === s && x.key === k);
+    return p?.tensor ? (truth.tensors.get(p.tensor)?.data ?? null) : null;
+  };
+  const points = judge(res, a.tensor, b.tensor, truthTensor);
   return summarize(reference, res, points, labels ?? { A: res.a?.source ?? "A", B: res.b?.source ?? "B" });
 }

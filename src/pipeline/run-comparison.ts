@@ -183,6 +183,12 @@ function accessor(r: Resolved): (p: TracePoint) => Float32Array | null {
   return (p) => (p.tensor ? (r.tensors.get(p.tensor)?.data ?? null) : null);
 }
 
+/** A side's full tensor of a point (null: not captured). */
+function tensorAt(r: Resolved | undefined, key: string, step: number): Float32Array | null {
+  const p = r?.trace?.points.find((x) => x.step === step && x.key === key);
+  return p && r ? accessor(r)(p) : null;
+}
+
 /** Reruns one layer of a rosetta-engine side on the other side's input to that layer (prompt step). */
 function isolator(x: Resolved, other: Resolved) {
   return async (layer: number, step: number): Promise<IsolationResult | null> => {
@@ -338,11 +344,7 @@ export async function openComparison(o: RunCompareOptions): Promise<ComparisonSe
   const hold: Hold = { keep: true };
   const result = (await compare(o, hold)).result;
   const lab = hold.lab ?? null;
-  const tensor = (side: "A" | "B", key: string, step: number) => {
-    const r = side === "A" ? hold.a : hold.b;
-    const p = r?.trace?.points.find((x) => x.step === step && x.key === key);
-    return p?.tensor ? (r!.tensors.get(p.tensor)?.data ?? null) : null;
-  };
+  const tensor = (side: "A" | "B", key: string, step: number) => tensorAt(side === "A" ? hold.a : hold.b, key, step);
   return { result, lab, receiver: hold.receiver ?? null, donor: hold.donor ?? null, tensor, close: () => lab?.close() };
 }
 
@@ -459,7 +461,7 @@ async function compareResolved(o: RunCompareOptions, a: Resolved, b: Resolved, t
   let arbitration: Arbitration | undefined;
   if (o.arbitrate && res.verdict === "DIVERGED" && a.model && b.model) {
     const ta = performance.now();
-    arbitration = await arbitrate(res, a, b, input);
+    arbitration = await arbitrate(res, { ...a, tensor: (k, st) => tensorAt(a, k, st) }, { ...b, tensor: (k, st) => tensorAt(b, k, st) }, input);
     lap("arbitration", ta);
   }
   lap("total", t0);
