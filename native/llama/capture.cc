@@ -78,6 +78,7 @@ bool Capture::map_node(ggml_tensor* t, Pending& out) {
     ubTokens_ = t->ne[1];
     occurrences_.clear();
     pending_.clear();
+    attnInputs_.clear();
   }
   const std::string op = ggml_op_desc(t);
   // Occurrence of this exact name, and of this name with this op (the mapping uses both).
@@ -123,7 +124,7 @@ bool Capture::map_node(ggml_tensor* t, Pending& out) {
   return true;
 }
 
-void Capture::record(ggml_tensor* t, const Pending& p) {
+void Capture::record(ggml_tensor* t, const Pending& p, bool replace) {
   std::string key = p.layer >= 0 ? "blk." + std::to_string(p.layer) + "." + p.point : p.point;
   auto found = acc_.find(key);
   if (found == acc_.end()) {
@@ -133,6 +134,7 @@ void Capture::record(ggml_tensor* t, const Pending& p) {
   }
   Acc& a = found->second;
   if (a.failed) return;
+  if (replace && (p.point == "kq_softmax" || a.rows != ubFirst_ + ubTokens_)) return;
   auto fail = [&](const std::string& why) {
     errors.push_back(std::string(t->name) + ": " + why);
     a.failed = true;
@@ -179,6 +181,10 @@ void Capture::record(ggml_tensor* t, const Pending& p) {
     for (int64_t h = 0; h < heads; h++)
       for (int64_t i = 0; i < U; i++)
         std::memcpy(&a.data[(h * T + ubFirst_ + i) * cols], &out[(h * U + i) * ne0], ne0 * sizeof(float));
+  } else if (replace) {
+    if (n / U != a.width) return fail("o_proj input width differs from kqv_out");
+    std::memcpy(&a.data[ubFirst_ * a.width], out.data(), n * sizeof(float));
+    return;
   } else {
     const int64_t width = n / U;
     if (a.rows == 0) a.width = width, a.data.reserve(width * T);
@@ -235,6 +241,13 @@ bool Capture::on_eval(ggml_tensor* t, bool ask) {
   dataCalls++;
   auto it = pending_.find(t);
   if (it != pending_.end()) {
+    // o_proj: its input is the attn point; read it again now, as consumed (with a quantized V cache the
+    // values read at kqv_out's own callback are not what o_proj consumes: docs/conditions.md)
+    if (it->second.point == "attn_out" && t->src[1]) {
+      auto in = attnInputs_.find(it->second.layer);
+      if (in != attnInputs_.end()) record(t->src[1], in->second, true);
+    }
+    if (it->second.point == "attn") attnInputs_[it->second.layer] = it->second;
     record(t, it->second);
     pending_.erase(it);
   }

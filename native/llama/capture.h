@@ -59,7 +59,8 @@ class Capture {
     NodeSource src;
   };
   bool map_node(ggml_tensor* t, Pending& out);
-  void record(ggml_tensor* t, const Pending& p);
+  // replace: overwrite this ubatch's rows of the point (already recorded) with t's current values
+  void record(ggml_tensor* t, const Pending& p, bool replace = false);
   bool wants_full(const std::string& key) const;
 
   struct Acc {
@@ -76,6 +77,10 @@ class Capture {
   int64_t ubFirst_ = 0, ubTokens_ = 0;  // the current graph's first row within the step, and its rows
   std::map<std::string, int> occurrences_;
   std::map<const ggml_tensor*, Pending> pending_;
+  // attn (kqv_out) per layer of the current graph: re-read as o_proj's input (src[1]) when o_proj is
+  // evaluated, i.e. what it consumed (with a quantized V cache o_proj reads another view of the attention
+  // output than the node named kqv_out, whose values then differ: docs/conditions.md)
+  std::map<int, Pending> attnInputs_;
   std::vector<float> scratch_;
 };
 
