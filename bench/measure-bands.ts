@@ -21,14 +21,16 @@
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 
-import { runComparison, type SideSpec } from "../src/pipeline/run-comparison.js";
+import { pathToFileURL } from "node:url";
+
+import { runComparison, type RunCompareOptions, type SideSpec } from "../src/pipeline/run-comparison.js";
 import { worstNmse } from "../src/compare/metrics.js";
 import { diffWeights } from "../src/compare/weight-diff.js";
 import { loadModel } from "../src/formats/index.js";
 import { configureLogging } from "../src/util/log.js";
 import { ALL_TYPES, getFixture, type FixtureArch } from "../tests/fixtures/lib/index.js";
 
-const PROMPTS = [
+export const PROMPTS = [
   "Once upon a time there was a little girl named Lily",
   "Numbers like 1, 2, 3 and 42 appear too",
   "The ball was shiny and round, and Max loved to run",
@@ -47,8 +49,8 @@ export interface PairResult {
 }
 
 /** Worst NMSE over the compared points (points on different generated tokens are never compared). */
-async function worstOf(a: SideSpec, b: SideSpec, prompt: string): Promise<{ nmse: number; at: string }> {
-  const r = await runComparison({ a, b, prompt, gen: 2, weights: false, full: ["*"] });
+export async function worstOf(a: SideSpec, b: SideSpec, prompt: string, extra: Partial<RunCompareOptions> = {}): Promise<{ nmse: number; at: string }> {
+  const r = await runComparison({ a, b, prompt, gen: 2, weights: false, full: ["*"], ...extra });
   let nmse = 0;
   let at = "-";
   let compared = 0;
@@ -121,7 +123,9 @@ async function main(): Promise<void> {
   if (jsonAt > 0 && process.argv[jsonAt + 1]) writeFileSync(process.argv[jsonAt + 1], JSON.stringify({ pairs: out, weightSqnrDb: Object.fromEntries(floors) }, null, 1));
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exitCode = 3;
-});
+// run only as the script (bench/measure-conditions.ts imports worstOf and PROMPTS)
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href)
+  main().catch((e) => {
+    console.error(e);
+    process.exitCode = 3;
+  });

@@ -25,10 +25,12 @@ std::string g_log_errors;
 std::string g_log_warnings;
 ggml_log_level g_log_last = GGML_LOG_LEVEL_NONE;
 bool g_log_echo = false;
+std::string g_log_all;  // every line since begin_capture (bounded): device and offload lines are read from it
 
 void log_callback(ggml_log_level level, const char* text, void*) {
   if (g_log_echo) fputs(text, stderr);
   std::lock_guard<std::mutex> g(g_log_mutex);
+  if (g_log_all.size() < (1 << 20)) g_log_all += text;  // every line (bounded): device and offload lines
   if (level == GGML_LOG_LEVEL_CONT) level = g_log_last;  // the rest of the previous message
   else g_log_last = level;
   std::string* buf = level == GGML_LOG_LEVEL_ERROR ? &g_log_errors : level == GGML_LOG_LEVEL_WARN ? &g_log_warnings : nullptr;
@@ -148,15 +150,103 @@ struct ModelKey {
   std::string path;
   bool vocabOnly, extra, mmap;
   int64_t size, mtime;
+  std::string device;
+  int gpuLayers;
   bool operator<(const ModelKey& o) const {
-    return std::tie(path, vocabOnly, extra, mmap, size, mtime) < std::tie(o.path, o.vocabOnly, o.extra, o.mmap, o.size, o.mtime);
+    return std::tie(path, vocabOnly, extra, mmap, size, mtime, device, gpuLayers) <
+           std::tie(o.path, o.vocabOnly, o.extra, o.mmap, o.size, o.mtime, o.device, o.gpuLayers);
   }
 };
 struct ModelFree {
   void operator()(llama_model* m) const { llama_model_free(m); }
 };
-std::map<ModelKey, std::unique_ptr<llama_model, ModelFree>> g_models;
+struct CachedModel {
+  std::unique_ptr<llama_model, ModelFree> model;
+  std::string offload;  // llama.cpp's "offloaded N/M layers to GPU" line of this load ("" on the CPU)
+};
+std::map<ModelKey, CachedModel> g_models;
+
+// GPU backends loaded next to the CPU variant (ggml_backend_load of the package's libggml-<name>.so).
+struct LoadedGpu {
+  std::string file;
+  ggml_backend_reg_t reg = nullptr;
+  std::string log;  // the backend's own device line(s) logged while it loaded (driver, features)
+};
+std::map<std::string, LoadedGpu> g_gpus;
+
+std::string device_type_name(enum ggml_backend_dev_type t) {
+  switch (t) {
+    case GGML_BACKEND_DEVICE_TYPE_CPU: return "cpu";
+    case GGML_BACKEND_DEVICE_TYPE_GPU: return "gpu";
+    case GGML_BACKEND_DEVICE_TYPE_IGPU: return "igpu";
+    case GGML_BACKEND_DEVICE_TYPE_ACCEL: return "accel";
+    default: return "other";
+  }
+}
+
+// loadDevice({binsDir, name}) -> {file, backend, log, devices: [{index, name, description, type, memoryTotal, deviceId}]}.
+// Loads libggml-<name>.so from binsDir once per process (it shares libggml-base with the CPU build of the
+// same release). A backend that loads but finds no device returns an empty list; the caller says so.
+Napi::Value LoadDevice(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    Napi::Object o = arg_object(info, 0, "loadDevice: options");
+    std::string dir = as_string(o.Get("binsDir"), "loadDevice: options.binsDir");
+    std::string name = as_string(o.Get("name"), "loadDevice: options.name");
+    std::lock_guard<std::mutex> g(llama_lock());
+    ensure_backend();
+    auto it = g_gpus.find(name);
+    if (it == g_gpus.end()) {
+      LoadedGpu lg;
+      lg.file = dir + "/libggml-" + name + ".so";
+      if (!file_exists(lg.file)) throw InputFailure("no llama.cpp " + name + " backend (" + lg.file + " not found)");
+      begin_capture();
+      lg.reg = ggml_backend_load(lg.file.c_str());
+      if (!lg.reg) {
+        std::string why = captured_errors();
+        throw InputFailure("the llama.cpp " + name + " backend could not be loaded from " + lg.file + (why.empty() ? "" : ": " + why));
+      }
+      // the Vulkan backend logs its devices when they are first enumerated; ask now so the lines land here
+      (void)ggml_backend_reg_dev_count(lg.reg);
+      lg.log = captured_line("ggml_" + name + ": 0 =");
+      it = g_gpus.emplace(name, lg).first;
+    }
+    const LoadedGpu& lg = it->second;
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("file", lg.file);
+    r.Set("backend", ggml_backend_reg_name(lg.reg));
+    r.Set("log", lg.log);
+    size_t n = ggml_backend_reg_dev_count(lg.reg);
+    Napi::Array devs = Napi::Array::New(env, n);
+    for (size_t i = 0; i < n; i++) {
+      ggml_backend_dev_t d = ggml_backend_reg_dev_get(lg.reg, i);
+      ggml_backend_dev_props p;
+      ggml_backend_dev_get_props(d, &p);
+      Napi::Object dj = Napi::Object::New(env);
+      dj.Set("index", (double)i);
+      dj.Set("name", p.name ? p.name : "");
+      dj.Set("description", p.description ? p.description : "");
+      dj.Set("type", device_type_name(p.type));
+      dj.Set("memoryTotal", (double)p.memory_total);
+      dj.Set("deviceId", p.device_id ? p.device_id : "");
+      devs.Set(i, dj);
+    }
+    r.Set("devices", devs);
+    return r;
+  });
+}
 }  // namespace
+
+ggml_backend_dev_t find_device(const std::string& name) {
+  for (auto& [k, lg] : g_gpus) {
+    size_t n = ggml_backend_reg_dev_count(lg.reg);
+    for (size_t i = 0; i < n; i++) {
+      ggml_backend_dev_t d = ggml_backend_reg_dev_get(lg.reg, i);
+      if (name == ggml_backend_dev_name(d)) return d;
+    }
+  }
+  throw InputFailure("no llama.cpp device named '" + name + "' is loaded");
+}
 
 const BackendState& backend_state() { return g_backend; }
 
@@ -169,6 +259,19 @@ void begin_capture() {
   g_log_errors.clear();
   g_log_warnings.clear();
   g_log_last = GGML_LOG_LEVEL_NONE;
+  g_log_all.clear();
+}
+
+std::string captured_line(const std::string& needle) {
+  std::lock_guard<std::mutex> g(g_log_mutex);
+  size_t at = g_log_all.find(needle);
+  if (at == std::string::npos) return "";
+  size_t start = g_log_all.rfind('\n', at);
+  start = start == std::string::npos ? 0 : start + 1;
+  size_t end = g_log_all.find('\n', at);
+  std::string line = g_log_all.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  return line;
 }
 
 std::string captured_errors() {
@@ -181,17 +284,26 @@ std::string captured_errors() {
   return s;
 }
 
-llama_model* load_model(const std::string& path, bool vocabOnly, bool useExtraBufts, bool mmap) {
+llama_model* load_model(const std::string& path, bool vocabOnly, bool useExtraBufts, bool mmap, const std::string& device,
+                        int gpuLayers, std::string* offload) {
   ensure_backend();
   struct stat st;
   if (stat(path.c_str(), &st) != 0) throw InputFailure("cannot open model file " + path);
-  ModelKey key{path, vocabOnly, useExtraBufts, mmap, (int64_t)st.st_size, (int64_t)st.st_mtime};
+  ModelKey key{path, vocabOnly, useExtraBufts, mmap, (int64_t)st.st_size, (int64_t)st.st_mtime, device, device.empty() ? 0 : gpuLayers};
   auto it = g_models.find(key);
-  if (it != g_models.end()) return it->second.get();
+  if (it != g_models.end()) {
+    if (offload) *offload = it->second.offload;
+    return it->second.model.get();
+  }
   // A small cache: tests and regen scripts load a handful of models repeatedly.
   if (g_models.size() >= 8) g_models.clear();
   llama_model_params mp = llama_model_default_params();
-  mp.n_gpu_layers = 0;
+  // The devices are explicit: none for a CPU run (even with a GPU backend loaded in this process, so no
+  // host buffer type or op offload of another device changes the CPU path), else the one named device.
+  ggml_backend_dev_t devs[2] = {nullptr, nullptr};
+  if (!device.empty()) devs[0] = find_device(device);
+  mp.devices = devs;
+  mp.n_gpu_layers = device.empty() ? 0 : gpuLayers;
   mp.vocab_only = vocabOnly;
   mp.use_extra_bufts = useExtraBufts;
   (void)mmap;  // load_mode default (mmap where possible); kept in the cache key
@@ -201,7 +313,10 @@ llama_model* load_model(const std::string& path, bool vocabOnly, bool useExtraBu
     std::string why = captured_errors();
     throw InputFailure("llama.cpp refused " + path + (why.empty() ? "" : ": " + why));
   }
-  g_models[key].reset(m);
+  CachedModel& c = g_models[key];
+  c.model.reset(m);
+  c.offload = device.empty() ? "" : captured_line("offloaded ");
+  if (offload) *offload = c.offload;
   return m;
 }
 
@@ -226,6 +341,7 @@ static Napi::Object ModuleInit(Napi::Env env, Napi::Object exports) {
   llama_log_set(log_callback, nullptr);
   exports.Set("init", Napi::Function::New(env, Init));
   exports.Set("info", Napi::Function::New(env, Info));
+  exports.Set("loadDevice", Napi::Function::New(env, LoadDevice));
   init_run(env, exports);
   init_tools(env, exports);
   return exports;

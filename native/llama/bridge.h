@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "ggml-backend.h"
 #include "llama.h"
 #include "napi_args.h"
 
@@ -28,6 +29,8 @@ std::mutex& llama_lock();
 // begin_capture() so a failure can quote llama.cpp's own words. ROSETTA_LLAMA_LOG=1 echoes everything.
 void begin_capture();
 std::string captured_errors();
+// The first line logged (any level) since begin_capture() that contains `needle`, "" if none.
+std::string captured_line(const std::string& needle);
 
 // Backend loading (must precede any model load). Returns false with a message when nothing loaded.
 struct BackendState {
@@ -52,8 +55,13 @@ auto guard(Napi::Env env, F&& f) -> decltype(f()) {
   return guard_with(env, std::forward<F>(f), [&](const std::exception& e) { return to_js_error(env, e); });
 }
 
-// Loads a model (cached: the last model with the same path and options is reused).
-llama_model* load_model(const std::string& path, bool vocabOnly, bool useExtraBufts, bool mmap);
+// Loads a model (cached: the last model with the same path and options is reused). `device` empty: CPU
+// only; else the name of a loaded GPU device (loadDevice) and the layers to offload to it (-1: all);
+// `offload` receives llama.cpp's "offloaded N/M layers" line of that load.
+llama_model* load_model(const std::string& path, bool vocabOnly, bool useExtraBufts, bool mmap, const std::string& device = "",
+                        int gpuLayers = 0, std::string* offload = nullptr);
+// A device of a loaded GPU backend by its ggml name ("Vulkan0"); InputFailure when none.
+ggml_backend_dev_t find_device(const std::string& name);
 
 // Module registration for the translation units.
 void init_run(Napi::Env env, Napi::Object exports);

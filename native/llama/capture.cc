@@ -55,8 +55,11 @@ float read_elem(const ggml_tensor* t, const char* base, size_t off) {
 
 void Capture::begin_step(int step, int firstPos, int tokens) {
   step_ = step, firstPos_ = firstPos, tokens_ = tokens;
+  ubFirst_ = 0, ubTokens_ = 0;
   occurrences_.clear();
   pending_.clear();
+  acc_.clear();
+  order_.clear();
 }
 
 bool Capture::wants_full(const std::string& key) const {
@@ -69,6 +72,14 @@ bool Capture::map_node(ggml_tensor* t, Pending& out) {
   std::string base;
   int il;
   split_name(t->name, base, il);
+  if (base == "embd" && il < 0 && t->op == GGML_OP_GET_ROWS) {
+    // the first node of every graph: a new (u)batch of this step's tokens starts here
+    ubFirst_ += ubTokens_;
+    ubTokens_ = t->ne[1];
+    occurrences_.clear();
+    pending_.clear();
+    attnInputs_.clear();
+  }
   const std::string op = ggml_op_desc(t);
   // Occurrence of this exact name, and of this name with this op (the mapping uses both).
   int occ = occurrences_[t->name]++;
@@ -113,29 +124,35 @@ bool Capture::map_node(ggml_tensor* t, Pending& out) {
   return true;
 }
 
-void Capture::record(ggml_tensor* t, const Pending& p) {
-  if (t->type != GGML_TYPE_F32 && t->type != GGML_TYPE_F16) {
-    errors.push_back(std::string(t->name) + ": unsupported type " + ggml_type_name(t->type));
-    return;
+void Capture::record(ggml_tensor* t, const Pending& p, bool replace) {
+  std::string key = p.layer >= 0 ? "blk." + std::to_string(p.layer) + "." + p.point : p.point;
+  auto found = acc_.find(key);
+  if (found == acc_.end()) {
+    found = acc_.emplace(key, Acc{}).first;
+    found->second.p = p;
+    order_.push_back(key);
   }
+  Acc& a = found->second;
+  if (a.failed) return;
+  if (replace && (p.point == "kq_softmax" || a.rows != ubFirst_ + ubTokens_)) return;
+  auto fail = [&](const std::string& why) {
+    errors.push_back(std::string(t->name) + ": " + why);
+    a.failed = true;
+  };
+  if (t->type != GGML_TYPE_F32 && t->type != GGML_TYPE_F16) return fail(std::string("unsupported type ") + ggml_type_name(t->type));
   const bool isSoftmax = p.point == "kq_softmax";
-  const int64_t T = tokens_;
+  const int64_t T = tokens_, U = ubTokens_;
+  if (T <= 0 || U <= 0 || ubFirst_ + U > T) return fail("rows outside the step's tokens");
   int64_t ne0 = t->ne[0];
   if (isSoftmax) {
-    // The KV window is padded; only the used cells [0, firstPos+T) carry probability mass.
-    int64_t used = firstPos_ + T;
-    if (used > ne0 || t->ne[1] != T) {
-      errors.push_back(std::string(t->name) + ": unexpected kq_soft_max shape");
-      return;
-    }
-    ne0 = used;
+    // The KV window is padded; only the used cells [0, firstPos+T) carry probability mass (a row of an
+    // earlier ubatch sees fewer cells: the rest of its row is exactly zero).
+    if (t->ne[1] != U) return fail("unexpected kq_soft_max shape");
+    ne0 = std::min<int64_t>(ne0, firstPos_ + T);
   }
   const int64_t n = ne0 * t->ne[1] * t->ne[2] * t->ne[3];
-  if (T <= 0 || (!isSoftmax && n % T != 0)) {
-    errors.push_back(std::string(t->name) + ": element count not a multiple of the token count");
-    return;
-  }
-  // On CPU every buffer is host memory; other backends need a copy first.
+  if (!isSoftmax && n % U != 0) return fail("element count not a multiple of the token count");
+  // On CPU every buffer is host memory; other backends (Vulkan, ...) need a copy from the device first.
   std::vector<char> host;
   const char* base = static_cast<const char*>(t->data);
   if (t->buffer && !ggml_backend_buffer_is_host(t->buffer)) {
@@ -143,19 +160,8 @@ void Capture::record(ggml_tensor* t, const Pending& p) {
     ggml_backend_tensor_get(t, host.data(), 0, host.size());
     base = host.data();
   }
-  if (!base) {
-    errors.push_back(std::string(t->name) + ": no data");
-    return;
-  }
-  CapturedPoint cp;
-  cp.point = p.point;
-  cp.layer = p.layer;
-  cp.step = step_;
-  cp.firstPos = firstPos_;
-  cp.tokens = tokens_;
-  cp.source = p.src;
-  std::vector<float>& out = cp.data;
-  out.resize(n);
+  if (!base) return fail("no data");
+  std::vector<float> out(n);
   size_t k = 0;
   for (int64_t i3 = 0; i3 < t->ne[3]; i3++)
     for (int64_t i2 = 0; i2 < t->ne[2]; i2++)
@@ -168,22 +174,60 @@ void Capture::record(ggml_tensor* t, const Pending& p) {
           for (int64_t i0 = 0; i0 < ne0; i0++) out[k++] = read_elem(t, base, row + i0 * t->nb[0]);
         }
       }
-  cp.all = rosetta::stats_f32(out.data(), n, 1);
   if (isSoftmax) {
-    const int64_t heads = t->ne[2] * t->ne[3];
-    cp.shape = {heads, T, ne0};
-    scratch_.resize(heads * ne0);
+    const int64_t heads = t->ne[2] * t->ne[3], cols = firstPos_ + T;
+    if (a.data.empty()) a.heads = heads, a.cols = cols, a.data.assign(heads * T * cols, 0.0f);
+    if (a.heads != heads) return fail("kq_soft_max heads differ between ubatches");
     for (int64_t h = 0; h < heads; h++)
-      std::memcpy(&scratch_[h * ne0], &out[(h * T + (T - 1)) * ne0], ne0 * sizeof(float));
-    cp.last = rosetta::stats_f32(scratch_.data(), heads * ne0, 1);
+      for (int64_t i = 0; i < U; i++)
+        std::memcpy(&a.data[(h * T + ubFirst_ + i) * cols], &out[(h * U + i) * ne0], ne0 * sizeof(float));
+  } else if (replace) {
+    if (n / U != a.width) return fail("o_proj input width differs from kqv_out");
+    std::memcpy(&a.data[ubFirst_ * a.width], out.data(), n * sizeof(float));
+    return;
   } else {
-    const int64_t width = n / T;
-    cp.shape = {T, width};
-    cp.last = rosetta::stats_f32(out.data() + (T - 1) * width, width, 1);
+    const int64_t width = n / U;
+    if (a.rows == 0) a.width = width, a.data.reserve(width * T);
+    if (a.width != width || a.rows != ubFirst_) return fail("rows of this point came out of order or changed width between ubatches");
+    a.data.insert(a.data.end(), out.begin(), out.end());
   }
-  std::string key = cp.layer >= 0 ? "blk." + std::to_string(cp.layer) + "." + cp.point : cp.point;
-  if (!wants_full(key)) std::vector<float>().swap(cp.data);
-  points.push_back(std::move(cp));
+  a.rows += U;
+}
+
+void Capture::end_step() {
+  const int64_t T = tokens_;
+  for (const std::string& key : order_) {
+    Acc& a = acc_[key];
+    if (a.failed) continue;
+    if (a.rows != T) {
+      errors.push_back(a.p.src.name + ": " + std::to_string(a.rows) + " of " + std::to_string(T) + " rows were computed");
+      continue;
+    }
+    CapturedPoint cp;
+    cp.point = a.p.point;
+    cp.layer = a.p.layer;
+    cp.step = step_;
+    cp.firstPos = firstPos_;
+    cp.tokens = tokens_;
+    cp.source = a.p.src;
+    const int64_t n = (int64_t)a.data.size();
+    cp.all = rosetta::stats_f32(a.data.data(), n, 1);
+    if (cp.point == "kq_softmax") {
+      cp.shape = {a.heads, T, a.cols};
+      scratch_.resize(a.heads * a.cols);
+      for (int64_t h = 0; h < a.heads; h++)
+        std::memcpy(&scratch_[h * a.cols], &a.data[(h * T + (T - 1)) * a.cols], a.cols * sizeof(float));
+      cp.last = rosetta::stats_f32(scratch_.data(), a.heads * a.cols, 1);
+    } else {
+      cp.shape = {T, a.width};
+      cp.last = rosetta::stats_f32(a.data.data() + (T - 1) * a.width, a.width, 1);
+    }
+    if (wants_full(key)) cp.data = std::move(a.data);
+    std::vector<float>().swap(a.data);
+    points.push_back(std::move(cp));
+  }
+  acc_.clear();
+  order_.clear();
 }
 
 bool Capture::on_eval(ggml_tensor* t, bool ask) {
@@ -197,6 +241,13 @@ bool Capture::on_eval(ggml_tensor* t, bool ask) {
   dataCalls++;
   auto it = pending_.find(t);
   if (it != pending_.end()) {
+    // o_proj: its input is the attn point; read it again now, as consumed (with a quantized V cache the
+    // values read at kqv_out's own callback are not what o_proj consumes: docs/conditions.md)
+    if (it->second.point == "attn_out" && t->src[1]) {
+      auto in = attnInputs_.find(it->second.layer);
+      if (in != attnInputs_.end()) record(t->src[1], in->second, true);
+    }
+    if (it->second.point == "attn") attnInputs_[it->second.layer] = it->second;
     record(t, it->second);
     pending_.erase(it);
   }

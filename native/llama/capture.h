@@ -41,8 +41,11 @@ struct CapturedPoint {
 class Capture {
  public:
   explicit Capture(CaptureOptions opts) : opts_(std::move(opts)) {}
-  // Called before each llama_decode: one graph per step (one ubatch).
+  // Called before each step's llama_decode call(s): the step's tokens may be computed as several graphs
+  // (batches of n_batch, ubatches of n_ubatch); each point's rows are gathered across them and the point
+  // is recorded by end_step(), in the order its first rows came.
   void begin_step(int step, int firstPos, int tokens);
+  void end_step();
   bool on_eval(ggml_tensor* t, bool ask);
 
   std::vector<CapturedPoint> points;
@@ -56,13 +59,28 @@ class Capture {
     NodeSource src;
   };
   bool map_node(ggml_tensor* t, Pending& out);
-  void record(ggml_tensor* t, const Pending& p);
+  // replace: overwrite this ubatch's rows of the point (already recorded) with t's current values
+  void record(ggml_tensor* t, const Pending& p, bool replace = false);
   bool wants_full(const std::string& key) const;
+
+  struct Acc {
+    Pending p;
+    std::vector<float> data;
+    int64_t width = 0, rows = 0, heads = 0, cols = 0;  // cols, heads: kq_softmax only
+    bool failed = false;
+  };
+  std::map<std::string, Acc> acc_;
+  std::vector<std::string> order_;
 
   CaptureOptions opts_;
   int step_ = 0, firstPos_ = 0, tokens_ = 0;
+  int64_t ubFirst_ = 0, ubTokens_ = 0;  // the current graph's first row within the step, and its rows
   std::map<std::string, int> occurrences_;
   std::map<const ggml_tensor*, Pending> pending_;
+  // attn (kqv_out) per layer of the current graph: re-read as o_proj's input (src[1]) when o_proj is
+  // evaluated, i.e. what it consumed (with a quantized V cache o_proj reads another view of the attention
+  // output than the node named kqv_out, whose values then differ: docs/conditions.md)
+  std::map<int, Pending> attnInputs_;
   std::vector<float> scratch_;
 };
 

@@ -24,6 +24,12 @@ struct RunOptions {
   bool useExtraBufts = true;
   bool callback = true;  // false: no cb_eval at all (tests compare logits with and without)
   CaptureOptions capture;
+  // Run conditions (docs/llamacpp-bridge.md): device "" = CPU only, else a loaded GPU device's name.
+  std::string device;
+  int gpuLayers = -1;       // layers offloaded to `device` (-1: all, and the output layer)
+  bool flashAttn = false;
+  std::string typeK = "f32", typeV = "f32";
+  int nBatch = 0, nUbatch = 0;  // 0: the prompt as one ubatch (tokens rounded up to 256)
 };
 
 // One scalar metadata entry as llama.cpp loaded it (arrays are not kept by llama.cpp).
@@ -51,9 +57,17 @@ struct RunResult {
   std::vector<float> logits;  // [positions, vocab]
   std::vector<int32_t> generated;
   std::vector<std::string> errors;
-  int nCtx = 0, nBatch = 0, askCalls = 0, dataCalls = 0;
+  int nCtx = 0, nBatch = 0, nUbatch = 0, askCalls = 0, dataCalls = 0;
   double decodeMs = 0;
+  std::string offload;         // llama.cpp's "offloaded N/M layers to GPU" line
+  std::string deviceDesc;      // the device's description (e.g. "llvmpipe (LLVM 15.0.6, 256 bits)")
 };
+
+ggml_type kv_type(const std::string& s) {
+  for (ggml_type t : {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0, GGML_TYPE_Q4_1, GGML_TYPE_Q5_0, GGML_TYPE_Q5_1, GGML_TYPE_IQ4_NL})
+    if (s == ggml_type_name(t)) return t;
+  throw InputFailure("unsupported KV cache type '" + s + "' (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl)");
+}
 
 std::string meta(const llama_model* m, const char* key) {
   char buf[256];
@@ -128,30 +142,35 @@ struct CtxFree {
 void decode(llama_context* ctx, Capture* cap, const std::vector<int32_t>& toks, int pos0, int step, RunResult& r,
             int nVocab) {
   const int n = (int)toks.size();
-  llama_batch b = llama_batch_init(n, 0, 1);
-  std::unique_ptr<llama_batch, void (*)(llama_batch*)> guard(&b, [](llama_batch* p) { llama_batch_free(*p); });
-  for (int i = 0; i < n; i++) {
-    b.token[i] = toks[i];
-    b.pos[i] = pos0 + i;
-    b.n_seq_id[i] = 1;
-    b.seq_id[i][0] = 0;
-    b.logits[i] = 1;  // every position: otherwise the last layer is cut to the output rows
-  }
-  b.n_tokens = n;
   if (cap) cap->begin_step(step, pos0, n);
-  begin_capture();
-  auto t0 = std::chrono::steady_clock::now();
-  int32_t rc = llama_decode(ctx, b);
-  r.decodeMs += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  if (rc != 0) {
-    std::string why = captured_errors();
-    throw InputFailure("llama_decode failed (" + std::to_string(rc) + ")" + (why.empty() ? "" : ": " + why));
+  // The step's tokens in batches of n_batch (llama_decode splits each into ubatches of n_ubatch).
+  for (int c0 = 0; c0 < n; c0 += r.nBatch) {
+    const int m = std::min(r.nBatch, n - c0);
+    llama_batch b = llama_batch_init(m, 0, 1);
+    std::unique_ptr<llama_batch, void (*)(llama_batch*)> guard(&b, [](llama_batch* p) { llama_batch_free(*p); });
+    for (int i = 0; i < m; i++) {
+      b.token[i] = toks[c0 + i];
+      b.pos[i] = pos0 + c0 + i;
+      b.n_seq_id[i] = 1;
+      b.seq_id[i][0] = 0;
+      b.logits[i] = 1;  // every position: otherwise the last layer is cut to the output rows
+    }
+    b.n_tokens = m;
+    begin_capture();
+    auto t0 = std::chrono::steady_clock::now();
+    int32_t rc = llama_decode(ctx, b);
+    r.decodeMs += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (rc != 0) {
+      std::string why = captured_errors();
+      throw InputFailure("llama_decode failed (" + std::to_string(rc) + ")" + (why.empty() ? "" : ": " + why));
+    }
+    for (int i = 0; i < m; i++) {
+      const float* l = llama_get_logits_ith(ctx, i);
+      if (!l) throw std::runtime_error("llama.cpp returned no logits for position " + std::to_string(pos0 + c0 + i));
+      r.logits.insert(r.logits.end(), l, l + nVocab);
+    }
   }
-  for (int i = 0; i < n; i++) {
-    const float* l = llama_get_logits_ith(ctx, i);
-    if (!l) throw std::runtime_error("llama.cpp returned no logits for position " + std::to_string(pos0 + i));
-    r.logits.insert(r.logits.end(), l, l + nVocab);
-  }
+  if (cap) cap->end_step();
 }
 
 int32_t argmax(const float* x, int n) {
@@ -163,7 +182,8 @@ int32_t argmax(const float* x, int n) {
 
 void execute(const RunOptions& o, RunResult& r) {
   std::lock_guard<std::mutex> g(llama_lock());
-  llama_model* m = load_model(o.model, false, o.useExtraBufts, true);
+  llama_model* m = load_model(o.model, false, o.useExtraBufts, true, o.device, o.gpuLayers, &r.offload);
+  if (!o.device.empty()) r.deviceDesc = ggml_backend_dev_description(find_device(o.device));
   r.model = describe(m);
   read_metadata(m, o.model, r.model);
   const int T = (int)o.tokens.size();
@@ -175,18 +195,19 @@ void execute(const RunOptions& o, RunResult& r) {
   // so the numerics, depend only on the token count.
   const int need = T + o.gen;
   r.nCtx = ((need + 255) / 256) * 256;
-  r.nBatch = r.nCtx;
+  r.nBatch = o.nBatch > 0 ? o.nBatch : r.nCtx;
+  r.nUbatch = o.nUbatch > 0 ? std::min(o.nUbatch, r.nBatch) : r.nBatch;
   std::unique_ptr<Capture> cap(o.callback ? new Capture(o.capture) : nullptr);
   llama_context_params cp = llama_context_default_params();
   cp.n_ctx = r.nCtx;
   cp.n_batch = r.nBatch;
-  cp.n_ubatch = r.nBatch;
+  cp.n_ubatch = r.nUbatch;
   cp.n_seq_max = 1;
   cp.n_threads = o.threads;
   cp.n_threads_batch = o.threads;
-  cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
-  cp.type_k = GGML_TYPE_F32;
-  cp.type_v = GGML_TYPE_F32;
+  cp.flash_attn_type = o.flashAttn ? LLAMA_FLASH_ATTN_TYPE_ENABLED : LLAMA_FLASH_ATTN_TYPE_DISABLED;
+  cp.type_k = kv_type(o.typeK);
+  cp.type_v = kv_type(o.typeV);
   cp.no_perf = true;
   if (cap) {
     cp.cb_eval = capture_eval_callback;
@@ -313,6 +334,9 @@ class RunWorker : public Napi::AsyncWorker {
     o.Set("errors", errs);
     o.Set("nCtx", r_.nCtx);
     o.Set("nBatch", r_.nBatch);
+    o.Set("nUbatch", r_.nUbatch);
+    o.Set("offload", r_.offload);
+    o.Set("deviceDescription", r_.deviceDesc);
     o.Set("askCalls", r_.askCalls);
     o.Set("dataCalls", r_.dataCalls);
     o.Set("decodeMs", r_.decodeMs);
@@ -351,6 +375,13 @@ RunOptions parse(const Napi::Object& o) {
   r.capture.observeAll = field_bool_or(o, "observeAll", "run: options.observeAll", r.capture.observeAll);
   r.capture.points = field_bool_or(o, "points", "run: options.points", r.capture.points);
   r.capture.fullFilter = strings(o, "full", "run: options.full");
+  if (has_field(o, "device")) r.device = as_string(o.Get("device"), "run: options.device");
+  r.gpuLayers = (int32_t)field_int_or(o, "gpuLayers", "run: options.gpuLayers", -1, 100000, r.gpuLayers);
+  r.flashAttn = field_bool_or(o, "flashAttn", "run: options.flashAttn", r.flashAttn);
+  if (has_field(o, "typeK")) r.typeK = as_string(o.Get("typeK"), "run: options.typeK");
+  if (has_field(o, "typeV")) r.typeV = as_string(o.Get("typeV"), "run: options.typeV");
+  r.nBatch = (int32_t)field_int_or(o, "nBatch", "run: options.nBatch", 0, 1 << 20, r.nBatch);
+  r.nUbatch = (int32_t)field_int_or(o, "nUbatch", "run: options.nUbatch", 0, 1 << 20, r.nUbatch);
   if (r.gen < 0 || r.gen > 4096) throw InputFailure("gen must be in 0..4096");
   if (r.threads < 1 || r.threads > 256) throw InputFailure("threads must be in 1..256");
   return r;

@@ -56,6 +56,11 @@ export interface NativeRunResult {
   errors: string[];
   nCtx: number;
   nBatch: number;
+  nUbatch: number;
+  /** llama.cpp's "offloaded N/M layers to GPU" line of the model load ("" on the CPU). */
+  offload: string;
+  /** The GPU device's description ("" on the CPU). */
+  deviceDescription: string;
   askCalls: number;
   dataCalls: number;
   decodeMs: number;
@@ -73,6 +78,34 @@ export interface NativeRunOptions {
   observeAll?: boolean;
   points?: boolean;
   full?: string[];
+  /** A loaded GPU device's name (loadDevice: "Vulkan0"); absent: CPU only. */
+  device?: string;
+  /** Layers offloaded to `device` (-1: all, and the output layer). */
+  gpuLayers?: number;
+  flashAttn?: boolean;
+  /** KV cache types by ggml name: f32 (default), f16, bf16, q8_0, q4_0, ... */
+  typeK?: string;
+  typeV?: string;
+  /** 0 / absent: the prompt as one ubatch (n_ctx rounded up to 256). */
+  nBatch?: number;
+  nUbatch?: number;
+}
+
+export interface NativeDevice {
+  index: number;
+  name: string;
+  description: string;
+  type: string;
+  memoryTotal: number;
+  deviceId: string;
+}
+
+export interface NativeGpuBackend {
+  file: string;
+  backend: string;
+  /** The backend's own line about device 0 (driver, fp16, warp size, ...), "" if it logged none. */
+  log: string;
+  devices: NativeDevice[];
 }
 
 /** Every export of rosetta_llama.node (native/llama: backend.cc, run.cc, tools.cc). */
@@ -82,6 +115,8 @@ export interface LlamaAddon {
   info(): { tag: string; commit: string; binsDir: string };
   /** Loads a CPU backend variant (once per process; asking for another later throws LLAMA_INPUT). */
   init(o: { binsDir: string; backend: string }): { backend: string; loaded: string; file: string; systemInfo: string };
+  /** Loads libggml-<name>.so from binsDir next to the CPU variant (once per process) and lists its devices. */
+  loadDevice(o: { binsDir: string; name: string }): NativeGpuBackend;
   // run.cc
   run(o: NativeRunOptions): Promise<NativeRunResult>;
   // tools.cc

@@ -8,10 +8,10 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 
 import { InputError, MissingComponentError } from "../util/errors.js";
-import { loadLlamaAddon, type NativeRunOptions, type NativeRunResult } from "./llama-addon.js";
+import { loadLlamaAddon, type NativeGpuBackend, type NativeRunOptions, type NativeRunResult } from "./llama-addon.js";
 import { repoRoot } from "./paths.js";
 
-export type { NativePoint, NativeRunOptions, NativeRunResult, StatsJs } from "./llama-addon.js";
+export type { NativeDevice, NativeGpuBackend, NativePoint, NativeRunOptions, NativeRunResult, StatsJs } from "./llama-addon.js";
 
 export const LLAMA_PACKAGES = { "node-llama-cpp": "3.22.1", "@node-llama-cpp/linux-x64": "3.22.1" } as const;
 export const INSTALL_HINT = "npm install @node-llama-cpp/linux-x64@3.22.1 node-llama-cpp@3.22.1";
@@ -24,11 +24,26 @@ export const LLAMA_FTYPES = [
   "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K", "IQ4_NL", "IQ4_XS",
 ] as const;
 
+/** GPU backends of the same llama.cpp release: the npm package that ships each (its bins folder holds libggml-<name>.so). */
+export const GPU_PACKAGES: Record<string, { pkg: string; version: string; bins: string; hint: string }> = {
+  vulkan: {
+    pkg: "@node-llama-cpp/linux-x64-vulkan",
+    version: "3.22.1",
+    bins: "bins/linux-x64-vulkan",
+    hint: "npm install @node-llama-cpp/linux-x64-vulkan@3.22.1, and a Vulkan driver (Debian: apt-get install mesa-vulkan-drivers libvulkan1 gives the software device llvmpipe, used with GGML_VK_VISIBLE_DEVICES=0)",
+  },
+};
+
 export interface LlamaBridge {
   tag: string;
   commit: string;
   packages: Record<string, string>;
   backend: { requested: string; loaded: string; file: string; systemInfo: string };
+  /**
+   * Loads a GPU backend ("vulkan") next to the CPU variant (once per process) and lists its devices;
+   * MissingComponentError when its package or the Vulkan loader library is missing.
+   */
+  gpu(name: string): NativeGpuBackend;
   run(o: NativeRunOptions): Promise<NativeRunResult>;
   quantize(input: string, output: string, ftype: string, o?: { pure?: boolean; threads?: number }): Promise<void>;
   tokenize(model: string, text: string, addSpecial: boolean, parseSpecial: boolean): number[];
@@ -90,6 +105,21 @@ export function loadLlamaBridge(requested?: string): LlamaBridge {
     commit: info.commit,
     packages,
     backend: { requested: init.backend, loaded: init.loaded, file: path.basename(init.file), systemInfo: init.systemInfo },
+    gpu: (name) => {
+      const spec = GPU_PACKAGES[name];
+      if (!spec) throw new InputError(`no llama.cpp GPU backend '${name}' (known: ${Object.keys(GPU_PACKAGES).join(", ")})`);
+      const have = packageVersion(root, spec.pkg);
+      if (have !== spec.version)
+        throw new MissingComponentError(`the llama.cpp ${name} backend needs ${spec.pkg}@${spec.version} (${have ? `found ${have}` : "not installed"}): ${spec.hint}`);
+      try {
+        return native.loadDevice({ binsDir: path.join(root, "node_modules", spec.pkg, spec.bins), name });
+      } catch (e) {
+        const err = llamaError(e);
+        // the backend library is there but cannot load (no libvulkan.so.1): a missing system component
+        if (err instanceof InputError) throw new MissingComponentError(`${err.message}; ${spec.hint}`);
+        throw err;
+      }
+    },
     // Options are validated synchronously by the native side, work failures reject: map both.
     run: async (o) => {
       try {

@@ -30,7 +30,7 @@ export function closerOf(nmseA: number | null, nmseB: number | null): ArbiterPoi
 }
 
 /** One line for the report: what the arbiter says about the pair. */
-export function arbiterVerdict(x: Omit<Arbitration, "verdict">, ab: ComparisonResult): string {
+export function arbiterVerdict(x: Omit<Arbitration, "verdict" | "closer">, ab: ComparisonResult): string {
   const fa = x.firstDivergenceA, fb = x.firstDivergenceB;
   const { A, B } = x.counts;
   if (x.counts.none === x.points.length && x.points.length > 0) return `the arbiter is comparable at no point${x.inputDiffers ? ` (${x.inputDiffers})` : ""}: nothing to judge`;
@@ -39,6 +39,18 @@ export function arbiterVerdict(x: Omit<Arbitration, "verdict">, ab: ComparisonRe
   if (fb && !fa) return `A agrees with the arbiter everywhere; B leaves it at ${fb.key}${fb.step ? ` (step ${fb.step})` : ""}: B is the side that diverged`;
   const first = ab.firstDivergence ? `; at the A-B first divergence ${ab.firstDivergence.key} the closer is ${x.points.find((p) => p.key === ab.firstDivergence!.key && p.step === ab.firstDivergence!.step)?.closer ?? "not known"}` : "";
   return `both leave the arbiter (A at ${fa!.key}, B at ${fb!.key})${first}`;
+}
+
+/** The side the arbiter sides with (Arbitration.closer). */
+export function sideOf(x: Omit<Arbitration, "verdict" | "closer">, ab: ComparisonResult): Arbitration["closer"] {
+  const fa = x.firstDivergenceA, fb = x.firstDivergenceB;
+  if (fa && !fb) return "B";
+  if (fb && !fa) return "A";
+  const fd = ab.firstDivergence;
+  const at = fd ? x.points.find((p) => p.key === fd.key && p.step === fd.step)?.closer : undefined;
+  if (at) return at;
+  const { A, B, tie } = x.counts;
+  return A + B + tie === 0 ? null : A > B ? "A" : B > A ? "B" : "tie";
 }
 
 /**
@@ -80,5 +92,5 @@ export async function arbitrate(ab: ComparisonResult, a: CompareSide, b: Compare
     verdictB: rb.verdict,
     ...(inputDiffers ? { inputDiffers } : {}),
   };
-  return { ...base, verdict: arbiterVerdict(base, ab) };
+  return { ...base, closer: sideOf(base, ab), verdict: arbiterVerdict(base, ab) };
 }

@@ -220,6 +220,9 @@ export interface Arbitration {
   verdictB: Verdict;
   /** Set when the arbiter's prompt tokens are not the sides' (a saved trace of another input): why nothing compares. */
   inputDiffers?: string;
+  /** The side closer to the arbiter: the one that still agrees with it where the other leaves it, else the
+   *  closer at the A-B first divergence, else the closer at most points; null: nothing comparable. */
+  closer: "A" | "B" | "tie" | null;
   /** One line: which side the arbiter sides with. */
   verdict: string;
 }

@@ -72,6 +72,38 @@ export const NUMERICS_BANDS: Record<string, Band> = {
 const q = (id: string, nmse: number, basis: string, provisional = false): Band => ({ id: `quant:${id}`, nmse, provisional, basis });
 
 /**
+ * llama.cpp against itself under other run conditions (docs/conditions.md): another backend (Vulkan on
+ * llvmpipe), flash attention, an F16 KV cache, the prompt in several ubatches. The backends do not compute
+ * alike (other kernels, other summation orders, F16 intermediates in the shaders), so the band is measured
+ * per weight class by `npm run bands:conditions` (bench/measure-conditions.ts). Quantized KV caches (q8_0,
+ * q4_0) are lossy by design and are not in the band: a sweep reports them as the diverging condition.
+ */
+export const CONDITIONS_BANDS: Record<string, Band> = {
+  F32: {
+    id: "conditions:F32",
+    nmse: 1e-4,
+    provisional: false,
+    basis: "measured 2026-12-04: worst 3.4e-5 (stories260K, flash attention on the CPU; Vulkan llvmpipe 3.1e-5; qwen2/qwen3 F32 <= 2.2e-6)",
+  },
+  F16: { id: "conditions:F16", nmse: 5e-4, provisional: false, basis: "measured 2026-12-04: worst 1.1e-4 (qwen3 F16 on Vulkan llvmpipe; qwen2 8.9e-5)" },
+  Q8_0: { id: "conditions:Q8_0", nmse: 2e-3, provisional: false, basis: "measured 2026-12-04: worst 9.1e-4 (qwen3 Q8_0 on Vulkan llvmpipe; flash attention 6.6e-4, F16 KV 5.8e-4)" },
+  Q4_K: { id: "conditions:Q4_K", nmse: 5e-3, provisional: false, basis: "measured 2026-12-04: worst 1.7e-3 (qwen3 Q4_K_M on Vulkan llvmpipe; flash attention 1.4e-3, F16 KV 1.3e-3)" },
+  Q4_0: { id: "conditions:Q4_0", nmse: 5e-3, provisional: false, basis: "measured 2026-12-04: worst 2.4e-3 (TinyLLama-v0 Q4_0, F16 KV on the CPU; flash attention 2.3e-3, Vulkan 9.6e-4)" },
+  quant: { id: "conditions:quant", nmse: 5e-3, provisional: true, basis: "not measured for this type: the widest measured quantized conditions band (Q4_0, Q4_K)" },
+};
+
+/** The conditions band of a weight type (other quantized types take the widest measured quantized band). */
+export function conditionsBand(type: string | undefined): Band {
+  const t = normType(type);
+  return CONDITIONS_BANDS[t] ?? (FLOAT_TYPES.has(t) ? CONDITIONS_BANDS.F16 : CONDITIONS_BANDS.quant);
+}
+
+/** A side's numerics mode that names llama.cpp run conditions (src/reference/conditions.ts writes it). */
+export function isConditionsMode(mode: string | undefined): boolean {
+  return !!mode && mode.startsWith("conditions(");
+}
+
+/**
  * Activation drift between a model in this weight type and the same model in F32 (worst point over the
  * trace, on llama.cpp and on rosetta). Keyed by GGML type name, upper case. On the fixtures' random
  * 256-wide weights Q3_K and Q2_K drift as far as a layout defect (NMSE ~1): their bands cannot separate the
@@ -194,6 +226,7 @@ export function selectBand(q: BandQuery): Band | null {
   }
   const sameNumerics = q.engineA === q.engineB && (q.modeA ?? "") === (q.modeB ?? "");
   if (sameNumerics) return null;
+  if (q.engineA === q.engineB && (isConditionsMode(q.modeA) || isConditionsMode(q.modeB))) return conditionsBand(ta === "UNKNOWN" ? tb : ta);
   // activations never quantized: rosetta's exact mode, or an engine computing in float32 on dequantized
   // weights (the transformers engine records numerics "float32": measured within 1e-11 of exact mode)
   const unquantized = (m: string | undefined) => m === "exact" || m === "float32";

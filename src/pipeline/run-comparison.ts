@@ -27,6 +27,7 @@ import { diagnoseByExperiment } from "../compare/experiments.js";
 import type { IsolationResult } from "../compare/diagnose.js";
 import type { ComparisonResult, WeightDiff } from "../compare/result.js";
 import { diffWeights } from "../compare/weight-diff.js";
+import { describeConditions, type RunConditions } from "../reference/conditions.js";
 
 export type EngineName = "rosetta" | "llama.cpp" | "transformers";
 export const ENGINE_NAMES: readonly EngineName[] = ["rosetta", "llama.cpp", "transformers"];
@@ -37,6 +38,16 @@ export interface SideSpec {
   numerics?: Numerics;
   /** transformers engine: the torch dtype (default float32). */
   dtype?: "float32" | "bfloat16" | "float16";
+  /** A llama.cpp side's run conditions (device, offload, flash attention, KV type, batch sizes): docs/conditions.md. */
+  conditions?: RunConditions;
+}
+
+/** How a side is named in reports: the file, or llama.cpp (with its conditions when off the reference path) and the file. */
+export function sideSource(spec: SideSpec): string {
+  if (spec.engine === "transformers") return `transformers:${spec.path}`;
+  if (spec.engine !== "llama.cpp") return spec.path;
+  const c = describeConditions(spec.conditions);
+  return c ? `llama.cpp[${c}]:${spec.path}` : `llama.cpp:${spec.path}`;
 }
 
 export interface RunCompareOptions {
@@ -61,6 +72,8 @@ export interface RunCompareOptions {
   experiments?: boolean;
   /** Weights of one type whose bytes differ are findings that fail --assert-match; this makes them informational. */
   acceptWeightDifferences?: boolean;
+  /** Run every llama.cpp side once more without tracing and report whether its logits change (default true). */
+  untracedCheck?: boolean;
   /** A third side compared with both (arbiterSpec): per point, which of A and B is closer to it. */
   arbiter?: SideSpec;
 }
@@ -91,6 +104,8 @@ interface Resolved {
   engine?: Engine;
   trace?: Trace;
   tensors: Map<string, F32Tensor>;
+  /** Report notes of this side's run (the untraced-vs-traced check). */
+  notes?: string[];
 }
 
 const DEFAULT_FULL = ["embd", "blk.*.attn_norm", "blk.*.q", "blk.*.k", "blk.*.v", "blk.*.q_rope", "blk.*.k_rope", "blk.*.attn", "blk.*.attn_out", "blk.*.ffn_*", "blk.*.l_out", "result_norm", "logits"];
@@ -183,9 +198,14 @@ async function run(r: Resolved, o: RunCompareOptions, input0: { prompt?: string;
   const input = forced?.length ? { ...input0, forced } : input0;
   if (r.spec.engine === "llama.cpp") {
     const { runLlamaCppTrace } = await import("../reference/llamacpp.js");
-    const res = await runLlamaCppTrace({ model: r.spec.path, ...input, full, threads: o.threads });
+    const { describeTracingCheck } = await import("../reference/llamacpp.js");
+    const res = await runLlamaCppTrace({ model: r.spec.path, ...input, full, threads: o.threads, conditions: r.spec.conditions, untracedCheck: o.untracedCheck !== false });
     r.trace = res.trace;
     r.tensors = res.tensors;
+    if (res.tracing) {
+      r.trace.engine.settings.tracing = res.tracing;
+      r.notes = [`${sideSource(r.spec)}: ${describeTracingCheck(res.tracing)}`];
+    }
   } else if (r.spec.engine === "transformers") {
     const { runTransformersTrace } = await import("../reference/transformers.js");
     const res = runTransformersTrace({ model: r.spec.path, ...input, full, threads: o.threads, dtype: r.spec.dtype });
@@ -218,6 +238,12 @@ function emptyTrace(r: Resolved, why: string): Trace {
 
 function accessor(r: Resolved): (p: TracePoint) => Float32Array | null {
   return (p) => (p.tensor ? (r.tensors.get(p.tensor)?.data ?? null) : null);
+}
+
+/** A side's full tensor of a point (null: not captured). */
+function tensorAt(r: Resolved | undefined, key: string, step: number): Float32Array | null {
+  const p = r?.trace?.points.find((x) => x.step === step && x.key === key);
+  return p && r ? accessor(r)(p) : null;
 }
 
 /** Reruns one layer of a rosetta-engine side on the other side's input to that layer (prompt step). */
@@ -413,11 +439,7 @@ export async function openComparison(o: RunCompareOptions): Promise<ComparisonSe
   const hold: Hold = { keep: true };
   const result = (await compare(o, hold)).result;
   const lab = hold.lab ?? null;
-  const tensor = (side: "A" | "B", key: string, step: number) => {
-    const r = side === "A" ? hold.a : hold.b;
-    const p = r?.trace?.points.find((x) => x.step === step && x.key === key);
-    return p?.tensor ? (r!.tensors.get(p.tensor)?.data ?? null) : null;
-  };
+  const tensor = (side: "A" | "B", key: string, step: number) => tensorAt(side === "A" ? hold.a : hold.b, key, step);
   return { result, lab, receiver: hold.receiver ?? null, donor: hold.donor ?? null, tensor, close: () => lab?.close() };
 }
 
@@ -498,7 +520,7 @@ async function compareResolved(o: RunCompareOptions, a: Resolved, b: Resolved, t
   }
   const t = performance.now();
   log.info({ points: a.trace!.points.length }, "comparing");
-  const side = (r: Resolved): CompareSide => ({ trace: r.trace!, source: r.spec.engine === "llama.cpp" || r.spec.engine === "transformers" ? `${r.spec.engine}:${r.spec.path}` : r.spec.path, weightType: r.model ? dominantType(r.model) : undefined, tensor: accessor(r) });
+  const side = (r: Resolved): CompareSide => ({ trace: r.trace!, source: sideSource(r.spec), weightType: r.model ? dominantType(r.model) : undefined, tensor: accessor(r) });
   const isoA = isolator(a, b);
   const isoB = isolator(b, a);
   let tok: import("../tokenizer/tokenizer.js").Tokenizer | null | undefined;
@@ -546,5 +568,6 @@ async function compareResolved(o: RunCompareOptions, a: Resolved, b: Resolved, t
   lap("total", t0);
   const warnings = [...unmatchedGlobs("--full", o.full, a.trace, b.trace), ...unusedInputs(o, a, b), ...unusedSideOptions(a, b)];
   for (const w of warnings) log.warn(w);
-  return { ...res, ...(warnings.length ? { warnings } : {}), ...(policy.note ? { notes: [policy.note] } : {}), timings };
+  const notes = [...(policy.note ? [policy.note] : []), ...(a.notes ?? []), ...(b.notes ?? [])];
+  return { ...res, ...(warnings.length ? { warnings } : {}), ...(notes.length ? { notes } : {}), timings };
 }

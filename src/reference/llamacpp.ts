@@ -9,17 +9,82 @@ import { TRACE_FORMAT, TRACE_FORMAT_VERSION, pointKey, type PointKind, type Trac
 import { configFromGguf } from "../formats/config.js";
 import { InputError, RosettaError } from "../util/errors.js";
 import { fileSha256 } from "../util/file-digest.js";
-import { loadLlamaBridge, type LlamaBridge, type NativeRunResult } from "../bindings/llama.js";
+import { loadLlamaBridge, type LlamaBridge, type NativeRunOptions, type NativeRunResult } from "../bindings/llama.js";
+import { MissingComponentError } from "../util/errors.js";
+import { checkConditions, describeConditions, parseDevice, type RunConditions } from "./conditions.js";
 
 export interface LlamaTraceOptions extends TraceRunOptions {
   backend?: string;
   useExtraBufts?: boolean;
+  /** Run conditions (device, offload, flash attention, KV type, batch sizes); absent: the reference path. */
+  conditions?: RunConditions;
+  /** Also run once without the eval callback and compare the logits (does tracing change the run?). */
+  untracedCheck?: boolean;
+}
+
+/** The traced run's logits against an untraced run's (same conditions, no cb_eval). */
+export interface TracingCheck {
+  equal: boolean;
+  maxAbsDiff: number;
+  /** Energy NMSE of the traced logits against the untraced ones (docs/metrics.md). */
+  nmse: number;
+  positions: number;
 }
 
 export interface LlamaTraceResult {
   trace: Trace;
   tensors: Map<string, F32Tensor>;
   raw: NativeRunResult;
+  tracing?: TracingCheck;
+  /** The untraced run's logits [positions, vocab] (with untracedCheck). */
+  untracedLogits?: Float32Array;
+}
+
+/** Whether the traced logits equal the untraced ones, else by how much they differ. */
+export function compareLogits(traced: Float32Array, untraced: Float32Array, vocab: number): TracingCheck {
+  let maxAbsDiff = 0, err = 0, energy = 0, equal = traced.length === untraced.length;
+  const n = Math.min(traced.length, untraced.length);
+  for (let i = 0; i < n; i++) {
+    const d = traced[i] - untraced[i];
+    if (!Object.is(traced[i], untraced[i])) equal = false;
+    const ad = Math.abs(d);
+    if (ad > maxAbsDiff || Number.isNaN(ad)) maxAbsDiff = Number.isNaN(ad) ? NaN : ad;
+    err += d * d;
+    energy += untraced[i] * untraced[i];
+  }
+  return { equal, maxAbsDiff, nmse: energy > 0 ? err / energy : err > 0 ? Infinity : 0, positions: n / vocab };
+}
+
+/** One line for a report: "traced logits equal the untraced run's" or the difference. */
+export function describeTracingCheck(c: TracingCheck): string {
+  return c.equal
+    ? `traced logits equal the untraced run's (bit-identical, ${c.positions} positions): tracing did not change the run`
+    : `traced logits differ from the untraced run's: max |diff| ${c.maxAbsDiff.toExponential(3)}, NMSE ${c.nmse.toExponential(3)} over ${c.positions} positions: observing nodes changed the computation (graph splits, no fusion), so the trace may not show what an untraced run computes`;
+}
+
+/** Whether a GPU backend has a device here (false, with the reason, when its package, driver or device is missing). */
+export function gpuAvailable(device: string, backend?: string): { ok: true } | { ok: false; why: string } {
+  try {
+    resolveDevice(loadLlamaBridge(backend), { device });
+    return { ok: true };
+  } catch (e) {
+    if (e instanceof RosettaError) return { ok: false, why: e.message };
+    throw e;
+  }
+}
+
+/** The GPU device of the conditions, loaded (one line, exit 2, when there is none). */
+function resolveDevice(b: LlamaBridge, c: RunConditions | undefined): { name: string; description: string; driver: string; backend: string } | null {
+  const dev = parseDevice(c?.device);
+  if (!dev) return null;
+  const g = b.gpu(dev.backend);
+  if (g.devices.length === 0) {
+    const hint = dev.backend === "vulkan" ? " (llama.cpp skips CPU-type Vulkan devices such as llvmpipe unless GGML_VK_VISIBLE_DEVICES=0 is set)" : "";
+    throw new MissingComponentError(`no ${g.backend} device found${hint}`);
+  }
+  const d = g.devices[dev.index];
+  if (!d) throw new MissingComponentError(`no ${g.backend} device ${dev.index}: found ${g.devices.map((x) => `${x.index} ${x.description}`).join(", ")}`);
+  return { name: d.name, description: d.description, driver: dev.index === 0 ? g.log : "", backend: g.backend };
 }
 
 export const TOKENIZER_LLAMA = "llama.cpp llama_tokenize(add_special=true, parse_special=false)";
@@ -85,11 +150,35 @@ export async function runLlamaCppTrace(o: LlamaTraceOptions): Promise<LlamaTrace
   const b = loadLlamaBridge(o.backend);
   const { tokens, tokenizer } = resolveTokens(b, o);
   const gen = o.gen ?? 0;
-  const threads = o.threads ?? 1;
+  const threads = o.conditions?.threads ?? o.threads ?? 1;
   const useExtraBufts = o.useExtraBufts ?? false;
   const full = o.full ?? [];
   const k = o.top ?? 10;
-  const r = await b.run({ model: o.model, tokens, gen, threads, useExtraBufts, full, ...(o.forced ? { forced: o.forced } : {}) });
+  const cond = o.conditions ? checkConditions(o.conditions) : undefined;
+  const device = resolveDevice(b, cond);
+  const runOpts: NativeRunOptions = {
+    model: o.model,
+    tokens,
+    gen,
+    threads,
+    useExtraBufts,
+    full,
+    ...(o.forced ? { forced: o.forced } : {}),
+    ...(device ? { device: device.name, gpuLayers: cond?.gpuLayers ?? -1 } : {}),
+    ...(cond?.flashAttn ? { flashAttn: true } : {}),
+    ...(cond?.kvType ? { typeK: cond.kvType, typeV: cond.kvType } : {}),
+    ...(cond?.batch ? { nBatch: cond.batch } : {}),
+    ...(cond?.ubatch ? { nUbatch: cond.ubatch } : {}),
+  };
+  const r = await b.run(runOpts);
+  let tracing: TracingCheck | undefined;
+  let untracedLogits: Float32Array | undefined;
+  if (o.untracedCheck) {
+    const plain = await b.run({ ...runOpts, callback: false, full: [] });
+    tracing = compareLogits(r.logits, plain.logits, r.model.nVocab);
+    untracedLogits = plain.logits;
+  }
+  const conditionsText = describeConditions(cond);
   const tensors = new Map<string, F32Tensor>();
   const points: TracePoint[] = r.points.map((p) => {
     const key = pointKey(p.point as PointKind, p.layer);
@@ -130,12 +219,20 @@ export async function runLlamaCppTrace(o: LlamaTraceOptions): Promise<LlamaTrace
         backendFile: b.backend.file,
         systemInfo: b.backend.systemInfo,
         threads,
-        flashAttention: false,
-        kvType: "f32",
+        flashAttention: !!cond?.flashAttn,
+        kvType: cond?.kvType ?? "f32",
         nCtx: r.nCtx,
         nBatch: r.nBatch,
-        nUbatch: r.nBatch,
-        batchLayout: "prompt as one ubatch; each generated token its own decode",
+        nUbatch: r.nUbatch,
+        batchLayout: r.nUbatch === r.nBatch && r.nBatch >= tokens.length ? "prompt as one ubatch; each generated token its own decode" : `prompt in batches of ${r.nBatch}, ubatches of ${r.nUbatch}; each generated token its own decode`,
+        // only a side off rosetta's reference path records these (the committed traces stay as they are)
+        ...(conditionsText
+          ? {
+              numerics: `conditions(${conditionsText})`,
+              conditions: conditionsText,
+              device: device ? { backend: device.backend, name: device.name, description: device.description, driver: device.driver, gpuLayers: cond?.gpuLayers ?? -1, offload: r.offload } : "cpu",
+            }
+          : {}),
         logitsAllPositions: true,
         useExtraBufts,
         ...(tokenizer ? { tokenizer } : {}),
@@ -158,5 +255,5 @@ export async function runLlamaCppTrace(o: LlamaTraceOptions): Promise<LlamaTrace
     trace.logits!.tensor = "logits.all";
     tensors.set("logits.all", { shape: [positions, V], data: r.logits });
   }
-  return { trace, tensors, raw: r };
+  return { trace, tensors, raw: r, ...(tracing ? { tracing, untracedLogits } : {}) };
 }

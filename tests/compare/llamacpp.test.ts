@@ -31,6 +31,9 @@ describe.skipIf(!bridge)("rosetta (ggml) vs llama.cpp on the fixtures", () => {
         expect(r.verdict, arch).toBe("MATCH");
         expect(exitCodeOf(r, true), arch).toBe(0);
         expect(r.b.engine).toBe("llama.cpp");
+        // the llama.cpp side also ran untraced: tracing did not change its logits (docs/conditions.md)
+        expect((r.b.settings.tracing as { equal: boolean }).equal, arch).toBe(true);
+        expect(r.notes?.some((n) => /traced logits equal the untraced run's \(bit-identical/.test(n))).toBe(true);
         expect(worst, arch).toBeLessThanOrEqual(1e-9);
         expect(r.band?.id, arch).toBe(type === "F32" || type === "BF16" ? "engine:float" : "engine:quant-ggml");
       }

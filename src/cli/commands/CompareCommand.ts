@@ -20,6 +20,7 @@ import type { ComparisonResult } from "../../compare/result.js";
 import type { Numerics } from "../../bindings/kernels.js";
 import { EXIT, InputError } from "../../util/errors.js";
 import { checkWritable, writeOutput } from "../output.js";
+import { checkConditions, parseConditionsSpec, type RunConditions } from "../../reference/conditions.js";
 
 export interface CompareArgs {
   a: string;
@@ -43,6 +44,24 @@ export interface CompareArgs {
   verbose?: boolean;
   arbiter?: string;
   "arbiter-model"?: string;
+  "device-a"?: string;
+  "device-b"?: string;
+  "gpu-layers-a"?: number;
+  "gpu-layers-b"?: number;
+  "conditions-a"?: string;
+  "conditions-b"?: string;
+  "untraced-check"?: boolean;
+}
+
+/** A llama.cpp side's run conditions from --device-X, --gpu-layers-X and --conditions-X (undefined: the reference path). */
+export function sideConditions(args: Record<string, unknown>, side: "a" | "b"): RunConditions | undefined {
+  const device = args[`device-${side}`] as string | undefined;
+  const ngl = args[`gpu-layers-${side}`] as number | undefined;
+  const spec = args[`conditions-${side}`] as string | undefined;
+  if (device === undefined && ngl === undefined && spec === undefined) return undefined;
+  if (args[`engine-${side}`] !== "llama.cpp") throw new InputError(`--device-${side}, --gpu-layers-${side} and --conditions-${side} set run conditions of llama.cpp: give --engine-${side} llama.cpp`);
+  const c = spec !== undefined ? parseConditionsSpec(spec, `--conditions-${side}`) : {};
+  return checkConditions({ ...c, ...(device !== undefined ? { device } : {}), ...(ngl !== undefined ? { gpuLayers: ngl } : {}) });
 }
 
 /** A side that is a saved trace (a JSON file or a dump rosetta imports), not a model to run. */
@@ -137,6 +156,13 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
         description: `A third side compared with both; the report says per point which of A and B is closer to it: ${Object.keys(ARBITERS).join(", ")} (run --arbiter-model, default B's model, with that engine: transformers in float32, rosetta with exact numerics) or a saved trace / model file (docs/transformers-engine.md, "The arbiter")`,
       })
       .option("arbiter-model", { type: "string", description: "The model a named --arbiter runs (default side B's model file or folder, else side A's)" })
+      .option("device-a", { type: "string", description: "llama.cpp side A's device: cpu (default), vulkan or vulkan:N (needs @node-llama-cpp/linux-x64-vulkan and a Vulkan driver; llvmpipe with GGML_VK_VISIBLE_DEVICES=0: docs/conditions.md)" })
+      .option("device-b", { type: "string", description: "llama.cpp side B's device (as --device-a)" })
+      .option("gpu-layers-a", { type: "number", description: "Layers of side A offloaded to its device (default all, -1)" })
+      .option("gpu-layers-b", { type: "number", description: "Layers of side B offloaded to its device (default all, -1)" })
+      .option("conditions-a", { type: "string", description: "llama.cpp side A's run conditions: 'fa=on kv=q8_0 batch=N ubatch=N threads=N device=vulkan gpu-layers=N' (default: CPU, flash attention off, F32 K/V, the prompt as one ubatch)" })
+      .option("conditions-b", { type: "string", description: "llama.cpp side B's run conditions (as --conditions-a)" })
+      .option("untraced-check", { type: "boolean", default: true, description: "Run every llama.cpp side once more untraced and report whether tracing changed its logits (--no-untraced-check to skip)" })
       .check((a) => {
         if (a.prompt !== undefined && a.tokens !== undefined) throw new InputError("give --prompt or --tokens, not both");
         parseThreshold(a.threshold);
@@ -148,10 +174,13 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
           if (eng !== undefined && eng !== "rosetta" && a[`numerics-${side}`] !== undefined)
             throw new InputError(`--numerics-${side} applies to rosetta's engine, but side ${side.toUpperCase()} runs on ${eng} (--engine-${side} ${eng}), which computes in its own way`);
         }
+        sideConditions(a, "a");
+        sideConditions(a, "b");
         return true;
       })
       .example('rosetta model.apr model.gguf --prompt "2+2="', "APR vs GGUF on rosetta's engine")
       .example('rosetta model.gguf model.gguf --engine-b llama.cpp -p "Hello" --assert-match', "rosetta vs real llama.cpp, CI gate")
+      .example('GGML_VK_VISIBLE_DEVICES=0 rosetta m.gguf m.gguf --engine-a llama.cpp --device-a vulkan --engine-b llama.cpp -p "Hello" --arbiter rosetta-exact', "llama.cpp on Vulkan vs on the CPU; a third run says who is closer")
       .example("rosetta mine.trace.json ref.trace.json --json report.json --junit report.xml", "two saved traces")
       .example("rosetta model.gguf model.gguf --engine-b llama.cpp --tokens 1,2,3 --arbiter transformers", "which of rosetta and llama.cpp is closer to transformers (float32) at every point"),
   handler: async (args) => {
@@ -160,8 +189,8 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
     const modelOf = async (p: string, engine?: string) => (engine || !(await isTrace(p)) ? p : undefined);
     const arbiter = args.arbiter !== undefined ? arbiterSpec(args.arbiter, args["arbiter-model"] ?? (await modelOf(args.b, args["engine-b"])) ?? (await modelOf(args.a, args["engine-a"]))) : undefined;
     const r = await runComparison({
-      a: { path: args.a, engine: args["engine-a"], numerics: args["numerics-a"] },
-      b: { path: args.b, engine: args["engine-b"], numerics: args["numerics-b"] },
+      a: { path: args.a, engine: args["engine-a"], numerics: args["numerics-a"], conditions: sideConditions(args, "a") },
+      b: { path: args.b, engine: args["engine-b"], numerics: args["numerics-b"], conditions: sideConditions(args, "b") },
       prompt: args.prompt,
       tokens: parseTokens(args.tokens),
       gen: args.gen,
@@ -173,6 +202,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       acceptWeightDifferences: args["accept-weight-differences"] as boolean | undefined,
       threads: args.threads,
       arbiter,
+      untracedCheck: args["untraced-check"],
     });
     process.exitCode = emitReports(r, { json: args.json, junit: args.junit, html: args.html, verbose: args.verbose, assertMatch: args["assert-match"], acceptSummaries: args["accept-summaries"] });
   },

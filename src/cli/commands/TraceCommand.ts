@@ -16,6 +16,7 @@ import { unmatchedGlobs } from "../../pipeline/run-comparison.js";
 import { InputError } from "../../util/errors.js";
 import { logger } from "../../util/log.js";
 import { checkWritable } from "../output.js";
+import { checkConditions, parseConditionsSpec, type RunConditions } from "../../reference/conditions.js";
 
 export interface TraceArgs {
   model: string;
@@ -33,6 +34,9 @@ export interface TraceArgs {
   isa?: string; // rosetta engine
   dtype?: string; // transformers engine
   quiet?: boolean; // global -q
+  device?: string; // llama.cpp engine
+  "gpu-layers"?: number; // llama.cpp engine
+  conditions?: string; // llama.cpp engine
 }
 
 export interface EngineRequest {
@@ -48,6 +52,7 @@ export interface EngineRequest {
   numerics?: string; // rosetta engine: ggml | exact
   isa?: string; // rosetta engine: scalar | avx2 | avx512
   dtype?: string; // transformers engine: float32 | bfloat16 | float16
+  conditions?: RunConditions; // llama.cpp engine
 }
 
 type EngineRunner = (r: EngineRequest) => Promise<{ trace: Trace; tensors: Map<string, F32Tensor> }>;
@@ -66,9 +71,11 @@ export const ENGINES: Record<string, EngineRunner> = {
       threads: r.threads,
       backend: r.backend,
       useExtraBufts: r.repack,
+      conditions: r.conditions,
     });
   },
   rosetta: async (r) => {
+    if (r.conditions) throw new InputError("--device, --gpu-layers and --conditions set run conditions of llama.cpp: give --engine llama.cpp");
     const { runRosettaTrace } = await import("../../model/trace-run.js");
     if (r.numerics !== undefined && r.numerics !== "ggml" && r.numerics !== "exact") throw new InputError(`--numerics must be ggml or exact, got '${r.numerics}'`);
     if (r.isa !== undefined && r.isa !== "scalar" && r.isa !== "avx2" && r.isa !== "avx512") throw new InputError(`--isa must be scalar, avx2 or avx512, got '${r.isa}'`);
@@ -101,6 +108,13 @@ export function parseTensorFilter(v: string | undefined): string[] {
   return s.split(",").map((p) => p.trim()).filter((p) => p.length > 0);
 }
 
+/** --device, --gpu-layers, --conditions as run conditions (undefined when none is given). */
+function traceConditions(a: TraceArgs): RunConditions | undefined {
+  if (a.device === undefined && a["gpu-layers"] === undefined && a.conditions === undefined) return undefined;
+  const c = a.conditions !== undefined ? parseConditionsSpec(a.conditions) : {};
+  return checkConditions({ ...c, ...(a.device !== undefined ? { device: a.device } : {}), ...(a["gpu-layers"] !== undefined ? { gpuLayers: a["gpu-layers"] } : {}) });
+}
+
 export async function traceHandler(a: TraceArgs): Promise<string> {
   const run = ENGINES[a.engine];
   if (!run) throw new InputError(`unknown engine '${a.engine}' (known: ${Object.keys(ENGINES).join(", ")})`);
@@ -111,6 +125,9 @@ export async function traceHandler(a: TraceArgs): Promise<string> {
     ["--isa", "rosetta", a.isa !== undefined],
     [`--backend ${a.backend}`, "llama.cpp", a.backend !== undefined && a.backend !== "default"],
     ["--repack", "llama.cpp", !!a.repack],
+    ["--device", "llama.cpp", a.device !== undefined],
+    ["--gpu-layers", "llama.cpp", a["gpu-layers"] !== undefined],
+    ["--conditions", "llama.cpp", a.conditions !== undefined],
     ["--dtype", "transformers", a.dtype !== undefined],
   ];
   const foreign = owned.filter(([, engine, given]) => given && engine !== a.engine);
@@ -136,6 +153,7 @@ export async function traceHandler(a: TraceArgs): Promise<string> {
     numerics: a.numerics,
     isa: a.isa,
     dtype: a.dtype,
+    conditions: traceConditions(a),
   });
   for (const w of unmatchedGlobs("--tensors", a.tensors === undefined ? undefined : parseTensorFilter(a.tensors), trace)) logger("trace").warn(w);
   try {
@@ -165,6 +183,9 @@ export const traceCommand: CommandModule<object, TraceArgs> = {
       .option("numerics", { type: "string", description: "rosetta engine: ggml (emulate llama.cpp's CPU numerics, default) or exact (f64) (an error with another engine)" })
       .option("isa", { type: "string", description: "rosetta engine: force a kernel path, scalar, avx2 or avx512 (an error with another engine)" })
       .option("dtype", { type: "string", description: "transformers engine: the torch dtype the model runs in (float32 default, bfloat16, float16); needs `npm run python:setup` (an error with another engine)" })
+      .option("device", { type: "string", description: "llama.cpp engine: cpu (default), vulkan or vulkan:N (docs/conditions.md; llvmpipe needs GGML_VK_VISIBLE_DEVICES=0)" })
+      .option("gpu-layers", { type: "number", description: "llama.cpp engine: layers offloaded to --device (default all, -1)" })
+      .option("conditions", { type: "string", description: "llama.cpp engine: run conditions 'fa=on kv=q8_0 batch=N ubatch=N' (default: flash attention off, F32 K/V, the prompt as one ubatch)" })
       .option("out", { type: "string", demandOption: true, description: "Output base: writes <out>.json (+ <out>.safetensors)" })
       .example('rosetta trace model.gguf --engine llama.cpp -p "Hello" --tensors --out ref', "ref.json + ref.safetensors, to compare later: rosetta mine.gguf ref.json")
       .example("rosetta trace model.apr --engine rosetta --tokens 1,2,3 --gen 4 --out mine", "summaries only, 4 decode steps")

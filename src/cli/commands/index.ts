@@ -16,6 +16,7 @@ import { bisectCommand } from "./BisectCommand.js";
 import { importCommand } from "./ImportCommand.js";
 import { reportCommand } from "./ReportCommand.js";
 import { validateTraceCommand } from "./ValidateTraceCommand.js";
+import { sweepCommand } from "./SweepCommand.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [convertCommand, inspectCommand, traceCommand, tokenizeCommand, parityCommand, diffWeightsCommand, demoCommand, bisectCommand, importCommand, validateTraceCommand, reportCommand, compareCommand];
+export const commands: CommandModule<any, any>[] = [convertCommand, inspectCommand, traceCommand, tokenizeCommand, parityCommand, diffWeightsCommand, demoCommand, bisectCommand, importCommand, validateTraceCommand, reportCommand, sweepCommand, compareCommand];
