@@ -1,6 +1,12 @@
 // Lane helpers shared by the AVX2 llama.cpp-exact dot products (vecdot_avx2.cpp) and their multi-row,
-// multi-token tiles (vecdot_tile_avx2.cpp). Internal to the AVX2 translation units (-mavx2 -mfma -mf16c).
+// multi-token tiles (vecdot_tile_avx2.cpp). Internal to the x86 translation units: the AVX2 ones
+// (-mavx2 -mfma -mf16c) and the AVX-512 dot products (avx512/vecdot_avx512.cpp), which include it under
+// their own namespace (ROSETTA_LANES_NS) so that no inline function is shared between units built with
+// different flags.
 #pragma once
+#ifndef ROSETTA_LANES_NS
+#define ROSETTA_LANES_NS avx2
+#endif
 #include <immintrin.h>
 
 #include <cstdint>
@@ -10,7 +16,7 @@
 #include "rosetta/vecdot.h"
 
 namespace rosetta {
-namespace avx2 {
+namespace ROSETTA_LANES_NS {
 
 // F16C conversion: the same value as fp16_to_fp32 (exact for every input; NaNs quieted the same way).
 inline float half_to_f32(uint16_t h) { return _cvtsh_ss(h); }
@@ -181,5 +187,5 @@ inline __m256i load_w_q1(const block_q5_1& b) {
 // IQ4_NL's tinyBLAS-order tile (vecdot_tile_avx2.cpp), which vec_dot_tile_iq4_nl takes for a batch.
 void vec_dot_tile_iq4_nl_batch(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb,
                                const float* ad, int64_t nt, float* y, int64_t ldy);
-}  // namespace avx2
+}  // namespace ROSETTA_LANES_NS
 }  // namespace rosetta
