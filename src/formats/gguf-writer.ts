@@ -75,8 +75,19 @@ function value(o: Out, type: GgufType, v: GgufScalar | GgufArray, subType: GgufT
 
 const alignUp = (x: number, a: number) => Math.ceil(x / a) * a;
 
-/** The whole GGUF v3 file. Tensor data is laid out in the given order, each aligned. */
-export function writeGguf(metadata: Record<string, GgufKv>, tensors: GgufTensorIn[], opts: { alignment?: number } = {}): Buffer {
+/** A tensor as the header describes it: its data's length instead of the data. */
+export type GgufTensorInfo = Omit<GgufTensorIn, "data"> & { byteLength: number };
+
+/**
+ * The header of a GGUF v3 file (magic, KVs, tensor infos), padded to where tensor data starts, and
+ * each tensor's offset from there: tensor data laid out in the given order, each aligned. Lets a caller
+ * stream tensor data of any size after it (`total` bytes from the data start, padding included).
+ */
+export function ggufHeader(
+  metadata: Record<string, GgufKv>,
+  tensors: GgufTensorInfo[],
+  opts: { alignment?: number } = {},
+): { header: Buffer; offsets: number[]; total: number; alignment: number } {
   const kvs = Object.entries(metadata).filter(([k]) => !PSEUDO_KEYS.has(k));
   const alignKv = metadata["general.alignment"];
   const alignment = opts.alignment ?? (alignKv ? Number(alignKv.value) : 32);
@@ -99,12 +110,19 @@ export function writeGguf(metadata: Record<string, GgufKv>, tensors: GgufTensorI
     o.u32(t.type);
     o.u64(off);
     offsets.push(off);
-    off = alignUp(off + t.data.length, alignment);
+    // Every tensor, the last one included, is padded to the alignment (as llama.cpp's gguf writer does).
+    off = alignUp(off + t.byteLength, alignment);
   }
-  const dataStart = alignUp(o.length, alignment);
-  // Every tensor, the last one included, is padded to the alignment (as llama.cpp's gguf writer does).
-  const out = Buffer.alloc(dataStart + off);
-  o.concat().copy(out, 0);
-  tensors.forEach((t, i) => out.set(t.data, dataStart + offsets[i]));
+  const header = Buffer.alloc(alignUp(o.length, alignment));
+  o.concat().copy(header, 0);
+  return { header, offsets, total: off, alignment };
+}
+
+/** The whole GGUF v3 file. Tensor data is laid out in the given order, each aligned. */
+export function writeGguf(metadata: Record<string, GgufKv>, tensors: GgufTensorIn[], opts: { alignment?: number } = {}): Buffer {
+  const h = ggufHeader(metadata, tensors.map((t) => ({ name: t.name, type: t.type, dims: t.dims, byteLength: t.data.length })), opts);
+  const out = Buffer.alloc(h.header.length + h.total);
+  h.header.copy(out, 0);
+  tensors.forEach((t, i) => out.set(t.data, h.header.length + h.offsets[i]));
   return out;
 }
