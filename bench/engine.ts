@@ -228,7 +228,8 @@ function perLayer(lim: Limits): void {
     `\nper layer = (time at ${d1} layers - time at ${d2}) / ${d1 - d2}; ratio = llama.cpp / rosetta; % of limit: prefill in int8 MACs ` +
       `(each layer's matmul weights x tokens) / measured int8 peak, decode in the layer's bytes / measured read bandwidth`,
   );
-  console.log("model        threads case        rosetta    pin   auto  ms/layer  ratio pin  ratio auto  ros %lim  auto %lim");
+  console.log("model        threads case       ms per layer (whole case):  ratio pin  ratio auto  ros %lim  auto %lim");
+  console.log("                               rosetta    pin   auto");
   for (const [label, shape, q] of MODELS) {
     const a = layerTotals(shape, q, d1), b = layerTotals(shape, q, d2);
     const bytes = (a.bytes - b.bytes) / (d1 - d2), macs = (a.macs - b.macs) / (d1 - d2);
@@ -243,7 +244,7 @@ function perLayer(lim: Limits): void {
           kind === "prefill" ? (n * macs) / (m / 1000) / lim.int8.get(threads)! : (n * bytes) / (m / 1000) / lim.bw.get(threads)!;
         const f = (x: number) => x.toFixed(2).padStart(6);
         console.log(
-          `${label.padEnd(12)} ${String(threads).padStart(7)} ${name.padEnd(10)} ${f(ms("rosetta"))} ${f(ms("pin"))} ${f(ms("auto"))}            ` +
+          `${label.padEnd(12)} ${String(threads).padStart(7)} ${name.padEnd(10)} ${f(ms("rosetta"))} ${f(ms("pin"))} ${f(ms("auto"))}     ` +
             `${(ms("pin") / ms("rosetta")).toFixed(2).padStart(5)}  ${(ms("auto") / ms("rosetta")).toFixed(2).padStart(10)}  ` +
             `${(frac(ms("rosetta")) * 100).toFixed(1).padStart(7)}%  ${(frac(ms("auto")) * 100).toFixed(1).padStart(8)}%`,
         );
