@@ -1,70 +1,66 @@
 /**
- * `npm run bench:engine`: rosetta's forward pass against llama.cpp (through the bridge, no eval
- * callback) on synthetic qwen2 models: Qwen2.5-1.5B layer dimensions (n_embd 1536, 12 heads, 2 kv heads,
- * head dim 128, ffn 8960; BENCH_LAYERS layers, default 2) in Q4_K_M and Q8_0, and 7B-class layer
- * dimensions (n_embd 3584, 28 heads, 4 kv heads, ffn 18944; BENCH_LAYERS_7B layers, default 1) in
- * Q4_K_M, all with the fixtures' 512-token vocabulary; at 1 and 2 threads. Both engines run the same file.
+ * `npm run bench:engine`: rosetta's forward pass against llama.cpp (through the bridge, no eval callback)
+ * on full-size synthetic qwen2 models (bench/full-models.ts): Qwen2.5-1.5B dimensions (tied embeddings)
+ * and 7B-class dimensions (own 151,936 x 3584 output matrix), the full 151,936-token vocabulary, 28
+ * layers, in Q4_K_M and Q8_0, generated once and cached under bench/.cache.
+ *
+ * llama.cpp runs twice, each in the configuration its own tools (llama-cli, llama-bench) use by default
+ * (repacked weights, `use_extra_bufts`; mmap; llamafile sgemm): with the project's portable pin
+ * (`default`: the haswell variant) and with `auto`, the variant ggml_backend_load_all picks for this CPU
+ * (what llama.cpp's own tools load). The `auto` ratio is the one that counts; the pin's is printed too.
  *
  * Each engine runs in its own child process (so its peak RSS is its own); the parent alternates them,
- * each round llama.cpp then rosetta without and with capture back to back (order flipping every round),
- * BENCH_REPS rounds (default 3) per case and prints medians: tokens/s of prefill 7 and 64 and of decode 16, the ratio
- * rosetta / llama.cpp and the cost of full capture (summaries at every point, as `rosetta trace` records
- * them) over no capture, both as the median of each round's own ratio. CPU time per run is printed too: on a loaded machine
- * it is steadier than wall time at 1 thread. A benchmark, never a test.
+ * each round llama.cpp pin, llama.cpp auto, then rosetta without and with capture back to back (order
+ * flipping every round), BENCH_REPS rounds (default 3) per case, and prints medians: tokens/s of prefill
+ * 7 and 64 and of decode 16, the ratios llama.cpp time / rosetta time (> 1: rosetta is faster) and the
+ * cost of full capture (summaries at every point, as `rosetta trace` records them), ratios as medians of
+ * each round's own ratio.
+ *
+ * Every model runs at two depths (BENCH_DEPTHS, default 28 and 4 layers, the same vocabulary): the
+ * difference over the layers between them is the per-layer cost, which fixed per-call costs (the output
+ * matmul, sampling, thread start-up) cannot hide. Per layer the bench prints what fraction of the
+ * machine's limit each engine reaches, both limits measured here first: int8 multiply-accumulates per
+ * second (rosetta's best path's dot instruction, register-resident, all threads) for prefill, memory
+ * read bandwidth (all threads) for decode. A benchmark, never a test.
+ *
+ * Env: BENCH_REPS, BENCH_DEPTHS ("28,4"), BENCH_THREADS ("1,2"), BENCH_MODELS (a comma-separated
+ * subset of "1.5b Q4_K_M,1.5b Q8_0,7b Q4_K_M,7b Q8_0"), BENCH_CASES (subset of "prefill 7,prefill
+ * 64,decode 16"), BENCH_CACHE (the model folder).
  */
 import { fork, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 
-import { DIMS } from "../tests/fixtures/lib/index.js";
-import { buildModel } from "../tests/fixtures/lib/models.js";
+import { FULL_SHAPES, FULL_VOCAB, fullModel, layerTotals, type FullQuant, type FullShape } from "./full-models.js";
 
 const REPS = Number(process.env.BENCH_REPS ?? 3);
-const DIR = path.join(os.tmpdir(), "rosetta-bench");
-const SHAPES = {
-  "1.5b": { nEmbd: 1536, nHead: 12, nHeadKv: 2, headDim: 128, nFf: 8960, nLayer: Number(process.env.BENCH_LAYERS ?? 2) },
-  "7b": { nEmbd: 3584, nHead: 28, nHeadKv: 4, headDim: 128, nFf: 18944, nLayer: Number(process.env.BENCH_LAYERS_7B ?? 1) },
-};
-type Shape = keyof typeof SHAPES;
-const CASES = [["prefill", 7, "prefill 7"], ["prefill", 64, "prefill 64"], ["decode", 16, "decode 16"]] as const;
+const list = (env: string | undefined, dflt: string) => (env ?? dflt).split(",").map((x) => x.trim()).filter(Boolean);
+const DEPTHS = list(process.env.BENCH_DEPTHS, "28,4").map(Number);
+const THREADS = list(process.env.BENCH_THREADS, "1,2").map(Number);
+const ALL_CASES = [["prefill", 7, "prefill 7"], ["prefill", 64, "prefill 64"], ["decode", 16, "decode 16"]] as const;
+const CASES = ALL_CASES.filter((c) => list(process.env.BENCH_CASES, ALL_CASES.map((x) => x[2]).join(",")).includes(c[2]));
+const MODELS: [string, FullShape, FullQuant][] = [
+  ["1.5b Q4_K_M", "1.5b", "Q4_K_M"],
+  ["1.5b Q8_0", "1.5b", "Q8_0"],
+  ["7b Q4_K_M", "7b", "Q4_K_M"],
+  ["7b Q8_0", "7b", "Q8_0"],
+];
+type Engine = "rosetta" | "pin" | "auto";
+const LLAMAS = ["pin", "auto"] as const;
 
 interface Job { kind: "prefill" | "decode"; n: number; capture: boolean }
 /** rosetta only: the same job without and with capture, back to back (in this order, or reversed). */
 interface PairJob { kind: "prefill" | "decode"; n: number; pair: "plain-first" | "capture-first" }
 interface Timing { ms: number; cpuMs: number }
 
-async function modelFile(shape: Shape, q: string): Promise<string> {
-  mkdirSync(DIR, { recursive: true });
-  const dims = SHAPES[shape];
-  const name = shape === "1.5b" ? "qwen2-1.5b-dims" : "qwen2-7b-dims";
-  const src = path.join(DIR, `${name}-${dims.nLayer}L-F32.gguf`);
-  const out = path.join(DIR, `${name}-${dims.nLayer}L-${q}.gguf`);
-  if (existsSync(out)) return out;
-  if (!existsSync(src)) {
-    // the fixture generator with these layer dimensions (its DIMS are read at build time)
-    const saved = { ...DIMS };
-    Object.assign(DIMS, dims);
-    try {
-      writeFileSync(src + ".tmp", buildModel("qwen2"));
-      renameSync(src + ".tmp", src);
-    } finally {
-      Object.assign(DIMS, saved);
-    }
-  }
-  const { loadLlamaBridge } = await import("../src/bindings/llama.js");
-  await loadLlamaBridge().quantize(src, out + ".tmp", q, { threads: 2 });
-  renameSync(out + ".tmp", out);
-  return out;
-}
-
 const prompt = (n: number) => Array.from({ length: n }, (_, i) => 1 + ((i * 37) % 500));
 
 // ---- child processes: one engine, one model, one thread count -------------------------------------
 
-async function worker(engine: string, file: string, threads: number): Promise<void> {
+async function worker(engine: Engine, file: string, threads: number): Promise<void> {
   const timed = async (f: () => Promise<void> | void): Promise<Timing> => {
     const c0 = process.cpuUsage(), t0 = performance.now();
     await f();
@@ -72,11 +68,14 @@ async function worker(engine: string, file: string, threads: number): Promise<vo
     return { ms: t, cpuMs: (c.user + c.system) / 1000 };
   };
   let run: (j: Job) => Promise<Timing>;
+  let variant = "";
   if (engine === "rosetta") {
     const { Engine } = await import("../src/model/engine.js");
     const { Recorder } = await import("../src/model/capture.js");
     const { forward } = await import("../src/model/forward.js");
+    const { currentIsa } = await import("../src/bindings/kernels.js");
     const e = await Engine.open(file, { numerics: "ggml", threads });
+    variant = currentIsa();
     run = async (j) => {
       const st = e.newState(80);
       const rec = j.capture ? new Recorder() : null;
@@ -88,10 +87,11 @@ async function worker(engine: string, file: string, threads: number): Promise<vo
     };
   } else {
     const { loadLlamaBridge } = await import("../src/bindings/llama.js");
-    const b = loadLlamaBridge();
+    const b = loadLlamaBridge(engine === "pin" ? "default" : "auto");
+    variant = b.backend.loaded;
     const once = async (tokens: number[], gen: number): Promise<Timing> => {
       const c0 = process.cpuUsage();
-      const r = await b.run({ model: file, tokens, gen, threads, callback: false });
+      const r = await b.run({ model: file, tokens, gen, threads, callback: false, lastLogits: true });
       const c = process.cpuUsage(c0);
       return { ms: r.decodeMs, cpuMs: (c.user + c.system) / 1000 };
     };
@@ -112,18 +112,20 @@ async function worker(engine: string, file: string, threads: number): Promise<vo
     if (m === "rss") return void process.send!({ rssMb: process.resourceUsage().maxRSS / 1024 });
     ("pair" in m ? pair(m) : run(m)).then((t) => process.send!(t), (err) => process.send!({ error: String(err) }));
   });
-  process.send!({ ready: true });
+  process.send!({ ready: true, variant });
 }
 
 class Child {
   private readonly p: ChildProcess;
   private waiting: ((m: unknown) => void) | null = null;
-  readonly ready: Promise<unknown>;
+  readonly ready: Promise<string>;
 
-  constructor(engine: string, file: string, threads: number) {
+  constructor(engine: Engine, file: string, threads: number) {
     this.p = fork(fileURLToPath(import.meta.url), ["--worker", engine, file, String(threads)], { stdio: ["ignore", "ignore", "ignore", "ipc"] });
     this.ready = this.next().then((m) => {
-      if ((m as { error?: string }).error) throw new Error(`${engine} worker: ${(m as { error: string }).error}`);
+      const r = m as { error?: string; variant: string };
+      if (r.error) throw new Error(`${engine} worker: ${r.error}`);
+      return r.variant;
     });
     this.p.on("message", (m) => {
       const w = this.waiting;
@@ -154,72 +156,141 @@ class Child {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const load = () => os.loadavg().map((l) => l.toFixed(1)).join(" ");
+const variants = new Map<Engine, string>();
+/** Median ms per (model label, threads, case name, depth, engine). */
+const medians = new Map<string, number>();
+const key = (label: string, threads: number, name: string, depth: number, e: Engine) => `${label}|${threads}|${name}|${depth}|${e}`;
 
-async function benchModel(label: string, file: string, rss: Map<string, number>): Promise<void> {
-  for (const threads of [1, 2]) {
-    const ro = new Child("rosetta", file, threads), ll = new Child("llama", file, threads);
-    await Promise.all([ro.ready, ll.ready]);
+async function benchModel(label: string, depth: number, file: string, rss: Map<string, number>): Promise<void> {
+  for (const threads of THREADS) {
+    const ch: Record<Engine, Child> = {
+      rosetta: new Child("rosetta", file, threads),
+      pin: new Child("pin", file, threads),
+      auto: new Child("auto", file, threads),
+    };
+    for (const [e, c] of Object.entries(ch) as [Engine, Child][]) variants.set(e, await c.ready);
     for (const [kind, n, name] of CASES) {
       const job: Job = { kind, n, capture: false };
-      await ro.ask(job); // warm-up (page-in of the mapping, first context)
-      await ll.ask(job);
-      const r: Timing[] = [], l: Timing[] = [], c: Timing[] = [];
-      // each round: llama.cpp, then rosetta without and with capture back to back (the order flips every
-      // round, so neither variant always runs first after llama.cpp's cold caches and sleeping workers)
+      for (const c of Object.values(ch)) await c.ask(job); // warm-up (page-in of the mapping, first context)
+      const r: Timing[] = [], c: Timing[] = [];
+      const l: Record<(typeof LLAMAS)[number], Timing[]> = { pin: [], auto: [] };
+      // each round: llama.cpp pin and auto, then rosetta without and with capture back to back (the order
+      // flips every round, so neither variant always runs first after llama.cpp's cold caches)
       for (let i = 0; i < REPS; i++) {
-        l.push(await ll.ask<Timing>(job));
-        const p = await ro.ask<{ plain: Timing; capture: Timing }>({ kind, n, pair: i % 2 === 0 ? "plain-first" : "capture-first" });
+        for (const e of LLAMAS) l[e].push(await ch[e].ask<Timing>(job));
+        const p = await ch.rosetta.ask<{ plain: Timing; capture: Timing }>({ kind, n, pair: i % 2 === 0 ? "plain-first" : "capture-first" });
         r.push(p.plain);
         c.push(p.capture);
       }
-      const rt = (n * 1000) / median(r.map((x) => x.ms)), lt = (n * 1000) / median(l.map((x) => x.ms));
-      const rc = median(r.map((x) => x.cpuMs)), lc = median(l.map((x) => x.cpuMs));
-      // ratios of runs made within one round (adjacent in time): this VM's memory bandwidth changes phase
+      const ms = (xs: Timing[]) => median(xs.map((x) => x.ms));
+      const tps = (xs: Timing[]) => (n * 1000) / ms(xs);
+      medians.set(key(label, threads, name, depth, "rosetta"), ms(r));
+      for (const e of LLAMAS) medians.set(key(label, threads, name, depth, e), ms(l[e]));
+      // ratios of runs made within one round (adjacent in time): a VM's memory bandwidth changes phase
       // every few seconds, which shifts whole rounds; a median of per-round ratios cancels most of that
       const paired = (xs: Timing[], ys: Timing[], f: (t: Timing) => number) => median(xs.map((x, i) => f(x) / f(ys[i])));
-      const ratio = paired(l, r, (x) => x.ms);
       const cap = (paired(c, r, (x) => x.ms) - 1) * 100;
       const capCpu = (paired(c, r, (x) => x.cpuMs) - 1) * 100;
       console.log(
-        `${label.padEnd(13)} ${String(threads).padEnd(7)} ${name.padEnd(10)} ${rt.toFixed(1).padStart(8)} ${lt.toFixed(1).padStart(9)} ` +
-          `${ratio.toFixed(2).padStart(5)} ${rc.toFixed(0).padStart(8)} ${lc.toFixed(0).padStart(8)} ${cap.toFixed(1).padStart(7)}% ${capCpu.toFixed(1).padStart(7)}%  ${load()}`,
+        `${label.padEnd(12)} ${String(depth).padStart(5)} ${String(threads).padStart(3)}  ${name.padEnd(10)} ${tps(r).toFixed(1).padStart(8)} ` +
+          `${tps(l.pin).toFixed(1).padStart(8)} ${tps(l.auto).toFixed(1).padStart(8)} ${paired(l.pin, r, (x) => x.ms).toFixed(2).padStart(6)} ` +
+          `${paired(l.auto, r, (x) => x.ms).toFixed(2).padStart(6)} ${cap.toFixed(1).padStart(7)}% ${capCpu.toFixed(1).padStart(7)}%  ${load()}`,
       );
     }
-    for (const [k, ch] of [["rosetta", ro], ["llama", ll]] as const) {
-      const { rssMb } = await ch.ask<{ rssMb: number }>("rss");
-      rss.set(`${label} ${k}`, Math.max(rss.get(`${label} ${k}`) ?? 0, rssMb));
-      ch.close();
+    for (const [e, c] of Object.entries(ch) as [Engine, Child][]) {
+      const { rssMb } = await c.ask<{ rssMb: number }>("rss");
+      const k = `${label} ${depth}L ${e}`;
+      rss.set(k, Math.max(rss.get(k) ?? 0, rssMb));
+      c.close();
     }
   }
 }
 
-async function main(): Promise<void> {
-  // BENCH_MODELS: a comma-separated subset of the labels below (default: all)
-  const want = process.env.BENCH_MODELS?.split(",").map((x) => x.trim());
-  const models: [string, string][] = [];
-  for (const [label, shape, q] of [["1.5b Q4_K_M", "1.5b", "Q4_K_M"], ["1.5b Q8_0", "1.5b", "Q8_0"], ["7b Q4_K_M", "7b", "Q4_K_M"]] as const)
-    if (!want || want.includes(label)) models.push([label, await modelFile(shape, q)]);
-  const s = SHAPES;
+interface Limits { int8: Map<number, number>; bw: Map<number, number>; isa: string }
+
+async function machineLimits(): Promise<Limits> {
+  const { loadKernelsAddon } = await import("../src/bindings/kernels-addon.js");
+  const k = loadKernelsAddon();
+  const lim: Limits = { int8: new Map(), bw: new Map(), isa: k.isa() };
+  for (const t of THREADS) {
+    // best of three, each 300 ms (int8) / three passes over 512 MiB per thread (bandwidth)
+    lim.int8.set(t, Math.max(...[0, 1, 2].map(() => k.int8PeakMacs(t, 300))));
+    lim.bw.set(t, k.memoryReadBandwidth(t, 512 * 2 ** 20, 3));
+  }
+  return lim;
+}
+
+/** Per layer: the difference between the two depths over the layers between them. */
+function perLayer(lim: Limits): void {
+  const [d1, d2] = [Math.max(...DEPTHS), Math.min(...DEPTHS)];
+  if (DEPTHS.length < 2 || d1 === d2) return;
   console.log(
-    `engine bench: qwen2, vocab ${DIMS.nVocab}; 1.5b = n_embd 1536, 12 heads, 2 kv, ffn 8960, ${s["1.5b"].nLayer} layers; ` +
-      `7b = n_embd 3584, 28 heads, 4 kv, ffn 18944, ${s["7b"].nLayer} layer(s); medians of ${REPS}, engines alternating, each in its own process; ` +
-      `${os.cpus()[0].model}, ${os.cpus().length} cores; ${new Date().toISOString()}`,
+    `\nper layer = (time at ${d1} layers - time at ${d2}) / ${d1 - d2}; ratio = llama.cpp / rosetta; % of limit: prefill in int8 MACs ` +
+      `(each layer's matmul weights x tokens) / measured int8 peak, decode in the layer's bytes / measured read bandwidth`,
   );
-  console.log("model         threads case       rosetta  llama.cpp ratio  ros cpu  lla cpu  capture  cap cpu  load 1/5/15");
-  console.log("                                  tok/s      tok/s         ms/run   ms/run     wall      cpu");
+  console.log("model        threads case       ms per layer (whole case):  ratio pin  ratio auto  ros %lim  auto %lim");
+  console.log("                               rosetta    pin   auto");
+  for (const [label, shape, q] of MODELS) {
+    const a = layerTotals(shape, q, d1), b = layerTotals(shape, q, d2);
+    const bytes = (a.bytes - b.bytes) / (d1 - d2), macs = (a.macs - b.macs) / (d1 - d2);
+    for (const threads of THREADS)
+      for (const [kind, n, name] of CASES) {
+        const ms = (e: Engine) => {
+          const x = medians.get(key(label, threads, name, d1, e)), y = medians.get(key(label, threads, name, d2, e));
+          return x === undefined || y === undefined ? NaN : (x - y) / (d1 - d2);
+        };
+        if (Number.isNaN(ms("rosetta"))) continue;
+        const frac = (m: number) =>
+          kind === "prefill" ? (n * macs) / (m / 1000) / lim.int8.get(threads)! : (n * bytes) / (m / 1000) / lim.bw.get(threads)!;
+        const f = (x: number) => x.toFixed(2).padStart(6);
+        console.log(
+          `${label.padEnd(12)} ${String(threads).padStart(7)} ${name.padEnd(10)} ${f(ms("rosetta"))} ${f(ms("pin"))} ${f(ms("auto"))}     ` +
+            `${(ms("pin") / ms("rosetta")).toFixed(2).padStart(5)}  ${(ms("auto") / ms("rosetta")).toFixed(2).padStart(10)}  ` +
+            `${(frac(ms("rosetta")) * 100).toFixed(1).padStart(7)}%  ${(frac(ms("auto")) * 100).toFixed(1).padStart(8)}%`,
+        );
+      }
+  }
+}
+
+async function main(): Promise<void> {
+  const want = process.env.BENCH_MODELS?.split(",").map((x) => x.trim());
+  const models = MODELS.filter(([label]) => !want || want.includes(label));
+  const files: [string, number, string][] = [];
+  for (const [label, shape, q] of models)
+    for (const depth of DEPTHS) files.push([label, depth, fullModel(shape, q, depth, (s) => console.log(`[bench:engine] ${s}`))]);
+  const lim = await machineLimits();
+  const s = FULL_SHAPES;
+  console.log(
+    `engine bench: qwen2, vocab ${FULL_VOCAB}; 1.5b = n_embd ${s["1.5b"].nEmbd}, ffn ${s["1.5b"].nFf}, tied embeddings; ` +
+      `7b = n_embd ${s["7b"].nEmbd}, ffn ${s["7b"].nFf}, own output matrix; depths ${DEPTHS.join(" and ")}; medians of ${REPS}, ` +
+      `engines alternating, each in its own process; ${os.cpus()[0].model}, ${os.cpus().length} cores; ${new Date().toISOString()}`,
+  );
+  console.log(
+    `machine limits (${lim.isa} path): ` +
+      THREADS.map((t) => `${t} thread(s): int8 ${(lim.int8.get(t)! / 1e9).toFixed(0)} GMAC/s, read ${(lim.bw.get(t)! / 1e9).toFixed(1)} GB/s`).join("; "),
+  );
+  console.log(
+    "llama.cpp as its own tools run it by default (repacked weights, mmap, llamafile sgemm): pin = the project's portable variant, " +
+      "auto = the variant llama.cpp picks for this CPU; ratio = llama.cpp time / rosetta time",
+  );
+  console.log("model        depth threads case       rosetta  lla pin lla auto  r pin r auto  capture  cap cpu  load 1/5/15");
+  console.log("                                       tok/s    tok/s    tok/s                  wall      cpu");
   const rss = new Map<string, number>();
-  for (const [label, file] of models) await benchModel(label, file, rss);
-  for (const [label, file] of models) {
+  for (const [label, depth, file] of files) await benchModel(label, depth, file, rss);
+  console.log(`variants: rosetta ${variants.get("rosetta")} path, llama.cpp pin ${variants.get("pin")}, auto ${variants.get("auto")}`);
+  perLayer(lim);
+  for (const [label, depth, file] of files) {
     const mb = statSync(file).size / 2 ** 20;
+    const r = (e: Engine) => rss.get(`${label} ${depth}L ${e}`)!.toFixed(0);
     console.log(
-      `peak RSS ${label}: rosetta ${rss.get(`${label} rosetta`)!.toFixed(0)} MB, llama.cpp ${rss.get(`${label} llama`)!.toFixed(0)} MB; ` +
-        `model file ${mb.toFixed(0)} MB (target: <= ${(mb + 200).toFixed(0)} MB)`,
+      `peak RSS ${label} ${depth}L: rosetta ${r("rosetta")} MB, llama.cpp pin ${r("pin")} MB, auto ${r("auto")} MB; ` +
+        `model file ${mb.toFixed(0)} MB (target: rosetta <= ${(mb + 200).toFixed(0)} MB); ${path.basename(file)}`,
     );
   }
 }
 
 if (process.argv[2] === "--worker") {
-  worker(process.argv[3], process.argv[4], Number(process.argv[5])).catch((e) => {
+  worker(process.argv[3] as Engine, process.argv[4], Number(process.argv[5])).catch((e) => {
     process.send?.({ error: String(e) });
     process.exit(1);
   });

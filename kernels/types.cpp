@@ -1,6 +1,7 @@
 // The traits table: the only place that maps a type id to anything: its layout, its dequantizers and,
 // as ggml-cpu.c's type_traits_cpu, its vec_dot type, dot kernels, prefill tiles and from_float, one
-// function per ISA path (scalar, avx2, avx512; the avx512 column reuses the AVX2 dot kernels).
+// function per ISA path (scalar, avx2, avx512; the avx512 column has its own dot kernels for F16, BF16,
+// Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K and reuses the AVX2 ones for the rest).
 #include "rosetta/types.h"
 
 #include <cstring>
@@ -28,12 +29,16 @@ constexpr uint32_t kMaxId = 129;
 #define VD(name) {ref::vec_dot_##name, avx2::vec_dot_##name, avx2::vec_dot_##name}
 #define TINY(name) {ref::vec_dot_##name##_tiny, avx2::vec_dot_##name##_tiny, avx2::vec_dot_##name##_tiny}
 #define TILE(name) {nullptr, avx2::vec_dot_tile_##name, avx2::vec_dot_tile_##name}
+// The same with the AVX-512 path's own kernels (vecdot_avx512.cpp).
+#define VD512(name) {ref::vec_dot_##name, avx2::vec_dot_##name, avx512::vec_dot_##name}
+#define TILE512(name) {nullptr, avx2::vec_dot_tile_##name, avx512::vec_dot_tile_##name}
 // An activation format: from_float per path, and its scalar round trip.
 #define FROM_REF(name) {ref::from_float_##name, ref::from_float_##name, ref::from_float_##name}, ref::round_##name
 #define FROM_X86(name) {ref::from_float_##name, avx2::from_float_##name, avx2::from_float_##name}, ref::round_##name
 // A weight type with a llama.cpp-exact dot product: vec_dot type, no from_float / round, vec_dot, no
 // tinyBLAS order, prefill tile (AVX2).
 #define DOT(act, name) act, {}, nullptr, VD(name), {}, TILE(name)
+#define DOT512(act, name) act, {}, nullptr, VD512(name), {}, TILE512(name)
 
 struct Entry {
   uint32_t id;
@@ -47,12 +52,12 @@ struct Entry {
 const Entry kEntries[] = {
     // float types: activation formats (from_float) and weight types, with vec_dot's and tinyBLAS's order
     {T_F32, {"f32", 1, 4, true, DEQ(f32), T_F32, FROM_REF(f32), VD(f32), TINY(f32), {}}},
-    {T_F16, {"f16", 1, 2, true, DEQ(f16), T_F16, FROM_REF(f16), VD(f16), TINY(f16), {}}},
-    {T_BF16, {"bf16", 1, 2, true, DEQ(bf16), T_BF16, FROM_REF(bf16), VD(bf16), TINY(bf16), {}}},
+    {T_F16, {"f16", 1, 2, true, DEQ(f16), T_F16, FROM_REF(f16), VD512(f16), TINY(f16), {}}},
+    {T_BF16, {"bf16", 1, 2, true, DEQ(bf16), T_BF16, FROM_REF(bf16), VD512(bf16), TINY(bf16), {}}},
     // x q8_0
-    {T_Q4_0, {"q4_0", QK4_0, sizeof(block_q4_0), true, DEQ(q4_0), DOT(T_Q8_0, q4_0)}},
-    {T_Q5_0, {"q5_0", QK5_0, sizeof(block_q5_0), true, DEQ(q5_0), DOT(T_Q8_0, q5_0)}},
-    {T_Q8_0, {"q8_0", QK8_0, sizeof(block_q8_0), true, DEQ(q8_0), T_Q8_0, FROM_X86(q8_0), VD(q8_0), {}, TILE(q8_0)}},
+    {T_Q4_0, {"q4_0", QK4_0, sizeof(block_q4_0), true, DEQ(q4_0), DOT512(T_Q8_0, q4_0)}},
+    {T_Q5_0, {"q5_0", QK5_0, sizeof(block_q5_0), true, DEQ(q5_0), DOT512(T_Q8_0, q5_0)}},
+    {T_Q8_0, {"q8_0", QK8_0, sizeof(block_q8_0), true, DEQ(q8_0), T_Q8_0, FROM_X86(q8_0), VD512(q8_0), {}, TILE512(q8_0)}},
     // IQ4_NL: vec_dot's order for one token, tinyBLAS_Q0_AVX's for a batch; only a tile sees nt, so the
     // scalar path has its tile too
     {T_IQ4_NL, {"iq4_nl", QK4_NL, sizeof(block_iq4_nl), true, DEQ(iq4_nl), T_Q8_0, {}, nullptr, VD(iq4_nl), TINY(iq4_nl),
@@ -66,9 +71,9 @@ const Entry kEntries[] = {
     // x q8_K
     {T_Q2_K, {"q2_K", QK_K, sizeof(block_q2_K), true, DEQ(q2_K), DOT(T_Q8_K, q2_K)}},
     {T_Q3_K, {"q3_K", QK_K, sizeof(block_q3_K), true, DEQ(q3_K), DOT(T_Q8_K, q3_K)}},
-    {T_Q4_K, {"q4_K", QK_K, sizeof(block_q4_K), true, DEQ(q4_K), DOT(T_Q8_K, q4_K)}},
-    {T_Q5_K, {"q5_K", QK_K, sizeof(block_q5_K), true, DEQ(q5_K), DOT(T_Q8_K, q5_K)}},
-    {T_Q6_K, {"q6_K", QK_K, sizeof(block_q6_K), true, DEQ(q6_K), DOT(T_Q8_K, q6_K)}},
+    {T_Q4_K, {"q4_K", QK_K, sizeof(block_q4_K), true, DEQ(q4_K), DOT512(T_Q8_K, q4_K)}},
+    {T_Q5_K, {"q5_K", QK_K, sizeof(block_q5_K), true, DEQ(q5_K), DOT512(T_Q8_K, q5_K)}},
+    {T_Q6_K, {"q6_K", QK_K, sizeof(block_q6_K), true, DEQ(q6_K), DOT512(T_Q8_K, q6_K)}},
     {T_IQ4_XS, {"iq4_xs", QK_K, sizeof(block_iq4_xs), true, DEQ(iq4_xs), DOT(T_Q8_K, iq4_xs)}},
     {T_IQ2_XXS, {"iq2_xxs", QK_K, 66, false, {}, T_Q8_K}},
     {T_IQ2_XS, {"iq2_xs", QK_K, 74, false, {}, T_Q8_K}},
@@ -102,6 +107,9 @@ const Entry kEntries[] = {
 #undef VD
 #undef TINY
 #undef TILE
+#undef VD512
+#undef TILE512
+#undef DOT512
 #undef FROM_REF
 #undef FROM_X86
 #undef DOT

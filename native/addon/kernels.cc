@@ -10,6 +10,7 @@
 #include "module.h"
 #include "rosetta/isa.h"
 #include "rosetta/reduce.h"
+#include "rosetta/peak.h"
 #include "rosetta/types.h"
 
 namespace rosetta_addon {
@@ -173,7 +174,30 @@ Napi::Value SetIsa(const Napi::CallbackInfo& info) {
   });
 }
 
+// int8PeakMacs(threads, ms) / memoryReadBandwidth(threads, bytesPerThread, passes): the machine's limits
+// (rosetta/peak.h), for bench:engine; MACs/s and bytes/s over all threads.
+Napi::Value Int8PeakMacs(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    const double threads = arg_number(info, 0, "int8PeakMacs: threads"), ms = arg_number(info, 1, "int8PeakMacs: ms");
+    if (!(threads >= 1 && threads <= 1024) || !(ms > 0 && ms <= 60000)) throw RangeErr("int8PeakMacs: threads in 1..1024, ms in (0, 60000]");
+    return Napi::Number::New(info.Env(), rosetta::int8_peak_macs((int)threads, ms));
+  });
+}
+
+Napi::Value MemoryReadBandwidth(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    const double threads = arg_number(info, 0, "memoryReadBandwidth: threads");
+    const double bytes = arg_number(info, 1, "memoryReadBandwidth: bytesPerThread");
+    const double passes = arg_number(info, 2, "memoryReadBandwidth: passes");
+    if (!(threads >= 1 && threads <= 1024) || !(bytes >= 64 && bytes <= 64.0 * (1 << 30)) || !(passes >= 1 && passes <= 100))
+      throw RangeErr("memoryReadBandwidth: threads in 1..1024, bytesPerThread in 64..64 GiB, passes in 1..100");
+    return Napi::Number::New(info.Env(), rosetta::memory_read_bandwidth((int)threads, (int64_t)bytes, (int)passes));
+  });
+}
+
 void Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("int8PeakMacs", Napi::Function::New(env, Int8PeakMacs, "int8PeakMacs"));
+  exports.Set("memoryReadBandwidth", Napi::Function::New(env, MemoryReadBandwidth, "memoryReadBandwidth"));
   exports.Set("dequantize", Napi::Function::New(env, Dequantize, "dequantize"));
   exports.Set("stats", Napi::Function::New(env, Stats, "stats"));
   exports.Set("diff", Napi::Function::New(env, Diff, "diff"));

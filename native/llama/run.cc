@@ -23,6 +23,9 @@ struct RunOptions {
   int threads = 1;
   bool useExtraBufts = true;
   bool callback = true;  // false: no cb_eval at all (tests compare logits with and without)
+  // true: logits of each batch's last position only (what llama.cpp's own tools ask for; bench:engine),
+  // so the last layer is cut to that row and `logits` holds one row per decode call
+  bool lastLogits = false;
   CaptureOptions capture;
   // Run conditions (docs/llamacpp-bridge.md): device "" = CPU only, else a loaded GPU device's name.
   std::string device;
@@ -140,7 +143,7 @@ struct CtxFree {
 };
 
 void decode(llama_context* ctx, Capture* cap, const std::vector<int32_t>& toks, int pos0, int step, RunResult& r,
-            int nVocab) {
+            int nVocab, bool lastOnly) {
   const int n = (int)toks.size();
   if (cap) cap->begin_step(step, pos0, n);
   // The step's tokens in batches of n_batch (llama_decode splits each into ubatches of n_ubatch).
@@ -153,7 +156,7 @@ void decode(llama_context* ctx, Capture* cap, const std::vector<int32_t>& toks, 
       b.pos[i] = pos0 + c0 + i;
       b.n_seq_id[i] = 1;
       b.seq_id[i][0] = 0;
-      b.logits[i] = 1;  // every position: otherwise the last layer is cut to the output rows
+      b.logits[i] = !lastOnly || c0 + i == n - 1;  // every position (unless lastOnly): else the last layer is cut to the output rows
     }
     b.n_tokens = m;
     begin_capture();
@@ -165,6 +168,7 @@ void decode(llama_context* ctx, Capture* cap, const std::vector<int32_t>& toks, 
       throw InputFailure("llama_decode failed (" + std::to_string(rc) + ")" + (why.empty() ? "" : ": " + why));
     }
     for (int i = 0; i < m; i++) {
+      if (lastOnly && c0 + i != n - 1) continue;
       const float* l = llama_get_logits_ith(ctx, i);
       if (!l) throw std::runtime_error("llama.cpp returned no logits for position " + std::to_string(pos0 + c0 + i));
       r.logits.insert(r.logits.end(), l, l + nVocab);
@@ -219,7 +223,7 @@ void execute(const RunOptions& o, RunResult& r) {
     std::string why = captured_errors();
     throw InputFailure("llama.cpp could not create a context" + (why.empty() ? "" : ": " + why));
   }
-  decode(ctx.get(), cap.get(), o.tokens, 0, 0, r, r.model.nVocab);
+  decode(ctx.get(), cap.get(), o.tokens, 0, 0, r, r.model.nVocab, o.lastLogits);
   for (int32_t t : o.forced)
     if (t < 0 || t >= r.model.nVocab)
       throw InputFailure("forced token id " + std::to_string(t) + " is outside the vocabulary (0.." + std::to_string(r.model.nVocab - 1) + ")");
@@ -227,7 +231,7 @@ void execute(const RunOptions& o, RunResult& r) {
     const float* last = r.logits.data() + (r.logits.size() - r.model.nVocab);
     int32_t next = s < (int)o.forced.size() ? o.forced[s] : argmax(last, r.model.nVocab);
     r.generated.push_back(next);
-    decode(ctx.get(), cap.get(), {next}, T + s, s + 1, r, r.model.nVocab);
+    decode(ctx.get(), cap.get(), {next}, T + s, s + 1, r, r.model.nVocab, o.lastLogits);
   }
   if (cap) {
     r.points = std::move(cap->points);
@@ -372,6 +376,7 @@ RunOptions parse(const Napi::Object& o) {
   r.threads = (int32_t)field_int_or(o, "threads", "run: options.threads", INT32_MIN, INT32_MAX, r.threads);
   r.useExtraBufts = field_bool_or(o, "useExtraBufts", "run: options.useExtraBufts", r.useExtraBufts);
   r.callback = field_bool_or(o, "callback", "run: options.callback", r.callback);
+  r.lastLogits = field_bool_or(o, "lastLogits", "run: options.lastLogits", r.lastLogits);
   r.capture.observeAll = field_bool_or(o, "observeAll", "run: options.observeAll", r.capture.observeAll);
   r.capture.points = field_bool_or(o, "points", "run: options.points", r.capture.points);
   r.capture.fullFilter = strings(o, "full", "run: options.full");

@@ -119,6 +119,10 @@ export interface KernelsAddon {
   isa(): IsaName;
   /** Forces a path; returns its name; throws if unknown or not runnable here. */
   setIsa(name: string): IsaName;
+  /** The current path's peak int8 multiply-accumulate rate, MACs/s over `threads` threads (kernels/peak.cpp; 0 on scalar). */
+  int8PeakMacs(threads: number, ms: number): number;
+  /** Memory read bandwidth, bytes/s over `threads` threads each reading its own buffer (kernels/peak.cpp). */
+  memoryReadBandwidth(threads: number, bytesPerThread: number, passes: number): number;
 
   // ops.cc (the engine kernels)
   opsMatmul(w: ByteSource, wOffset: number, type: number, nOut: number, nIn: number, x: Float32Array, y: Float32Array, nTok: number, mode: NumericsMode, rowBytes?: number): void;

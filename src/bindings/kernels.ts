@@ -7,7 +7,7 @@
  * Sections: type table, dequantization and row fetch, statistics and diffs, CPU and ISA, file
  * mappings, engine ops (matmul, norms, RoPE, attention...), and llama.cpp's own kernels as test oracles.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 
 import type { Summary } from "../trace/types.js";
@@ -384,20 +384,41 @@ export interface GgmlCpuReference {
   vecDot(w: Uint8Array, type: number, nIn: number, nOut: number, x: Float32Array): Float32Array;
 }
 
-/** The library the bridge pins by default on this CPU class (backend.cc kDefaultOrder's first). */
-export function ggmlCpuHaswellPath(): string {
-  return path.join(repoRoot(), "node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/libggml-cpu-haswell.so");
+/** A CPU variant library of the pinned llama.cpp (haswell: the one the bridge pins by default, backend.cc kDefaultOrder's first). */
+export function ggmlCpuVariantPath(variant: GgmlCpuVariant = "haswell"): string {
+  return path.join(repoRoot(), `node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/libggml-cpu-${variant}.so`);
+}
+
+/**
+ * The llama.cpp CPU variants the oracle opens: haswell (the pin, whose float order ggml mode follows on
+ * every ISA path) and zen4 (what llama.cpp's `auto` loads on an AVX-512 Zen 4/5; its quantized vec_dots
+ * form the same lanes with VNNI, its f32/f16/bf16 ones use 16-lane accumulators: docs/kernels.md).
+ */
+export type GgmlCpuVariant = "haswell" | "zen4";
+
+/** Why this CPU cannot run a variant ("" if it can): its instruction sets, as ggml's cpu-feats checks them. */
+function variantUnsupported(variant: GgmlCpuVariant, f: NativeCpuFeatures): string {
+  if (!(f.avx2 && f.fma && f.f16c)) return `this CPU cannot run llama.cpp's ${variant} variant (needs AVX2+FMA+F16C)`;
+  if (variant === "haswell") return "";
+  let flags = "";
+  try {
+    flags = readFileSync("/proc/cpuinfo", "utf8").split("\n").find((l) => l.startsWith("flags")) ?? "";
+  } catch {
+    return "cannot read /proc/cpuinfo to check for AVX512-VBMI";
+  }
+  const ok = f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.avx512vnni && f.avx512bf16 && / avx512vbmi /.test(flags + " ") && / avx512cd /.test(flags + " ");
+  return ok ? "" : "this CPU cannot run llama.cpp's zen4 variant (needs AVX-512 F/CD/BW/DQ/VL/VBMI/VNNI/BF16)";
 }
 
 /** Opens the oracle, or says why it cannot (not installed, CPU without AVX2/FMA/F16C, ABI changed). */
-export function openGgmlCpuReference(): { ok: true; ref: GgmlCpuReference } | { ok: false; reason: string } {
+export function openGgmlCpuReference(variant: GgmlCpuVariant = "haswell"): { ok: true; ref: GgmlCpuReference } | { ok: false; reason: string } {
   const a = addon();
   if (typeof a.ggmlCpuRefOpen !== "function" || typeof a.ggmlCpuRefVecDot !== "function")
     return { ok: false, reason: "the addon has no ggml cpu reference module (rebuild it)" };
-  const file = ggmlCpuHaswellPath();
+  const file = ggmlCpuVariantPath(variant);
   if (!existsSync(file)) return { ok: false, reason: `@node-llama-cpp/linux-x64 is not installed (${file} is missing)` };
-  const f = a.cpuFeatures();
-  if (!(f.avx2 && f.fma && f.f16c)) return { ok: false, reason: "this CPU cannot run llama.cpp's haswell variant (needs AVX2+FMA+F16C)" };
+  const why = variantUnsupported(variant, a.cpuFeatures());
+  if (why) return { ok: false, reason: why };
   try {
     a.ggmlCpuRefOpen(file);
   } catch (e) {

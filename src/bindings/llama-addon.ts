@@ -75,6 +75,8 @@ export interface NativeRunOptions {
   threads?: number;
   useExtraBufts?: boolean;
   callback?: boolean;
+  /** Logits of each decode call's last position only (as llama.cpp's own tools ask): `logits` is one row per call. */
+  lastLogits?: boolean;
   observeAll?: boolean;
   points?: boolean;
   full?: string[];

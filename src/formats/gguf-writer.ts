@@ -78,13 +78,19 @@ function value(o: Out, type: GgufType, v: GgufScalar | GgufArray, subType: GgufT
 
 const alignUp = (x: number, a: number) => Math.ceil(x / a) * a;
 
-/** The whole GGUF v3 file (small models, tests). Tensor data is laid out in the given order, each aligned. */
-export function writeGguf(metadata: Record<string, GgufKv>, tensors: GgufTensorIn[], opts: { alignment?: number } = {}): Buffer {
-  return Buffer.concat([...ggufChunks(metadata, tensors, opts)].map((c) => Buffer.from(c)));
-}
+/** A tensor as the header describes it: its data's length instead of the data. */
+export type GgufTensorInfo = Omit<GgufTensorIn, "data"> & { byteLength: number };
 
-/** The GGUF v3 file in order, chunk by chunk: writing a model of any size holds one chunk at a time. */
-export function* ggufChunks(metadata: Record<string, GgufKv>, tensors: GgufTensorIn[], opts: { alignment?: number } = {}): Generator<Uint8Array> {
+/**
+ * The header of a GGUF v3 file (magic, KVs, tensor infos), padded to where tensor data starts, and
+ * each tensor's offset from there: tensor data laid out in the given order, each aligned. Lets a caller
+ * stream tensor data of any size after it (`total` bytes from the data start, padding included).
+ */
+export function ggufHeader(
+  metadata: Record<string, GgufKv>,
+  tensors: GgufTensorInfo[],
+  opts: { alignment?: number } = {},
+): { header: Buffer; offsets: number[]; total: number; alignment: number } {
   const kvs = Object.entries(metadata).filter(([k]) => !PSEUDO_KEYS.has(k));
   const alignKv = metadata["general.alignment"];
   const alignment = opts.alignment ?? (alignKv ? Number(alignKv.value) : 32);
@@ -99,23 +105,36 @@ export function* ggufChunks(metadata: Record<string, GgufKv>, tensors: GgufTenso
     value(o, kv.type, kv.value, kv.subType, k);
   }
   let off = 0;
+  const offsets: number[] = [];
   for (const t of tensors) {
     o.str(t.name);
     o.u32(t.dims.length);
     for (const d of t.dims) o.u64(d);
     o.u32(t.type);
     o.u64(off);
-    off = alignUp(off + t.data.byteLength, alignment);
+    offsets.push(off);
+    // Every tensor, the last one included, is padded to the alignment (as llama.cpp's gguf writer does).
+    off = alignUp(off + t.byteLength, alignment);
   }
-  const dataStart = alignUp(o.length, alignment);
-  yield o.concat();
-  const zeros = Buffer.alloc(alignment);
-  yield zeros.subarray(0, dataStart - o.length);
-  // Every tensor, the last one included, is padded to the alignment (as llama.cpp's gguf writer does).
+  const header = Buffer.alloc(alignUp(o.length, alignment));
+  o.concat().copy(header, 0);
+  return { header, offsets, total: off, alignment };
+}
+
+/** The whole GGUF v3 file (small models, tests). Tensor data is laid out in the given order, each aligned. */
+export function writeGguf(metadata: Record<string, GgufKv>, tensors: GgufTensorIn[], opts: { alignment?: number } = {}): Buffer {
+  return Buffer.concat([...ggufChunks(metadata, tensors, opts)].map((c) => Buffer.from(c)));
+}
+
+/** The GGUF v3 file in order, chunk by chunk: writing a model of any size holds one chunk at a time. */
+export function* ggufChunks(metadata: Record<string, GgufKv>, tensors: GgufTensorIn[], opts: { alignment?: number } = {}): Generator<Uint8Array> {
+  const h = ggufHeader(metadata, tensors.map((t) => ({ name: t.name, type: t.type, dims: t.dims, byteLength: t.data.byteLength })), opts);
+  yield h.header;
+  const zeros = Buffer.alloc(h.alignment);
   for (const t of tensors) {
     let n = 0;
     for (const c of chunksOf(t.data)) (n += c.length), yield c;
     if (n !== t.data.byteLength) throw new Error(`tensor ${t.name}: ${n} bytes produced, ${t.data.byteLength} declared`);
-    yield zeros.subarray(0, alignUp(n, alignment) - n);
+    yield zeros.subarray(0, alignUp(n, h.alignment) - n);
   }
 }

@@ -119,6 +119,26 @@ describe("Mapping", () => {
   });
 });
 
+describe("machine limits (kernels/peak.cpp, for bench:engine)", () => {
+  it("int8 peak and read bandwidth are positive rates; arguments are checked", () => {
+    const before = addon.isa();
+    try {
+      for (const isa of addon.cpuFeatures().isas.filter((i) => i !== "scalar")) {
+        addon.setIsa(isa);
+        expect(addon.int8PeakMacs(1, 20)).toBeGreaterThan(1e8);
+      }
+      addon.setIsa("scalar");
+      expect(addon.int8PeakMacs(1, 20)).toBe(0); // no figure for the scalar path
+    } finally {
+      addon.setIsa(before);
+    }
+    expect(addon.memoryReadBandwidth(2, 8 << 20, 1)).toBeGreaterThan(1e8);
+    expect(() => addon.int8PeakMacs(0, 10)).toThrow(/threads in 1..1024/);
+    expect(() => addon.int8PeakMacs(1, -1)).toThrow(/ms in/);
+    expect(() => addon.memoryReadBandwidth(1, 8, 1)).toThrow(/bytesPerThread/);
+  });
+});
+
 describe("ISA selection", () => {
   const feats = addon.cpuFeatures();
   function runWithIsa(env: string | undefined, code: string) {

@@ -1,7 +1,7 @@
 /**
  * The llama.cpp reference is reproducible and unperturbed by tracing: two runs give bit-identical points
  * and logits; no callback, the canonical-point callback and an observe-every-node callback give
- * bit-identical logits. Also prints the timing of a full stories260K trace (16 tokens, all points, full
+ * bit-identical logits; `lastLogits` keeps each decode call's last row. Also prints the timing of a full stories260K trace (16 tokens, all points, full
  * tensors).
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -56,6 +56,24 @@ describe.skipIf(!bridge)("llama.cpp reference: determinism", () => {
       expect(all.dataCalls).toBeGreaterThan(pts.dataCalls);
       expect(sameBits(none.logits, pts.logits)).toBe(true);
       expect(sameBits(none.logits, all.logits)).toBe(true);
+    });
+
+    // The prompt's last row is computed by a one-row output matmul then (for f32 weights llama.cpp's
+    // vec_dot instead of tinyBLAS: another order, ~1e-7 apart); the steps are one-row calls either way.
+    it(`${name}: lastLogits returns each decode call's last row (bench:engine's setting)`, async () => {
+      const file = await model();
+      const tokens = [1, 33, 7, 250, 12, 99];
+      const full = await bridge!.run({ model: file, tokens, gen: 2, callback: false });
+      const last = await bridge!.run({ model: file, tokens, gen: 2, callback: false, lastLogits: true });
+      const v = full.logits.length / (tokens.length + 2);
+      expect(last.logits.length).toBe(3 * v);
+      expect(last.generated).toEqual(full.generated);
+      // prompt's last row (close), then each step's row (bit-identical)
+      const a = last.logits.slice(0, v), b = full.logits.slice((tokens.length - 1) * v, tokens.length * v);
+      let num = 0, den = 0;
+      for (let i = 0; i < v; i++) (num += (a[i] - b[i]) ** 2), (den += b[i] ** 2);
+      expect(Math.sqrt(num / den)).toBeLessThan(1e-5);
+      expect(sameBits(last.logits.slice(v), full.logits.slice(tokens.length * v))).toBe(true);
     });
   }
 

@@ -25,8 +25,9 @@
 namespace rosetta {
 
 // Which function computes a type's products is the traits table's (rosetta/types.h: vecDotType, vecDot,
-// vecDotTiny, tile, fromFloat per ISA; the AVX-512 path uses the AVX2 kernels: ggml's haswell variant is
-// the reference, and AVX2 code reproduces it exactly on any CPU that has AVX-512).
+// vecDotTiny, tile, fromFloat per ISA; ggml's haswell variant's float order on every path: the AVX-512
+// path's own kernels (F16, BF16, Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K) change only how the exact integer
+// lanes are formed, and it uses the AVX2 kernels for the other types).
 //
 // VecDotFn (types.h): one weight row (n elements, stored blocks) against one activation row already in
 // the vec_dot type.

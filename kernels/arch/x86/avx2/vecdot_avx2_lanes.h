@@ -1,6 +1,12 @@
 // Lane helpers shared by the AVX2 llama.cpp-exact dot products (vecdot_avx2.cpp) and their multi-row,
-// multi-token tiles (vecdot_tile_avx2.cpp). Internal to the AVX2 translation units (-mavx2 -mfma -mf16c).
+// multi-token tiles (vecdot_tile_avx2.cpp). Internal to the x86 translation units: the AVX2 ones
+// (-mavx2 -mfma -mf16c) and the AVX-512 dot products (avx512/vecdot_avx512.cpp), which include it under
+// their own namespace (ROSETTA_LANES_NS) so that no inline function is shared between units built with
+// different flags.
 #pragma once
+#ifndef ROSETTA_LANES_NS
+#define ROSETTA_LANES_NS avx2
+#endif
 #include <immintrin.h>
 
 #include <cstdint>
@@ -10,7 +16,7 @@
 #include "rosetta/vecdot.h"
 
 namespace rosetta {
-namespace avx2 {
+namespace ROSETTA_LANES_NS {
 
 // F16C conversion: the same value as fp16_to_fp32 (exact for every input; NaNs quieted the same way).
 inline float half_to_f32(uint16_t h) { return _cvtsh_ss(h); }
@@ -171,6 +177,29 @@ void tile_rows(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t
   }
 }
 
+// The Q8_0-family tile (VecDotTileFn) over a path's row kernels: decode (ad null) one row x one token at a
+// time with Row1(nb, w, a); a prompt's packed groups of kQ0Group tokens (pack_q8_0_token) with
+// Group(nb, w, qs, sc, y, ldy, m), m the group's real tokens.
+template <typename B, float (*Row1)(int64_t, const B*, const block_q8_0*),
+          void (*Group)(int64_t, const B*, const int8_t*, const float*, float*, int64_t, int64_t)>
+void tile_q0_with(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb, const float* ad, int64_t nt,
+                  float* y, int64_t ldy) {
+  const int64_t nb = n / 32;
+  if (!ad) {  // decode: the token's row as quantized
+    for (int64_t t = 0; t < nt; t++)
+      for (int64_t r = 0; r < nr; r++)
+        y[t * ldy + r] = Row1(nb, reinterpret_cast<const B*>(w + rb * r), reinterpret_cast<const block_q8_0*>(a + arb * t));
+    return;
+  }
+  const int8_t* qs = reinterpret_cast<const int8_t*>(a);
+  for (int64_t g = 0; g * kQ0Group < nt; g++) {
+    const int64_t m = nt - g * kQ0Group < kQ0Group ? nt - g * kQ0Group : kQ0Group;
+    for (int64_t r = 0; r < nr; r++)
+      Group(nb, reinterpret_cast<const B*>(w + rb * r), qs + g * nb * kQ0Group * 32, ad + g * nb * kQ0Group, y + g * kQ0Group * ldy + r,
+            ldy, m);
+  }
+}
+
 // Q4_1/Q5_1's unsigned quants (Q5_1 with its 5th bit), as ggml_vec_dot_q{4,5}_1_q8_1 reads them.
 inline __m256i load_w_q1(const block_q4_1& b) { return nibbles32(b.qs); }
 inline __m256i load_w_q1(const block_q5_1& b) {
@@ -181,5 +210,5 @@ inline __m256i load_w_q1(const block_q5_1& b) {
 // IQ4_NL's tinyBLAS-order tile (vecdot_tile_avx2.cpp), which vec_dot_tile_iq4_nl takes for a batch.
 void vec_dot_tile_iq4_nl_batch(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb,
                                const float* ad, int64_t nt, float* y, int64_t ldy);
-}  // namespace avx2
+}  // namespace ROSETTA_LANES_NS
 }  // namespace rosetta

@@ -66,20 +66,7 @@ void q0_row_group(int64_t nb, const B* w, const int8_t* qs, const float* sc, flo
 
 template <typename B>
 void tile_q0(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb, const float* ad, int64_t nt, float* y, int64_t ldy) {
-  const int64_t nb = n / 32;
-  if (!ad) {  // decode: the token's row as quantized
-    for (int64_t t = 0; t < nt; t++)
-      for (int64_t r = 0; r < nr; r++)
-        y[t * ldy + r] = q0_row_1(nb, reinterpret_cast<const B*>(w + rb * r), reinterpret_cast<const block_q8_0*>(a + arb * t));
-    return;
-  }
-  const int8_t* qs = reinterpret_cast<const int8_t*>(a);
-  for (int64_t g = 0; g * kQ0Group < nt; g++) {
-    const int64_t m = nt - g * kQ0Group < kQ0Group ? nt - g * kQ0Group : kQ0Group;
-    for (int64_t r = 0; r < nr; r++)
-      q0_row_group(nb, reinterpret_cast<const B*>(w + rb * r), qs + g * nb * kQ0Group * 32, ad + g * nb * kQ0Group,
-                   y + g * kQ0Group * ldy + r, ldy, m);
-  }
+  tile_q0_with<B, q0_row_1<B>, q0_row_group<B>>(n, w, rb, nr, a, arb, ad, nt, y, ldy);
 }
 
 // Q4_K x Q8_K (dot_q4_K): one row, NT tokens.

@@ -1,8 +1,9 @@
 // Per-ISA dot kernels, prefill tiles and activation converters behind the traits table (types.cpp).
 // Private to kernels/: callers go through type_traits() (vec_dot_fn, vec_dot_tile_fn, from_float_fn).
-// Each function reproduces the llama.cpp operation of rosetta/vecdot.h bit for bit; the AVX-512 path
-// uses the AVX2 functions (ggml's haswell variant is the reference, and AVX2 code reproduces it exactly
-// on any CPU that has AVX-512).
+// Each function reproduces the llama.cpp operation of rosetta/vecdot.h bit for bit (ggml's haswell
+// variant's float order on every path). The AVX-512 path has its own kernels for the types below
+// (ROSETTA_*_AVX512: VNNI integer sums, the same float operations) and uses the AVX2 functions for the
+// rest (AVX2 code reproduces the haswell variant exactly on any CPU that has AVX-512).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -19,6 +20,10 @@
 // only has iq4_nl's (its vec_dot and tinyBLAS orders differ, and only a tile sees nt).
 #define ROSETTA_TILE_TYPES_AVX2(X) \
   X(q4_0) X(q4_1) X(q5_0) X(q5_1) X(q8_0) X(q2_K) X(q3_K) X(q4_K) X(q5_K) X(q6_K) X(iq4_nl) X(iq4_xs)
+// X(name): the AVX-512 path's own kernels (avx512/vecdot_avx512.cpp): vec_dot_<name> and, for the
+// quantized ones, vec_dot_tile_<name>; every other entry of its column is the AVX2 function.
+#define ROSETTA_VECDOT_TYPES_AVX512(X) X(f16) X(bf16) X(q4_0) X(q5_0) X(q8_0) X(q4_K) X(q5_K) X(q6_K)
+#define ROSETTA_TILE_TYPES_AVX512(X) X(q4_0) X(q5_0) X(q8_0) X(q4_K) X(q5_K) X(q6_K)
 // X(name): `void from_float_<name>(const float* x, void* y, int64_t n)` (FromFloatFn), the activation
 // formats. The scalar set is complete; AVX2 has the q8 ones (f32/f16/bf16 use the scalar converters on
 // every path).
@@ -50,4 +55,8 @@ ROSETTA_VECDOT_TINY_TYPES(ROSETTA_DECLARE_VECDOT_TINY)
 ROSETTA_TILE_TYPES_AVX2(ROSETTA_DECLARE_TILE)
 ROSETTA_FROM_FLOAT_TYPES_AVX2(ROSETTA_DECLARE_FROM_FLOAT)
 }  // namespace avx2
+namespace avx512 {
+ROSETTA_VECDOT_TYPES_AVX512(ROSETTA_DECLARE_VECDOT)
+ROSETTA_TILE_TYPES_AVX512(ROSETTA_DECLARE_TILE)
+}  // namespace avx512
 }  // namespace rosetta

@@ -1,0 +1,333 @@
+// AVX-512 (F/BW/VL + VNNI) llama.cpp-exact dot products and prefill tiles (rosetta/vecdot.h).
+//
+// The float order is the one the ggml-mode contract names, ggml's haswell variant (the same lanes, the
+// same fma per block into the same 8-lane accumulator, the same final reduction as the AVX2 kernels,
+// vecdot_avx2.cpp / vecdot_tile_avx2.cpp). Only the integer part changes, and integer sums are exact in
+// any grouping:
+//   - Q4_0/Q5_0/Q8_0/IQ4_NL x Q8_0: a block's 8 lanes (4 byte products each) are one VNNI `vpdpbusd`
+//     instead of maddubs + madd (the same lanes ggml's zen4 variant forms, quants.c
+//     mul_sum_us8_pairs_float); a prompt's tile runs two tokens per 512-bit register, each token's
+//     accumulator in its own half (the same lane-wise fma).
+//   - Q4_K/Q5_K/Q6_K x Q8_K: 64 quants per 512-bit register (two of the AVX2 kernel's 32-byte chunks, one
+//     per half), scale-weighted with maddubs + `vpdpwssd` (madd and add in one), the two halves added at
+//     the end of the superblock: per lane the same integer as the AVX2 kernel's sum.
+//   - F16/BF16 (ggml_vec_dot_f16/bf16's order): the four 8-lane accumulators as two 512-bit registers
+//     (a0|a1, a2|a3), each lane the same fma chain; the reduction as the AVX2 kernel's.
+// Every output is bit-identical to the AVX2 path's (tests/kernels: the ggml oracle, the scalar reference
+// and the ISA-path model runs hold it to that on every CPU that runs this path).
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstring>
+#include <type_traits>
+
+#include "rosetta/internal/vecdot.h"
+#include "rosetta/types.h"
+#include "rosetta/vecdot.h"
+
+// GCC 12's AVX-512 headers build 256 <-> 512-bit casts and widenings on a self-initialised
+// `_mm512_undefined_*()` (`__Y = __Y`), which -Wuninitialized reports wherever they are inlined; the
+// lanes those casts leave undefined are never read here (only the halves written are).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#define ROSETTA_LANES_NS avx512_lanes
+#include "../avx2/vecdot_avx2_lanes.h"
+#undef ROSETTA_LANES_NS
+
+namespace rosetta {
+namespace {
+using namespace avx512_lanes;
+
+// A block's 8 lanes: lane l = the 4 products of bytes 4l..4l+3 (signed x signed, as lane_dot_i8).
+inline __m256 lanes_vnni(__m256i x, __m256i y) {
+  return _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x)));
+}
+
+template <typename B>
+float q0_row_1(int64_t nb, const B* w, const block_q8_0* a) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; b++) {
+    if ((b & 1) == 0) prefetch_block(w + b);
+    const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(half_to_f32(w[b].d) * half_to_f32(a[b].d)), lanes_vnni(load_w(w[b]), qy), acc);
+  }
+  return hsum8(acc);
+}
+
+// One row x one packed group of 8 tokens (pack_q8_0_token): tokens 2p and 2p+1 share a 512-bit register
+// (their 64 packed bytes are contiguous), accumulator acc[p] = token 2p's 8 lanes | token 2p+1's.
+template <typename B>
+void q0_row_group(int64_t nb, const B* w, const int8_t* qs, const float* sc, float* y, int64_t ldy, int64_t m) {
+  __m512 acc[kQ0Group / 2];
+#pragma GCC unroll 4
+  for (int p = 0; p < kQ0Group / 2; p++) acc[p] = _mm512_setzero_ps();
+  const __m512i zero = _mm512_setzero_si512();
+  // lanes 0-7 take token 2p's scale, lanes 8-15 token 2p+1's
+  __m512i pick[kQ0Group / 2];
+#pragma GCC unroll 4
+  for (int p = 0; p < kQ0Group / 2; p++)
+    pick[p] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi32(2 * p)), _mm256_set1_epi32(2 * p + 1), 1);
+  for (int64_t b = 0; b < nb; b++) {
+    if ((b & 1) == 0) prefetch_block(w + b);
+    const __m512i qw = _mm512_broadcast_i64x4(load_w(w[b]));
+    const __m512i aw = _mm512_abs_epi8(qw);
+    const __mmask64 neg = _mm512_movepi8_mask(qw);
+    const __m512 s = _mm512_zextps256_ps512(_mm256_mul_ps(_mm256_set1_ps(half_to_f32(w[b].d)), _mm256_loadu_ps(sc + b * kQ0Group)));
+    const int8_t* q = qs + b * kQ0Group * 32;
+#pragma GCC unroll 4
+    for (int p = 0; p < kQ0Group / 2; p++) {
+      const __m512i qy = _mm512_loadu_si512(q + 64 * p);
+      // sign_epi8(qy, qw): negated where qw < 0 (where qw == 0 the product is 0 either way)
+      const __m512i sy = _mm512_mask_sub_epi8(qy, neg, zero, qy);
+      const __m512 lanes = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, aw, sy));
+      acc[p] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pick[p], s), lanes, acc[p]);
+    }
+  }
+  for (int64_t t = 0; t < m; t++) {
+    const __m512 v = acc[t / 2];
+    y[t * ldy] = hsum8((t & 1) ? _mm512_extractf32x8_ps(v, 1) : _mm512_castps512_ps256(v));
+  }
+}
+
+template <typename B>
+void tile_q0(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb, const float* ad, int64_t nt, float* y, int64_t ldy) {
+  tile_q0_with<B, q0_row_1<B>, q0_row_group<B>>(n, w, rb, nr, a, arb, ad, nt, y, ldy);
+}
+
+template <typename B>
+float dot_q0(int64_t n, const void* w, const void* a) {
+  return q0_row_1(n / 32, static_cast<const B*>(w), static_cast<const block_q8_0*>(a));
+}
+
+// 8 lanes of a 512-bit integer sum: lanes l and l + 8 added (the AVX2 kernel's lane l).
+inline __m256i fold(__m512i v) { return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1)); }
+
+// 16-bit lanes: 32-lane index vector whose quarter k (8 lanes) picks lane base + k (16-bit scales of
+// 16-element groups) or, with quarters paired, half h picks lane base + h.
+inline __m512i idx_halves(int lo, int hi) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16((short)lo)), _mm256_set1_epi16((short)hi), 1);
+}
+inline __m512i idx_quarters(int base) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_setr_m128i(_mm_set1_epi16((short)base), _mm_set1_epi16((short)(base + 1)))),
+                            _mm256_setr_m128i(_mm_set1_epi16((short)(base + 2)), _mm_set1_epi16((short)(base + 3))), 1);
+}
+
+// Q4_K / Q5_K x Q8_K: one row, NT tokens. q[j] = the AVX2 kernel's low chunk j (lanes 0-7) and high
+// chunk j (lanes 8-15), the 64 quants of activation bytes 64j..64j+63; s[j] = their scales.
+template <typename B>
+inline void qk45_decode(const B& blk, __m512i q[4]);
+template <>
+inline void qk45_decode(const block_q4_K& blk, __m512i q[4]) {
+  const __m512i m4 = _mm512_set1_epi8(15);
+#pragma GCC unroll 4
+  for (int j = 0; j < 4; j++) {
+    const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs + 32 * j));
+    q[j] = _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(bits), _mm256_srli_epi16(bits, 4), 1), m4);
+  }
+}
+template <>
+inline void qk45_decode(const block_q5_K& blk, __m512i q[4]) {
+  const __m512i m4 = _mm512_set1_epi8(15), one = _mm512_set1_epi8(1);
+  const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh));
+#pragma GCC unroll 4
+  for (int j = 0; j < 4; j++) {
+    const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs + 32 * j));
+    const __m512i lohi = _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(bits), _mm256_srli_epi16(bits, 4), 1), m4);
+    const __m512i h = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_srli_epi16(hb, 2 * j)), _mm256_srli_epi16(hb, 2 * j + 1), 1);
+    q[j] = _mm512_or_si512(lohi, _mm512_slli_epi16(_mm512_and_si512(h, one), 4));
+  }
+}
+
+template <typename B, int NT>
+void qk45_row(int64_t nb, const B* w, const uint8_t* a, size_t arb, float* y, int64_t ldy) {
+  constexpr bool kQ5 = std::is_same<B, block_q5_K>::value;
+  __m256 acc[NT];
+  __m128 accm[NT];  // Q4_K's 4-lane min term
+  float summs[NT];  // Q5_K's scalar min term
+#pragma GCC unroll 8
+  for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps(), accm[t] = _mm_setzero_ps(), summs[t] = 0;
+  __m512i sidx[4];
+#pragma GCC unroll 4
+  for (int j = 0; j < 4; j++) sidx[j] = idx_halves(2 * j, 2 * j + 1);
+  for (int64_t i = 0; i < nb; i++) {
+    prefetch_block(w + i);
+    const float wd = half_to_f32(w[i].d), wdmin = half_to_f32(w[i].dmin);
+    const __m256i mins_scales = q4k_scales16(w[i].scales);  // scales lanes 0-7, mins 8-15
+    const __m128i mins = _mm256_extracti128_si256(mins_scales, 1);
+    __m512i q[4], s[4];
+    qk45_decode(w[i], q);
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) s[j] = _mm512_permutexvar_epi16(sidx[j], _mm512_zextsi256_si512(mins_scales));
+#pragma GCC unroll 8
+    for (int t = 0; t < NT; t++) {
+      const block_q8_K& ab = reinterpret_cast<const block_q8_K*>(a + arb * t)[i];
+      const float d = ab.d * wd;
+      const float dmin = -ab.d * wdmin;
+      const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.bsums));
+      const __m128i s32 = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+      if (kQ5) {
+        __m128i pm = _mm_madd_epi16(mins, s32);
+        pm = _mm_add_epi32(pm, _mm_unpackhi_epi64(pm, pm));
+        pm = _mm_add_epi32(pm, _mm_shuffle_epi32(pm, 1));
+        summs[t] = std::fma(dmin, (float)_mm_cvtsi128_si32(pm), summs[t]);
+      } else {
+        accm[t] = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(_mm_madd_epi16(mins, s32)), accm[t]);
+      }
+      __m512i sumi = _mm512_setzero_si512();
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; j++)
+        sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(q[j], _mm512_loadu_si512(ab.qs + 64 * j)), s[j]);
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(fold(sumi)), acc[t]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int t = 0; t < NT; t++) {
+    if (kQ5) {
+      y[t * ldy] = hsum8(acc[t]) + summs[t];
+    } else {
+      __m128 m = _mm_add_ps(accm[t], _mm_movehl_ps(accm[t], accm[t]));
+      m = _mm_add_ss(m, _mm_movehdup_ps(m));
+      y[t * ldy] = hsum8(acc[t]) + _mm_cvtss_f32(m);
+    }
+  }
+}
+
+// Q6_K x Q8_K: one row, NT tokens. q[k] = the AVX2 kernel's quants 2k (lanes 0-7) and 2k+1 (8-15), the
+// 64 quants of activation bytes 64k..64k+63; s[k]'s quarters the scales of their four 16-quant groups.
+template <typename B, int NT>
+void q6k_row(int64_t nb, const B* w, const uint8_t* a, size_t arb, float* y, int64_t ldy) {
+  const __m512i m3 = _mm512_set1_epi8(3), m15 = _mm512_set1_epi8(15);
+  __m256 acc[NT];
+#pragma GCC unroll 8
+  for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
+  __m512i sidx[4];
+#pragma GCC unroll 4
+  for (int k = 0; k < 4; k++) sidx[k] = idx_quarters(4 * k);
+  for (int64_t i = 0; i < nb; i++) {
+    prefetch_block(w + i);
+    const float wd = half_to_f32(w[i].d);
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[i].scales)));
+    __m512i q[4], s[4];
+#pragma GCC unroll 2
+    for (int j = 0; j < 2; j++) {
+      const __m512i l = _mm512_loadu_si512(w[i].ql + 64 * j);  // the AVX2 kernel's l0 | l1
+      const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qh + 32 * j));
+      const __m512i h01 = _mm512_inserti64x4(_mm512_castsi256_si512(h), _mm256_srli_epi16(h, 2), 1);
+      const __m512i h23 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_srli_epi16(h, 4)), _mm256_srli_epi16(h, 6), 1);
+      q[2 * j] = _mm512_or_si512(_mm512_and_si512(l, m15), _mm512_slli_epi16(_mm512_and_si512(h01, m3), 4));
+      q[2 * j + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), m15), _mm512_slli_epi16(_mm512_and_si512(h23, m3), 4));
+    }
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) s[k] = _mm512_permutexvar_epi16(sidx[k], _mm512_zextsi256_si512(sc16));
+#pragma GCC unroll 8
+    for (int t = 0; t < NT; t++) {
+      const block_q8_K& ab = reinterpret_cast<const block_q8_K*>(a + arb * t)[i];
+      const float d = ab.d * wd;
+      const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.bsums));
+      const __m256i bias = _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16), 5);
+      __m512i sumi = _mm512_setzero_si512();
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; k++)
+        sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(q[k], _mm512_loadu_si512(ab.qs + 64 * k)), s[k]);
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_sub_epi32(fold(sumi), bias)), acc[t]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int t = 0; t < NT; t++) y[t * ldy] = hsum8(acc[t]);
+}
+
+template <typename B, int NT>
+struct QK45Row {
+  static constexpr int64_t kBlock = QK_K;
+  static void run(int64_t nb, const B* w, const uint8_t* a, size_t arb, float* y, int64_t ldy) { qk45_row<B, NT>(nb, w, a, arb, y, ldy); }
+};
+template <typename B, int NT>
+struct Q6KRow {
+  static constexpr int64_t kBlock = QK_K;
+  static void run(int64_t nb, const B* w, const uint8_t* a, size_t arb, float* y, int64_t ldy) { q6k_row<B, NT>(nb, w, a, arb, y, ldy); }
+};
+
+// One row x one token through the tile (the per-pair kernel the table's vecDot column names).
+template <typename B, template <typename, int> class Row>
+float dot_k(int64_t n, const void* w, const void* a) {
+  float y;
+  Row<B, 1>::run(n / QK_K, static_cast<const B*>(w), static_cast<const uint8_t*>(a), 0, &y, 1);
+  return y;
+}
+
+// ---- F16 / BF16 x themselves, ggml_vec_dot_f16 / ggml_vec_dot_bf16's order ----
+
+struct Bf16 {
+  uint16_t v;
+};
+inline __m512 ld16(const uint16_t* p) { return _mm512_maskz_cvtph_ps(0xFFFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+inline __m512 ld16(const Bf16* p) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16));
+}
+
+// The AVX2 kernel's four accumulators over 32-element chunks (elements 0-7, 8-15, 16-23, 24-31) as
+// a01 = a0 | a1 and a23 = a2 | a3; returns (a0 + a2) | (a1 + a3), lane by lane.
+template <typename T>
+__m512 chunks32(const T* x, const T* y, int64_t np) {
+  __m512 a01 = _mm512_setzero_ps(), a23 = _mm512_setzero_ps();
+  for (int64_t i = 0; i < np; i += 32) {
+    a01 = _mm512_fmadd_ps(ld16(x + i), ld16(y + i), a01);
+    a23 = _mm512_fmadd_ps(ld16(x + i + 16), ld16(y + i + 16), a23);
+  }
+  return _mm512_add_ps(a01, a23);
+}
+inline __m256 halves_sum(__m512 v) { return _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1)); }
+
+float dot_f16(int64_t n, const void* vw, const void* va) {
+  const uint16_t* x = static_cast<const uint16_t*>(vw);
+  const uint16_t* y = static_cast<const uint16_t*>(va);
+  const int64_t np = n & ~int64_t(31);
+  // reduce32: x = (a0 + a2) + (a1 + a3), then lo + hi, then two hadds
+  const __m256 v = halves_sum(chunks32(x, y, np));
+  const __m128 t0 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 t1 = _mm_hadd_ps(t0, t0);
+  double s = _mm_cvtss_f32(_mm_hadd_ps(t1, t1));
+  for (int64_t i = np; i < n; i++) s += (double)mul_rounded(half_to_f32(x[i]), half_to_f32(y[i]));
+  return (float)s;
+}
+
+float dot_bf16(int64_t n, const void* vw, const void* va) {
+  const Bf16* x = static_cast<const Bf16*>(vw);
+  const Bf16* y = static_cast<const Bf16*>(va);
+  const int64_t np = n & ~int64_t(31);
+  // (c1 + c3) + (c2 + c4), then hsum8
+  double s = (double)hsum8(halves_sum(chunks32(x, y, np)));
+  for (int64_t i = np; i < n; i++) s += (double)mul_rounded(bf16_to_fp32(x[i].v), bf16_to_fp32(y[i].v));
+  return (float)s;
+}
+
+}  // namespace
+
+// The table's names for these kernels (rosetta/internal/vecdot.h).
+#define ROSETTA_AVX512_VECDOT(name, fn) \
+  float avx512::vec_dot_##name(int64_t n, const void* w, const void* a) { return fn(n, w, a); }
+ROSETTA_AVX512_VECDOT(f16, dot_f16)
+ROSETTA_AVX512_VECDOT(bf16, dot_bf16)
+ROSETTA_AVX512_VECDOT(q4_0, dot_q0<block_q4_0>)
+ROSETTA_AVX512_VECDOT(q5_0, dot_q0<block_q5_0>)
+ROSETTA_AVX512_VECDOT(q8_0, dot_q0<block_q8_0>)
+ROSETTA_AVX512_VECDOT(q4_K, (dot_k<block_q4_K, QK45Row>))
+ROSETTA_AVX512_VECDOT(q5_K, (dot_k<block_q5_K, QK45Row>))
+ROSETTA_AVX512_VECDOT(q6_K, (dot_k<block_q6_K, Q6KRow>))
+#undef ROSETTA_AVX512_VECDOT
+
+#define ROSETTA_AVX512_TILE(name, fn)                                                                         \
+  void avx512::vec_dot_tile_##name(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb, \
+                                   const float* ad, int64_t nt, float* y, int64_t ldy) {                        \
+    fn(n, w, rb, nr, a, arb, ad, nt, y, ldy);                                                                  \
+  }
+ROSETTA_AVX512_TILE(q4_0, tile_q0<block_q4_0>)
+ROSETTA_AVX512_TILE(q5_0, tile_q0<block_q5_0>)
+ROSETTA_AVX512_TILE(q8_0, tile_q0<block_q8_0>)
+ROSETTA_AVX512_TILE(q4_K, (tile_rows<block_q4_K, QK45Row>))
+ROSETTA_AVX512_TILE(q5_K, (tile_rows<block_q5_K, QK45Row>))
+ROSETTA_AVX512_TILE(q6_K, (tile_rows<block_q6_K, Q6KRow>))
+#undef ROSETTA_AVX512_TILE
+
+}  // namespace rosetta
