@@ -7,7 +7,8 @@
  * quantization noise); Q/K across RoPE layouts modulo the NORM/NEOX row permutation; metadata.
  */
 import type { LoadedModel, TensorView } from "../formats/model.js";
-import { diffMetrics, openMapping } from "../bindings/kernels.js";
+import { diffMetrics } from "../bindings/kernels.js";
+import { ModelBytes } from "../formats/bytes.js";
 import { diffMetadata, metadataFindings } from "./config-diff.js";
 import { bytesOf, matchFloorDb, Matcher, type Src } from "./correspondence.js";
 import { describe, fmt } from "./format.js";
@@ -182,8 +183,8 @@ function tensorFindings(tensors: TensorDiff[]): Finding[] {
 }
 
 export function diffWeights(a: LoadedModel, b: LoadedModel, opts: WeightDiffOptions = {}): WeightDiff {
-  const sa: Src = { model: a, map: openMapping(a.path) };
-  const sb: Src = { model: b, map: openMapping(b.path) };
+  const sa: Src = { model: a, bytes: new ModelBytes(a.path) };
+  const sb: Src = { model: b, bytes: new ModelBytes(b.path) };
   const m = new Matcher(sa, sb, { maxElements: opts.maxElements ?? 8 << 20, diff: opts.diff ?? diffMetrics });
   try {
     const keys = [...new Set([...a.byRole.keys(), ...b.byRole.keys()])];
@@ -196,7 +197,7 @@ export function diffWeights(a: LoadedModel, b: LoadedModel, opts: WeightDiffOpti
     return { a: a.path, b: b.path, tensors, metadata, findings: [...metadataFindings(metadata, tensors, b.config.arch), ...tensorFindings(tensors)] };
   } finally {
     m.release();
-    sa.map.close();
-    sb.map.close();
+    sa.bytes.close();
+    sb.bytes.close();
   }
 }

@@ -17,7 +17,8 @@ import { forward, newRunState, type Model } from "../model/forward.js";
 import { ropeOptions } from "../model/rope-params.js";
 import { loadWeights } from "../model/weights.js";
 import type { LoadedModel, ModelConfig, TensorView } from "../formats/model.js";
-import { dequantize, diffMetrics, openMapping, type ByteSource, type NativeMapping, type Numerics } from "../bindings/kernels.js";
+import { dequantize, diffMetrics, type ByteSource, type Numerics } from "../bindings/kernels.js";
+import { ModelBytes } from "../formats/bytes.js";
 import type { F32Tensor } from "../trace/safetensors.js";
 import { lastTokenSlice, type Trace, type TracePoint } from "../trace/types.js";
 import { ARCH_DERIVED } from "../compare/config-diff.js";
@@ -36,14 +37,12 @@ export interface LabSideInput {
 
 const META_PREFIX = "meta:";
 
-type Mapping = NativeMapping;
-
 export class EngineLab implements Lab {
   readonly candidates: string[];
   reruns = 0;
   ms = 0;
-  private readonly recvMap: Mapping;
-  private readonly donorMap: Mapping;
+  private readonly recvBytes: ModelBytes;
+  private readonly donorBytes: ModelBytes;
   private readonly refPoints = new Map<string, TracePoint>();
   private readonly basePoints: PointResult[];
   /** The reference has attention probabilities: reruns keep theirs to compare. */
@@ -59,8 +58,8 @@ export class EngineLab implements Lab {
     /** Which side of the report the receiver is (metrics are always against the reference side). */
     readonly receiverLabel: "A" | "B",
   ) {
-    this.recvMap = openMapping(recv.model.path);
-    this.donorMap = openMapping(donor.path);
+    this.recvBytes = new ModelBytes(recv.model.path);
+    this.donorBytes = new ModelBytes(donor.path);
     for (const p of ref.trace.points) this.refPoints.set(`${p.step}|${p.key}`, p);
     this.kq = ref.trace.points.some((p) => p.point === "kq_softmax");
     this.basePoints = result.points;
@@ -68,8 +67,8 @@ export class EngineLab implements Lab {
   }
 
   close(): void {
-    this.recvMap.close();
-    this.donorMap.close();
+    this.recvBytes.close();
+    this.donorBytes.close();
   }
 
   /** Stores a repair: the receiver's tensor `key` transposed in memory (f32), used by every later run. */
@@ -77,7 +76,7 @@ export class EngineLab implements Lab {
     const t = this.recv.model.byRole.get(key);
     if (!t || t.dims.length !== 2) return false;
     const [rows, cols] = t.dims;
-    const data = dequantize({ source: this.recvMap, offset: t.offset, type: t.type, nElements: rows * cols, name: t.name });
+    const data = dequantize({ source: this.recvBytes.source(t), offset: t.offset, type: t.type, nElements: rows * cols, name: t.name });
     const tr = transpose(data, rows, cols);
     const view: TensorView = { ...t, dims: [cols, rows], fileDims: [rows, cols], type: 0, typeName: "F32", offset: 0, byteLength: tr.byteLength, rowBytes: undefined };
     this.repairs.set(key, { view, source: tr });
@@ -95,12 +94,12 @@ export class EngineLab implements Lab {
       // the architecture brings its facts (architectures.ts): RoPE layout and q/k norm
       if (f === "arch") for (const d of ARCH_DERIVED) if (d === "ropeLayout" || d === "qkNorm") cc[d] = (ARCHITECTURES[c.arch] as unknown as Record<string, unknown>)[d];
     }
-    const weights = loadWeights(this.recv.model, this.recvMap, {
+    const weights = loadWeights(this.recv.model, this.recvBytes, {
       config: c,
       take: (key) => {
         if (tensors.has(key)) {
           const v = this.donor.byRole.get(key) ?? (key === "output" && this.donor.config.tiedEmbeddings ? this.donor.byRole.get("token_embd") : undefined);
-          return v ? { view: v, source: this.donorMap } : undefined;
+          return v ? { view: v, source: this.donorBytes.source(v) } : undefined;
         }
         return this.repairs.get(key);
       },
