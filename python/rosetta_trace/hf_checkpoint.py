@@ -1,7 +1,8 @@
 """Make a Hugging Face checkpoint folder from a GGUF file with transformers' own GGUF loading.
 
     python -m rosetta_trace.hf_checkpoint MODEL.gguf OUT_DIR [--dtype float32|float16|bfloat16]
-        [--max-shard-size 500KB] [--safe-serialization]
+        [--max-shard-size 500KB]
+    python -m rosetta_trace.hf_checkpoint --batch JOBS.json   # [{"gguf", "out", "dtype"?, "max_shard_size"?}, ...]
 
 `AutoConfig` / `AutoModelForCausalLM` / `AutoTokenizer.from_pretrained(dir, gguf_file=...)` read the GGUF
 (quantized types are dequantized by the `gguf` package), then `save_pretrained` writes config.json,
@@ -103,27 +104,38 @@ def make_checkpoint(gguf_path: str, out_dir: str, dtype: str = "float32", max_sh
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m rosetta_trace.hf_checkpoint", description=__doc__.split("\n\n")[0])
-    p.add_argument("gguf")
-    p.add_argument("out")
+    p.add_argument("gguf", nargs="?")
+    p.add_argument("out", nargs="?")
+    p.add_argument("--batch", help="a JSON file listing several jobs (one process, transformers imported once)")
     p.add_argument("--dtype", choices=["float32", "float16", "bfloat16"], default="float32")
     p.add_argument("--max-shard-size", default=None, help="e.g. 500KB: shard the safetensors (index file written)")
     a = p.parse_args(argv)
-    if not os.path.isfile(a.gguf):
-        print(f"hf_checkpoint: {a.gguf}: no such file", file=sys.stderr)
+    if a.batch:
+        with open(a.batch) as fh:
+            jobs = json.load(fh)
+    elif a.gguf and a.out:
+        jobs = [{"gguf": a.gguf, "out": a.out, "dtype": a.dtype, "max_shard_size": a.max_shard_size}]
+    else:
+        p.print_usage(sys.stderr)
         return 2
+    for j in jobs:
+        if not os.path.isfile(j["gguf"]):
+            print(f"hf_checkpoint: {j['gguf']}: no such file", file=sys.stderr)
+            return 2
     try:
         import torch  # noqa: F401
         import transformers  # noqa: F401
     except ImportError as e:
         print(f"hf_checkpoint: needs torch and transformers ({e})", file=sys.stderr)
         return 2
-    try:
-        info = make_checkpoint(a.gguf, a.out, a.dtype, a.max_shard_size)
-    except (ValueError, KeyError, NotImplementedError) as e:
-        msg = " ".join(str(e).split())[:300]
-        print(f"hf_checkpoint: {a.gguf}: transformers cannot load this GGUF ({type(e).__name__}: {msg})", file=sys.stderr)
-        return 2
-    print(json.dumps(info))
+    for j in jobs:
+        try:
+            info = make_checkpoint(j["gguf"], j["out"], j.get("dtype") or "float32", j.get("max_shard_size"))
+        except (ValueError, KeyError, NotImplementedError, RuntimeError) as e:
+            msg = " ".join(str(e).split())[:300]
+            print(f"hf_checkpoint: {j['gguf']}: transformers cannot load this GGUF ({type(e).__name__}: {msg})", file=sys.stderr)
+            return 2
+        print(json.dumps(info))
     return 0
 
 

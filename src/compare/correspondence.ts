@@ -397,6 +397,13 @@ export class Matcher {
     if (A.partial || B.partial || A.data.length !== B.data.length) return null;
     return sqnr(A.data, permuteHeads(B.data, nHead, tb.dims.length === 1 ? 1 : B.cols, toSplit), this.o.diff);
   }
+
+  /** A square Q/K weight against B's rows in A's RoPE order, transposed (a transposed projection across layouts). */
+  ropePermutedTransposed(ta: TensorView, tb: TensorView, nHead: number, toSplit: boolean): number | null {
+    const A = this.load(this.a, ta), B = this.load(this.b, tb);
+    if (A.partial || B.partial || A.data.length !== B.data.length || ta.dims.length !== 2 || B.rows !== B.cols) return null;
+    return sqnr(A.data, transpose(permuteHeads(B.data, nHead, B.cols, toSplit), B.rows, B.cols), this.o.diff);
+  }
 }
 
 export function roleKeyOf(t: TensorView): string {

@@ -60,6 +60,10 @@ function crossLayout(d: TensorDiff, ta: TensorView, tb: TensorView, a: Src, b: S
   if (s !== null && s >= floor) {
     return { ...d, status: "equivalent", relation: { kind: "rope-permuted", sqnrDb: s }, note: `rows in A's RoPE order (${la}) are B's (${lb}) permuted within each head (SQNR ${fmt(s)} dB after the permutation): the same function` };
   }
+  const t = m.ropePermutedTransposed(ta, tb, nHead, la === "neox");
+  if (t !== null && t >= floor) {
+    return { ...d, status: "transposed", relation: { kind: "transposed", sqnrDb: t }, note: `square: A vs B^T SQNR ${fmt(t)} dB once B's rows are in A's RoPE order (${la}; B ${lb}): stored [in, out] on one side` };
+  }
   const same = ta.type === tb.type && Buffer.compare(bytesOf(a, ta), bytesOf(b, tb)) === 0;
   if (same) {
     return { ...d, status: "rope-unpermuted", note: `rows are B's as stored, but A rotates them as ${la} and B as ${lb}: the Q/K rows were not permuted for A's RoPE layout` };
@@ -76,7 +80,7 @@ function compareOne(key: string, a: Src, b: Src, m: Matcher): TensorDiff {
     if (!tb && tiedOutput(key, b.model)) tb = b.model.byRole.get("token_embd");
     if (ta && tb) {
       const d = compareOne2(key, ta, tb, a, b, m);
-      return d.status === "identical" ? { ...d, status: "not-compared", note: `${a.model.byRole.has("output") ? "B" : "A"} ties the output to token_embd; the other side stores the same bytes` } : { ...d, note: `${d.note ?? ""} (the ${a.model.byRole.has("output") ? "B" : "A"} side ties it to token_embd)`.trim() };
+      return d.status === "identical" ? { ...d, status: "not-compared", note: `${a.model.byRole.has("output") ? "B" : "A"} ties the output to token_embd; the other side stores the same bytes` } : { ...d, note: `${d.note ?? ""} (the ${a.model.byRole.has("output") ? "B" : "A"} side ties it to token_embd; ${a.model.byRole.has("output") ? "A" : "B"} stores an untied head with other values)`.trim() };
     }
   }
   return compareOne2(key, ta, tb, a, b, m);
@@ -194,7 +198,7 @@ export function diffWeights(a: LoadedModel, b: LoadedModel, opts: WeightDiffOpti
     });
     markExchanges(tensors);
     const metadata = diffMetadata(a.config, b.config);
-    return { a: a.path, b: b.path, tensors, metadata, findings: [...metadataFindings(metadata, tensors, b.config.arch), ...tensorFindings(tensors)] };
+    return { a: a.path, b: b.path, tensors, metadata, findings: [...metadataFindings(metadata, tensors, b.config.arch, a.format === "hf" || b.format === "hf"), ...tensorFindings(tensors)] };
   } finally {
     m.release();
     sa.bytes.close();
