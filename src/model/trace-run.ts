@@ -4,6 +4,9 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
+import path from "node:path";
+
+import type { LoadedModel } from "../formats/model.js";
 
 import { loadTokenizer, tokenizerFromModel } from "../tokenizer/index.js";
 import { traceMetadata } from "../trace/io.js";
@@ -28,10 +31,16 @@ export interface RosettaTraceOptions extends TraceRunOptions {
 
 export const TOKENIZER_ROSETTA = "rosetta tokenizer (addSpecial=true, parseSpecial=false)";
 
-async function sha256(file: string): Promise<string> {
+/** sha256 of the files' bytes in order (a model file; a Hugging Face folder's config.json, then its safetensors files). */
+async function sha256(files: string[]): Promise<string> {
   const h = createHash("sha256");
-  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  for (const file of files) for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
   return h.digest("hex");
+}
+
+function modelFiles(m: LoadedModel): string[] {
+  if (m.format !== "hf") return [m.path];
+  return [path.join(m.path, "config.json"), ...new Set(m.tensors.map((t) => t.file ?? m.path))];
 }
 
 /** Top-k ids (descending logit, lower id first on ties) of one row. */
@@ -47,7 +56,7 @@ async function resolveTokens(o: RosettaTraceOptions): Promise<{ tokens: number[]
   if (o.tokens) return { tokens: o.tokens };
   if (o.prompt === undefined) throw new InputError("give a prompt (--prompt) or token ids (--tokens)");
   // an APR file's loaded metadata carries its whole tokenizer; the GGUF loader's does not (arrays are read lazily)
-  const tok = o.engine?.file.format === "apr" ? tokenizerFromModel(o.engine.file) : await loadTokenizer(o.model);
+  const tok = o.engine && o.engine.file.format !== "gguf" ? tokenizerFromModel(o.engine.file) : await loadTokenizer(o.model);
   const tokens = tok.tokenize(o.prompt, { addSpecial: true, parseSpecial: false });
   if (tokens.length === 0) throw new InputError("the prompt tokenizes to no tokens");
   return { tokens, tokenizer: TOKENIZER_ROSETTA };
@@ -114,7 +123,7 @@ export async function runRosettaTrace(o: RosettaTraceOptions): Promise<{ trace: 
       },
       model: {
         path: o.modelLabel ?? o.model,
-        ...(o.hash === false ? {} : { sha256: await sha256(o.model) }),
+        ...(o.hash === false ? {} : { sha256: await sha256(modelFiles(engine.file)) }),
         arch: c.arch,
         config: { ...c, ropeScaling: { ...c.ropeScaling } } as unknown as Record<string, unknown>,
         ...(engine.file.format === "gguf" ? { metadata: traceMetadata(engine.file.metadata) } : {}),
