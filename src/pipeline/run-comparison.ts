@@ -119,7 +119,10 @@ async function resolve(spec: SideSpec, label: string, cache: Map<string, Promise
     const { trace, tensors } = readAnyTrace(spec.path);
     return { spec, kind: "trace", trace, tensors };
   }
-  if (kind === "unknown") throw new InputError(`${spec.path}: not a model (GGUF, APR), a rosetta trace (JSON) or a dump rosetta imports (${IMPORTERS.map((i) => i.format).join(", ")})`);
+  if (kind === "unknown") throw new InputError(`${spec.path}: not a model (GGUF, APR, Hugging Face folder), a rosetta trace (JSON) or a dump rosetta imports (${IMPORTERS.map((i) => i.format).join(", ")})`);
+  if (kind === "hf" && spec.engine === "llama.cpp") {
+    throw new InputError(`--engine-${label.toLowerCase()} llama.cpp: ${spec.path} is a Hugging Face folder; llama.cpp runs GGUF files (run the folder on rosetta's engine, the default)`);
+  }
   const key = realpathSync(spec.path);
   if (!cache.has(key)) cache.set(key, loadModel(spec.path));
   return { spec, kind: "model", model: await cache.get(key)!, tensors: new Map() };

@@ -138,6 +138,9 @@ describe("a Hugging Face folder is the same model as its GGUF", () => {
     expect(t.code, t.stderr).toBe(0);
     const c = runCli([folder, gguf, "--tokens", "3,17,42", "--assert-match", "-q"]);
     expect(c.code, c.stdout + c.stderr).toBe(0);
+    // llama.cpp runs GGUF files: a folder given to it is one line
+    expectOneLine(runCli(["trace", folder, "--engine", "llama.cpp", "--tokens", "3", "--out", path.join(dir, "t2"), "-q"]), /is a Hugging Face folder; llama\.cpp runs GGUF files/);
+    expectOneLine(runCli([folder, gguf, "--engine-a", "llama.cpp", "--tokens", "3", "-q"]), /is a Hugging Face folder; llama\.cpp runs GGUF files/);
     // without tokenizer.json a prompt cannot be tokenized: one line
     expectOneLine(runCli(["tokenize", folder, "hi", "-q"]), /no tokenizer: no tokenizer\.json in the folder/);
   });

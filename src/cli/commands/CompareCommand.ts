@@ -93,7 +93,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
   describe: "Compare two sides layer by layer: first divergence, diagnosis, recommendation",
   builder: (y) =>
     y
-      .positional("a", { type: "string", demandOption: true, description: "side A: model file (GGUF/APR) or saved trace (JSON)" })
+      .positional("a", { type: "string", demandOption: true, description: "side A: model file (GGUF/APR), Hugging Face folder (config.json + safetensors) or saved trace (JSON)" })
       .positional("b", { type: "string", demandOption: true, description: "side B, the reference: model file or saved trace" })
       .option("prompt", { alias: "p", type: "string", description: "Prompt (each side tokenizes it with its own tokenizer)" })
       .option("tokens", { type: "string", description: "Token ids, comma separated (overrides tokenization on both sides)" })
@@ -126,7 +126,8 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       })
       .example('rosetta model.apr model.gguf --prompt "2+2="', "APR vs GGUF on rosetta's engine")
       .example('rosetta model.gguf model.gguf --engine-b llama.cpp -p "Hello" --assert-match', "rosetta vs real llama.cpp, CI gate")
-      .example("rosetta mine.trace.json ref.trace.json --json report.json --junit report.xml", "two saved traces"),
+      .example("rosetta mine.trace.json ref.trace.json --json report.json --junit report.xml", "two saved traces")
+      .example('rosetta ./hf-model model.gguf -p "Hello"', "a Hugging Face folder vs its GGUF conversion (docs/hf-checkpoints.md)"),
   handler: async (args) => {
     checkReportPaths(args);
     const r = await runComparison({
