@@ -48,24 +48,44 @@ function safetensors(ts: RawTensor[]): Buffer {
   return Buffer.concat([len, Buffer.from(json), ...ts.map((t) => Buffer.from(t.data))]);
 }
 
-function hfConfig(ir: ModelIr): Record<string, unknown> {
+const HF_CLASS: Record<string, string> = { qwen2: "Qwen2ForCausalLM", mistral: "MistralForCausalLM", llama: "LlamaForCausalLM" };
+
+function hfConfig(ir: ModelIr, modelType: string): Record<string, unknown> {
   const c = ir.config;
   return {
-    architectures: ["Qwen2ForCausalLM"], model_type: "qwen2", hidden_size: c.nEmbd, num_attention_heads: c.nHead, num_key_value_heads: c.nHeadKv,
+    architectures: [HF_CLASS[modelType]], model_type: modelType, hidden_size: c.nEmbd, num_attention_heads: c.nHead, num_key_value_heads: c.nHeadKv,
     num_hidden_layers: c.nLayer, intermediate_size: c.nFf, vocab_size: c.nVocab, max_position_embeddings: c.nCtxTrain, rms_norm_eps: c.rmsEps,
     rope_theta: c.ropeBase, tie_word_embeddings: c.tiedEmbeddings, torch_dtype: "float32",
   };
 }
 
-/** The fixture as a HF folder: HF names, config.json, optionally split into `shards` files with an index. */
-function writeFolder(ir: ModelIr, name: string, shards = 1): string {
+/**
+ * GGUF's llama Q/K rows back in Hugging Face order (an independent transcription of llama.cpp's converter
+ * permutation: GGUF row h*hd + 2i + j holds HF row h*hd + j*hd/2 + i), F32 rows of `cols` floats.
+ */
+function unpermute(data: Uint8Array, nHead: number, rows: number, cols: number): Uint8Array {
+  const src = new Float32Array(data.slice().buffer), out = new Float32Array(src.length);
+  const hd = rows / nHead;
+  for (let h = 0; h < nHead; h++)
+    for (let i = 0; i < hd / 2; i++)
+      for (let j = 0; j < 2; j++) out.set(src.subarray((h * hd + 2 * i + j) * cols, (h * hd + 2 * i + j + 1) * cols), (h * hd + j * (hd / 2) + i) * cols);
+  return new Uint8Array(out.buffer);
+}
+
+/**
+ * The fixture as a HF folder: HF names, config.json (model_type `modelType`), optionally split into
+ * `shards` files with an index; a llama-family GGUF's Q/K rows are put back in HF order.
+ */
+function writeFolder(ir: ModelIr, name: string, shards = 1, modelType = "qwen2"): string {
   const out = path.join(dir, name);
   mkdirSync(out, { recursive: true });
   const ts: RawTensor[] = ir.tensors.map((t) => {
     const ref = roleOfName(t.name)!;
-    return { name: hfNameOf(ref.role, ref.layer), dtype: DTYPE[t.type], shape: t.dims, data: t.data };
+    const qk = ir.config.ropeLayout === "norm" && (ref.role === "attn_q" || ref.role === "attn_k");
+    const data = qk ? unpermute(t.data, ref.role === "attn_q" ? ir.config.nHead : ir.config.nHeadKv, t.dims[0], t.dims[1]) : t.data;
+    return { name: hfNameOf(ref.role, ref.layer), dtype: DTYPE[t.type], shape: t.dims, data };
   });
-  writeFileSync(path.join(out, "config.json"), JSON.stringify(hfConfig(ir), null, 2));
+  writeFileSync(path.join(out, "config.json"), JSON.stringify(hfConfig(ir, modelType), null, 2));
   if (shards === 1) {
     writeFileSync(path.join(out, "model.safetensors"), safetensors(ts));
     return out;
@@ -123,6 +143,24 @@ describe("a Hugging Face folder is the same model as its GGUF", () => {
       expect(r.regime?.id, a).toBe("exact");
       expect(r.counts.match, a).toBeGreaterThan(30);
       expect(r.points.every((p) => p.status === "match" && (p.all?.nmse ?? 0) === 0), a).toBe(true);
+    }
+  });
+
+  it("mistral and llama folders (Q/K back in HF order) against the llama GGUF: the same function, compared modulo the RoPE row order", async () => {
+    const llama = await getFixture("llama", "F32");
+    const lir = await readGgufIr(llama);
+    for (const mt of ["mistral", "llama"]) {
+      const f = writeFolder(lir, `llama-as-${mt}`, 1, mt);
+      const m = await loadModel(f);
+      expect(m.config.arch).toBe(mt);
+      expect(m.config.ropeLayout).toBe("neox");
+      const r = await runComparison({ a: { path: f }, b: { path: llama }, tokens: [3, 17, 42, 99, 7] });
+      expect(r.verdict, mt).toBe("MATCH");
+      expect(r.findings.filter((x) => x.fatal), mt).toEqual([]);
+      expect(r.findings.some((x) => x.id === "equivalent-reparametrization"), mt).toBe(true);
+      if (mt === "mistral") expect(r.findings.some((x) => x.id === "architecture-differs" && !x.fatal)).toBe(true);
+      // the reparametrization band: rounding only
+      expect(Math.max(...r.points.map((p) => p.all?.nmse ?? 0)), mt).toBeLessThan(1e-9);
     }
   });
 
