@@ -34,8 +34,8 @@ import { loadTokenizer } from "../../src/tokenizer/index.js";
 import { getFixture } from "../fixtures/lib/index.js";
 import { tryBridge } from "../helpers/bridge.js";
 import { runCli } from "../helpers/cli.js";
-import { HAVE_HF_PYTHON, HF_SKIP_REASON, hfCheckpoints, hfPython, mutateHf } from "../helpers/hf.js";
-import { HAVE_SHARED, STORIES, TINYLLAMA } from "../helpers/shared.js";
+import { HAVE_HF_PYTHON, HF_SKIP_REASON, hfCheckpoints, hfPython, mutateHf, runHfCheckpoint } from "../helpers/hf.js";
+import { BAD_V1, HAVE_SHARED, STORIES, TINYLLAMA } from "../helpers/shared.js";
 
 if (!HAVE_HF_PYTHON) process.stderr.write(`[tests] HF checkpoint tests skipped: ${HF_SKIP_REASON}\n`);
 if (!HAVE_SHARED) process.stderr.write("[tests] HF checkpoint tests skipped: ../shared/models is absent\n");
@@ -160,6 +160,16 @@ describe.skipIf(!HAVE_HF_PYTHON || !HAVE_SHARED)("Hugging Face folders vs GGUF",
         expect(ids, `${a}: ${t}`).toEqual(tg.tokenize(t, { addSpecial: true }));
         expect(ids, `${a} vs transformers: ${t}`).toEqual(py[i]);
       });
+    }
+  });
+
+  it("the checkpoint maker: a missing file or a GGUF transformers cannot load is one line, exit 2", () => {
+    for (const [src, msg] of [[path.join(dir, "nope.gguf"), /no such file/], [BAD_V1, /transformers cannot load this GGUF \(ValueError: .*GGUF v1/]] as const) {
+      const r = runHfCheckpoint([src, path.join(dir, "out-bad")]);
+      expect(r.code, r.stderr).toBe(2);
+      const lines = r.stderr.trim().split("\n").filter((l) => l.startsWith("hf_checkpoint:"));
+      expect(lines, r.stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(msg);
     }
   });
 

@@ -80,6 +80,12 @@ export function mutateHf(
   return out;
 }
 
+/** `python -m rosetta_trace.hf_checkpoint ARGS`: exit code, stdout, stderr. */
+export function runHfCheckpoint(args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(PY, ["-m", "rosetta_trace.hf_checkpoint", ...args], { encoding: "utf8", timeout: 300_000, env: PY_ENV });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
 /** Run Python code with the repository's package on the path; returns stdout (throws with stderr on failure). */
 export function hfPython(code: string, args: string[] = []): string {
   const r = spawnSync(PY, ["-c", code, ...args], { encoding: "utf8", timeout: 300_000, env: PY_ENV });
