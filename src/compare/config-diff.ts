@@ -95,8 +95,9 @@ export const ARCH_DERIVED = new Set(["ropeLayout", "qkvBias", "qkNorm", "tiedEmb
  * the RoPE layout is judged on the Q/K weights themselves (equivalent when their rows are permuted to
  * match, a mismatch named on the tensor when not), and an architecture difference alone is a
  * conversion between families, not a defect. Between traces (no tensors) a layout difference within
- * one architecture is a mismatch; across architectures the activations decide (compared modulo the
- * NORM/NEOX row order).
+ * one architecture is a mismatch, unless a side is a Hugging Face folder (`hf`: its Q/K rows are in HF
+ * order, NEOX, against a GGUF's rows permuted for NORM); there, and across architectures, the activations
+ * decide (compared modulo the NORM/NEOX row order).
  */
 export function metadataFindings(md: MetadataDiff[], tensors: TensorDiff[] | null, arch?: unknown, hf = false): Finding[] {
   const out: Finding[] = [];
@@ -108,6 +109,10 @@ export function metadataFindings(md: MetadataDiff[], tensors: TensorDiff[] | nul
     out.push(finding("architecture-differs", "metadata", null, [
       `architecture: A ${String(archDiff.a)}, B ${String(archDiff.b)}: the capture points align (same layers and widths), so they are compared as one network`,
       ...(rope ? [`RoPE layout: A ${String(rope.a)}, B ${String(rope.b)}: q, k, q_rope and k_rope are compared modulo the NORM/NEOX row order within each head`] : []),
+    ], false));
+  } else if (rope && !tensors && hf) {
+    out.push(finding("equivalent-reparametrization", "metadata", null, [
+      `RoPE layout: A ${String(rope.a)}, B ${String(rope.b)}: a Hugging Face folder stores Q/K rows in HF order (NEOX) where a llama GGUF stores them permuted for NORM; q, k, q_rope and k_rope are compared modulo the row order, so the activations decide`,
     ], false));
   } else if (rope && !tensors) {
     out.push(finding("rope-layout-mismatch", "metadata", null, [`rope layout: A ${String(rope.a)}, B ${String(rope.b)}`]));

@@ -100,9 +100,8 @@ export function ggufTokenizerKeysFromHf(tok: Json, tokCfg: Json, cfg: Json, what
     tokens[a.id as number] = a.content;
     types[a.id as number] = a.special === true ? 3 : 4;
   }
-  const holes = tokens.findIndex((t) => t === undefined);
+  // ids no token has become UNUSED placeholders, as llama.cpp's converter writes them
   for (let i = 0; i < n; i++) if (tokens[i] === undefined) (tokens[i] = `[PAD${i}]`, (types[i] = 5));
-  if (holes >= 0) void holes; // unused ids become UNUSED placeholders, as llama.cpp's converter writes them
   const merges = mergeStrings(model.merges ?? [], what);
   const pre = obj(tok.pre_tokenizer);
   const norm = obj(tok.normalizer);
@@ -152,8 +151,7 @@ export function ggufTokenizerKeysFromHf(tok: Json, tokCfg: Json, cfg: Json, what
   ];
   for (const [k, id] of special) if (id !== undefined) out[`tokenizer.ggml.${k}`] = id;
   const unk = out["tokenizer.ggml.unknown_token_id"];
-  if (typeof unk === "number" && types[unk] !== 3) types[unk] = 2;
-  else if (typeof unk === "number") types[unk] = 2;
+  if (typeof unk === "number") types[unk] = 2;
   out["tokenizer.ggml.token_type"] = types;
   // BOS: tokenizer_config's flag, else whether the post-processor's template starts with the bos token
   const addBos = typeof tokCfg.add_bos_token === "boolean" ? tokCfg.add_bos_token : templateAddsBos(obj(tok.post_processor), tokens[out["tokenizer.ggml.bos_token_id"] as number]);

@@ -125,6 +125,7 @@ export async function runRosettaTrace(o: RosettaTraceOptions): Promise<{ trace: 
         path: o.modelLabel ?? o.model,
         ...(o.hash === false ? {} : { sha256: await sha256(modelFiles(engine.file)) }),
         arch: c.arch,
+        format: engine.file.format,
         config: { ...c, ropeScaling: { ...c.ropeScaling } } as unknown as Record<string, unknown>,
         ...(engine.file.format === "gguf" ? { metadata: traceMetadata(engine.file.metadata) } : {}),
       },

@@ -153,7 +153,7 @@ function emptyTrace(r: Resolved, why: string): Trace {
     format: "rosetta-trace",
     version: 1,
     engine: { name: r.spec.engine ?? "rosetta", settings: { failed: why } },
-    model: { path: r.spec.path, fileType: r.model ? dominantType(r.model) : undefined, config: r.model ? { ...r.model.config } : undefined },
+    model: { path: r.spec.path, fileType: r.model ? dominantType(r.model) : undefined, format: r.model?.format, config: r.model ? { ...r.model.config } : undefined },
     input: { tokens: [], generated: [] },
     points: [],
   };

@@ -26,6 +26,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { exitCodeOf } from "../../src/cli/commands/CompareCommand.js";
 import { readGgufIr, toF32 } from "../../src/convert/ir.js";
+import { transpose } from "../../src/compare/weight-checks.js";
 import { diffWeights } from "../../src/compare/weight-diff.js";
 import { loadModel } from "../../src/formats/index.js";
 import { runComparison } from "../../src/pipeline/run-comparison.js";
@@ -53,9 +54,7 @@ function worst(r: Awaited<ReturnType<typeof runComparison>>): number {
 
 function transposed(t: F32Tensor): F32Tensor {
   const [r, c] = t.shape;
-  const o = new Float32Array(r * c);
-  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) o[j * r + i] = t.data[i * c + j];
-  return { shape: [c, r], data: o };
+  return { shape: [c, r], data: transpose(t.data, r, c) };
 }
 
 describe.skipIf(!HAVE_HF_PYTHON || !HAVE_SHARED)("Hugging Face folders vs GGUF", () => {

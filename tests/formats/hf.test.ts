@@ -164,6 +164,28 @@ describe("a Hugging Face folder is the same model as its GGUF", () => {
     }
   });
 
+  it("saved traces of a llama folder and its GGUF: the RoPE layout difference is the Q/K row order (the activations decide), not a mismatch", async () => {
+    const llama = await getFixture("llama", "F32");
+    const lir = await readGgufIr(llama);
+    const good = writeFolder(lir, "llama-trace", 1, "llama");
+    // the defect: the GGUF's permuted rows copied into the folder as they are
+    const bad = writeFolder({ ...lir, config: { ...lir.config, ropeLayout: "neox" } }, "llama-trace-unpermuted", 1, "llama");
+    const trace = (model: string, out: string) => {
+      const r = runCli(["trace", model, "--engine", "rosetta", "--tokens", "3,17,42,99,7", "--tensors", "--out", path.join(dir, out), "-q"]);
+      expect(r.code, r.stderr).toBe(0);
+      return path.join(dir, `${out}.json`);
+    };
+    const [tg, tGood, tBad] = [trace(llama, "tr-gguf"), trace(good, "tr-good"), trace(bad, "tr-bad")];
+    expect(JSON.parse(readFileSync(tGood, "utf8")).model.format).toBe("hf");
+    const r = await runComparison({ a: { path: tGood }, b: { path: tg } });
+    expect(r.verdict).toBe("MATCH");
+    expect(r.findings.filter((f) => f.fatal)).toEqual([]);
+    expect(r.findings.find((f) => f.id === "equivalent-reparametrization" && f.where === "metadata")?.evidence.join()).toMatch(/Hugging Face folder stores Q\/K rows in HF order/);
+    const rb = await runComparison({ a: { path: tBad }, b: { path: tg } });
+    expect(rb.verdict).toBe("DIVERGED");
+    expect(rb.firstDivergence?.key).toBe("blk.0.q_rope");
+  });
+
   it("inspect, diff-weights, trace and rosetta A B take the folder", () => {
     const i = runCli(["inspect", folder, "-q"]);
     expect(i.code, i.stderr).toBe(0);
