@@ -101,8 +101,13 @@ async function shardList(dir: string): Promise<{ shards: string[]; weightMap: Ma
     if (!shards.length) throw new InputError(`${indexPath}: weight_map is empty`);
     return { shards, weightMap };
   }
-  const files = (await readdir(dir)).filter((f) => f.endsWith(".safetensors")).sort();
-  if (!files.length) throw new InputError(`${dir}: no *.safetensors file (a Hugging Face folder holds config.json and the weights as safetensors)`);
+  const all = await readdir(dir);
+  const files = all.filter((f) => f.endsWith(".safetensors")).sort();
+  if (!files.length) {
+    const pickles = all.filter((f) => /\.(bin|pt|pth)$/.test(f));
+    const why = pickles.length ? `; it holds ${pickles.slice(0, 2).join(", ")}: PyTorch pickles, which rosetta does not read (unpickling runs code); save the model with save_pretrained(..., safe_serialization=True)` : "";
+    throw new UnsupportedError(`${dir}: no *.safetensors file (a Hugging Face folder holds config.json and the weights as safetensors)${why}`);
+  }
   return { shards: files.map((f) => path.join(dir, f)), weightMap: null };
 }
 
@@ -296,8 +301,10 @@ export function hfModel(f: HfFile, opts: LoadOptions = {}): LoadedModel {
       throw new InputError(`${dir}: tensor ${hfNameOf(role, layer)} (${key}) is missing (required by ${config.arch})${hint}`);
     }
   }
+  const log = logger("hf");
+  if (unknown.length) log.warn({ file: dir, tensors: unknown }, `${unknown.length} tensor(s) rosetta does not know, not used: ${unknown.slice(0, 4).join(", ")}${unknown.length > 4 ? ", ..." : ""} (renamed?)`);
   const layout = checkLayout(tensors, config);
-  logger("hf").info({ file: dir, arch: config.arch, shards: f.shards.length, tensors: tensors.length, bytes: f.fileSize }, `loaded Hugging Face ${config.arch} folder (q/k rows in HF order: NEOX RoPE)`);
+  log.info({ file: dir, arch: config.arch, shards: f.shards.length, tensors: tensors.length, bytes: f.fileSize }, `loaded Hugging Face ${config.arch} folder (q/k rows in HF order: NEOX RoPE)`);
   if (opts.logLayout !== false) logLayout(dir, "hf", layout);
   const metadata = { ...f.metadata };
   return { path: dir, format: "hf", config, tensors, byRole, layout, metadata, fileSize: f.fileSize };

@@ -76,7 +76,7 @@ function unpermute(data: Uint8Array, nHead: number, rows: number, cols: number):
  * The fixture as a HF folder: HF names, config.json (model_type `modelType`), optionally split into
  * `shards` files with an index; a llama-family GGUF's Q/K rows are put back in HF order.
  */
-function writeFolder(ir: ModelIr, name: string, shards = 1, modelType = "qwen2"): string {
+function writeFolder(ir: ModelIr, name: string, shards = 1, modelType = "qwen2", edit?: (ts: RawTensor[]) => void): string {
   const out = path.join(dir, name);
   mkdirSync(out, { recursive: true });
   const ts: RawTensor[] = ir.tensors.map((t) => {
@@ -85,6 +85,7 @@ function writeFolder(ir: ModelIr, name: string, shards = 1, modelType = "qwen2")
     const data = qk ? unpermute(t.data, ref.role === "attn_q" ? ir.config.nHead : ir.config.nHeadKv, t.dims[0], t.dims[1]) : t.data;
     return { name: hfNameOf(ref.role, ref.layer), dtype: DTYPE[t.type], shape: t.dims, data };
   });
+  edit?.(ts);
   writeFileSync(path.join(out, "config.json"), JSON.stringify(hfConfig(ir, modelType), null, 2));
   if (shards === 1) {
     writeFileSync(path.join(out, "model.safetensors"), safetensors(ts));
@@ -186,6 +187,18 @@ describe("a Hugging Face folder is the same model as its GGUF", () => {
     expect(rb.firstDivergence?.key).toBe("blk.0.q_rope");
   });
 
+  it("a renamed optional key (a bias): tensor-missing at its role, and the unknown name in the load warning", async () => {
+    const f = writeFolder(ir, "qwen2-renamed-bias", 1, "qwen2", (ts) => {
+      ts.find((t) => t.name === "model.layers.1.self_attn.k_proj.bias")!.name = "model.layers.1.self_attn.k_proj.b";
+    });
+    const r = await runComparison({ a: { path: f }, b: { path: gguf }, tokens: [3, 17, 42] });
+    expect(`${r.diagnosis?.id} at ${r.diagnosis?.where}`).toBe("tensor-missing at blk.1.attn_k_bias");
+    expect(r.firstDivergence?.key).toBe("blk.1.k");
+    const c = runCli([f, gguf, "--tokens", "3,17,42", "-q"]);
+    expect(c.code).toBe(0);
+    expect(c.stderr).toMatch(/1 tensor\(s\) rosetta does not know, not used: model\.layers\.1\.self_attn\.k_proj\.b \(renamed\?\)/);
+  });
+
   it("inspect, diff-weights, trace and rosetta A B take the folder", () => {
     const i = runCli(["inspect", folder, "-q"]);
     expect(i.code, i.stderr).toBe(0);
@@ -201,6 +214,7 @@ describe("a Hugging Face folder is the same model as its GGUF", () => {
     // llama.cpp runs GGUF files: a folder given to it is one line
     expectOneLine(runCli(["trace", folder, "--engine", "llama.cpp", "--tokens", "3", "--out", path.join(dir, "t2"), "-q"]), /is a Hugging Face folder; llama\.cpp runs GGUF files/);
     expectOneLine(runCli([folder, gguf, "--engine-a", "llama.cpp", "--tokens", "3", "-q"]), /is a Hugging Face folder; llama\.cpp runs GGUF files/);
+    expectOneLine(runCli(["parity", folder, "-q"]), /a Hugging Face folder is not a parity model/);
     // without tokenizer.json a prompt cannot be tokenized: one line
     expectOneLine(runCli(["tokenize", folder, "hi", "-q"]), /no tokenizer: no tokenizer\.json in the folder/);
   });
@@ -236,6 +250,7 @@ describe("broken and hostile folders: one line, exit 2 (inspect: the container e
     ["truncated data", (d) => truncateSync(st(d), readFileSync(st(d)).length - 100), /do not match F32 shape|cover \d+ of \d+ data bytes/],
     ["config.json not JSON", (d) => writeFileSync(path.join(d, "config.json"), "{nope"), /config\.json: not valid JSON/],
     ["no safetensors", (d) => rmSync(st(d)), /no \*\.safetensors file/],
+    ["only a PyTorch pickle", (d) => { rmSync(st(d)); writeFileSync(path.join(d, "pytorch_model.bin"), "x"); }, /holds pytorch_model\.bin: PyTorch pickles, which rosetta does not read/],
     ["index entry outside the folder", (d) => writeFileSync(path.join(d, "model.safetensors.index.json"), JSON.stringify({ weight_map: { "model.norm.weight": "../../etc/passwd" } })), /weight_map names "\.\.\/\.\.\/etc\/passwd" for model\.norm\.weight, not a \*\.safetensors file in the folder/],
     ["index inconsistent with the shard", (d) => writeFileSync(path.join(d, "model.safetensors.index.json"), JSON.stringify({ weight_map: { "model.norm.weight": "model.safetensors", "model.nope.weight": "model.safetensors" } })), /model\.safetensors, but the index does not list it|does not hold it/],
   ];
