@@ -2,11 +2,12 @@
  * Real Hugging Face checkpoint folders for tests: made from a GGUF by transformers' own GGUF loading and
  * save_pretrained (python/rosetta_trace/hf_checkpoint.py, run with .venv-python's interpreter and the
  * repository's python/ on PYTHONPATH), cached under tests/fixtures/generated/hf/ by the GGUF's name (fixture
- * names carry their content hash) and the options. HAVE_HF_PYTHON says whether torch, transformers, gguf
+ * names carry their content hash), the options and the maker's own content hash. HAVE_HF_PYTHON says whether torch, transformers, gguf
  * and accelerate import; tests skip with HF_SKIP_REASON otherwise. Also: an F32 folder's safetensors
  * rewritten in memory (defect injection).
  */
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -34,8 +35,11 @@ export interface HfJob {
   maxShardSize?: string;
 }
 
+/** The maker's own content hash: folders made by an older hf_checkpoint.py are not reused. */
+const MAKER = createHash("sha256").update(readFileSync(path.join(REPO_ROOT, "python/rosetta_trace/hf_checkpoint.py"))).digest("hex").slice(0, 8);
+
 function outOf(j: HfJob): string {
-  const name = `${path.basename(j.gguf, ".gguf")}-${j.dtype ?? "float32"}${j.maxShardSize ? `-shard${j.maxShardSize}` : ""}`;
+  const name = `${path.basename(j.gguf, ".gguf")}-${j.dtype ?? "float32"}${j.maxShardSize ? `-shard${j.maxShardSize}` : ""}-${MAKER}`;
   return path.join(GENERATED_DIR, "hf", name);
 }
 
