@@ -23,8 +23,9 @@ import type { F32Tensor } from "../trace/safetensors.js";
 import { lastTokenSlice, type Trace, type TracePoint } from "../trace/types.js";
 import { ARCH_DERIVED } from "../compare/config-diff.js";
 import type { Lab, LabOutcome } from "../compare/experiments.js";
+import { permuteFeatures } from "../compare/compare.js";
 import type { ComparisonResult, PointResult } from "../compare/result.js";
-import { transpose } from "../compare/weight-checks.js";
+import { permuteHeads, transpose } from "../compare/weight-checks.js";
 import { pointOfRole } from "../compare/consumers.js";
 
 export interface LabSideInput {
@@ -81,6 +82,29 @@ export class EngineLab implements Lab {
     const view: TensorView = { ...t, dims: [cols, rows], fileDims: [rows, cols], type: 0, typeName: "F32", offset: 0, byteLength: tr.byteLength, rowBytes: undefined };
     this.repairs.set(key, { view, source: tr });
     return true;
+  }
+
+  /**
+   * Stores a repair: the receiver's Q/K tensor `key` (weight or bias) with its rows permuted within each head
+   * into the receiver's own RoPE order (f32, in memory), as a converter that permutes for the layout would.
+   */
+  repairRopeRows(key: string): boolean {
+    const t = this.recv.model.byRole.get(key);
+    const c = this.recv.model.config;
+    if (!t || !/attn_[qk](_bias)?$/.test(key)) return false;
+    const n = t.dims.reduce((x, y) => x * y, 1);
+    const cols = t.dims.length === 2 ? t.dims[1] : 1;
+    const data = dequantize({ source: this.recvBytes.source(t), offset: t.offset, type: t.type, nElements: n, name: t.name });
+    const nHead = /attn_q/.test(key) ? c.nHead : c.nHeadKv;
+    const p = permuteHeads(data, nHead, cols, c.ropeLayout === "neox");
+    const view: TensorView = { ...t, type: 0, typeName: "F32", offset: 0, byteLength: p.byteLength, rowBytes: undefined };
+    this.repairs.set(key, { view, source: p });
+    return true;
+  }
+
+  /** Forgets the repairs of `keys` (later runs read the stored tensors again). */
+  dropRepairs(keys: string[]): void {
+    for (const k of keys) this.repairs.delete(k);
   }
 
   private model(keys: string[]): Model {
@@ -229,6 +253,16 @@ export class EngineLab implements Lab {
       }
       return null;
     };
+    // the reference's RoPE layout differs (a Hugging Face folder against its llama GGUF, an architecture
+    // relabel): q/k/q_rope/k_rope are compared modulo the row order within heads, as the comparison does
+    const rc = m.config;
+    const modulo = rc.ropeLayout !== this.donor.config.ropeLayout;
+    const aligned = (point: string, x: Float32Array, ref: Float32Array): Float32Array => {
+      if (!modulo || !(point === "q" || point === "k" || point === "q_rope" || point === "k_rope")) return x;
+      const p = permuteFeatures(x, point.startsWith("q") ? rc.nHead : rc.nHeadKv, rc.headDim, rc.ropeLayout === "norm");
+      // before RoPE either order is a valid storage; after it the order is fixed by each side's layout
+      return (point === "q" || point === "k") && diffMetrics(ref, x).nmseEnergy <= diffMetrics(ref, p).nmseEnergy ? x : p;
+    };
     const st = newRunState(m.config, tokens.length + steps - 1);
     for (let step = 0; step < steps; step++) {
       first ??= baseFirst(step);
@@ -250,9 +284,10 @@ export class EngineLab implements Lab {
           const ref = rp?.tensor ? this.ref.tensors.get(rp.tensor)?.data : undefined;
           const g = gates.get(id);
           if (!ref || !g || ref.length !== x.length) return;
-          const d = diffMetrics(ref, x);
+          const xa = aligned(point, x, ref);
+          const d = diffMetrics(ref, xa);
           const last = (y: Float32Array) => lastTokenSlice(y, point, rp!.shape, rp!.tokens);
-          const dl = diffMetrics(last(ref), last(x));
+          const dl = diffMetrics(last(ref), last(xa));
           const nmse = Math.max(d.nmseEnergy, dl.nmseEnergy);
           const ok = d.nonfinite === 0 && nmse <= g.band;
           within.set(id, ok);

@@ -202,7 +202,10 @@ async function experiment(res: ComparisonResult, a: Resolved, b: Resolved, log: 
   let kept = false;
   try {
     if (failed) await repairAndRun(res, lab, pair.label);
-    else if (diagnose) res.experiments = await diagnoseByExperiment(res, lab);
+    else if (diagnose) {
+      res.experiments = await diagnoseByExperiment(res, lab);
+      await ropeRowsRepair(res, lab, pair.label);
+    }
     log.info({ reruns: lab.reruns, ms: Math.round(lab.ms) }, "experiments");
     if (hold?.keep) {
       Object.assign(hold, { lab, receiver: pair.x.model!, donor: pair.y.model! });
@@ -242,6 +245,29 @@ async function repairAndRun(res: ComparisonResult, lab: import("./lab.js").Engin
         : `experiment: with ${keys.join(", ")} transposed at load (in memory), ${label} runs; first divergence then at ${out.firstDivergence?.key ?? "?"}: something else differs too`,
   );
   res.experiments = { reruns: lab.reruns, ms: Math.round(lab.ms), receiver: label, candidates: keys.length, minimal: out.matches ? keys : null, residual: out.matches ? null : out.firstDivergence, note: "repair run: the side could not load as stored" };
+}
+
+/**
+ * Q/K rows stored for the other RoPE layout (`rope-layout-mismatch` on the tensors: e.g. a Hugging Face folder
+ * holding a GGUF's permuted rows): the named repair, the rows permuted into the receiver's own order in
+ * memory, is run, and the finding says whether the side then matches.
+ */
+async function ropeRowsRepair(res: ComparisonResult, lab: import("./lab.js").EngineLab, label: "A" | "B"): Promise<void> {
+  const diag = res.findings.find((f) => f.fatal && f.id === "rope-layout-mismatch" && f.where !== "metadata");
+  const keys = (res.weights?.tensors ?? []).filter((t) => t.status === "rope-unpermuted").map((t) => t.key);
+  if (!diag || !keys.length || !keys.every((k) => lab.repairRopeRows(k))) return;
+  try {
+    const out = await lab.run([]);
+    diag.evidence.push(
+      out.error
+        ? `repair tried (${keys.join(", ")} rows permuted in memory): ${label} cannot run: ${out.error}`
+        : out.matches
+          ? `confirmed by experiment: with the rows of ${keys.join(", ")} permuted within each head for ${label}'s RoPE layout (in memory), every point matches: the missing permutation explains the whole divergence`
+          : `experiment: with the rows of ${keys.join(", ")} permuted for ${label}'s RoPE layout (in memory), the first divergence is then at ${out.firstDivergence?.key ?? "?"}: something else differs too`,
+    );
+  } finally {
+    lab.dropRepairs(keys);
+  }
 }
 
 function inputOf(o: RunCompareOptions, a: Resolved, b: Resolved): { prompt?: string; tokens?: number[]; gen: number } {

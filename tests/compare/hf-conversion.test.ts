@@ -217,6 +217,7 @@ describe.skipIf(!HAVE_HF_PYTHON || !HAVE_SHARED)("Hugging Face folders vs GGUF",
         expect(exitCodeOf(r, true)).toBe(1);
         expect(r.firstDivergence?.key).toBe(first);
         if (id === "metadata-mismatch") expect(r.diagnosis!.evidence.join("\n")).toMatch(/config\.json (rope_theta|rms_norm_eps)/);
+        if (id === "rope-layout-mismatch") expect(r.diagnosis!.evidence.join("\n")).toMatch(/confirmed by experiment: with the rows of blk\.1\.attn_[qk], blk\.1\.attn_[qk] permuted within each head for A's RoPE layout \(in memory\), every point matches/);
         if (where === "output") expect(r.diagnosis!.evidence.join("\n")).toMatch(/ties it to token_embd; A stores an untied head with other values/);
       });
     }
