@@ -24,6 +24,7 @@ import {
   type SampleMetrics,
   type SideInfo,
   type Verdict,
+  type VerifiedOn,
   type WeightDiff,
   type ElementDiff,
 } from "./result.js";
@@ -63,7 +64,7 @@ function sideInfo(label: string, s: CompareSide): SideInfo {
     tokens: t.input.tokens,
     generated: t.input.generated ?? [],
     ...(t.input.forced ? { forced: true } : {}),
-    ...(t.imported ? { imported: { format: t.imported.format, notes: t.imported.notes } } : {}),
+    ...(t.imported ? { imported: { format: t.imported.format, notes: t.imported.notes, fullTensors: t.points.filter((p) => p.tensor !== undefined).length } } : {}),
   };
 }
 
@@ -118,7 +119,8 @@ function ropeOrderOf(a: Trace, b: Trace): RopeOrder | null {
   const ca = a.model.config as Record<string, unknown> | undefined, cb = b.model.config as Record<string, unknown> | undefined;
   if (!ca || !cb || !ca.ropeLayout || !cb.ropeLayout || ca.ropeLayout === cb.ropeLayout) return null;
   const n = (v: unknown) => (typeof v === "number" ? v : NaN);
-  const hd = n(cb.headDim), nHead = n(cb.nHead), nHeadKv = n(cb.nHeadKv);
+  // the head geometry from the side that records it (an imported dump may not)
+  const hd = n(cb.headDim ?? ca.headDim), nHead = n(cb.nHead ?? ca.nHead), nHeadKv = n(cb.nHeadKv ?? ca.nHeadKv);
   if (!(hd > 0 && hd % 2 === 0 && nHead > 0 && nHeadKv > 0)) return null;
   return { toSplit: ca.ropeLayout === "norm", nHead, nHeadKv, headDim: hd };
 }
@@ -360,8 +362,14 @@ function verdictOf(counts: Record<PointStatus, number>, findings: Finding[]): Ve
   if (findings.some((f) => f.fatal && f.id !== "sample-mismatch" && f.id !== "tokenizer-mismatch")) return "DIVERGED";
   if (counts.match + counts.drift + counts["summary-agree"] === 0) return "INCOMPARABLE";
   if (counts["sample-mismatch"] > 0) return "INCOMPARABLE";
-  if (counts["summary-agree"] > 0) return "UNVERIFIED";
   return counts.drift > 0 ? "DRIFT" : "MATCH";
+}
+
+/** Whether the agreeing points were compared from full tensors, summaries only, or some of each. */
+function verifiedOnOf(counts: Record<PointStatus, number>): VerifiedOn {
+  const full = counts.match + counts.drift + counts.diverged + counts.nonfinite;
+  if (counts["summary-agree"] === 0) return "full-tensors";
+  return full === 0 ? "summaries-only" : "partly-summaries";
 }
 
 /** The two traces' recorded configs, field by field (docs/comparison.md). */
@@ -422,7 +430,7 @@ export async function compareTraces(a: CompareSide, b: CompareSide, opts: Compar
   const config = configCheck(a.trace, b.trace);
   // model files on both sides: the weight diff already diffed the same configs (and knows missing tensors)
   const hf = a.trace.model.format === "hf" || b.trace.model.format === "hf";
-  const configFindings = opts.weights ? [] : metadataFindings(config.mismatches, null, config.arch, hf);
+  const configFindings = opts.weights ? [] : metadataFindings(config.mismatches, null, config.arch, ctx.rope !== null, hf);
   const flip = firstTokenFlip(a.trace, b.trace);
   const findings = await diagnose({ a: sa, b: sb, traceA: a.trace, traceB: b.trace, points, firstDivergence, weights: opts.weights, configFindings, isolate: opts.isolate, band });
   if (flip) {
@@ -450,6 +458,7 @@ export async function compareTraces(a: CompareSide, b: CompareSide, opts: Compar
     findings,
     diagnosis,
     verdict: verdictOf(counts, findings),
+    verifiedOn: verifiedOnOf(counts),
     config,
     weights: opts.weights,
   };

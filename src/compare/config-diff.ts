@@ -94,12 +94,14 @@ export const ARCH_DERIVED = new Set(["ropeLayout", "qkvBias", "qkNorm", "tiedEmb
  * Findings for config differences. `tensors`: the weight diff's, when both sides are model files: then
  * the RoPE layout is judged on the Q/K weights themselves (equivalent when their rows are permuted to
  * match, a mismatch named on the tensor when not), and an architecture difference alone is a
- * conversion between families, not a defect. Between traces (no tensors) a layout difference within
- * one architecture is a mismatch, unless a side is a Hugging Face folder (`hf`: its Q/K rows are in HF
- * order, NEOX, against a GGUF's rows permuted for NORM); there, and across architectures, the activations
- * decide (compared modulo the NORM/NEOX row order).
+ * conversion between families, not a defect. Between traces (no tensors) the activations decide where
+ * q and k can be compared modulo the NORM/NEOX row order (`ropeCompared`: the head geometry is known):
+ * rows permuted for the other layout match there, rows that were not permuted diverge at q/k or
+ * q_rope/k_rope (a Hugging Face folder's HF-order rows against a llama GGUF's permuted ones included).
+ * Without the geometry a layout difference within one architecture is a mismatch. `hf`: a side is a
+ * Hugging Face folder, so config fields are named by their config.json key too.
  */
-export function metadataFindings(md: MetadataDiff[], tensors: TensorDiff[] | null, arch?: unknown, hf = false): Finding[] {
+export function metadataFindings(md: MetadataDiff[], tensors: TensorDiff[] | null, arch?: unknown, ropeCompared = false, hf = false): Finding[] {
   const out: Finding[] = [];
   const missing = (tensors ?? []).filter((t) => t.status === "missing-in-a" || t.status === "missing-in-b" || t.relation?.kind === "zero-vs-absent").map((t) => t.key);
   const explained = (f: string) => DERIVED[f] !== undefined && missing.some((k) => DERIVED[f].test(k));
@@ -110,12 +112,10 @@ export function metadataFindings(md: MetadataDiff[], tensors: TensorDiff[] | nul
       `architecture: A ${String(archDiff.a)}, B ${String(archDiff.b)}: the capture points align (same layers and widths), so they are compared as one network`,
       ...(rope ? [`RoPE layout: A ${String(rope.a)}, B ${String(rope.b)}: q, k, q_rope and k_rope are compared modulo the NORM/NEOX row order within each head`] : []),
     ], false));
-  } else if (rope && !tensors && hf) {
-    out.push(finding("equivalent-reparametrization", "metadata", null, [
-      `RoPE layout: A ${String(rope.a)}, B ${String(rope.b)}: a Hugging Face folder stores Q/K rows in HF order (NEOX) where a llama GGUF stores them permuted for NORM; q, k, q_rope and k_rope are compared modulo the row order, so the activations decide`,
-    ], false));
   } else if (rope && !tensors) {
-    out.push(finding("rope-layout-mismatch", "metadata", null, [`rope layout: A ${String(rope.a)}, B ${String(rope.b)}`]));
+    const ev = `rope layout: A ${String(rope.a)}, B ${String(rope.b)}`;
+    if (ropeCompared) out.push(finding("rope-layout-mismatch", "metadata", null, [ev, "q, k, q_rope and k_rope are compared modulo the NORM/NEOX row order within each head: the activations decide (Q/K rows permuted for the other layout match; rows that were not diverge there)"], false));
+    else out.push(finding("rope-layout-mismatch", "metadata", null, [ev, "the head geometry (nHead, nHeadKv, headDim) is not recorded on either side, so q and k cannot be compared modulo the row order"]));
   }
   // tiedEmbeddings alone is a storage choice, not a numerics difference; arch-derived flags go with the arch
   const real = md.filter((m) => m.field !== "arch" && m.field !== "ropeLayout" && m.field !== "tiedEmbeddings" && !explained(m.field) && !(archDiff && ARCH_DERIVED.has(m.field)));

@@ -112,10 +112,18 @@ export function finding(id: DiagnosisId, where: string, layer: number | null, ev
 }
 
 /**
- * UNVERIFIED: nothing failed, but some compared points agree only in their summaries (no full tensors);
- * never a MATCH (docs/comparison.md: `--assert-match` fails it unless `--accept-summaries`).
+ * What the compared points say, whatever they were compared from. A MATCH or DRIFT always comes with
+ * `verifiedOn`: when some points agree only in their summaries (an imported dump, a trace saved without
+ * tensors), the verdict is the one those summaries give and `verifiedOn` says it is not a full-tensor
+ * match (docs/comparison.md: `--assert-match` fails it unless `--accept-summaries`).
  */
-export type Verdict = "MATCH" | "DRIFT" | "UNVERIFIED" | "DIVERGED" | "INCOMPARABLE";
+export type Verdict = "MATCH" | "DRIFT" | "DIVERGED" | "INCOMPARABLE";
+
+/**
+ * What a passing verdict rests on: every compared point from full tensors, every one from summaries only
+ * (statistics, sums, printed elements), or some of each.
+ */
+export type VerifiedOn = "full-tensors" | "summaries-only" | "partly-summaries";
 
 /** The two sides' model configs, field by field (fields one side does not record are not compared). */
 export interface ConfigCheck {
@@ -141,7 +149,7 @@ export interface SideInfo {
   /** The decode steps consumed the other side's tokens (teacher forcing). */
   forced?: boolean;
   /** The side is another engine's dump, imported (src/importers): its format and what it could not carry. */
-  imported?: { format: string; notes: string[] };
+  imported?: { format: string; notes: string[]; /** points it holds full tensors of (added in place) */ fullTensors?: number };
 }
 
 export interface ComparisonResult {
@@ -165,6 +173,8 @@ export interface ComparisonResult {
   /** The diagnosis the summary names: the first fatal finding, or precision drift, or null on a match. */
   diagnosis: Finding | null;
   verdict: Verdict;
+  /** What the verdict rests on (full tensors or summaries only; added in place, version 1). */
+  verifiedOn?: VerifiedOn;
   /** The two sides' configs (added in place, version 1). */
   config?: ConfigCheck;
   /** Things the user asked for that did nothing (e.g. a --full glob matching no point). */

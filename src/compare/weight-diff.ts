@@ -198,7 +198,7 @@ export function diffWeights(a: LoadedModel, b: LoadedModel, opts: WeightDiffOpti
     });
     markExchanges(tensors);
     const metadata = diffMetadata(a.config, b.config);
-    return { a: a.path, b: b.path, tensors, metadata, findings: [...metadataFindings(metadata, tensors, b.config.arch, a.format === "hf" || b.format === "hf"), ...tensorFindings(tensors)] };
+    return { a: a.path, b: b.path, tensors, metadata, findings: [...metadataFindings(metadata, tensors, b.config.arch, false, a.format === "hf" || b.format === "hf"), ...tensorFindings(tensors)] };
   } finally {
     m.release();
     sa.bytes.close();

@@ -22,10 +22,21 @@
  * mlp.down_proj -> ffn_act (its input) and ffn_out; model.layers.N -> l_out (its output where recorded,
  * else the input of model.layers.N+1 or of model.norm); model.norm -> result_norm; lm_head -> logits (all
  * positions, or the last one: from the shape). mlp.act_fn (silu(gate) alone) and rotary_emb: no point.
- * The prompt tokens: `input_ids` of the root's inputs when FULL_TENSORS.json kept their repr, else the
- * importer's options (`--tokens`).
+ * The prompt tokens: `input_ids` of the root's inputs when FULL_TENSORS.json kept their repr or their
+ * safetensors file, else the importer's options (`--tokens`).
+ *
+ * Full tensors: with `use_repr=False` the debugger saves every tensor as `./<module>_outputs.safetensors`
+ * (one tensor "data", beside the JSON) and `value` names that file. A float32 file is read as the point's
+ * full tensor (both samples, compared element by element like any trace's); a missing or non-F32 file
+ * falls back to the statistics, with a note. The same module paths serve Llama, Mistral and Qwen2
+ * (Qwen3's q_norm/k_norm have no point of their own: their effect shows at q/k... not captured by the
+ * debugger's leaf outputs, so q/k are the projections' outputs before the norm on every architecture).
  */
-import { readFileSync, statSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import path from "node:path";
+
+import { summarize } from "../bindings/kernels.js";
+import { decodeSafetensors, type F32Tensor } from "../trace/safetensors.js";
 
 import { DERIVED_POINTS, GLOBAL_POINTS_AFTER, GLOBAL_POINTS_BEFORE, LAYER_POINTS, TRACE_FORMAT, TRACE_FORMAT_VERSION, type PointKind, type Summary, type Trace, type TracePoint } from "../trace/types.js";
 import { InputError } from "../util/errors.js";
@@ -62,20 +73,79 @@ export function parseTorchShape(v: unknown): number[] | null {
   return m[1].split(",").map((x) => x.trim()).filter(Boolean).map(Number);
 }
 
+/** The dtype and byte size of a safetensors file's single tensor, from its header alone. */
+function safetensorsHead(file: string): { dtype: string; bytes: number } | null {
+  let fd: number;
+  try {
+    fd = openSync(file, "r");
+  } catch {
+    return null;
+  }
+  try {
+    const len = Buffer.alloc(8);
+    if (readSync(fd, len, 0, 8, 0) !== 8) return null;
+    const n = len.readBigUInt64LE(0);
+    if (n > 1n << 20n) return null;
+    const h = Buffer.alloc(Number(n));
+    if (readSync(fd, h, 0, h.length, 8) !== h.length) return null;
+    const header = JSON.parse(h.toString("utf8")) as Record<string, { dtype?: string }>;
+    const names = Object.keys(header).filter((k) => k !== "__metadata__");
+    return names.length === 1 && typeof header[names[0]]?.dtype === "string" ? { dtype: header[names[0]].dtype!, bytes: statSync(file).size } : null;
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 class Reader {
   readonly notes: string[] = [];
-  constructor(readonly file: string) {}
+  /** Points whose full tensor was read from the debugger's safetensors file, and those whose file was unusable. */
+  full = 0;
+  readonly unread: string[] = [];
+  readonly dir: string;
+  constructor(readonly file: string) {
+    this.dir = path.dirname(file);
+  }
   fail(msg: string): never {
     throw new InputError(`${this.file}: transformers debugger JSON: ${msg}`);
   }
 
+  /**
+   * The full tensor the debugger saved with `use_repr=False` (`value: "./<module>_outputs.safetensors"`,
+   * one tensor named "data", beside the JSON), or null where there is none or it is not float32 (then the
+   * statistics are used, with a note). A file that is there but malformed is one error.
+   */
+  values(where: string, t: Obj, shape: number[]): Float32Array | null {
+    if (typeof t.value !== "string" || !/\.safetensors$/.test(t.value)) return null;
+    const f = path.resolve(this.dir, t.value);
+    const head = safetensorsHead(f);
+    if (!head) {
+      this.unread.push(`${where}: ${t.value} (absent or unreadable)`);
+      return null;
+    }
+    if (head.dtype !== "F32") {
+      this.unread.push(`${where}: ${t.value} (${head.dtype}, not F32)`);
+      return null;
+    }
+    const count = shape.reduce((x, y) => x * y, 1);
+    if (head.bytes > MAX_BYTES || head.bytes < count * 4) this.fail(`${where}: ${t.value} is ${head.bytes} bytes for ${count} float32 values`);
+    const { tensors } = decodeSafetensors(readFileSync(f), `${f}`);
+    const x = [...tensors.values()][0];
+    if (!x || x.data.length !== count || x.shape.reduce((a, b) => a * b, 1) !== count) this.fail(`${where}: ${t.value} holds shape [${x?.shape.join(", ")}], the JSON says [${shape.join(", ")}]`);
+    this.full++;
+    return x.data;
+  }
+
   /** A serialized tensor: its shape (batch dimension dropped: batch 1 only) and its summary. */
-  tensor(where: string, t: unknown): { shape: number[]; s: Summary } {
+  tensor(where: string, t: unknown): { shape: number[]; s: Summary; data: Float32Array | null } {
     if (!isObj(t)) this.fail(`${where} is not a serialized tensor`);
     const shape = parseTorchShape(t.shape);
     if (!shape || shape.length < 2) this.fail(`${where}.shape ${JSON.stringify(t.shape)} is not a torch.Size of a [batch, tokens, ...] tensor`);
     if (shape[0] !== 1) this.fail(`${where}: batch ${shape[0]}: only one sequence (batch 1) can be compared`);
     const count = shape.slice(1).reduce((x, y) => x * y, 1);
+    const data = this.values(where, t, shape);
+    if (data) return { shape: shape.slice(1), s: summarize(data), data };
     const num = (k: string) => {
       if (t[k] === undefined) this.fail(`${where}.${k} is missing (dtype ${JSON.stringify(t.dtype)}: only float tensors carry statistics)`);
       const v = parseTorchScalar(t[k]);
@@ -93,7 +163,7 @@ class Reader {
     const s: Summary = nonfinite
       ? { count, nan: 1, inf: 0, zeros: 0, mean, std: NaN, min, max, absmax: Math.max(Math.abs(min), Math.abs(max)), l2: NaN }
       : fromSampleStats({ count, nan: 0, inf: 0, zeros: 0, mean, sampleStd: sstd, min, max });
-    return { shape: shape.slice(1), s };
+    return { shape: shape.slice(1), s, data: null };
   }
 }
 
@@ -156,12 +226,12 @@ export function importTransformersDebug(file: string, text: string, options: Imp
     if (byPath.has(k)) r.fail(`${n.module_path} appears twice (one forward pass expected)`);
     byPath.set(k, n);
   }
-  const found = new Map<string, { point: PointKind; layer: number | null; shape: number[]; s: Summary; module: string; io: "output" | "input" }>();
+  const found = new Map<string, { point: PointKind; layer: number | null; shape: number[]; s: Summary; data: Float32Array | null; module: string; io: "output" | "input" }>();
   const put = (point: PointKind, layer: number | null, module: string, io: "output" | "input", t: unknown) => {
     const key = layer === null ? point : `blk.${layer}.${point}`;
     if (found.has(key)) return;
-    const { shape, s } = r.tensor(`${module} ${io === "output" ? "outputs" : "inputs.args[0]"}`, t);
-    found.set(key, { point, layer, shape, s, module, io });
+    const { shape, s, data } = r.tensor(`${module} ${io === "output" ? "outputs" : "inputs.args[0]"}`, t);
+    found.set(key, { point, layer, shape, s, data, module, io });
   };
   const out = (n: Node | undefined) => (n && n.outputs !== undefined && n.outputs !== null ? (Array.isArray(n.outputs) ? n.outputs[0] : n.outputs) : undefined);
   const layerNums = new Set<number>();
@@ -210,18 +280,30 @@ export function importTransformersDebug(file: string, text: string, options: Imp
     if (f.shape[0] !== T && !(key === "logits" && lastOnlyLogits)) r.fail(`${key} (${f.module}): ${f.shape[0]} token(s), the embedding ${T}`);
   }
   let tokens = options.tokens;
-  const ids = idsFromRepr(isObj(root.inputs) && isObj(root.inputs.kwargs) ? root.inputs.kwargs.input_ids : undefined) ?? idsFromRepr(firstInput(root.inputs));
+  const idsIo = isObj(root.inputs) && isObj(root.inputs.kwargs) ? root.inputs.kwargs.input_ids : undefined;
+  const ids = idsFromSafetensors(r.dir, idsIo) ?? idsFromSafetensors(r.dir, firstInput(root.inputs)) ?? idsFromRepr(isObj(root.inputs) && isObj(root.inputs.kwargs) ? root.inputs.kwargs.input_ids : undefined) ?? idsFromRepr(firstInput(root.inputs));
   if (!tokens && ids) tokens = ids;
   if (!tokens) r.fail(`the prompt tokens are not recorded (a SUMMARY keeps no values): give --tokens (${T} ids)`);
   if (tokens.length !== T) r.fail(`${tokens.length} token id(s) given, the activations cover ${T} token(s)`);
 
   const order: string[] = [...GLOBAL_POINTS_BEFORE, ...LAYER_POINTS, ...DERIVED_POINTS, ...GLOBAL_POINTS_AFTER];
   const rows = [...found.values()].sort((a, b) => (a.layer ?? (a.point === "embd" ? -1 : 1e9)) - (b.layer ?? (b.point === "embd" ? -1 : 1e9)) || order.indexOf(a.point) - order.indexOf(b.point));
+  const tensors = new Map<string, F32Tensor>();
   const points: TracePoint[] = rows.map((f) => {
     const key = f.layer === null ? f.point : `blk.${f.layer}.${f.point}`;
     const lastOnly = key === "logits" && lastOnlyLogits;
+    const W = f.shape[1];
+    // a full tensor gives both samples and is compared element by element (docs/trace-format.md)
+    if (f.data && !lastOnly) {
+      tensors.set(key, { shape: [T, W], data: f.data });
+      return {
+        key, point: f.point, layer: f.layer, step: 0, shape: [T, W], firstPos: 0, tokens: T,
+        all: f.s, last: T === 1 ? f.s : summarize(f.data, { offset: (T - 1) * W, count: W }), tensor: key,
+        source: { importer: "transformers-debug", module: f.module, io: f.io },
+      };
+    }
     return {
-      key, point: f.point, layer: f.layer, step: 0, shape: [T, f.shape[1]], firstPos: 0, tokens: T,
+      key, point: f.point, layer: f.layer, step: 0, shape: [T, W], firstPos: 0, tokens: T,
       all: lastOnly ? null : f.s, last: lastOnly || T === 1 ? f.s : null,
       source: { importer: "transformers-debug", module: f.module, io: f.io },
     };
@@ -229,10 +311,17 @@ export function importTransformersDebug(file: string, text: string, options: Imp
   const missing = Array.from({ length: layers[layers.length - 1] + 1 }, (_, i) => i).filter((i) => !layerNums.has(i));
   if (missing.length) r.notes.push(`layers ${missing.join(", ")} not in the tree (the debugger prunes intermediate layers unless do_prune_layers=False)`);
   if (silu) r.notes.push("mlp.act_fn (silu(gate) alone) has no rosetta capture point: not compared");
-  r.notes.push(`summaries only (mean, std, min, max over all ${T} token(s)${lastOnlyLogits ? "; logits of the last position" : ""}; torch's sample std converted to population; absmax and l2 derived): NaN/Inf/zero counts are not recorded and assumed 0`);
+  const summariesOnly = points.length - tensors.size;
+  if (tensors.size) r.notes.push(`full tensors of ${tensors.size} point(s) read from the debugger's safetensors files (use_repr=False): verified like any trace's`);
+  if (r.unread.length) r.notes.push(`${r.unread.length} tensor file(s) not read, their statistics used instead: ${r.unread.slice(0, 3).join("; ")}${r.unread.length > 3 ? "; ..." : ""}`);
+  if (summariesOnly)
+    r.notes.push(`${tensors.size ? `${summariesOnly} point(s) ` : ""}summaries only (mean, std, min, max over all ${T} token(s)${lastOnlyLogits ? "; logits of the last position" : ""}; torch's sample std converted to population; absmax and l2 derived): NaN/Inf/zero counts are not recorded and assumed 0`);
   const get = (p: string) => found.get(p)?.shape[1];
   const L0 = layers[0];
-  const config: Record<string, unknown> = { nLayer: layers[layers.length - 1] + 1 };
+  // transformers rotates every llama-family model with rotate_half: the NEOX order within heads (a GGUF llama
+  // stores Q/K rows permuted for the NORM order; the comparison then matches q/k modulo that permutation)
+  const config: Record<string, unknown> = { nLayer: layers[layers.length - 1] + 1, ropeLayout: "neox" };
+  if (archOf(cls)) config.arch = archOf(cls);
   if (get("embd") !== undefined) config.nEmbd = get("embd");
   if (get(`blk.${L0}.ffn_gate`) !== undefined) config.nFf = get(`blk.${L0}.ffn_gate`);
   if (get("logits") !== undefined) config.nVocab = get("logits");
@@ -240,17 +329,51 @@ export function importTransformersDebug(file: string, text: string, options: Imp
     format: TRACE_FORMAT,
     version: TRACE_FORMAT_VERSION,
     engine: { name: "transformers", settings: { imported: true, debugger: "model_addition_debugger_context" } },
-    model: { path: file, arch: /llama/i.test(cls) ? "llama" : undefined, config },
+    model: { path: file, arch: archOf(cls), config },
     input: { tokens, generated: [] },
     points,
     imported: { format: "transformers-debug-json", from: file, notes: r.notes },
   };
-  return { trace, tensors: new Map() };
+  return { trace, tensors };
+}
+
+/** The architecture from the model class (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, ...). */
+function archOf(cls: string): string | undefined {
+  const m = /^(Llama|Mistral|Qwen2|Qwen3)For/i.exec(cls);
+  return m ? m[1].toLowerCase() : undefined;
+}
+
+/** Token ids from the int64 safetensors file FULL_TENSORS.json names for input_ids (use_repr=False). */
+function idsFromSafetensors(dir: string, v: unknown): number[] | null {
+  if (!isObj(v) || typeof v.value !== "string" || !/\.safetensors$/.test(v.value)) return null;
+  let buf: Buffer;
+  try {
+    buf = readFileSync(path.resolve(dir, v.value));
+  } catch {
+    return null;
+  }
+  if (buf.length < 8 || buf.length > 1 << 24) return null;
+  const n = Number(buf.readBigUInt64LE(0));
+  if (n > buf.length - 8) return null;
+  let header: Record<string, { dtype?: string; shape?: number[]; data_offsets?: number[] }>;
+  try {
+    header = JSON.parse(buf.subarray(8, 8 + n).toString("utf8"));
+  } catch {
+    return null;
+  }
+  const e = Object.entries(header).find(([k]) => k !== "__metadata__")?.[1];
+  if (!e || e.dtype !== "I64" || !Array.isArray(e.data_offsets) || !Array.isArray(e.shape)) return null;
+  const [b, end] = e.data_offsets;
+  const count = e.shape.reduce((x, y) => x * y, 1);
+  if (!(end - b === count * 8 && 8 + n + end <= buf.length)) return null;
+  const ids: number[] = [];
+  for (let i = 0; i < count; i++) ids.push(Number(buf.readBigInt64LE(8 + n + b + 8 * i)));
+  return ids.every((x) => Number.isSafeInteger(x) && x >= 0) ? ids : null;
 }
 
 export const transformersDebugImporter: Importer = {
   format: "transformers-debug-json",
-  describe: "transformers' model_addition_debugger_context call tree (<Class>_debug_tree_SUMMARY.json / _FULL_TENSORS.json; summaries only)",
+  describe: "transformers' model_addition_debugger_context call tree (<Class>_debug_tree_SUMMARY.json / _FULL_TENSORS.json; full tensors where saved with use_repr=False)",
   sniff: (head) => /^\s*\{/.test(head) && /"module_path"\s*:/.test(head) && !/"rosetta-trace"/.test(head),
   read: (file, options) => {
     const size = statSync(file).size;

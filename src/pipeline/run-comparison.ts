@@ -3,7 +3,7 @@
  * run by llama.cpp), diff the weights when both sides are model files, run both sides on the same input,
  * compare the traces, and isolate the first divergent layer on a side rosetta can rerun.
  */
-import { realpathSync } from "node:fs";
+import { realpathSync, statSync } from "node:fs";
 
 import { sniffFile, loadModel } from "../formats/index.js";
 import type { LoadedModel } from "../formats/model.js";
@@ -110,7 +110,14 @@ export function dominantType(m: LoadedModel): string {
 }
 
 /** Loads each distinct model file once (its layout table is logged once), whichever sides name it. */
-async function resolve(spec: SideSpec, label: string, cache: Map<string, Promise<LoadedModel>>): Promise<Resolved> {
+async function resolve(spec: SideSpec, label: string, cache: Map<string, Promise<LoadedModel>>, tokens?: number[]): Promise<Resolved> {
+  // a folder of another engine's dumps (aprender's APRT stage files) is read in place, like `rosetta import`
+  const dumpDir = statSync(spec.path, { throwIfNoEntry: false })?.isDirectory() ? importerFor(spec.path) : null;
+  if (dumpDir) {
+    if (spec.engine) throw new InputError(`--engine-${label.toLowerCase()}: ${spec.path} is a folder of ${dumpDir.format} dumps, not a model to run`);
+    const { trace, tensors } = readAnyTrace(spec.path, dumpDir.format, { tokens });
+    return { spec, kind: "trace", trace, tensors };
+  }
   const kind = await sniffFile(spec.path);
   // a trace: rosetta's own, or another engine's dump an importer reads (src/importers)
   const foreign = kind === "unknown" || kind === "trace" ? importerFor(spec.path) : null;
@@ -366,8 +373,8 @@ interface Hold {
 async function compare(o: RunCompareOptions, hold?: Hold): Promise<{ result: ComparisonResult }> {
   const t0 = performance.now();
   const cache = new Map<string, Promise<LoadedModel>>();
-  const a = await resolve(o.a, "A", cache);
-  const b = await resolve(o.b, "B", cache);
+  const a = await resolve(o.a, "A", cache, o.tokens);
+  const b = await resolve(o.b, "B", cache, o.tokens);
   checkSameNetwork({ path: o.a.path, config: configOf(a) }, { path: o.b.path, config: configOf(b) });
   try {
     if (hold) Object.assign(hold, { a, b });

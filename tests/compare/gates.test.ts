@@ -91,24 +91,27 @@ describe.skipIf(!bridge)("points compared from summaries only are not verified, 
     summariesOnly = writeTrace(path.join(dir, "sums"), t.trace); // what `rosetta trace` writes without --tensors
   });
 
-  it("a saved trace without tensors: UNVERIFIED, counted apart, labelled in text, JSON and JUnit", async () => {
+  it("a saved trace without tensors: MATCH on summaries only (not a full-tensor match), counted apart, labelled in text, JSON and JUnit", async () => {
     const r = await runComparison({ a: { path: model }, b: { path: summariesOnly } });
     const compared = r.points.filter((p) => p.all !== null);
     expect(compared.length).toBeGreaterThan(40);
     expect(compared.every((p) => p.all!.basis === "summary")).toBe(true);
     expect(r.counts.match).toBe(0);
     expect(r.counts["summary-agree"]).toBe(compared.length);
-    expect(r.verdict).toBe("UNVERIFIED");
+    expect(r.verdict).toBe("MATCH");
+    expect(r.verifiedOn).toBe("summaries-only");
     expect(exitCodeOf(r, false)).toBe(0);
     expect(exitCodeOf(r, true)).toBe(1); // --assert-match
     expect(exitCodeOf(r, true, true)).toBe(0); // --assert-match --accept-summaries
     const text = renderText(r);
     expect(text).not.toMatch(/PASSED|point\(s\) match/);
+    expect(text).toMatch(/MATCH on summaries: .*not a full-tensor match/);
     expect(text).toMatch(/--- step 0 \(prompt\) --- ~ 35 point\(s\) agree in summaries only \(not verified\)/);
-    expect(text).toMatch(new RegExp(`NOT VERIFIED: nothing failed, but ${compared.length} point\\(s\\) were compared from summaries only`));
+    expect(text).toMatch(new RegExp(`MATCH on summaries: nothing failed, but all ${compared.length} of the compared points agree in summaries only`));
     expect(text).toMatch(new RegExp(`0 match, 0 within band, ${compared.length} agree in summaries only \\(not verified\\)`));
     const j = JSON.parse(renderJson(r));
-    expect(j.verdict).toBe("UNVERIFIED");
+    expect(j.verdict).toBe("MATCH");
+    expect(j.verifiedOn).toBe("summaries-only");
     expect(j.counts["summary-agree"]).toBe(compared.length);
     expect(j.points.find((p: { key: string }) => p.key === "blk.0.q").status).toBe("summary-agree");
     const x = renderJunit(r);
@@ -138,7 +141,8 @@ describe.skipIf(!bridge)("points compared from summaries only are not verified, 
     expect(renderText(r)).toContain("warning: --full blk.*.ffn_oot matches no capture point");
     expect(r.points.find((p) => p.key === "blk.0.l_out")!.status).toBe("match");
     expect(r.points.find((p) => p.key === "blk.0.q")!.status).toBe("summary-agree");
-    expect(r.verdict).toBe("UNVERIFIED");
+    expect(r.verdict).toBe("MATCH");
+    expect(r.verifiedOn).toBe("partly-summaries");
   });
 });
 

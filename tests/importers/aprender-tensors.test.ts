@@ -177,6 +177,31 @@ describe("aprender --save-tensor APRT dumps", () => {
   });
 });
 
+describe("a folder of APRT dumps as a side of `rosetta A B`, without importing it first", () => {
+  it("rosetta DIR MODEL --tokens: compared in place, full tensors verified", async () => {
+    const d = writeDumps("inplace", { lastLogits: true });
+    const c = await runComparison({ a: { path: d }, b: { path: model }, tokens: TOKENS });
+    expect(c.a.imported?.format).toBe("aprender-tensors");
+    expect(c.counts.diverged).toBe(0);
+    expect(c.points.find((p) => p.key === "blk.0.ffn_act")?.status).toBe("match");
+    const r = runCli([d, model, "--tokens", TOKENS.join(","), "--json", "-"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).a.imported.format).toBe("aprender-tensors");
+  });
+
+  it("a folder that is no dump, or an engine given for it: one line, exit 2", () => {
+    const empty = path.join(dir, "empty");
+    mkdirSync(empty, { recursive: true });
+    const r1 = runCli([empty, model, "--tokens", "1,2"]);
+    expect(r1.code).toBe(2);
+    expect(r1.stderr.trim().split("\n")).toHaveLength(1);
+    const d = writeDumps("engine", { lastLogits: true });
+    const r2 = runCli([d, model, "--tokens", TOKENS.join(","), "--engine-a", "llama.cpp"]);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toMatch(/is a folder of aprender-tensors dumps, not a model to run/);
+  });
+});
+
 function readOf(d: string, f: string): Buffer {
   return readFileSync(path.join(d, f));
 }

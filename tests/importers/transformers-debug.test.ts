@@ -2,10 +2,10 @@
  * transformers' model-addition debugger JSON (model_addition_debugger_context: `<Class>_debug_tree_SUMMARY.json`
  * and `_FULL_TENSORS.json`), written in its exact call-tree layout from a fixture's real activations as if
  * a Hugging Face llama produced them (torch reprs of the statistics, sample std, leaf outputs only),
- * imported and compared against the model: summaries only (UNVERIFIED), nothing diverges; a divergence
+ * imported and compared against the model: summaries only (MATCH, verifiedOn summaries-only), nothing diverges; a divergence
  * injected into layer 1 is found there; bad JSON is one line, exit 2.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
@@ -14,8 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { f32Bytes, irToGguf, readGgufIr, toF32 } from "../../src/convert/ir.js";
 import { importTransformersDebug, parseTorchScalar } from "../../src/importers/transformers-debug.js";
 import { runRosettaTrace } from "../../src/model/trace-run.js";
+import { renderText } from "../../src/compare/report/text.js";
 import { runComparison } from "../../src/pipeline/run-comparison.js";
-import type { F32Tensor } from "../../src/trace/safetensors.js";
+import { encodeSafetensors, type F32Tensor } from "../../src/trace/safetensors.js";
 import type { Trace } from "../../src/trace/types.js";
 import { InputError } from "../../src/util/errors.js";
 import { getFixture } from "../fixtures/lib/index.js";
@@ -36,8 +37,18 @@ function trepr(v: number): string {
   return `tensor(${m}e${n < 0 ? "-" : "+"}${String(Math.abs(n)).padStart(2, "0")})`;
 }
 
-/** _serialize_tensor_like_io of a [1, T, W] float32 tensor (value stripped, as in the SUMMARY). */
+/** Where ser() saves full tensors as the debugger does with use_repr=False (null: statistics only). */
+let SAVE: { dir: string; n: number } | null = null;
+
+/** _serialize_tensor_like_io of a [1, T, W] float32 tensor (value stripped, as in the SUMMARY; with SAVE,
+ *  the tensor saved beside the JSON as a one-tensor safetensors file named in `value`, as use_repr=False). */
 function ser(x: Float32Array, T: number): Record<string, unknown> {
+  const saved: Record<string, unknown> = {};
+  if (SAVE) {
+    const name = `t${SAVE.n++}_outputs.safetensors`;
+    writeFileSync(path.join(SAVE.dir, name), encodeSafetensors(new Map([["data", { shape: [1, T, x.length / T], data: Float32Array.from(x) }]])));
+    saved.value = `./${name}`;
+  }
   let sum = 0, min = Infinity, max = -Infinity;
   for (const v of x) {
     sum += v;
@@ -47,7 +58,7 @@ function ser(x: Float32Array, T: number): Record<string, unknown> {
   const mean = sum / x.length;
   let ss = 0;
   for (const v of x) ss += (v - mean) ** 2;
-  return { shape: `torch.Size([1, ${T}, ${x.length / T}])`, dtype: "torch.float32", mean: trepr(mean), std: trepr(Math.sqrt(ss / (x.length - 1))), min: trepr(min), max: trepr(max) };
+  return { shape: `torch.Size([1, ${T}, ${x.length / T}])`, dtype: "torch.float32", ...saved, mean: trepr(mean), std: trepr(Math.sqrt(ss / (x.length - 1))), min: trepr(min), max: trepr(max) };
 }
 
 /** The debugger's call tree of one llama forward; `full` adds the FULL_TENSORS `value` of input_ids. */
@@ -130,13 +141,47 @@ describe("transformers model-addition debugger JSON", () => {
     expect(imp.imported?.notes.join(" ")).toMatch(/act_fn .* not compared/);
   });
 
-  it("against the model: summaries only, nothing diverges (UNVERIFIED); tokens from FULL_TENSORS' input_ids", async () => {
+  it("against the model: summaries only, nothing diverges (MATCH on summaries only); tokens from FULL_TENSORS' input_ids", async () => {
     const f = write(`${CLS}_debug_tree_FULL_TENSORS.json`, debugTree(good, { full: true }));
     const r = await runComparison({ a: { path: f }, b: { path: model }, tokens: TOKENS });
     expect(r.counts.diverged + r.counts["sample-mismatch"]).toBe(0);
     const compared = r.points.filter((x) => x.status === "summary-agree");
     expect(compared.length).toBeGreaterThan(10);
-    expect(r.verdict).toBe("UNVERIFIED");
+    expect([r.verdict, r.verifiedOn]).toEqual(["MATCH", "summaries-only"]);
+  });
+
+  it("use_repr=False: full tensors read from the safetensors files beside the JSON: MATCH on full tensors; a divergence in layer 1 found element by element", async () => {
+    const sub = path.join(dir, "full");
+    mkdirSync(sub, { recursive: true });
+    SAVE = { dir: sub, n: 0 };
+    let goodJson: string, badJson: string;
+    try {
+      goodJson = debugTree(good, { full: true });
+      badJson = debugTree(bad, { full: true });
+    } finally {
+      SAVE = null;
+    }
+    const f = path.join(sub, `${CLS}_debug_tree_FULL_TENSORS.json`);
+    writeFileSync(f, goodJson);
+    const r = await runComparison({ a: { path: f }, b: { path: model }, tokens: TOKENS });
+    expect(r.counts["summary-agree"]).toBe(0);
+    expect(r.counts.match).toBeGreaterThan(10);
+    expect([r.verdict, r.verifiedOn]).toEqual(["MATCH", "full-tensors"]);
+    expect(r.a.imported?.fullTensors).toBe(r.counts.match);
+    expect(renderText(r)).toMatch(/it can verify full tensors of \d+ point\(s\)/);
+    // a file named in `value` but gone: that point falls back to its statistics, with a note
+    const g = path.join(sub, "partial_debug_tree_FULL_TENSORS.json");
+    const tree = JSON.parse(goodJson) as { children: { children: { module_path: string; outputs?: { value?: string } }[] }[] };
+    tree.children[0].children.find((n) => n.module_path.endsWith(".embed_tokens"))!.outputs!.value = "./gone.safetensors";
+    writeFileSync(g, JSON.stringify(tree));
+    const part = importTransformersDebug(g, readFileSync(g, "utf8"));
+    expect(part.trace.imported?.notes.join(" ")).toMatch(/1 tensor file\(s\) not read, their statistics used instead: .*gone\.safetensors \(absent or unreadable\)/);
+    const b = path.join(sub, `bad_debug_tree_FULL_TENSORS.json`);
+    writeFileSync(b, badJson);
+    const rb = await runComparison({ a: { path: b }, b: { path: model }, tokens: TOKENS });
+    expect(rb.verdict).toBe("DIVERGED");
+    expect(rb.firstDivergence?.key).toBe("blk.1.ffn_out");
+    expect(rb.firstDivergence?.all?.basis).toBe("tensor");
   });
 
   it("layers left out of the tree (the debugger's pruning) and last-position logits (from the shape)", () => {

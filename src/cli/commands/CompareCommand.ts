@@ -53,8 +53,10 @@ export function parseTokens(s: string | undefined): number[] | undefined {
  */
 export function exitCodeOf(r: ComparisonResult, assertMatch: boolean, acceptSummaries = false): number {
   if (!assertMatch) return EXIT.OK;
-  if (r.verdict === "UNVERIFIED") return acceptSummaries ? EXIT.OK : EXIT.DIVERGENCE;
-  return r.verdict === "MATCH" || r.verdict === "DRIFT" ? EXIT.OK : EXIT.DIVERGENCE;
+  if (r.verdict !== "MATCH" && r.verdict !== "DRIFT") return EXIT.DIVERGENCE;
+  // a pass on summaries alone is not the full-tensor match --assert-match asks for, unless accepted
+  if (r.verifiedOn === "summaries-only" || r.verifiedOn === "partly-summaries") return acceptSummaries ? EXIT.OK : EXIT.DIVERGENCE;
+  return EXIT.OK;
 }
 
 /** --threshold as typed: a positive finite number, or one line saying what was given (exit 2). */

@@ -108,7 +108,7 @@ h1{font-size:20px;margin:0 0 8px}h2{font-size:16px;margin:22px 0 8px;border-bott
 h3{font-size:14px;margin:12px 0 6px}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px}
 .verdict{display:inline-block;padding:3px 10px;border-radius:4px;font-weight:700;color:#fff;margin-right:8px}
-.v-MATCH{background:#2e7d32}.v-DRIFT{background:#b7791f}.v-UNVERIFIED{background:#3f6fb5}.v-DIVERGED{background:#c62828}.v-INCOMPARABLE{background:#6d4c8d}
+.v-MATCH{background:#2e7d32}.v-DRIFT{background:#b7791f}.v-SUMMARIES{background:#3f6fb5}.v-DIVERGED{background:#c62828}.v-INCOMPARABLE{background:#6d4c8d}
 .sides{display:grid;grid-template-columns:1fr 1fr;gap:12px;margin:10px 0}
 .side{border:1px solid var(--bd);border-radius:6px;padding:8px 10px;background:var(--soft)}
 .side b{font-size:13px}
@@ -161,6 +161,7 @@ function kv(pairs){var d=el("div",{cls:"kv"});pairs.forEach(function(p){if(p[1]=
    grey not compared, a pale cell where no point was captured. */
 var LEGEND=[["match","match (full tensors, under the threshold)","#4caf50"],["drift","within band (precision drift, a pass)","#f2b01e"],["diverged","diverged (above the bound)","#d32f2f"],
  ["nonfinite","NaN / Inf","#8e24aa"],["summary-agree","summaries only (agree, not verified)","#7fa7dc"],["not-compared","not compared (one side only / sample mismatch)","#9e9e9e"],["absent","not captured","#f1f1f1"]];
+function onSummaries(r){return (r.verdict==="MATCH"||r.verdict==="DRIFT")&&(r.verifiedOn==="summaries-only"||r.verifiedOn==="partly-summaries");}
 function clamp(x,a,b){return Math.max(a,Math.min(b,x));}
 function nm(p){var m=p.all||p.last;return m?num(m.nmse):null;}
 function colour(p){
@@ -204,7 +205,7 @@ function findingBox(f,main){
 
 function header(){
  app.appendChild(el("h1",{},["rosetta comparison: ",el("span",{cls:"muted",text:R.a.source+"  vs  "+R.b.source+" (reference)"})]));
- app.appendChild(el("div",{},[el("span",{id:"verdict",cls:"verdict v-"+R.verdict,text:R.verdict}),
+ app.appendChild(el("div",{},[el("span",{id:"verdict",cls:"verdict v-"+(onSummaries(R)?"SUMMARIES":R.verdict),text:R.verdict+(onSummaries(R)?" on summaries (not a full-tensor match)":"")}),
   el("span",{id:"first-divergence",text:FD?"first divergence: "+FD.key+(steps.length>1?" at step "+FD.step:"")+" ("+STATUS_TEXT[FD.status]+", nmse "+fmt(nm(FD))+" vs bound "+fmt(FD.gate.band)+")":"no divergence"})]));
  app.appendChild(el("div",{cls:"sides"},[side(R.a,"A"),side(R.b,"B (reference)")]));
  var c=R.counts||{};

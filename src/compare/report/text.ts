@@ -97,7 +97,9 @@ function header(r: ComparisonResult): string[] {
   lines.push(same ? `[ROSETTA] Token IDs: [${r.a.tokens.join(", ")}]` : `[ROSETTA] Token IDs: A [${r.a.tokens.join(", ")}]  B [${r.b.tokens.join(", ")}]`);
   for (const s of [r.a, r.b]) {
     if (!s.imported) continue;
-    const can = s.imported.format === "aprender-tensors" ? "full tensors of the dumped stages (verified like any trace's)" : `summaries${s.imported.format === "llama-eval-callback" ? " and the printed elements" : ""} only: agreement there is never a full-tensor match`;
+    const some = `summaries${s.imported.format === "llama-eval-callback" ? " and the printed elements" : ""}`;
+    const n = s.imported.fullTensors ?? 0;
+    const can = n > 0 ? `full tensors of ${n} point(s) (verified like any trace's), ${some} of the rest` : `${some} only: agreement there is never a full-tensor match`;
     lines.push(`[ROSETTA] ${s.label} is imported (${s.imported.format}): ${s.imported.notes.join("; ")}; it can verify ${can}`);
   }
   const teacher = r.a.forced ? "B" : r.b.forced ? "A" : null;
@@ -271,16 +273,17 @@ function summary(r: ComparisonResult, paint: Paint): string {
   const fd = r.firstDivergence;
   const d = r.diagnosis;
   let s: string;
-  if (r.verdict === "MATCH") s = paint("32;1", "PASSED: every compared point matches");
+  const onSummaries = r.verifiedOn === "summaries-only" || r.verifiedOn === "partly-summaries";
+  if (onSummaries && (r.verdict === "MATCH" || r.verdict === "DRIFT"))
+    s = paint("33;1", `${r.verdict} on summaries: nothing failed, but ${r.verifiedOn === "summaries-only" ? "all " : ""}${c["summary-agree"]} of the compared points agree in summaries only: not a full-tensor match (${r.a.imported || r.b.imported ? "an imported dump holds no full tensors: dump them from that engine (e.g. with the Python writer, docs/foreign-traces.md) to verify" : "capture full tensors on both sides with \`rosetta trace --tensors\` or --full to verify"}; --assert-match fails it unless --accept-summaries)`);
+  else if (r.verdict === "MATCH") s = paint("32;1", "PASSED: every compared point matches");
   else if (r.verdict === "DRIFT") s = paint("33;1", `PASSED with precision drift within band${d ? ` (worst at ${d.where})` : ""}`);
-  else if (r.verdict === "UNVERIFIED")
-    s = paint("33;1", `NOT VERIFIED: nothing failed, but ${c["summary-agree"]} point(s) were compared from summaries only (no full tensors: capture them with \`rosetta trace --tensors\` or --full)`);
   else if (r.verdict === "INCOMPARABLE") s = paint("33;1", `NOT COMPARED: ${d ? `${d.title} at ${d.where}` : "no point could be compared"}`);
   else s = paint("31;1", `FAILED: ${d ? d.title : "divergence"}${fd ? ` at ${sectionName(fd)} ${fd.point}${fd.step ? ` (step ${fd.step})` : ""}` : d ? ` at ${d.where}` : ""}`);
   if (d && r.verdict !== "MATCH") s += `. Recommendation: ${d.recommendation}`;
   // a pass says what it did not look at: points one side never captured (e.g. decode steps a saved trace lacks)
   const oneSide = c["only-a"] + c["only-b"];
-  const passed = r.verdict === "MATCH" || r.verdict === "DRIFT" || r.verdict === "UNVERIFIED";
+  const passed = r.verdict === "MATCH" || r.verdict === "DRIFT";
   if (passed && oneSide) s += paint("33", `  (${oneSide} point(s) captured on one side only were not compared)`);
   if (passed && r.config && r.config.status !== "match") s += paint("33", `  (model config ${r.config.status === "not-compared" ? "could not be compared" : r.config.status === "differs" ? "differs" : "only partly compared"}: see the Config line)`);
   for (const w of r.warnings ?? []) s += `\n  ${paint("33", `warning: ${w}`)}`;
