@@ -19,8 +19,8 @@ What this works around, and why (docs/hf-checkpoints.md):
 - the model comes back marked as "quantized with gguf" although its weights are plain floats after
   loading; the mark is removed so that save_pretrained writes it.
 
-Exit status 0 on success; 2 with one line on stderr for bad input (missing file, an architecture or
-tensor type transformers' GGUF loading does not support); 3 for anything else.
+Exit status 0 on success (one JSON line per folder on stdout); 2 with one line on stderr for bad input
+(a missing file, a GGUF transformers' GGUF loading refuses: version, architecture, tensor type).
 """
 from __future__ import annotations
 
