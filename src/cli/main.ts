@@ -22,7 +22,7 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
     .scriptName("rosetta")
     .usage(
       "rosetta: differential tracing for transformer inference numerics.\n\n" +
-        "Run one model from two sources (APR, GGUF, a saved trace, or real llama.cpp), capture every layer\n" +
+        "Run one model from two sources (APR, GGUF, a Hugging Face folder, a saved trace, or real llama.cpp), capture every layer\n" +
         "and sub-step, find the first divergence and say why.",
     )
     .option("quiet", { alias: "q", type: "boolean", description: "Only warnings and errors on stderr" })

@@ -429,7 +429,8 @@ export async function compareTraces(a: CompareSide, b: CompareSide, opts: Compar
   });
   const config = configCheck(a.trace, b.trace);
   // model files on both sides: the weight diff already diffed the same configs (and knows missing tensors)
-  const configFindings = opts.weights ? [] : metadataFindings(config.mismatches, null, config.arch, ctx.rope !== null);
+  const hf = a.trace.model.format === "hf" || b.trace.model.format === "hf";
+  const configFindings = opts.weights ? [] : metadataFindings(config.mismatches, null, config.arch, ctx.rope !== null, hf);
   const flip = firstTokenFlip(a.trace, b.trace);
   const findings = await diagnose({ a: sa, b: sb, traceA: a.trace, traceB: b.trace, points, firstDivergence, weights: opts.weights, configFindings, isolate: opts.isolate, band });
   if (flip) {

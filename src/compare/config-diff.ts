@@ -28,10 +28,32 @@ const GGUF_KEYS: Partial<Record<keyof ModelConfig, string>> = {
   ropeScaling: "%.rope.scaling.*",
 };
 
-/** `rmsEps (llama.attention.layer_norm_rms_epsilon)`: the field and, where there is one, its GGUF key. */
-export function fieldName(field: string, arch: unknown): string {
+/** The config.json key each field comes from in a Hugging Face folder (src/formats/hf.ts). */
+const HF_KEYS: Partial<Record<keyof ModelConfig, string>> = {
+  arch: "model_type",
+  nLayer: "num_hidden_layers",
+  nEmbd: "hidden_size",
+  nHead: "num_attention_heads",
+  nHeadKv: "num_key_value_heads",
+  headDim: "head_dim",
+  nFf: "intermediate_size",
+  nVocab: "vocab_size",
+  rmsEps: "rms_norm_eps",
+  ropeBase: "rope_theta",
+  ropeDim: "partial_rotary_factor",
+  ropeScaling: "rope_scaling",
+  tiedEmbeddings: "tie_word_embeddings",
+};
+
+/**
+ * `rmsEps (llama.attention.layer_norm_rms_epsilon)`: the field and, where there is one, its GGUF key; with
+ * `hf` (a side is a Hugging Face folder) also its config.json key.
+ */
+export function fieldName(field: string, arch: unknown, hf = false): string {
   const k = GGUF_KEYS[field as keyof ModelConfig];
-  return k ? `${field} (${k.replace("%", typeof arch === "string" ? arch : "<arch>")})` : field;
+  const h = hf ? HF_KEYS[field as keyof ModelConfig] : undefined;
+  const keys = [k?.replace("%", typeof arch === "string" ? arch : "<arch>"), h && `config.json ${h}`].filter(Boolean);
+  return keys.length ? `${field} (${keys.join(" / ")})` : field;
 }
 
 /** A config as either side recorded it: a loaded model's, or a trace's `model.config` (possibly partial, or absent). */
@@ -75,9 +97,11 @@ export const ARCH_DERIVED = new Set(["ropeLayout", "qkvBias", "qkNorm", "tiedEmb
  * conversion between families, not a defect. Between traces (no tensors) the activations decide where
  * q and k can be compared modulo the NORM/NEOX row order (`ropeCompared`: the head geometry is known):
  * rows permuted for the other layout match there, rows that were not permuted diverge at q/k or
- * q_rope/k_rope. Without the geometry a layout difference within one architecture is a mismatch.
+ * q_rope/k_rope (a Hugging Face folder's HF-order rows against a llama GGUF's permuted ones included).
+ * Without the geometry a layout difference within one architecture is a mismatch. `hf`: a side is a
+ * Hugging Face folder, so config fields are named by their config.json key too.
  */
-export function metadataFindings(md: MetadataDiff[], tensors: TensorDiff[] | null, arch?: unknown, ropeCompared = false): Finding[] {
+export function metadataFindings(md: MetadataDiff[], tensors: TensorDiff[] | null, arch?: unknown, ropeCompared = false, hf = false): Finding[] {
   const out: Finding[] = [];
   const missing = (tensors ?? []).filter((t) => t.status === "missing-in-a" || t.status === "missing-in-b" || t.relation?.kind === "zero-vs-absent").map((t) => t.key);
   const explained = (f: string) => DERIVED[f] !== undefined && missing.some((k) => DERIVED[f].test(k));
@@ -96,7 +120,9 @@ export function metadataFindings(md: MetadataDiff[], tensors: TensorDiff[] | nul
   // tiedEmbeddings alone is a storage choice, not a numerics difference; arch-derived flags go with the arch
   const real = md.filter((m) => m.field !== "arch" && m.field !== "ropeLayout" && m.field !== "tiedEmbeddings" && !explained(m.field) && !(archDiff && ARCH_DERIVED.has(m.field)));
   if (real.length) {
-    const f = finding("metadata-mismatch", "metadata", null, real.map((m) => `${fieldName(m.field, arch)}: A ${showMeta(m.a)}, B ${showMeta(m.b)}`));
+    const lines = real.map((m) => `${fieldName(m.field, arch, hf)}: A ${showMeta(m.a)}, B ${showMeta(m.b)}`);
+    if (hf) lines.push("a config value not carried over between config.json and the other side's metadata (a conversion defect)");
+    const f = finding("metadata-mismatch", "metadata", null, lines);
     f.keys = real.map((m) => m.field);
     out.push(f);
   }

@@ -24,7 +24,8 @@
  * two tensors of one type, the floor of requantizing that type; for two types, the coarser one's.
  */
 import type { LoadedModel, TensorView } from "../formats/model.js";
-import { dequantize, getRows, mappingBytes, typeTraitsById, type NativeMapping } from "../bindings/kernels.js";
+import { dequantize, getRows, typeTraitsById } from "../bindings/kernels.js";
+import type { ModelBytes } from "../formats/bytes.js";
 import { fmt } from "./format.js";
 import type { DiffFn } from "./metrics.js";
 import type { Relation, TensorDiff } from "./result.js";
@@ -33,7 +34,7 @@ import { blockDiffLocality, permuteHeads, transpose } from "./weight-checks.js";
 
 export interface Src {
   model: LoadedModel;
-  map: NativeMapping;
+  bytes: ModelBytes;
   /** The file's real path (two sides on one file share bytes). */
   real?: string;
 }
@@ -59,7 +60,7 @@ export function readF32(s: Src, t: TensorView, maxElements: number): Loaded {
   if (t.rowBytes !== undefined) {
     // APR per-row padded K-quant rows: decoded row by row, padding dropped
     const all = t.dims[0], rows = Math.min(all, Math.max(1, Math.floor(maxElements / cols)));
-    const data = getRows({ source: s.map, offset: t.offset, type: t.type, rows: all, cols, rowBytes: t.rowBytes }, rows);
+    const data = getRows({ source: s.bytes.source(t), offset: t.offset, type: t.type, rows: all, cols, rowBytes: t.rowBytes }, rows);
     return { data, rows, cols, partial: rows < all };
   }
   const tr = typeTraitsById(t.type);
@@ -69,12 +70,12 @@ export function readF32(s: Src, t: TensorView, maxElements: number): Loaded {
     n = rows * cols;
     if (n % tr.blockSize !== 0) n = total;
   }
-  const data = dequantize({ source: s.map, offset: t.offset, type: t.type, nElements: n, name: t.name });
+  const data = dequantize({ source: s.bytes.source(t), offset: t.offset, type: t.type, nElements: n, name: t.name });
   return { data, rows: t.dims.length === 1 ? 1 : n / cols, cols: t.dims.length === 1 ? n : cols, partial: n < total };
 }
 
 export function bytesOf(s: Src, t: TensorView): Uint8Array {
-  return mappingBytes(s.map, t.offset, t.byteLength);
+  return s.bytes.bytes(t);
 }
 
 /** The SQNR (dB) two versions of one tensor reach when they differ only by rounding: same type, the floor
@@ -401,6 +402,13 @@ export class Matcher {
     const A = this.load(this.a, ta), B = this.load(this.b, tb);
     if (A.partial || B.partial || A.data.length !== B.data.length) return null;
     return sqnr(A.data, permuteHeads(B.data, nHead, tb.dims.length === 1 ? 1 : B.cols, toSplit), this.o.diff);
+  }
+
+  /** A square Q/K weight against B's rows in A's RoPE order, transposed (a transposed projection across layouts). */
+  ropePermutedTransposed(ta: TensorView, tb: TensorView, nHead: number, toSplit: boolean): number | null {
+    const A = this.load(this.a, ta), B = this.load(this.b, tb);
+    if (A.partial || B.partial || A.data.length !== B.data.length || ta.dims.length !== 2 || B.rows !== B.cols) return null;
+    return sqnr(A.data, transpose(permuteHeads(B.data, nHead, B.cols, toSplit), B.rows, B.cols), this.o.diff);
   }
 }
 

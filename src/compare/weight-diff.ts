@@ -9,7 +9,8 @@
 import { realpathSync } from "node:fs";
 
 import type { LoadedModel, TensorView } from "../formats/model.js";
-import { diffMetrics, openMapping } from "../bindings/kernels.js";
+import { diffMetrics } from "../bindings/kernels.js";
+import { ModelBytes } from "../formats/bytes.js";
 import { diffMetadata, metadataFindings } from "./config-diff.js";
 import { bytesOf, matchFloorDb, Matcher, type Src } from "./correspondence.js";
 import { describe, fmt } from "./format.js";
@@ -86,6 +87,10 @@ function crossLayout(d: TensorDiff, ta: TensorView, tb: TensorView, a: Src, b: S
   if (s !== null && s >= floor) {
     return { ...d, status: "equivalent", relation: { kind: "rope-permuted", sqnrDb: s }, note: `rows in A's RoPE order (${la}) are B's (${lb}) permuted within each head (SQNR ${fmt(s)} dB after the permutation): the same function` };
   }
+  const t = m.ropePermutedTransposed(ta, tb, nHead, la === "neox");
+  if (t !== null && t >= floor) {
+    return { ...d, status: "transposed", relation: { kind: "transposed", sqnrDb: t }, note: `square: A vs B^T SQNR ${fmt(t)} dB once B's rows are in A's RoPE order (${la}; B ${lb}): stored [in, out] on one side` };
+  }
   const same = ta.type === tb.type && Buffer.compare(bytesOf(a, ta), bytesOf(b, tb)) === 0;
   if (same) {
     return { ...d, status: "rope-unpermuted", note: `rows are B's as stored, but A rotates them as ${la} and B as ${lb}: the Q/K rows were not permuted for A's RoPE layout` };
@@ -102,7 +107,7 @@ function compareOne(key: string, a: Src, b: Src, m: Matcher): TensorDiff {
     if (!tb && tiedOutput(key, b.model)) tb = b.model.byRole.get("token_embd");
     if (ta && tb) {
       const d = compareOne2(key, ta, tb, a, b, m);
-      return d.status === "identical" ? { ...d, status: "not-compared", note: `${a.model.byRole.has("output") ? "B" : "A"} ties the output to token_embd; the other side stores the same bytes` } : { ...d, note: `${d.note ?? ""} (the ${a.model.byRole.has("output") ? "B" : "A"} side ties it to token_embd)`.trim() };
+      return d.status === "identical" ? { ...d, status: "not-compared", note: `${a.model.byRole.has("output") ? "B" : "A"} ties the output to token_embd; the other side stores the same bytes` } : { ...d, note: `${d.note ?? ""} (the ${a.model.byRole.has("output") ? "B" : "A"} side ties it to token_embd; ${a.model.byRole.has("output") ? "A" : "B"} stores an untied head with other values)`.trim() };
     }
   }
   return compareOne2(key, ta, tb, a, b, m);
@@ -122,7 +127,7 @@ function compareOne2(key: string, ta: TensorView | undefined, tb: TensorView | u
   if (cross) return cross;
   if (ta.type === tb.type && ta.byteLength === tb.byteLength && ta.dims.join() === tb.dims.join()) {
     // one file on both sides, the same bytes of it: identical without reading them
-    if (a.real === b.real && ta.offset === tb.offset) return { ...d, status: "identical", sqnrDb: Infinity, cosine: 1, note: "the same bytes of the same file" };
+    if (a.real === b.real && ta.file === tb.file && ta.offset === tb.offset) return { ...d, status: "identical", sqnrDb: Infinity, cosine: 1, note: "the same bytes of the same file" };
     const same = sameBytes(bytesOf(a, ta), bytesOf(b, tb), m.identity);
     if (same === true) return { ...d, status: "identical", sqnrDb: Infinity, cosine: 1 };
     if (same) {
@@ -215,8 +220,8 @@ function tensorFindings(tensors: TensorDiff[]): Finding[] {
 }
 
 export function diffWeights(a: LoadedModel, b: LoadedModel, opts: WeightDiffOptions = {}): WeightDiff {
-  const sa: Src = { model: a, map: openMapping(a.path), real: realpathSync(a.path) };
-  const sb: Src = { model: b, map: openMapping(b.path), real: realpathSync(b.path) };
+  const sa: Src = { model: a, bytes: new ModelBytes(a.path), real: realpathSync(a.path) };
+  const sb: Src = { model: b, bytes: new ModelBytes(b.path), real: realpathSync(b.path) };
   const m = new Matcher(sa, sb, { maxElements: opts.maxElements ?? 8 << 20, diff: opts.diff ?? diffMetrics, identity: opts.identity ?? "full" });
   try {
     const keys = [...new Set([...a.byRole.keys(), ...b.byRole.keys()])];
@@ -226,10 +231,10 @@ export function diffWeights(a: LoadedModel, b: LoadedModel, opts: WeightDiffOpti
     });
     markExchanges(tensors);
     const metadata = diffMetadata(a.config, b.config);
-    return { a: a.path, b: b.path, tensors, metadata, findings: [...metadataFindings(metadata, tensors, b.config.arch), ...tensorFindings(tensors)] };
+    return { a: a.path, b: b.path, tensors, metadata, findings: [...metadataFindings(metadata, tensors, b.config.arch, false, a.format === "hf" || b.format === "hf"), ...tensorFindings(tensors)] };
   } finally {
     m.release();
-    sa.map.close();
-    sb.map.close();
+    sa.bytes.close();
+    sb.bytes.close();
   }
 }

@@ -8,22 +8,23 @@ import type { ModelConfig, RopeScaling } from "./model.js";
 
 type Meta = Record<string, unknown>;
 
-function num(md: Meta, key: string, file: string, fallback?: number): number {
+/** A number from a metadata object; `noun` names where the key lives in messages ("metadata key", "config.json key"). */
+export function num(md: Meta, key: string, file: string, fallback?: number, noun = "metadata key"): number {
   const v = md[key];
   if (v === undefined || v === null) {
     if (fallback !== undefined) return fallback;
-    throw new InputError(`${file}: metadata key ${key} is missing`);
+    throw new InputError(`${file}: ${noun} ${key} is missing`);
   }
   const n = typeof v === "bigint" ? Number(v) : v;
   if (typeof n !== "number" || !Number.isFinite(n)) {
-    throw new InputError(`${file}: metadata key ${key} is not a number (${String(v).slice(0, 40)})`);
+    throw new InputError(`${file}: ${noun} ${key} is not a number (${String(v).slice(0, 40)})`);
   }
   return n;
 }
 
-function positiveInt(md: Meta, key: string, file: string, max: number, fallback?: number): number {
-  const n = num(md, key, file, fallback);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new InputError(`${file}: metadata ${key} = ${n} is out of range [1, ${max}]`);
+export function positiveInt(md: Meta, key: string, file: string, max: number, fallback?: number, noun = "metadata key"): number {
+  const n = num(md, key, file, fallback, noun);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new InputError(`${file}: ${noun === "metadata key" ? "metadata" : noun} ${key} = ${n} is out of range [1, ${max}]`);
   return n;
 }
 

@@ -1,19 +1,22 @@
 /**
- * Open any model file rosetta reads, by its magic bytes (never by its extension). loadModel gives the
- * llama-family model the engine runs (or one clear error); inspectModel reads any valid GGUF or APR v2
- * container and says why the engine cannot run it, if it cannot.
+ * Open any model rosetta reads: a file by its magic bytes (never by its extension), or a Hugging Face
+ * folder (a directory with config.json, src/formats/hf.ts). loadModel gives the llama-family model the
+ * engine runs (or one clear error); inspectModel reads any valid GGUF or APR v2 container or HF folder
+ * and says why the engine cannot run it, if it cannot.
  */
 import { open } from "node:fs/promises";
 
 import { InputError, RosettaError, UnsupportedError } from "../util/errors.js";
 import { checkModelTensors } from "./architectures.js";
 import { ggufModel, loadGguf, readGgufFile, type LoadOptions } from "./gguf.js";
+import { hfModel, isHfFolder, loadHf, readHfFolder } from "./hf.js";
 import type { LoadedModel, ModelFile } from "./model.js";
 
-export type FileKind = "gguf" | "apr" | "trace" | "unknown";
+export type FileKind = "gguf" | "apr" | "hf" | "trace" | "unknown";
 
-/** What kind of file this is, from its first bytes. */
+/** What kind of file this is, from its first bytes (a directory: a Hugging Face folder when it holds config.json). */
 export async function sniffFile(path: string): Promise<FileKind> {
+  if (await isHfFolder(path)) return "hf";
   let fh;
   try {
     fh = await open(path, "r");
@@ -22,7 +25,7 @@ export async function sniffFile(path: string): Promise<FileKind> {
   }
   const head = Buffer.alloc(8);
   try {
-    if ((await fh.stat()).isDirectory()) throw new InputError(`${path}: is a directory, not a model or trace file`);
+    if ((await fh.stat()).isDirectory()) throw new InputError(`${path}: is a directory without config.json, not a model (GGUF, APR, Hugging Face folder) or trace file`);
     await fh.read(head, 0, 8, 0);
   } finally {
     await fh.close();
@@ -37,12 +40,13 @@ export async function sniffFile(path: string): Promise<FileKind> {
 export async function loadModel(path: string, opts: LoadOptions = {}): Promise<LoadedModel> {
   const kind = await sniffFile(path);
   if (kind === "gguf") return loadGguf(path, opts);
+  if (kind === "hf") return checkModelTensors(await loadHf(path, opts));
   if (kind === "apr") {
     const apr = await import("./apr.js").catch(() => null);
     if (!apr) throw new UnsupportedError(`${path}: APR files are not supported by this build`);
     return apr.loadApr(path, opts);
   }
-  throw new InputError(`${path}: not a model file rosetta reads (expected GGUF or APR v2 magic bytes)`);
+  throw new InputError(`${path}: not a model file rosetta reads (expected GGUF or APR v2 magic bytes, or a Hugging Face folder)`);
 }
 
 /** What `inspect` reads: the container always; the model and the reason it cannot run when there is one. */
@@ -65,13 +69,16 @@ export async function inspectModel(path: string, opts: LoadOptions = {}): Promis
   if (kind === "gguf") {
     const f = await readGgufFile(path);
     [file, derive] = [f, () => ggufModel(f, opts)];
+  } else if (kind === "hf") {
+    const f = await readHfFolder(path);
+    [file, derive] = [f, () => hfModel(f, opts)];
   } else if (kind === "apr") {
     const apr = await import("./apr.js").catch(() => null);
     if (!apr) throw new UnsupportedError(`${path}: APR files are not supported by this build`);
     const f = await apr.readAprFile(path);
     [file, derive] = [f, () => apr.aprModel(f, opts)];
   } else {
-    throw new InputError(`${path}: not a model file rosetta reads (expected GGUF or APR v2 magic bytes)`);
+    throw new InputError(`${path}: not a model file rosetta reads (expected GGUF or APR v2 magic bytes, or a Hugging Face folder)`);
   }
   const why = (e: unknown): string => {
     if (!(e instanceof RosettaError)) throw e;

@@ -6,6 +6,9 @@
 
 export type Arch = "llama" | "mistral" | "qwen2" | "qwen3";
 
+/** gguf, apr: one file; hf: a Hugging Face folder (config.json, *.safetensors, tokenizer.json; src/formats/hf.ts). */
+export type ModelFormat = "gguf" | "apr" | "hf";
+
 export type RopeScaling =
   | { type: "none" }
   | { type: "linear"; factor: number }
@@ -75,6 +78,11 @@ export interface TensorView {
   typeName: string;
   /** Absolute byte offset in the file and byte length. */
   offset: number;
+  /**
+   * The file holding the bytes when it is not the model's own path (a Hugging Face folder: one of its
+   * *.safetensors shards). Read bytes through ModelBytes (bytes.ts), which maps each file once.
+   */
+  file?: string;
   byteLength: number;
   /**
    * Bytes from one row to the next when rows are independently padded (APR K-quant matrices whose row
@@ -101,7 +109,7 @@ export interface LayoutCheck {
  */
 export interface ModelFile {
   path: string;
-  format: "gguf" | "apr";
+  format: ModelFormat;
   /** The container and its version, e.g. "GGUF v3", "APR v2 (flags 0x400)". */
   container: string;
   fileSize: number;
@@ -117,7 +125,7 @@ export interface ModelFile {
 
 export interface LoadedModel {
   path: string;
-  format: "gguf" | "apr";
+  format: ModelFormat;
   config: ModelConfig;
   /** Every tensor in the file, in file order. */
   tensors: TensorView[];

@@ -7,7 +7,8 @@ import os from "node:os";
 import { ARCHITECTURES } from "../formats/architectures.js";
 import { loadModel } from "../formats/index.js";
 import type { LoadedModel } from "../formats/model.js";
-import { currentIsa, openMapping, setIsa, setThreads, type NativeMapping, type Numerics } from "../bindings/kernels.js";
+import { currentIsa, setIsa, setThreads, type Numerics } from "../bindings/kernels.js";
+import { ModelBytes } from "../formats/bytes.js";
 import { UnsupportedError, InputError } from "../util/errors.js";
 import { argmax, forward, newRunState, type CaptureFn, type Model } from "./forward.js";
 import { ropeOptions } from "./rope-params.js";
@@ -45,7 +46,7 @@ export class Engine {
   readonly settings: EngineSettings;
   private closed = false;
 
-  private constructor(readonly file: LoadedModel, private readonly mapping: NativeMapping, opts: EngineOptions) {
+  private constructor(readonly file: LoadedModel, private readonly mapping: ModelBytes, opts: EngineOptions) {
     const c = file.config;
     if (c.headDimV !== c.headDim) throw new UnsupportedError(`${file.path}: value head dim ${c.headDimV} differs from key head dim ${c.headDim}`);
     const weights = loadWeights(file, mapping);
@@ -67,7 +68,7 @@ export class Engine {
       throw new InputError(`numerics must be ggml or exact, got ${String(opts.numerics)}`);
     }
     const file = opts.loaded ?? (await loadModel(path));
-    const mapping = openMapping(file.path);
+    const mapping = new ModelBytes(file.path);
     try {
       return new Engine(file, mapping, opts);
     } catch (e) {

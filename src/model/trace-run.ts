@@ -2,6 +2,11 @@
  * `rosetta trace --engine rosetta`: runs rosetta's own forward pass over a prompt (one batch) and greedy
  * decode steps, and returns a Trace in the same format as the llama.cpp runner (src/reference/llamacpp.ts).
  */
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import path from "node:path";
+
+import type { LoadedModel } from "../formats/model.js";
 
 import { loadTokenizer, tokenizerFromModel } from "../tokenizer/index.js";
 import { traceMetadata } from "../trace/io.js";
@@ -27,6 +32,19 @@ export interface RosettaTraceOptions extends TraceRunOptions {
 
 export const TOKENIZER_ROSETTA = "rosetta tokenizer (addSpecial=true, parseSpecial=false)";
 
+/** sha256 of the files' bytes in order (a model file; a Hugging Face folder's config.json, then its safetensors files). */
+async function sha256(files: string[]): Promise<string> {
+  if (files.length === 1) return fileSha256(files[0]); // streamed once and cached by file identity (src/util/file-digest.ts)
+  const h = createHash("sha256");
+  for (const file of files) for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest("hex");
+}
+
+function modelFiles(m: LoadedModel): string[] {
+  if (m.format !== "hf") return [m.path];
+  return [path.join(m.path, "config.json"), ...new Set(m.tensors.map((t) => t.file ?? m.path))];
+}
+
 /** Top-k ids (descending logit, lower id first on ties) of one row. */
 function topK(row: Float32Array, k: number): { ids: number[]; logits: number[] } {
   const idx = Array.from(row.keys());
@@ -40,7 +58,7 @@ async function resolveTokens(o: RosettaTraceOptions): Promise<{ tokens: number[]
   if (o.tokens) return { tokens: o.tokens };
   if (o.prompt === undefined) throw new InputError("give a prompt (--prompt) or token ids (--tokens)");
   // an APR file's loaded metadata carries its whole tokenizer; the GGUF loader's does not (arrays are read lazily)
-  const tok = o.engine?.file.format === "apr" ? tokenizerFromModel(o.engine.file) : await loadTokenizer(o.model);
+  const tok = o.engine && o.engine.file.format !== "gguf" ? tokenizerFromModel(o.engine.file) : await loadTokenizer(o.model);
   const tokens = tok.tokenize(o.prompt, { addSpecial: true, parseSpecial: false });
   if (tokens.length === 0) throw new InputError("the prompt tokenizes to no tokens");
   return { tokens, tokenizer: TOKENIZER_ROSETTA };
@@ -107,8 +125,9 @@ export async function runRosettaTrace(o: RosettaTraceOptions): Promise<{ trace: 
       },
       model: {
         path: o.modelLabel ?? o.model,
-        ...(o.hash === false ? {} : { sha256: fileSha256(o.model) }),
+        ...(o.hash === false ? {} : { sha256: await sha256(modelFiles(engine.file)) }),
         arch: c.arch,
+        format: engine.file.format,
         config: { ...c, ropeScaling: { ...c.ropeScaling } } as unknown as Record<string, unknown>,
         ...(engine.file.format === "gguf" ? { metadata: traceMetadata(engine.file.metadata) } : {}),
       },

@@ -6,6 +6,7 @@ import type { LoadedModel, ModelConfig, TensorView } from "../formats/model.js";
 import { roleKey, type Role } from "../formats/model.js";
 import { dequantize, type ByteSource } from "../bindings/kernels.js";
 import { InputError } from "../util/errors.js";
+import type { ModelBytes } from "../formats/bytes.js";
 import type { LayerWeights, MatWeight, Weights } from "./types.js";
 
 /**
@@ -19,9 +20,11 @@ export interface WeightOverrides {
 
 let current: WeightOverrides | undefined;
 
-function lookup(m: LoadedModel, key: string, source: ByteSource): { v: TensorView | undefined; source: ByteSource } {
+function lookup(m: LoadedModel, key: string, bytes: ModelBytes): { v: TensorView | undefined; source: ByteSource } {
   const o = current?.take?.(key);
-  return o ? { v: o.view, source: o.source } : { v: m.byRole.get(key), source };
+  if (o) return { v: o.view, source: o.source };
+  const v = m.byRole.get(key);
+  return { v, source: v ? bytes.source(v) : new Uint8Array(0) };
 }
 
 function need(m: LoadedModel, role: Role, layer: number | null): TensorView {
@@ -30,7 +33,7 @@ function need(m: LoadedModel, role: Role, layer: number | null): TensorView {
   return v;
 }
 
-function mat(base: ByteSource, m: LoadedModel, role: Role, layer: number | null, rows: number, cols: number): MatWeight {
+function mat(base: ModelBytes, m: LoadedModel, role: Role, layer: number | null, rows: number, cols: number): MatWeight {
   const { v: found, source } = lookup(m, roleKey(role, layer), base);
   const v = found ?? need(m, role, layer);
   if (v.dims.length !== 2 || v.dims[0] !== rows || v.dims[1] !== cols) {
@@ -41,7 +44,7 @@ function mat(base: ByteSource, m: LoadedModel, role: Role, layer: number | null,
   return w;
 }
 
-function vec(base: ByteSource, m: LoadedModel, role: Role, layer: number | null, n: number, optional = false): Float32Array | null {
+function vec(base: ModelBytes, m: LoadedModel, role: Role, layer: number | null, n: number, optional = false): Float32Array | null {
   const { v, source } = lookup(m, roleKey(role, layer), base);
   if (!v) {
     if (optional) return null;
@@ -52,7 +55,7 @@ function vec(base: ByteSource, m: LoadedModel, role: Role, layer: number | null,
   return dequantize({ source, offset: v.offset, type: v.type, nElements: n, name: v.name });
 }
 
-export function loadWeights(m: LoadedModel, source: ByteSource, overrides?: WeightOverrides): Weights {
+export function loadWeights(m: LoadedModel, source: ModelBytes, overrides?: WeightOverrides): Weights {
   current = overrides;
   try {
     return build(m, source, overrides?.config ?? m.config);
@@ -61,7 +64,7 @@ export function loadWeights(m: LoadedModel, source: ByteSource, overrides?: Weig
   }
 }
 
-function build(m: LoadedModel, source: ByteSource, c: ModelConfig): Weights {
+function build(m: LoadedModel, source: ModelBytes, c: ModelConfig): Weights {
   const qDim = c.nHead * c.headDim, kDim = c.nHeadKv * c.headDim, vDim = c.nHeadKv * c.headDimV;
   const layers: LayerWeights[] = [];
   for (let l = 0; l < c.nLayer; l++) {

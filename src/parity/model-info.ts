@@ -51,8 +51,10 @@ export function quantFromMetadata(metadata: Record<string, unknown>, attnQType?:
  * layer (`rosetta A B`), not an engine parity run, and are refused.
  */
 export async function describeModel(path: string, reference?: string): Promise<ModelInfo> {
+  const kind = await sniffFile(path);
+  if (kind === "hf") throw new UnsupportedError(`${path}: a Hugging Face folder is not a parity model (llama.cpp runs GGUF files); compare it with its GGUF layer by layer: rosetta ${path} MODEL.gguf -p TEXT`);
   const bytes = fileBytes(path);
-  if ((await sniffFile(path)) !== "apr") return describeGguf(path, bytes);
+  if (kind !== "apr") return describeGguf(path, bytes);
   const advice = `compare it layer by layer instead: rosetta ${path} ORIGINAL.gguf -p TEXT`;
   if (!reference) throw new UnsupportedError(`${path}: an APR model needs --reference ORIGINAL.gguf (llama.cpp reads GGUF only), or ${advice}`);
   if ((await sniffFile(reference)) !== "gguf") throw new InputError(`--reference ${reference}: not a GGUF file (llama.cpp runs the reference)`);

@@ -17,13 +17,15 @@ import { forward, newRunState, type Model } from "../model/forward.js";
 import { ropeOptions } from "../model/rope-params.js";
 import { loadWeights } from "../model/weights.js";
 import type { LoadedModel, ModelConfig, TensorView } from "../formats/model.js";
-import { dequantize, diffMetrics, openMapping, type ByteSource, type NativeMapping, type Numerics } from "../bindings/kernels.js";
+import { dequantize, diffMetrics, type ByteSource, type Numerics } from "../bindings/kernels.js";
+import { ModelBytes } from "../formats/bytes.js";
 import type { F32Tensor } from "../trace/safetensors.js";
 import { lastTokenSlice, type Trace, type TracePoint } from "../trace/types.js";
 import { ARCH_DERIVED } from "../compare/config-diff.js";
 import type { Lab, LabOutcome } from "../compare/experiments.js";
+import { permuteFeatures } from "../compare/compare.js";
 import type { ComparisonResult, PointResult } from "../compare/result.js";
-import { transpose } from "../compare/weight-checks.js";
+import { permuteHeads, transpose } from "../compare/weight-checks.js";
 import { pointOfRole } from "../compare/consumers.js";
 
 export interface LabSideInput {
@@ -36,14 +38,12 @@ export interface LabSideInput {
 
 const META_PREFIX = "meta:";
 
-type Mapping = NativeMapping;
-
 export class EngineLab implements Lab {
   readonly candidates: string[];
   reruns = 0;
   ms = 0;
-  private readonly recvMap: Mapping;
-  private readonly donorMap: Mapping;
+  private readonly recvBytes: ModelBytes;
+  private readonly donorBytes: ModelBytes;
   private readonly refPoints = new Map<string, TracePoint>();
   private readonly basePoints: PointResult[];
   /** The reference has attention probabilities: reruns keep theirs to compare. */
@@ -59,8 +59,8 @@ export class EngineLab implements Lab {
     /** Which side of the report the receiver is (metrics are always against the reference side). */
     readonly receiverLabel: "A" | "B",
   ) {
-    this.recvMap = openMapping(recv.model.path);
-    this.donorMap = openMapping(donor.path);
+    this.recvBytes = new ModelBytes(recv.model.path);
+    this.donorBytes = new ModelBytes(donor.path);
     for (const p of ref.trace.points) this.refPoints.set(`${p.step}|${p.key}`, p);
     this.kq = ref.trace.points.some((p) => p.point === "kq_softmax");
     this.basePoints = result.points;
@@ -68,8 +68,8 @@ export class EngineLab implements Lab {
   }
 
   close(): void {
-    this.recvMap.close();
-    this.donorMap.close();
+    this.recvBytes.close();
+    this.donorBytes.close();
   }
 
   /** Stores a repair: the receiver's tensor `key` transposed in memory (f32), used by every later run. */
@@ -77,11 +77,34 @@ export class EngineLab implements Lab {
     const t = this.recv.model.byRole.get(key);
     if (!t || t.dims.length !== 2) return false;
     const [rows, cols] = t.dims;
-    const data = dequantize({ source: this.recvMap, offset: t.offset, type: t.type, nElements: rows * cols, name: t.name });
+    const data = dequantize({ source: this.recvBytes.source(t), offset: t.offset, type: t.type, nElements: rows * cols, name: t.name });
     const tr = transpose(data, rows, cols);
     const view: TensorView = { ...t, dims: [cols, rows], fileDims: [rows, cols], type: 0, typeName: "F32", offset: 0, byteLength: tr.byteLength, rowBytes: undefined };
     this.repairs.set(key, { view, source: tr });
     return true;
+  }
+
+  /**
+   * Stores a repair: the receiver's Q/K tensor `key` (weight or bias) with its rows permuted within each head
+   * into the receiver's own RoPE order (f32, in memory), as a converter that permutes for the layout would.
+   */
+  repairRopeRows(key: string): boolean {
+    const t = this.recv.model.byRole.get(key);
+    const c = this.recv.model.config;
+    if (!t || !/attn_[qk](_bias)?$/.test(key)) return false;
+    const n = t.dims.reduce((x, y) => x * y, 1);
+    const cols = t.dims.length === 2 ? t.dims[1] : 1;
+    const data = dequantize({ source: this.recvBytes.source(t), offset: t.offset, type: t.type, nElements: n, name: t.name });
+    const nHead = /attn_q/.test(key) ? c.nHead : c.nHeadKv;
+    const p = permuteHeads(data, nHead, cols, c.ropeLayout === "neox");
+    const view: TensorView = { ...t, type: 0, typeName: "F32", offset: 0, byteLength: p.byteLength, rowBytes: undefined };
+    this.repairs.set(key, { view, source: p });
+    return true;
+  }
+
+  /** Forgets the repairs of `keys` (later runs read the stored tensors again). */
+  dropRepairs(keys: string[]): void {
+    for (const k of keys) this.repairs.delete(k);
   }
 
   private model(keys: string[]): Model {
@@ -95,12 +118,12 @@ export class EngineLab implements Lab {
       // the architecture brings its facts (architectures.ts): RoPE layout and q/k norm
       if (f === "arch") for (const d of ARCH_DERIVED) if (d === "ropeLayout" || d === "qkNorm") cc[d] = (ARCHITECTURES[c.arch] as unknown as Record<string, unknown>)[d];
     }
-    const weights = loadWeights(this.recv.model, this.recvMap, {
+    const weights = loadWeights(this.recv.model, this.recvBytes, {
       config: c,
       take: (key) => {
         if (tensors.has(key)) {
           const v = this.donor.byRole.get(key) ?? (key === "output" && this.donor.config.tiedEmbeddings ? this.donor.byRole.get("token_embd") : undefined);
-          return v ? { view: v, source: this.donorMap } : undefined;
+          return v ? { view: v, source: this.donorBytes.source(v) } : undefined;
         }
         return this.repairs.get(key);
       },
@@ -230,6 +253,16 @@ export class EngineLab implements Lab {
       }
       return null;
     };
+    // the reference's RoPE layout differs (a Hugging Face folder against its llama GGUF, an architecture
+    // relabel): q/k/q_rope/k_rope are compared modulo the row order within heads, as the comparison does
+    const rc = m.config;
+    const modulo = rc.ropeLayout !== this.donor.config.ropeLayout;
+    const aligned = (point: string, x: Float32Array, ref: Float32Array): Float32Array => {
+      if (!modulo || !(point === "q" || point === "k" || point === "q_rope" || point === "k_rope")) return x;
+      const p = permuteFeatures(x, point.startsWith("q") ? rc.nHead : rc.nHeadKv, rc.headDim, rc.ropeLayout === "norm");
+      // before RoPE either order is a valid storage; after it the order is fixed by each side's layout
+      return (point === "q" || point === "k") && diffMetrics(ref, x).nmseEnergy <= diffMetrics(ref, p).nmseEnergy ? x : p;
+    };
     const st = newRunState(m.config, tokens.length + steps - 1);
     for (let step = 0; step < steps; step++) {
       first ??= baseFirst(step);
@@ -251,9 +284,10 @@ export class EngineLab implements Lab {
           const ref = rp?.tensor ? this.ref.tensors.get(rp.tensor)?.data : undefined;
           const g = gates.get(id);
           if (!ref || !g || ref.length !== x.length) return;
-          const d = diffMetrics(ref, x);
+          const xa = aligned(point, x, ref);
+          const d = diffMetrics(ref, xa);
           const last = (y: Float32Array) => lastTokenSlice(y, point, rp!.shape, rp!.tokens);
-          const dl = diffMetrics(last(ref), last(x));
+          const dl = diffMetrics(last(ref), last(xa));
           const nmse = Math.max(d.nmseEnergy, dl.nmseEnergy);
           const ok = d.nonfinite === 0 && nmse <= g.band;
           within.set(id, ok);

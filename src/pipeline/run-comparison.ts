@@ -166,7 +166,10 @@ async function resolve(spec: SideSpec, label: string, cache: Map<string, Promise
     const { trace, tensors } = readAnyTrace(spec.path);
     return { spec, kind: "trace", trace, tensors };
   }
-  if (kind === "unknown") throw new InputError(`${spec.path}: not a model (GGUF, APR), a rosetta trace (JSON) or a dump rosetta imports (${IMPORTERS.map((i) => i.format).join(", ")})`);
+  if (kind === "unknown") throw new InputError(`${spec.path}: not a model (GGUF, APR, Hugging Face folder), a rosetta trace (JSON) or a dump rosetta imports (${IMPORTERS.map((i) => i.format).join(", ")})`);
+  if (kind === "hf" && spec.engine === "llama.cpp") {
+    throw new InputError(`--engine-${label.toLowerCase()} llama.cpp: ${spec.path} is a Hugging Face folder; llama.cpp runs GGUF files (run the folder on rosetta's engine, the default)`);
+  }
   const key = realpathSync(spec.path);
   if (!cache.has(key)) cache.set(key, loadModel(spec.path));
   return { spec, kind: "model", model: await cache.get(key)!, tensors: new Map() };
@@ -230,7 +233,7 @@ function emptyTrace(r: Resolved, why: string): Trace {
     format: "rosetta-trace",
     version: 1,
     engine: { name: r.spec.engine ?? "rosetta", settings: { failed: why } },
-    model: { path: r.spec.path, fileType: r.model ? dominantType(r.model) : undefined, config: r.model ? { ...r.model.config } : undefined },
+    model: { path: r.spec.path, fileType: r.model ? dominantType(r.model) : undefined, format: r.model?.format, config: r.model ? { ...r.model.config } : undefined },
     input: { tokens: [], generated: [] },
     points: [],
   };
@@ -286,7 +289,10 @@ async function experiment(res: ComparisonResult, a: Resolved, b: Resolved, log: 
   let kept = false;
   try {
     if (failed) await repairAndRun(res, lab, pair.label);
-    else if (diagnose) res.experiments = await diagnoseByExperiment(res, lab);
+    else if (diagnose) {
+      res.experiments = await diagnoseByExperiment(res, lab);
+      await ropeRowsRepair(res, lab, pair.label);
+    }
     log.info({ reruns: lab.reruns, ms: Math.round(lab.ms) }, "experiments");
     if (hold?.keep) {
       Object.assign(hold, { lab, receiver: pair.x.model!, donor: pair.y.model! });
@@ -350,6 +356,29 @@ async function runArbiter(
     }
   }
   return arbitrate(res, side(a), side(b), side(c), opts);
+}
+
+/**
+ * Q/K rows stored for the other RoPE layout (`rope-layout-mismatch` on the tensors: e.g. a Hugging Face folder
+ * holding a GGUF's permuted rows): the named repair, the rows permuted into the receiver's own order in
+ * memory, is run, and the finding says whether the side then matches.
+ */
+async function ropeRowsRepair(res: ComparisonResult, lab: import("./lab.js").EngineLab, label: "A" | "B"): Promise<void> {
+  const diag = res.findings.find((f) => f.fatal && f.id === "rope-layout-mismatch" && f.where !== "metadata");
+  const keys = (res.weights?.tensors ?? []).filter((t) => t.status === "rope-unpermuted").map((t) => t.key);
+  if (!diag || !keys.length || !keys.every((k) => lab.repairRopeRows(k))) return;
+  try {
+    const out = await lab.run([]);
+    diag.evidence.push(
+      out.error
+        ? `repair tried (${keys.join(", ")} rows permuted in memory): ${label} cannot run: ${out.error}`
+        : out.matches
+          ? `confirmed by experiment: with the rows of ${keys.join(", ")} permuted within each head for ${label}'s RoPE layout (in memory), every point matches: the missing permutation explains the whole divergence`
+          : `experiment: with the rows of ${keys.join(", ")} permuted for ${label}'s RoPE layout (in memory), the first divergence is then at ${out.firstDivergence?.key ?? "?"}: something else differs too`,
+    );
+  } finally {
+    lab.dropRepairs(keys);
+  }
 }
 
 function inputOf(o: RunCompareOptions, a: Resolved, b: Resolved): { prompt?: string; tokens?: number[]; gen: number } {

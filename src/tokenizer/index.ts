@@ -3,6 +3,7 @@
  */
 import { open } from "node:fs/promises";
 import { loadApr } from "../formats/apr.js";
+import { isHfFolder, readHfFolder } from "../formats/hf.js";
 import { ggufTokenizerKeysFromApr } from "../formats/apr-tokenizer-keys.js";
 import type { LoadedModel } from "../formats/model.js";
 import { InputError } from "../util/errors.js";
@@ -19,14 +20,20 @@ export function tokenizerFromGgufMetadata(metadata: Record<string, unknown>): To
   return new Tokenizer(tokenizerSpecFromGgufMetadata(metadata));
 }
 
-/** The tokenizer of a loaded model (GGUF `tokenizer.ggml.*` keys, or APR's `tokenizer.*` custom keys). */
+/**
+ * The tokenizer of a loaded model (GGUF `tokenizer.ggml.*` keys, APR's `tokenizer.*` custom keys, or a
+ * Hugging Face folder's tokenizer.json, which its loader turns into GGUF keys).
+ */
 export function tokenizerFromModel(model: Pick<LoadedModel, "format" | "metadata">): Tokenizer {
+  const hfError = model.metadata["tokenizer.hf.error"];
+  if (model.format === "hf" && typeof hfError === "string") throw new InputError(`no tokenizer: ${hfError}`);
   const md = model.format === "apr" ? ggufTokenizerKeysFromApr(model.metadata) : model.metadata;
   return tokenizerFromGgufMetadata(md);
 }
 
 /** Loads the tokenizer of a model file, dispatching on its magic bytes (GGUF, APR). */
 export async function loadTokenizer(path: string): Promise<Tokenizer> {
+  if (await isHfFolder(path)) return tokenizerFromModel(await readHfFolder(path));
   const magic = await readMagic(path);
   if (magic.subarray(0, 4).toString("latin1") === "GGUF") {
     return tokenizerFromGgufMetadata(readGgufTokenizerMetadata(path));
@@ -34,7 +41,7 @@ export async function loadTokenizer(path: string): Promise<Tokenizer> {
   if (magic.subarray(0, 3).toString("latin1") === "APR") {
     return tokenizerFromModel(await loadApr(path, { logLayout: false }));
   }
-  throw new InputError(`${path}: not a GGUF or APR file (magic ${magic.subarray(0, 4).toString("hex") || "empty"})`);
+  throw new InputError(`${path}: not a GGUF or APR file or a Hugging Face folder (magic ${magic.subarray(0, 4).toString("hex") || "empty"})`);
 }
 
 async function readMagic(path: string): Promise<Buffer> {

@@ -173,7 +173,7 @@ function checkHeader(file: string, o: Record<string, unknown>): void {
   if (!isObj(o.model)) fail(file, "model must be an object");
   const model = o.model;
   for (const k of ["config", "metadata"]) if (model[k] !== undefined && !isObj(model[k])) fail(file, `model.${k} must be an object`);
-  for (const k of ["path", "sha256", "arch", "fileType"]) if (model[k] !== undefined && typeof model[k] !== "string") fail(file, `model.${k} must be a string`);
+  for (const k of ["path", "sha256", "arch", "fileType", "format"]) if (model[k] !== undefined && typeof model[k] !== "string") fail(file, `model.${k} must be a string`);
 }
 
 /** Parses and validates trace JSON text (`file` names it in errors). Rules: docs/trace-format.md, "Validation on read". */

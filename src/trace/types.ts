@@ -113,6 +113,8 @@ export interface Trace {
     sha256?: string;
     arch?: string;
     fileType?: string;
+    /** The model's format as rosetta loaded it: "gguf", "apr", or "hf" (a Hugging Face folder: Q/K rows in HF order); optional (added in place, version 1). */
+    format?: string;
     /**
      * The hyperparameters the engine ran with, in rosetta's ModelConfig fields (arch, nLayer, nEmbd, nHead,
      * nHeadKv, headDim, nFf, nVocab, rmsEps, ropeBase, ropeDim, ropeLayout, ropeScaling, tiedEmbeddings,

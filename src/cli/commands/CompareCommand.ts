@@ -127,7 +127,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
   describe: "Compare two sides layer by layer: first divergence, diagnosis, recommendation",
   builder: (y) =>
     y
-      .positional("a", { type: "string", demandOption: true, description: "side A: model file (GGUF/APR; a Hugging Face folder with --engine-a transformers) or saved trace (JSON)" })
+      .positional("a", { type: "string", demandOption: true, description: "side A: model file (GGUF/APR), Hugging Face folder (config.json + safetensors; run by rosetta, or by transformers with --engine-a transformers) or saved trace (JSON)" })
       .positional("b", { type: "string", demandOption: true, description: "side B, the reference: model file or saved trace" })
       .option("prompt", { alias: "p", type: "string", description: "Prompt (each side tokenizes it with its own tokenizer)" })
       .option("tokens", { type: "string", description: "Token ids, comma separated (overrides tokenization on both sides)" })
@@ -182,7 +182,8 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       .example('rosetta model.gguf model.gguf --engine-b llama.cpp -p "Hello" --assert-match', "rosetta vs real llama.cpp, CI gate")
       .example('GGML_VK_VISIBLE_DEVICES=0 rosetta m.gguf m.gguf --engine-a llama.cpp --device-a vulkan --engine-b llama.cpp -p "Hello" --arbiter rosetta-exact', "llama.cpp on Vulkan vs on the CPU; a third run says who is closer")
       .example("rosetta mine.trace.json ref.trace.json --json report.json --junit report.xml", "two saved traces")
-      .example("rosetta model.gguf model.gguf --engine-b llama.cpp --tokens 1,2,3 --arbiter transformers", "which of rosetta and llama.cpp is closer to transformers (float32) at every point"),
+      .example("rosetta model.gguf model.gguf --engine-b llama.cpp --tokens 1,2,3 --arbiter transformers", "which of rosetta and llama.cpp is closer to transformers (float32) at every point")
+      .example('rosetta ./hf-model model.gguf -p "Hello"', "a Hugging Face folder vs its GGUF conversion (docs/hf-checkpoints.md)"),
   handler: async (args) => {
     checkReportPaths(args);
     if (args["arbiter-model"] !== undefined && args.arbiter === undefined) throw new InputError("--arbiter-model names the model of a named --arbiter: give --arbiter too");

@@ -51,8 +51,8 @@ export const diffWeightsCommand: CommandModule<object, DiffWeightsArgs> = {
   describe: "Compare two model files' weights by role (no forward pass)",
   builder: (y) =>
     y
-      .positional("a", { type: "string", demandOption: true, description: "model file A (GGUF or APR)" })
-      .positional("b", { type: "string", demandOption: true, description: "model file B (GGUF or APR)" })
+      .positional("a", { type: "string", demandOption: true, description: "model A: GGUF or APR file, or Hugging Face folder" })
+      .positional("b", { type: "string", demandOption: true, description: "model B: GGUF or APR file, or Hugging Face folder" })
       .option("json", { type: "string", description: "Write the diff as JSON to FILE ('-': stdout)" })
       .option("assert-match", { type: "boolean", description: "Exit 1 if a defect is found" })
       .example("rosetta diff-weights model.apr model.gguf", "which tensors differ, and how")

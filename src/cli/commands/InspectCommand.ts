@@ -92,10 +92,10 @@ function printText(i: InspectedModel): void {
 
 export const inspectCommand: CommandModule<object, InspectArgs> = {
   command: "inspect <model>",
-  describe: "Show any GGUF / APR v2 file: metadata, checksums, tensor table with layout verdicts, config if the engine runs it",
+  describe: "Show any GGUF / APR v2 file or Hugging Face folder: metadata, checksums, tensor table with layout verdicts, config if the engine runs it",
   builder: (y) =>
     y
-      .positional("model", { type: "string", demandOption: true, description: "GGUF or APR model file" })
+      .positional("model", { type: "string", demandOption: true, description: "GGUF or APR model file, or Hugging Face folder" })
       .option("json", { type: "boolean", description: "Print the report as JSON on stdout" })
       .example("rosetta inspect model.gguf", "config, tensors and layout verdicts")
       .example("rosetta inspect model.apr --json --quiet", "machine-readable report only")

@@ -62,7 +62,7 @@ export const tokenizeCommand: CommandModule<object, TokenizeArgs> = {
   describe: "Print the token ids and pieces of TEXT under the model's tokenizer (as llama.cpp tokenizes)",
   builder: (y) =>
     y
-      .positional("model", { type: "string", demandOption: true, description: "GGUF or APR model file" })
+      .positional("model", { type: "string", demandOption: true, description: "GGUF or APR model file, or Hugging Face folder (tokenizer.json)" })
       .positional("text", { type: "string", demandOption: true, description: "Text to tokenize" })
       .option("json", { type: "boolean", description: "Print ids, tokens and pieces as JSON on stdout" })
       .option("bos", { type: "boolean", default: true, description: "Add BOS when the model asks for it (--no-bos: never)" })

@@ -9,6 +9,7 @@ import path from "node:path";
 
 import type { CommandModule } from "yargs";
 
+import { isHfFolder } from "../../formats/hf.js";
 import { traceBase, writeTrace } from "../../trace/io.js";
 import type { F32Tensor } from "../../trace/safetensors.js";
 import type { Trace } from "../../trace/types.js";
@@ -60,6 +61,7 @@ type EngineRunner = (r: EngineRequest) => Promise<{ trace: Trace; tensors: Map<s
 /** Each engine is imported on use: a missing optional component only matters to its own engine. */
 export const ENGINES: Record<string, EngineRunner> = {
   "llama.cpp": async (r) => {
+    if (await isHfFolder(r.model)) throw new InputError(`${r.model} is a Hugging Face folder; llama.cpp runs GGUF files (trace the folder with --engine rosetta)`);
     const { runLlamaCppTrace } = await import("../../reference/llamacpp.js");
     return runLlamaCppTrace({
       model: r.model,
@@ -170,7 +172,7 @@ export const traceCommand: CommandModule<object, TraceArgs> = {
   describe: "Run one engine over a prompt and write a trace of every capture point",
   builder: (y) =>
     y
-      .positional("model", { type: "string", demandOption: true, description: "GGUF model file (APR: --engine rosetta only; --engine transformers: a Hugging Face model folder or a GGUF)" })
+      .positional("model", { type: "string", demandOption: true, description: "GGUF model file (APR file: --engine rosetta only; Hugging Face folder: --engine rosetta or transformers)" })
       .option("engine", { type: "string", demandOption: true, choices: Object.keys(ENGINES), description: "Engine to run" })
       .option("prompt", { alias: "p", type: "string", description: "Prompt text (tokenized by the engine's tokenizer)" })
       .option("tokens", { type: "string", description: "Prompt token ids, comma or space separated" })

@@ -285,7 +285,7 @@ function summary(r: ComparisonResult, paint: Paint): string {
   const oneSide = c["only-a"] + c["only-b"];
   const passed = r.verdict === "MATCH" || r.verdict === "DRIFT";
   if (passed && oneSide) s += paint("33", `  (${oneSide} point(s) captured on one side only were not compared)`);
-  if (passed && r.config && r.config.status !== "match") s += paint("33", `  (model config ${r.config.status === "not-compared" ? "could not be compared" : "only partly compared"}: see the Config line)`);
+  if (passed && r.config && r.config.status !== "match") s += paint("33", `  (model config ${r.config.status === "not-compared" ? "could not be compared" : r.config.status === "differs" ? "differs" : "only partly compared"}: see the Config line)`);
   for (const w of r.warnings ?? []) s += `\n  ${paint("33", `warning: ${w}`)}`;
   for (const n of r.notes ?? []) s += `\n  note: ${n}`;
   return `${paint("1", "=== Summary ===")}  ${s}\n  ${tally}`;
