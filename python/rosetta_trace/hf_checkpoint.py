@@ -57,18 +57,12 @@ def _drop_out_of_range_special_ids() -> None:
 
 def _carry_head_dim(config, gguf_path: str) -> None:
     """transformers' GGUF config mapping drops <arch>.attention.key_length: Qwen3Config then keeps its
-    default head_dim (128) whatever the file says. Take it from the file (else hidden_size / heads)."""
-    if not hasattr(config, "head_dim"):
-        return
-    from gguf import GGUFReader
+    default head_dim (128) whatever the file says. The file's value is carried over, as the transformers
+    engine does (rosetta_trace.hf_engine._gguf_head_dim)."""
+    if hasattr(config, "head_dim"):
+        from rosetta_trace.hf_engine import _gguf_head_dim
 
-    r = GGUFReader(gguf_path)
-    arch_field = r.fields.get("general.architecture")
-    arch = bytes(arch_field.parts[arch_field.data[0]]).decode() if arch_field else ""
-    f = r.fields.get(f"{arch}.attention.key_length")
-    head_dim = int(f.parts[f.data[0]][0]) if f else config.hidden_size // config.num_attention_heads
-    if config.head_dim != head_dim:
-        config.head_dim = head_dim
+        _gguf_head_dim(gguf_path, config)
 
 
 def make_checkpoint(gguf_path: str, out_dir: str, dtype: str = "float32", max_shard_size: str | None = None) -> dict:

@@ -35,7 +35,7 @@ function userError(r: CliResult, re: RegExp): void {
 describe("options of the other engine are errors", () => {
   it("trace --engine llama.cpp with --numerics or --isa", () => {
     const out = path.join(dir, "t1");
-    userError(runCli(["trace", model, "--engine", "llama.cpp", "--tokens", "1,2", "--numerics", "exact", "--out", out]), /--numerics applies to the rosetta engine, not to --engine llama.cpp \(its options: --backend, --repack\)/);
+    userError(runCli(["trace", model, "--engine", "llama.cpp", "--tokens", "1,2", "--numerics", "exact", "--out", out]), /--numerics applies to the rosetta engine, not to --engine llama.cpp \(its options: --backend, --repack, --device, --gpu-layers, --conditions\)/);
     userError(runCli(["trace", model, "--engine", "llama.cpp", "--tokens", "1,2", "--isa", "scalar", "--numerics", "ggml", "--out", out]), /--numerics applies to the rosetta engine; --isa applies to the rosetta engine, not to --engine llama.cpp/);
   });
   it("trace --engine rosetta with --backend or --repack", () => {

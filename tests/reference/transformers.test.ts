@@ -2,7 +2,7 @@
  * The transformers engine (src/reference/transformers.ts, python/rosetta_trace/hf_engine.py) and the
  * arbiter (src/compare/arbiter.ts), on real files:
  * - a real HF checkpoint made from stories260K with transformers' own GGUF loading and save_pretrained
- *   (make_hf_folder.py, no download), run by transformers, against the GGUF on rosetta and on llama.cpp:
+ *   (python -m rosetta_trace.hf_checkpoint, no download), run by transformers, against the GGUF on rosetta and on llama.cpp:
  *   the three engines' traces compared pairwise match at every canonical point (q_rope, k_rope and
  *   kq_softmax included), worst energy NMSE under the documented band (docs/transformers-engine.md);
  * - the synthetic qwen2/qwen3 fixtures through transformers' GGUF loading against rosetta (no Q/K
@@ -119,8 +119,8 @@ describe.skipIf(!avail.ok || !HAVE_SHARED)("transformers engine on stories260K: 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   beforeAll(async () => {
-    const r = spawnSync(transformersPython(), [path.join(REPO_ROOT, "tests/reference/make_hf_folder.py"), STORIES, hf], { encoding: "utf8", env: { ...process.env, HF_HUB_OFFLINE: "1" } });
-    if (r.status !== 0) throw new Error(`make_hf_folder.py: ${r.stderr}`);
+    const r = spawnSync(transformersPython(), ["-m", "rosetta_trace.hf_checkpoint", STORIES, hf], { encoding: "utf8", env: { ...process.env, HF_HUB_OFFLINE: "1" } });
+    if (r.status !== 0) throw new Error(`hf_checkpoint: ${r.stderr}`);
     tf = runTransformersTrace({ model: hf, tokens: TOKENS, gen: GEN, full: ["*"] });
     ros = await runRosettaTrace({ model: STORIES, tokens: TOKENS, gen: GEN, forced: tf.trace.input.generated, full: ["*"], kq: true });
   }, 600_000);
@@ -205,7 +205,7 @@ describe.skipIf(!avail.ok)("transformers engine on HF folders made from the synt
     it(`${arch}: transformers (HF folder) vs rosetta (GGUF) match at every point (NEOX: q/k not permuted)`, async () => {
       const model = await getFixture(arch, "F32");
       const hf = path.join(dir, arch);
-      const mk = spawnSync(transformersPython(), [path.join(REPO_ROOT, "tests/reference/make_hf_folder.py"), model, hf], { encoding: "utf8", env: { ...process.env, HF_HUB_OFFLINE: "1" } });
+      const mk = spawnSync(transformersPython(), ["-m", "rosetta_trace.hf_checkpoint", model, hf], { encoding: "utf8", env: { ...process.env, HF_HUB_OFFLINE: "1" } });
       expect(mk.status, mk.stderr).toBe(0);
       const t = runTransformersTrace({ model: hf, tokens: [1, 5, 9, 13, 2], full: ["*"] });
       expect(String(t.trace.engine.settings.qkLayout)).toMatch(/^hf/);
