@@ -71,20 +71,21 @@ double memory_read_bandwidth(int threads, int64_t bytesPerThread, int passes) {
     bufs[t].resize((size_t)n);
     std::memset(bufs[t].data(), t + 1, (size_t)n);
   });
-  std::vector<int64_t> sink(threads);
+  std::vector<uint64_t> sink(threads);
   double best = 0;
   for (int p = 0; p < std::max(1, passes); p++) {
     const double s = together(threads, [&](int t) {
       // 64-bit adds of every 8-byte word: compilers vectorize this to plain loads + adds, far below the
       // rate at which any core can add, so the figure is the memory system's
-      const int64_t* w = reinterpret_cast<const int64_t*>(bufs[t].data());
-      int64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+      // (unsigned: the sums wrap, which is defined; signed overflow would be UB, UBSan finding)
+      const uint64_t* w = reinterpret_cast<const uint64_t*>(bufs[t].data());
+      uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
       for (int64_t i = 0; i < n / 8; i += 4) a0 += w[i], a1 += w[i + 1], a2 += w[i + 2], a3 += w[i + 3];
       sink[t] = a0 + a1 + a2 + a3;
     });
     best = std::max(best, (double)n * threads / s);
   }
-  volatile int64_t k = sink[0];
+  volatile uint64_t k = sink[0];
   (void)k;
   return best;
 }
