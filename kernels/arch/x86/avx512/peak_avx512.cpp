@@ -17,7 +17,7 @@ int64_t avx512::int8_peak_loop(int64_t iters) {
   for (int k = 1; k < 12; k++) s = _mm512_add_epi32(s, acc[k]);
   alignas(64) int v[16];
   _mm512_store_si512(v, s);
-  volatile int sink = v[0] + v[15];
+  volatile unsigned sink = (unsigned)v[0] + (unsigned)v[15];  // unsigned: wraps (defined), no signed overflow
   (void)sink;
   return iters * 12 * 64;
 }
