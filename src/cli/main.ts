@@ -22,8 +22,9 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
     .scriptName("rosetta")
     .usage(
       "rosetta: differential tracing for transformer inference numerics.\n\n" +
-        "Run one model from two sources (APR, GGUF, a Hugging Face folder, a saved trace, or real llama.cpp), capture every layer\n" +
-        "and sub-step, find the first divergence and say why.",
+        "Run one model from two sources (APR, GGUF, a Hugging Face folder, a saved trace, real llama.cpp on\n" +
+        "the CPU or Vulkan, or transformers), capture every layer and sub-step, find the first divergence\n" +
+        "and say why.",
     )
     .option("quiet", { alias: "q", type: "boolean", description: "Only warnings and errors on stderr" })
     .option("verbose", { alias: "v", type: "boolean", description: "More detail (every capture point, debug logs)" })
