@@ -107,6 +107,7 @@ void matmul_vecdot(const MatmulArgs& a, const TypeTraits& tt, VecDotFn fn, size_
   thread_local std::vector<uint8_t> buf;  // reused across calls: no allocation per matmul
   thread_local std::vector<int8_t> packedQs;
   thread_local std::vector<float> packedSc;
+  thread_local std::vector<Q8KQuad> packedK;  // std::vector honours alignas(64) since C++17
   const uint8_t* act = reinterpret_cast<const uint8_t*>(a.x);
   const VecDotTileFn tile = vec_dot_tile_fn(tt);
   const float* ad = nullptr;
@@ -116,6 +117,10 @@ void matmul_vecdot(const MatmulArgs& a, const TypeTraits& tt, VecDotFn fn, size_
     // a prompt's Q8_0 activations are also packed for the tiles (rosetta/vecdot.h)
     const int64_t nb = n / 32, groups = (a.nTok + kQ0Group - 1) / kQ0Group;
     const bool pack = tile && aq == ActQuant::Q8_0 && a.nTok > 1;
+    // a prompt's Q8_K activations in quads for the AVX-512 K-quant tiles (the other paths read the rows)
+    const bool packK = tile && aq == ActQuant::Q8_K && a.nTok > 1 && current_isa() == Isa::Avx512;
+    const int64_t nbK = n / QK_K, quadsK = (a.nTok + kQKQuad - 1) / kQKQuad;
+    if (packK && packedK.size() < (size_t)(quadsK * nbK)) packedK.resize(quadsK * nbK);
     if (pack && packedSc.size() < (size_t)(groups * nb * kQ0Group)) {
       packedSc.resize(groups * nb * kQ0Group);
       packedQs.resize(groups * nb * kQ0Group * 32);
@@ -125,11 +130,17 @@ void matmul_vecdot(const MatmulArgs& a, const TypeTraits& tt, VecDotFn fn, size_
     uint8_t* const dst = buf.data();  // not `buf` inside the task: a thread_local names each thread's own
     int8_t* const pq = packedQs.data();
     float* const ps = packedSc.data();
+    Q8KQuad* const pk = packedK.data();
     default_pool().run((int)a.nTok, [&](int t) {
       fromFloat(a.x + t * n, dst + arb * (size_t)t, n);
       if (pack) pack_q8_0_token(reinterpret_cast<const block_q8_0*>(dst + arb * (size_t)t), nb, t, pq, ps);
+      if (packK) pack_q8_K_token(reinterpret_cast<const block_q8_K*>(dst + arb * (size_t)t), nbK, t, pk);
     });
     act = buf.data();
+    if (packK) {
+      pack_q8_K_padding(nbK, a.nTok, pk);
+      ad = reinterpret_cast<const float*>(pk);
+    }
     if (pack) {
       pack_q8_0_padding(nb, a.nTok, pq, ps);
       act = reinterpret_cast<const uint8_t*>(pq);
@@ -223,6 +234,35 @@ void pack_q8_0_padding(int64_t nb, int64_t nt, int8_t* qs, float* sc) {
     const int64_t at = (g * nb + b) * kQ0Group + used;
     std::memset(qs + at * 32, 0, (size_t)(kQ0Group - used) * 32);
     std::memset(sc + at, 0, (size_t)(kQ0Group - used) * sizeof(float));
+  }
+}
+
+void pack_q8_K_token(const block_q8_K* row, int64_t nb, int64_t t, Q8KQuad* quads) {
+  const int64_t g = t / kQKQuad, k = t % kQKQuad, p = k / 2, h = k % 2;
+  for (int64_t i = 0; i < nb; i++) {
+    Q8KQuad& q = quads[g * nb + i];
+    const block_q8_K& b = row[i];
+    for (int c = 0; c < 8; c++) std::memcpy(q.qs[p][c] + 32 * h, b.qs + 32 * c, 32);
+    for (int l = 0; l < 8; l++) q.d[p][8 * h + l] = b.d;
+    std::memcpy(q.bsums[p] + 16 * h, b.bsums, sizeof b.bsums);
+    for (int j = 0; j < 8; j++) q.sums8[k][j] = (int16_t)(b.bsums[2 * j] + b.bsums[2 * j + 1]);
+    for (int l = 0; l < 4; l++) q.negd[4 * k + l] = -b.d;
+  }
+}
+
+void pack_q8_K_padding(int64_t nb, int64_t nt, Q8KQuad* quads) {
+  const int64_t g = nt / kQKQuad, used = nt % kQKQuad;
+  if (used == 0) return;
+  for (int64_t i = 0; i < nb; i++) {
+    Q8KQuad& q = quads[g * nb + i];
+    for (int64_t k = used; k < kQKQuad; k++) {
+      const int64_t p = k / 2, h = k % 2;
+      for (int c = 0; c < 8; c++) std::memset(q.qs[p][c] + 32 * h, 0, 32);
+      for (int l = 0; l < 8; l++) q.d[p][8 * h + l] = 0;
+      std::memset(q.bsums[p] + 16 * h, 0, 32);
+      std::memset(q.sums8[k], 0, sizeof q.sums8[k]);
+      for (int l = 0; l < 4; l++) q.negd[4 * k + l] = 0;
+    }
   }
 }
 

@@ -121,8 +121,9 @@ describe("matmul on every ISA path", () => {
   // Prefill tiles share each decoded weight block across tokens (vecdot_tile_*): a batch must give, bit
   // for bit, what each token gives alone (single-token calls run the per-pair kernel order).
   test("a batch of tokens equals each token alone (multi-token tiles), every ISA", () => {
-    // 11 tokens: one full tile of 8 and a partial one of 3
-    const nTok = 11, rows = 37;
+    // 21 tokens: one full tile of 8, a second and a partial one of 5; on the AVX-512 path the K-quant
+    // tiles' quads: a pass of 4 full quads (16 tokens) and one of 2 quads, the second partial
+    const nTok = 21, rows = 37;
     const cases = [
       ["Q4_0", T.Q4_0, 256], ["Q8_0", T.Q8_0, 288], ["Q4_K", T.Q4_K, 512], ["Q6_K", T.Q6_K, 768], ["Q5_K", TX.Q5_K, 512],
       ["Q3_K", TX.Q3_K, 768], ["Q2_K", TX.Q2_K, 512], ["IQ4_XS", TX.IQ4_XS, 512], ["Q4_1", TX.Q4_1, 288], ["Q5_1", TX.Q5_1, 352],

@@ -47,6 +47,24 @@ constexpr int kQ0Group = 8;
 void pack_q8_0_token(const block_q8_0* row, int64_t nb, int64_t t, int8_t* qs, float* sc);
 void pack_q8_0_padding(int64_t nb, int64_t nt, int8_t* qs, float* sc);
 
+// Q8_K activations of a prompt packed in quads (4 tokens) for the AVX-512 K-quant tiles: one Q8KQuad per
+// (quad g, superblock i) at quads[g * nb + i]; tokens 4g..4g+3 are A, B (pair 0) and C, D (pair 1).
+// Each pair's 32 quants of a 32-quant chunk sit in one 512-bit register, so one weight register (the
+// chunk duplicated) serves two tokens and each token's 8 lanes stay the AVX2 kernel's lanes. Slots past
+// the last token are zeros (pack_q8_K_padding). On this layout the tile gets `ad` = the quads (as
+// float*) and `a` = the rows as usual; only the AVX-512 Q4_K/Q5_K/Q6_K tiles read it.
+constexpr int kQKQuad = 4;
+struct alignas(64) Q8KQuad {
+  int8_t qs[2][8][64];   // pair p, chunk c: token 2p's quants 32c..32c+31, then token 2p+1's
+  float d[2][16];        // pair p: token 2p's d x8, token 2p+1's d x8
+  int16_t bsums[2][32];  // pair p: token 2p's 16 bsums, then token 2p+1's
+  int16_t sums8[4][8];   // token k: bsums[2j] + bsums[2j+1] (ggml's hadd of the bsums)
+  float negd[16];        // token k's -d, x4 each
+};
+static_assert(sizeof(Q8KQuad) == 1408, "Q8KQuad layout");
+void pack_q8_K_token(const block_q8_K* row, int64_t nb, int64_t t, Q8KQuad* quads);
+void pack_q8_K_padding(int64_t nb, int64_t nt, Q8KQuad* quads);
+
 // Scalar lane helpers shared by the reference kernels and the attention emulation.
 // hsum_float_8 / tinyBLAS hsum: ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)).
 inline float hsum8_ref(const float v[8]) {

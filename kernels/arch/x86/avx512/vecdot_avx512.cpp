@@ -248,6 +248,214 @@ struct Q6KRow {
   static void run(int64_t nb, const B* w, const uint8_t* a, size_t arb, float* y, int64_t ldy) { q6k_row<B, NT>(nb, w, a, arb, y, ldy); }
 };
 
+// ---- a prompt's K-quant tiles on quad-packed activations (rosetta/vecdot.h, Q8KQuad) ----
+// One weight row x NQ quads (4 NQ tokens). Each 32-quant chunk of the row is decoded once into a register
+// holding it twice (w[c] = chunk | chunk); a pair's activations hold token A's chunk in the low half and
+// token B's in the high half, so one maddubs + vpdpwssd gives both tokens' AVX2 lanes (lane l = the
+// products of bytes 4l..4l+3 times the chunk's scale, summed over the chunks): the same integers as the
+// AVX2 kernel's, with no fold, and one fma over 16 lanes does both tokens' per-superblock fma. The min
+// term (Q4_K: 4 lanes per token, Q5_K: one sum per token) runs 4 tokens per register.
+// Two chunks' lanes as one register of 16-bit pairs: lane l = (chunk c's 4-product sum, chunk c+1's),
+// each sum |x| <= 4 * 63 * 127 < 2^15, so that one vpdpwssd with the scale pair (s_c, s_c+1) adds
+// s_c * x_c + s_c+1 * x_c+1 to the lane: the AVX2 kernel's two madds, in 3 multiplies instead of 4.
+inline __m512i chunk_pair(__m512i w0, __m512i w1, const int8_t* a0, const int8_t* a1) {
+  const __m512i x0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w0, _mm512_load_si512(a0));
+  const __m512i x1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w1, _mm512_load_si512(a1));
+  return _mm512_mask_blend_epi16(0xAAAAAAAAu, x0, _mm512_slli_epi32(x1, 16));
+}
+
+template <typename B>
+inline void qk45_chunks(const B& blk, __m512i w[8]);
+template <>
+inline void qk45_chunks(const block_q4_K& blk, __m512i w[8]) {
+  const __m512i m4 = _mm512_set1_epi8(15);
+#pragma GCC unroll 4
+  for (int j = 0; j < 4; j++) {
+    const __m512i bits = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs + 32 * j)));
+    w[2 * j] = _mm512_and_si512(bits, m4);
+    w[2 * j + 1] = _mm512_and_si512(_mm512_srli_epi16(bits, 4), m4);
+  }
+}
+template <>
+inline void qk45_chunks(const block_q5_K& blk, __m512i w[8]) {
+  const __m512i m4 = _mm512_set1_epi8(15), one = _mm512_set1_epi8(1);
+  const __m512i hb = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh)));
+#pragma GCC unroll 4
+  for (int j = 0; j < 4; j++) {
+    const __m512i bits = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs + 32 * j)));
+    const __m512i hl = _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 2 * j), one), 4);
+    const __m512i hh = _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 2 * j + 1), one), 4);
+    w[2 * j] = _mm512_or_si512(_mm512_and_si512(bits, m4), hl);
+    w[2 * j + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(bits, 4), m4), hh);
+  }
+}
+
+// The 4 lanes of 128-bit block k of v summed as ggml's Q4_K min term ((l0 + l2) + (l1 + l3)).
+inline float min_term(__m512 v, int k) {
+  __m128 m;
+  switch (k) {
+    case 0: m = _mm512_castps512_ps128(v); break;
+    case 1: m = _mm512_extractf32x4_ps(v, 1); break;
+    case 2: m = _mm512_extractf32x4_ps(v, 2); break;
+    default: m = _mm512_extractf32x4_ps(v, 3); break;
+  }
+  m = _mm_add_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_add_ss(m, _mm_movehdup_ps(m));
+  return _mm_cvtss_f32(m);
+}
+inline float token_lanes(__m512 v, int h) { return hsum8(h ? _mm512_extractf32x8_ps(v, 1) : _mm512_castps512_ps256(v)); }
+
+template <typename B, int NQ>
+void qk45_quads(int64_t nb, const B* w, const Q8KQuad* a, float* y, int64_t ldy, int64_t m) {
+  constexpr bool kQ5 = std::is_same<B, block_q5_K>::value;
+  __m512 acc[2 * NQ], accm[NQ];
+#pragma GCC unroll 8
+  for (int p = 0; p < 2 * NQ; p++) acc[p] = _mm512_setzero_ps();
+#pragma GCC unroll 4
+  for (int g = 0; g < NQ; g++) accm[g] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < nb; i++) {
+    prefetch_block(w + i);
+    const __m512 vwd = _mm512_set1_ps(half_to_f32(w[i].d)), vwdmin = _mm512_set1_ps(half_to_f32(w[i].dmin));
+    const __m256i mins_scales = q4k_scales16(w[i].scales);  // scales lanes 0-7, mins 8-15
+    const __m512i mins4 = _mm512_broadcast_i32x4(_mm256_extracti128_si256(mins_scales, 1));
+    // chunks 2k and 2k+1's scales as the two 16-bit halves of a 32-bit lane (the scales are 16-bit lanes
+    // 0-7 of mins_scales, so its 32-bit lanes 0-3 are those pairs)
+    alignas(16) int32_t sp[4];
+    _mm_store_si128(reinterpret_cast<__m128i*>(sp), _mm256_castsi256_si128(mins_scales));
+    __m512i q[8];
+    qk45_chunks(w[i], q);
+#pragma GCC unroll 4
+    for (int g = 0; g < NQ; g++) {
+      const Q8KQuad& qa = a[g * nb + i];
+#pragma GCC unroll 2
+      for (int p = 0; p < 2; p++) {
+        __m512i sumi = _mm512_setzero_si512();
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++)
+          sumi = _mm512_dpwssd_epi32(sumi, chunk_pair(q[2 * k], q[2 * k + 1], qa.qs[p][2 * k], qa.qs[p][2 * k + 1]), _mm512_set1_epi32(sp[k]));
+        acc[2 * g + p] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_load_ps(qa.d[p]), vwd), _mm512_cvtepi32_ps(sumi), acc[2 * g + p]);
+      }
+      __m512i prod = _mm512_madd_epi16(mins4, _mm512_load_si512(qa.sums8));
+      if (kQ5) {  // one integer per token, in all 4 lanes of its block
+        prod = _mm512_add_epi32(prod, _mm512_shuffle_epi32(prod, _MM_PERM_BADC));
+        prod = _mm512_add_epi32(prod, _mm512_shuffle_epi32(prod, _MM_PERM_CDAB));
+      }
+      accm[g] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_load_ps(qa.negd), vwdmin), _mm512_cvtepi32_ps(prod), accm[g]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int g = 0; g < NQ; g++)
+    for (int k = 0; k < kQKQuad; k++) {
+      const int64_t t = g * kQKQuad + k;
+      if (t >= m) return;
+      const float main = token_lanes(acc[2 * g + k / 2], k % 2);
+      if (kQ5) {
+        const __m128 v = k == 0 ? _mm512_castps512_ps128(accm[g]) : k == 1 ? _mm512_extractf32x4_ps(accm[g], 1)
+                         : k == 2 ? _mm512_extractf32x4_ps(accm[g], 2) : _mm512_extractf32x4_ps(accm[g], 3);
+        y[t * ldy] = main + _mm_cvtss_f32(v);
+      } else {
+        y[t * ldy] = main + min_term(accm[g], k);
+      }
+    }
+}
+
+template <typename B, int NQ>
+void q6k_quads(int64_t nb, const B* w, const Q8KQuad* a, float* y, int64_t ldy, int64_t m) {
+  const __m512i m3 = _mm512_set1_epi8(3), m15 = _mm512_set1_epi8(15);
+  __m512 acc[2 * NQ];
+#pragma GCC unroll 8
+  for (int p = 0; p < 2 * NQ; p++) acc[p] = _mm512_setzero_ps();
+  // chunk c's scale vector: lanes 0-3 sub-block 2c's scale, 4-7 sub-block 2c+1's, in both halves
+  __m512i sidx[8];
+#pragma GCC unroll 8
+  for (int c = 0; c < 8; c++) {
+    const __m256i h = _mm256_setr_m128i(_mm_set1_epi16((short)(2 * c)), _mm_set1_epi16((short)(2 * c + 1)));
+    sidx[c] = _mm512_inserti64x4(_mm512_castsi256_si512(h), h, 1);
+  }
+  for (int64_t i = 0; i < nb; i++) {
+    prefetch_block(w + i);
+    const __m512 vwd = _mm512_set1_ps(half_to_f32(w[i].d));
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[i].scales)));
+    const __m512i sc2 = _mm512_broadcast_i64x4(sc16);
+    // chunks 2k and 2k+1's scale vectors as 16-bit pairs (chunk_pair)
+    alignas(64) int16_t sv[4][32];
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++)
+      _mm512_store_si512(sv[k], _mm512_mask_blend_epi16(0xAAAAAAAAu, _mm512_permutexvar_epi16(sidx[2 * k], sc2),
+                                                        _mm512_permutexvar_epi16(sidx[2 * k + 1], sc2)));
+    __m512i q[8];
+#pragma GCC unroll 2
+    for (int j = 0; j < 2; j++) {
+      const __m512i l = _mm512_loadu_si512(w[i].ql + 64 * j);  // the AVX2 kernel's l0 | l1
+      const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qh + 32 * j));
+      const __m512i h01 = _mm512_inserti64x4(_mm512_castsi256_si512(h), _mm256_srli_epi16(h, 2), 1);
+      const __m512i h23 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_srli_epi16(h, 4)), _mm256_srli_epi16(h, 6), 1);
+      const __m512i a01 = _mm512_or_si512(_mm512_and_si512(l, m15), _mm512_slli_epi16(_mm512_and_si512(h01, m3), 4));
+      const __m512i a23 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), m15), _mm512_slli_epi16(_mm512_and_si512(h23, m3), 4));
+      // chunks 4j..4j+3 = a01's halves, then a23's, each duplicated
+      q[4 * j] = _mm512_shuffle_i64x2(a01, a01, 0x44);
+      q[4 * j + 1] = _mm512_shuffle_i64x2(a01, a01, 0xEE);
+      q[4 * j + 2] = _mm512_shuffle_i64x2(a23, a23, 0x44);
+      q[4 * j + 3] = _mm512_shuffle_i64x2(a23, a23, 0xEE);
+    }
+#pragma GCC unroll 4
+    for (int g = 0; g < NQ; g++) {
+      const Q8KQuad& qa = a[g * nb + i];
+#pragma GCC unroll 2
+      for (int p = 0; p < 2; p++) {
+        __m512i sumi = _mm512_setzero_si512();
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++)
+          sumi = _mm512_dpwssd_epi32(sumi, chunk_pair(q[2 * k], q[2 * k + 1], qa.qs[p][2 * k], qa.qs[p][2 * k + 1]), _mm512_load_si512(sv[k]));
+        const __m512i bias = _mm512_slli_epi32(_mm512_madd_epi16(_mm512_load_si512(qa.bsums[p]), sc2), 5);
+        acc[2 * g + p] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_load_ps(qa.d[p]), vwd), _mm512_cvtepi32_ps(_mm512_sub_epi32(sumi, bias)), acc[2 * g + p]);
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int g = 0; g < NQ; g++)
+    for (int k = 0; k < kQKQuad; k++) {
+      const int64_t t = g * kQKQuad + k;
+      if (t >= m) return;
+      y[t * ldy] = token_lanes(acc[2 * g + k / 2], k % 2);
+    }
+}
+
+template <typename B, int NQ>
+struct QK45Quads {
+  static void run(int64_t nb, const B* w, const Q8KQuad* a, float* y, int64_t ldy, int64_t m) { qk45_quads<B, NQ>(nb, w, a, y, ldy, m); }
+};
+template <typename B, int NQ>
+struct Q6KQuads {
+  static void run(int64_t nb, const B* w, const Q8KQuad* a, float* y, int64_t ldy, int64_t m) { q6k_quads<B, NQ>(nb, w, a, y, ldy, m); }
+};
+
+// The K-quant tile: a prompt's quads (ad non-null) 4 at a time (16 tokens) per pass over a row, else
+// (decode) the row kernel on the rows.
+constexpr int kQuadsPerPass = 4;
+template <typename B, template <typename, int> class Row, template <typename, int> class Quads>
+void tile_k(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb, const float* ad, int64_t nt, float* y,
+            int64_t ldy) {
+  if (!ad) return tile_rows<B, Row>(n, w, rb, nr, a, arb, ad, nt, y, ldy);
+  const int64_t nb = n / QK_K, nq = (nt + kQKQuad - 1) / kQKQuad;
+  const Q8KQuad* quads = reinterpret_cast<const Q8KQuad*>(ad);
+  for (int64_t g0 = 0; g0 < nq; g0 += kQuadsPerPass) {
+    const int64_t nqp = nq - g0 < kQuadsPerPass ? nq - g0 : kQuadsPerPass;
+    const int64_t m = nt - g0 * kQKQuad;
+    const Q8KQuad* ag = quads + g0 * nb;
+    float* yg = y + g0 * kQKQuad * ldy;
+    for (int64_t r = 0; r < nr; r++) {
+      const B* wr = reinterpret_cast<const B*>(w + rb * r);
+      switch (nqp) {
+        case 4: Quads<B, 4>::run(nb, wr, ag, yg + r, ldy, m); break;
+        case 3: Quads<B, 3>::run(nb, wr, ag, yg + r, ldy, m); break;
+        case 2: Quads<B, 2>::run(nb, wr, ag, yg + r, ldy, m); break;
+        default: Quads<B, 1>::run(nb, wr, ag, yg + r, ldy, m); break;
+      }
+    }
+  }
+}
+
 // One row x one token through the tile (the per-pair kernel the table's vecDot column names).
 template <typename B, template <typename, int> class Row>
 float dot_k(int64_t n, const void* w, const void* a) {
@@ -325,9 +533,9 @@ ROSETTA_AVX512_VECDOT(q6_K, (dot_k<block_q6_K, Q6KRow>))
 ROSETTA_AVX512_TILE(q4_0, tile_q0<block_q4_0>)
 ROSETTA_AVX512_TILE(q5_0, tile_q0<block_q5_0>)
 ROSETTA_AVX512_TILE(q8_0, tile_q0<block_q8_0>)
-ROSETTA_AVX512_TILE(q4_K, (tile_rows<block_q4_K, QK45Row>))
-ROSETTA_AVX512_TILE(q5_K, (tile_rows<block_q5_K, QK45Row>))
-ROSETTA_AVX512_TILE(q6_K, (tile_rows<block_q6_K, Q6KRow>))
+ROSETTA_AVX512_TILE(q4_K, (tile_k<block_q4_K, QK45Row, QK45Quads>))
+ROSETTA_AVX512_TILE(q5_K, (tile_k<block_q5_K, QK45Row, QK45Quads>))
+ROSETTA_AVX512_TILE(q6_K, (tile_k<block_q6_K, Q6KRow, Q6KQuads>))
 #undef ROSETTA_AVX512_TILE
 
 }  // namespace rosetta
