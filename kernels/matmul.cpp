@@ -116,7 +116,7 @@ void matmul_vecdot(const MatmulArgs& a, const TypeTraits& tt, VecDotFn fn, size_
     if (buf.size() < arb * (size_t)a.nTok) buf.resize(arb * (size_t)a.nTok);
     // a prompt's Q8_0 activations are also packed for the tiles (rosetta/vecdot.h)
     const int64_t nb = n / 32, groups = (a.nTok + kQ0Group - 1) / kQ0Group;
-    const bool pack = tile && aq == ActQuant::Q8_0 && a.nTok > 1;
+    const bool pack = tile && aq == ActQuant::Q8_0 && a.nTok > 1, offset = pack && q0_offset_tile(a.type);
     // a prompt's Q8_K activations in quads for the AVX-512 K-quant tiles (the other paths read the rows)
     const bool packK = tile && aq == ActQuant::Q8_K && a.nTok > 1 && current_isa() == Isa::Avx512;
     const int64_t nbK = n / QK_K, quadsK = (a.nTok + kQKQuad - 1) / kQKQuad;
@@ -133,7 +133,7 @@ void matmul_vecdot(const MatmulArgs& a, const TypeTraits& tt, VecDotFn fn, size_
     Q8KQuad* const pk = packedK.data();
     default_pool().run((int)a.nTok, [&](int t) {
       fromFloat(a.x + t * n, dst + arb * (size_t)t, n);
-      if (pack) pack_q8_0_token(reinterpret_cast<const block_q8_0*>(dst + arb * (size_t)t), nb, t, pq, ps);
+      if (pack) pack_q8_0_token(reinterpret_cast<const block_q8_0*>(dst + arb * (size_t)t), nb, t, pq, ps, offset);
       if (packK) pack_q8_K_token(reinterpret_cast<const block_q8_K*>(dst + arb * (size_t)t), nbK, t, pk);
     });
     act = buf.data();
@@ -218,14 +218,20 @@ const char* matmul(const MatmulArgs& a) {
   return nullptr;
 }
 
-void pack_q8_0_token(const block_q8_0* row, int64_t nb, int64_t t, int8_t* qs, float* sc) {
+void pack_q8_0_token(const block_q8_0* row, int64_t nb, int64_t t, int8_t* qs, float* sc, bool offset) {
   const int64_t g = t / kQ0Group, slot = t % kQ0Group;
   for (int64_t b = 0; b < nb; b++) {
     const int64_t at = (g * nb + b) * kQ0Group + slot;
-    std::memcpy(qs + at * 32, row[b].qs, 32);
+    if (offset) {
+      for (int k = 0; k < 32; k++) qs[at * 32 + k] = (int8_t)((uint8_t)row[b].qs[k] ^ 0x80);  // q + 128, unsigned
+    } else {
+      std::memcpy(qs + at * 32, row[b].qs, 32);
+    }
     sc[at] = fp16_to_fp32(row[b].d);
   }
 }
+
+bool q0_offset_tile(uint32_t type) { return current_isa() == Isa::Avx512 && (type == T_Q4_0 || type == T_Q5_0 || type == T_Q8_0); }
 
 void pack_q8_0_padding(int64_t nb, int64_t nt, int8_t* qs, float* sc) {
   const int64_t g = nt / kQ0Group, used = nt % kQ0Group;

@@ -44,7 +44,10 @@ namespace rosetta {
 // `nt` (tokens are independent, so a pool may pack them in parallel; the caller zeroes the padding
 // slots with pack_q8_0_padding).
 constexpr int kQ0Group = 8;
-void pack_q8_0_token(const block_q8_0* row, int64_t nb, int64_t t, int8_t* qs, float* sc);
+// offset: quants stored + 128 as unsigned bytes (the AVX-512 Q4_0/Q5_0/Q8_0 tiles, q0_offset_tile: vpdpbusd
+// takes one side unsigned, and the weights' side is the signed one).
+void pack_q8_0_token(const block_q8_0* row, int64_t nb, int64_t t, int8_t* qs, float* sc, bool offset = false);
+bool q0_offset_tile(uint32_t type);
 void pack_q8_0_padding(int64_t nb, int64_t nt, int8_t* qs, float* sc);
 
 // Q8_K activations of a prompt packed in quads (4 tokens) for the AVX-512 K-quant tiles: one Q8KQuad per

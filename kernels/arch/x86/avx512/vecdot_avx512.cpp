@@ -55,14 +55,17 @@ float q0_row_1(int64_t nb, const B* w, const block_q8_0* a) {
   return hsum8(acc);
 }
 
-// One row x one packed group of 8 tokens (pack_q8_0_token): tokens 2p and 2p+1 share a 512-bit register
-// (their 64 packed bytes are contiguous), accumulator acc[p] = token 2p's 8 lanes | token 2p+1's.
+// One row x one packed group of 8 tokens (pack_q8_0_token, offset: the quants stored + 128 as unsigned
+// bytes): tokens 2p and 2p+1 share a 512-bit register (their 64 packed bytes are contiguous), accumulator
+// acc[p] = token 2p's 8 lanes | token 2p+1's. vpdpbusd multiplies the unsigned (q + 128) by the signed
+// weights, from an accumulator holding -128 x the weights' lane sums: each lane is the exact signed
+// 4-product sum of the AVX2 kernel, with no sign shuffling per token.
 template <typename B>
 void q0_row_group(int64_t nb, const B* w, const int8_t* qs, const float* sc, float* y, int64_t ldy, int64_t m) {
   __m512 acc[kQ0Group / 2];
 #pragma GCC unroll 4
   for (int p = 0; p < kQ0Group / 2; p++) acc[p] = _mm512_setzero_ps();
-  const __m512i zero = _mm512_setzero_si512();
+  const __m512i zero = _mm512_setzero_si512(), u128 = _mm512_set1_epi8((char)0x80);
   // lanes 0-7 take token 2p's scale, lanes 8-15 token 2p+1's
   __m512i pick[kQ0Group / 2];
 #pragma GCC unroll 4
@@ -71,16 +74,12 @@ void q0_row_group(int64_t nb, const B* w, const int8_t* qs, const float* sc, flo
   for (int64_t b = 0; b < nb; b++) {
     if ((b & 1) == 0) prefetch_block(w + b);
     const __m512i qw = _mm512_broadcast_i64x4(load_w(w[b]));
-    const __m512i aw = _mm512_abs_epi8(qw);
-    const __mmask64 neg = _mm512_movepi8_mask(qw);
+    const __m512i base = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, u128, qw));  // -128 x lane sums
     const __m512 s = _mm512_zextps256_ps512(_mm256_mul_ps(_mm256_set1_ps(half_to_f32(w[b].d)), _mm256_loadu_ps(sc + b * kQ0Group)));
     const int8_t* q = qs + b * kQ0Group * 32;
 #pragma GCC unroll 4
     for (int p = 0; p < kQ0Group / 2; p++) {
-      const __m512i qy = _mm512_loadu_si512(q + 64 * p);
-      // sign_epi8(qy, qw): negated where qw < 0 (where qw == 0 the product is 0 either way)
-      const __m512i sy = _mm512_mask_sub_epi8(qy, neg, zero, qy);
-      const __m512 lanes = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, aw, sy));
+      const __m512 lanes = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(base, _mm512_loadu_si512(q + 64 * p), qw));
       acc[p] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pick[p], s), lanes, acc[p]);
     }
   }
