@@ -27,6 +27,7 @@ import { diagnoseByExperiment } from "../compare/experiments.js";
 import type { IsolationResult } from "../compare/diagnose.js";
 import type { ComparisonResult, WeightDiff } from "../compare/result.js";
 import { diffWeights } from "../compare/weight-diff.js";
+import { ModelBytes } from "../formats/bytes.js";
 import { describeConditions, type RunConditions } from "../reference/conditions.js";
 
 export type EngineName = "rosetta" | "llama.cpp" | "transformers";
@@ -489,12 +490,15 @@ async function compare(o: RunCompareOptions, hold?: Hold): Promise<{ result: Com
   const a = await resolve(o.a, "A", cache, o.tokens);
   const b = await resolve(o.b, "B", cache, o.tokens);
   checkSameNetwork({ path: o.a.path, config: configOf(a) }, { path: o.b.path, config: configOf(b) });
+  // one mapping per model file for the whole comparison (weight diff, runs, experiments)
+  const pins = [a.model, b.model].flatMap((m) => (m ? [ModelBytes.pinned(m)] : []));
   try {
     if (hold) Object.assign(hold, { a, b });
     return { result: await compareResolved(o, a, b, t0, hold) };
   } finally {
     a.engine?.close();
     b.engine?.close();
+    for (const p of pins) p.close();
   }
 }
 
