@@ -17,6 +17,8 @@
 // and the ISA-path model runs hold it to that on every CPU that runs this path).
 #include <immintrin.h>
 
+#include <vector>
+
 #include <cmath>
 #include <cstring>
 #include <type_traits>
@@ -429,12 +431,98 @@ struct Q6KQuads {
   static void run(int64_t nb, const B* w, const Q8KQuad* a, float* y, int64_t ldy, int64_t m) { q6k_quads<B, NQ>(nb, w, a, y, ldy, m); }
 };
 
+// ---- one token (decode): one row at a time, the token's per-superblock terms (the pair sums of its
+// bsums, d and -d) computed once per tile instead of once per row; the row's d and dmin converted and
+// scaled in one multiply; each 64-quant register built from one broadcast load (a variable shift takes
+// the high nibbles into the upper half). The lanes and the float order are qk45_row's. ----
+struct TokenTerms {
+  int16_t sums8[8];  // bsums[2j] + bsums[2j+1] (ggml's hadd)
+  float d, negd;     // the token's d and -d
+};
+
+template <typename B>
+void qk45_row1(int64_t nb, const B* w, const block_q8_K* a, const TokenTerms* tt, float* y) {
+  constexpr bool kQ5 = std::is_same<B, block_q5_K>::value;
+  const __m512i m4 = _mm512_set1_epi8(15), one = _mm512_set1_epi8(1);
+  const __m512i shift = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);  // low half 0, high half 4
+  __m256 acc = _mm256_setzero_ps();
+  __m128 accm = _mm_setzero_ps();
+  float summs = 0;
+  __m512i sidx[4];
+#pragma GCC unroll 4
+  for (int j = 0; j < 4; j++) sidx[j] = idx_halves(2 * j, 2 * j + 1);
+  for (int64_t i = 0; i < nb; i++) {
+    prefetch_block(w + i);
+    // (d, dmin) of the row times (d, -d) of the token: ggml's d and dmin in one multiply
+    uint32_t dd;
+    std::memcpy(&dd, &w[i].d, 4);
+    const __m128 wdd = _mm_cvtph_ps(_mm_cvtsi32_si128((int)dd));
+    const __m128 ds = _mm_mul_ps(wdd, _mm_setr_ps(tt[i].d, tt[i].negd, 0, 0));
+    const __m256i mins_scales = q4k_scales16(w[i].scales);
+    __m512i sumi = _mm512_setzero_si512();
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+      const __m512i bits = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qs + 32 * j)));
+      __m512i q = _mm512_and_si512(_mm512_srlv_epi16(bits, shift), m4);
+      if constexpr (kQ5) {  // bit 2j of qh (low half), 2j + 1 (high half), as bit 4
+        const __m512i hb = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qh)));
+        const __m512i hs = _mm512_inserti64x4(_mm512_set1_epi16((short)(2 * j)), _mm256_set1_epi16((short)(2 * j + 1)), 1);
+        q = _mm512_or_si512(q, _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(hb, hs), one), 4));
+      }
+      const __m512i sj = _mm512_permutexvar_epi16(sidx[j], _mm512_zextsi256_si512(mins_scales));
+      sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(q, _mm512_loadu_si512(a[i].qs + 64 * j)), sj);
+    }
+    acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(ds), _mm256_cvtepi32_ps(fold(sumi)), acc);
+    const __m128i prod = _mm_madd_epi16(_mm256_extracti128_si256(mins_scales, 1), _mm_loadu_si128(reinterpret_cast<const __m128i*>(tt[i].sums8)));
+    const float dmin = _mm_cvtss_f32(_mm_movehdup_ps(ds));
+    if constexpr (kQ5) {
+      __m128i pm = _mm_add_epi32(prod, _mm_unpackhi_epi64(prod, prod));
+      pm = _mm_add_epi32(pm, _mm_shuffle_epi32(pm, 1));
+      summs = std::fma(dmin, (float)_mm_cvtsi128_si32(pm), summs);
+    } else {
+      accm = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod), accm);
+    }
+  }
+  if constexpr (kQ5) {
+    *y = hsum8(acc) + summs;
+  } else {
+    __m128 m = _mm_add_ps(accm, _mm_movehl_ps(accm, accm));
+    m = _mm_add_ss(m, _mm_movehdup_ps(m));
+    *y = hsum8(acc) + _mm_cvtss_f32(m);
+  }
+}
+
+template <typename B>
+struct QK45Row1 {
+  static constexpr bool kLean = true;
+  static void run(int64_t nb, const B* w, const block_q8_K* a, const TokenTerms* tt, float* y) { qk45_row1<B>(nb, w, a, tt, y); }
+};
+
+template <typename B>
+struct NoRow1 {
+  static constexpr bool kLean = false;
+  static void run(int64_t, const B*, const block_q8_K*, const TokenTerms*, float*) {}
+};
+
 // The K-quant tile: a prompt's quads (ad non-null) 4 at a time (16 tokens) per pass over a row, else
 // (decode) the row kernel on the rows.
 constexpr int kQuadsPerPass = 4;
-template <typename B, template <typename, int> class Row, template <typename, int> class Quads>
+template <typename B, template <typename, int> class Row, template <typename, int> class Quads, template <typename> class Row1>
 void tile_k(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb, const float* ad, int64_t nt, float* y,
             int64_t ldy) {
+  if (!ad && nt == 1 && Row1<B>::kLean) {
+    const int64_t nb = n / QK_K;
+    const block_q8_K* at = reinterpret_cast<const block_q8_K*>(a);
+    thread_local std::vector<TokenTerms> terms;
+    if ((int64_t)terms.size() < nb) terms.resize(nb);
+    for (int64_t i = 0; i < nb; i++) {
+      for (int j = 0; j < 8; j++) terms[i].sums8[j] = (int16_t)(at[i].bsums[2 * j] + at[i].bsums[2 * j + 1]);
+      terms[i].d = at[i].d;
+      terms[i].negd = -at[i].d;
+    }
+    for (int64_t r = 0; r < nr; r++) Row1<B>::run(nb, reinterpret_cast<const B*>(w + rb * r), at, terms.data(), y + r);
+    return;
+  }
   if (!ad) return tile_rows<B, Row>(n, w, rb, nr, a, arb, ad, nt, y, ldy);
   const int64_t nb = n / QK_K, nq = (nt + kQKQuad - 1) / kQKQuad;
   const Q8KQuad* quads = reinterpret_cast<const Q8KQuad*>(ad);
@@ -532,9 +620,9 @@ ROSETTA_AVX512_VECDOT(q6_K, (dot_k<block_q6_K, Q6KRow>))
 ROSETTA_AVX512_TILE(q4_0, tile_q0<block_q4_0>)
 ROSETTA_AVX512_TILE(q5_0, tile_q0<block_q5_0>)
 ROSETTA_AVX512_TILE(q8_0, tile_q0<block_q8_0>)
-ROSETTA_AVX512_TILE(q4_K, (tile_k<block_q4_K, QK45Row, QK45Quads>))
-ROSETTA_AVX512_TILE(q5_K, (tile_k<block_q5_K, QK45Row, QK45Quads>))
-ROSETTA_AVX512_TILE(q6_K, (tile_k<block_q6_K, Q6KRow, Q6KQuads>))
+ROSETTA_AVX512_TILE(q4_K, (tile_k<block_q4_K, QK45Row, QK45Quads, QK45Row1>))
+ROSETTA_AVX512_TILE(q5_K, (tile_k<block_q5_K, QK45Row, QK45Quads, QK45Row1>))
+ROSETTA_AVX512_TILE(q6_K, (tile_k<block_q6_K, Q6KRow, Q6KQuads, NoRow1>))
 #undef ROSETTA_AVX512_TILE
 
 }  // namespace rosetta
