@@ -23,7 +23,9 @@
  * second (rosetta's best path's dot instruction, register-resident, all threads) for prefill, memory
  * read bandwidth (all threads) for decode. A benchmark, never a test.
  *
- * Env: BENCH_REPS, BENCH_DEPTHS ("28,4"), BENCH_THREADS ("1,2"), BENCH_MODELS (a comma-separated
+ * The capture column is the median over BENCH_CAPTURE_PAIRS (default 3) plain/captured pairs per round.
+ *
+ * Env: BENCH_REPS, BENCH_CAPTURE_PAIRS, BENCH_DEPTHS ("28,4"), BENCH_THREADS ("1,2"), BENCH_MODELS (a comma-separated
  * subset of "1.5b Q4_K_M,1.5b Q8_0,7b Q4_K_M,7b Q8_0"), BENCH_CASES (subset of "prefill 7,prefill
  * 64,decode 16"), BENCH_CACHE (the model folder).
  */
@@ -37,6 +39,7 @@ import { fileURLToPath } from "node:url";
 import { FULL_SHAPES, FULL_VOCAB, fullModel, layerTotals, type FullQuant, type FullShape } from "./full-models.js";
 
 const REPS = Number(process.env.BENCH_REPS ?? 3);
+const CAPTURE_PAIRS = Number(process.env.BENCH_CAPTURE_PAIRS ?? 3);
 const list = (env: string | undefined, dflt: string) => (env ?? dflt).split(",").map((x) => x.trim()).filter(Boolean);
 const DEPTHS = list(process.env.BENCH_DEPTHS, "28,4").map(Number);
 const THREADS = list(process.env.BENCH_THREADS, "1,2").map(Number);
@@ -172,15 +175,20 @@ async function benchModel(label: string, depth: number, file: string, rss: Map<s
     for (const [kind, n, name] of CASES) {
       const job: Job = { kind, n, capture: false };
       for (const c of Object.values(ch)) await c.ask(job); // warm-up (page-in of the mapping, first context)
-      const r: Timing[] = [], c: Timing[] = [];
+      const r: Timing[] = [], c: Timing[] = [], cp: Timing[] = [];
       const l: Record<(typeof LLAMAS)[number], Timing[]> = { pin: [], auto: [] };
       // each round: llama.cpp pin and auto, then rosetta without and with capture back to back (the order
       // flips every round, so neither variant always runs first after llama.cpp's cold caches)
       for (let i = 0; i < REPS; i++) {
         for (const e of LLAMAS) l[e].push(await ch[e].ask<Timing>(job));
-        const p = await ch.rosetta.ask<{ plain: Timing; capture: Timing }>({ kind, n, pair: i % 2 === 0 ? "plain-first" : "capture-first" });
-        r.push(p.plain);
-        c.push(p.capture);
+        // CAPTURE_PAIRS back-to-back pairs per round for the capture column (a 4-layer decode is ~0.2 s,
+        // where one pair's ratio is mostly noise); the round's first plain run is its rosetta time
+        for (let k = 0; k < CAPTURE_PAIRS; k++) {
+          const p = await ch.rosetta.ask<{ plain: Timing; capture: Timing }>({ kind, n, pair: (i + k) % 2 === 0 ? "plain-first" : "capture-first" });
+          if (k === 0) r.push(p.plain);
+          cp.push(p.plain);
+          c.push(p.capture);
+        }
       }
       const ms = (xs: Timing[]) => median(xs.map((x) => x.ms));
       const tps = (xs: Timing[]) => (n * 1000) / ms(xs);
@@ -189,8 +197,8 @@ async function benchModel(label: string, depth: number, file: string, rss: Map<s
       // ratios of runs made within one round (adjacent in time): a VM's memory bandwidth changes phase
       // every few seconds, which shifts whole rounds; a median of per-round ratios cancels most of that
       const paired = (xs: Timing[], ys: Timing[], f: (t: Timing) => number) => median(xs.map((x, i) => f(x) / f(ys[i])));
-      const cap = (paired(c, r, (x) => x.ms) - 1) * 100;
-      const capCpu = (paired(c, r, (x) => x.cpuMs) - 1) * 100;
+      const cap = (paired(c, cp, (x) => x.ms) - 1) * 100;
+      const capCpu = (paired(c, cp, (x) => x.cpuMs) - 1) * 100;
       console.log(
         `${label.padEnd(12)} ${String(depth).padStart(5)} ${String(threads).padStart(3)}  ${name.padEnd(10)} ${tps(r).toFixed(1).padStart(8)} ` +
           `${tps(l.pin).toFixed(1).padStart(8)} ${tps(l.auto).toFixed(1).padStart(8)} ${paired(l.pin, r, (x) => x.ms).toFixed(2).padStart(6)} ` +
