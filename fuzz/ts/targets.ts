@@ -8,7 +8,7 @@
  * Run by tests/fuzz/readers.test.ts (a few hundred cases per target) and fuzz/ts/run.ts (time-boxed, with
  * coverage: npm run fuzz, npm run fuzz:long).
  */
-import { mkdirSync, readFileSync, readdirSync, truncateSync, writeFileSync, existsSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync, existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -18,6 +18,7 @@ import { loadApr } from "../../src/formats/apr.js";
 import { headerCrc } from "../../src/formats/apr-crc.js";
 import { writeApr } from "../../src/formats/apr-writer.js";
 import { loadGguf } from "../../src/formats/gguf.js";
+import { loadHf } from "../../src/formats/hf.js";
 import { readAnyTrace } from "../../src/importers/index.js";
 import { loadTokenizer } from "../../src/tokenizer/index.js";
 import { parseTrace } from "../../src/trace/io.js";
@@ -180,6 +181,122 @@ const safetensorsInput: fc.Arbitrary<Buffer> = fc.oneof(
   mutatedSeed("safetensors"),
 );
 
+/** A tiny llama's Hugging Face tensors (hidden 8, 2 heads, 1 kv head, ffn 16, vocab 16, 1 layer). */
+const HF_TENSORS: [string, number[]][] = [
+  ["model.embed_tokens.weight", [16, 8]],
+  ["model.norm.weight", [8]],
+  ["lm_head.weight", [16, 8]],
+  ["model.layers.0.input_layernorm.weight", [8]],
+  ["model.layers.0.post_attention_layernorm.weight", [8]],
+  ["model.layers.0.self_attn.q_proj.weight", [8, 8]],
+  ["model.layers.0.self_attn.k_proj.weight", [4, 8]],
+  ["model.layers.0.self_attn.v_proj.weight", [4, 8]],
+  ["model.layers.0.self_attn.o_proj.weight", [8, 8]],
+  ["model.layers.0.mlp.gate_proj.weight", [16, 8]],
+  ["model.layers.0.mlp.up_proj.weight", [16, 8]],
+  ["model.layers.0.mlp.down_proj.weight", [8, 16]],
+];
+const HF_CONFIG = {
+  architectures: ["LlamaForCausalLM"], model_type: "llama", hidden_size: 8, num_attention_heads: 2, num_key_value_heads: 1,
+  intermediate_size: 16, num_hidden_layers: 1, vocab_size: 16, rms_norm_eps: 1e-5, rope_theta: 10000, max_position_embeddings: 64,
+  tie_word_embeddings: false, torch_dtype: "float32",
+};
+const hostileNumber = fc.constantFrom(-1, 0, 1.5, 2 ** 31, 2 ** 53, 1e308, Number.NaN, "8", null);
+
+/** null 5 times in 6. */
+const rarely = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<T | null> => fc.oneof({ weight: 5, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: a });
+
+/** safetensors bytes of (name, dtype, shape) entries, data zero-filled or cut short. */
+function safetensorsOf(entries: { name: string; dtype: string; shape: unknown[]; extra: number }[], cut: number | null): Buffer {
+  const header: Record<string, unknown> = { __metadata__: { format: "pt" } };
+  let at = 0;
+  for (const e of entries) {
+    const n = e.shape.reduce((a: number, d) => a * (typeof d === "number" && Number.isFinite(d) ? d : 1), 1) * (e.dtype === "F32" ? 4 : 2) + e.extra;
+    const size = Number.isFinite(n) && n > 0 ? Math.min(n, 1 << 20) : 0;  // a hostile shape keeps its header, not its bytes
+    header[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [at, at + size] };
+    at += size;
+  }
+  const json = Buffer.from(JSON.stringify(header), "utf8");
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  const data = Buffer.alloc(Math.min(at, 4 << 20));
+  const all = Buffer.concat([len, json, data]);
+  return cut === null ? all : all.subarray(0, cut % (all.length + 1));
+}
+
+/**
+ * Hugging Face folders: a tiny llama's config.json and model.safetensors with some fields, tensors and
+ * files made hostile (config numbers, dtypes, shapes, offsets, a missing or extra tensor, a shard index
+ * naming files that are not there, a cut file, garbage JSON). The input is the folder serialized as
+ * JSON ({file name: base64 bytes}), so a finding replays from one buffer.
+ */
+const hfInput: fc.Arbitrary<Buffer> = fc.record({
+  config: fc.oneof(
+    { weight: 4, arbitrary: fc.constant(HF_CONFIG) },
+    { weight: 4, arbitrary: fc.dictionary(fc.constantFrom(...Object.keys(HF_CONFIG)), fc.oneof(hostileNumber, fc.jsonValue({ maxDepth: 1 })), { maxKeys: 2 }).map((edits) => ({ ...HF_CONFIG, ...edits })) },
+    { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) },
+  ),
+  tensors: fc.array(fc.record({
+    pick: fc.nat({ max: HF_TENSORS.length - 1 }),
+    how: fc.constantFrom("keep", "keep", "keep", "drop", "dtype", "shape", "rename", "extra-bytes", "dup"),
+    dtype: fc.constantFrom("F16", "BF16", "I64", "F64", "U8", ""),
+    shape: fc.array(fc.oneof(fc.nat({ max: 20 }), hostileNumber), { maxLength: 3 }),
+    name: fc.string({ maxLength: 8 }),
+  }), { maxLength: 4 }),
+  // (each hostile part rarely, so that most folders get past the first check and deeper code runs)
+  cut: rarely(fc.nat()),
+  index: rarely(fc.record({ weight_map: fc.dictionary(fc.constantFrom(...HF_TENSORS.map((t) => t[0])), fc.constantFrom("model.safetensors", "model-00002-of-00002.safetensors", "../x.safetensors", "")) })),
+  tokenizer: fc.oneof(
+    fc.constant(null),
+    // a sentencepiece-style BPE (byte fallback, Metaspace) as transformers writes it, its vocabulary,
+    // merges, model type and special tokens edited
+    fc.record({
+      vocab: fc.dictionary(fc.constantFrom("a", "b", "▁ab", "<0x41>", "<unk>", "</s>", ""), fc.oneof(fc.nat({ max: 20 }), hostileNumber), { maxKeys: 3 }),
+      merges: fc.array(fc.constantFrom("▁ a", "▁ b", "a b", "x y z", "", "▁a b"), { maxLength: 3 }),
+      type: fc.constantFrom("BPE", "BPE", "BPE", "Unigram", "WordPiece", 3),
+      added: fc.array(fc.record({ id: fc.oneof(fc.nat({ max: 20 }), hostileNumber), content: fc.constantFrom("<s>", "</s>", "", "a"), special: fc.boolean() }), { maxLength: 2 }),
+    }).map(({ vocab, merges, type, added }) => ({
+      model: { type, byte_fallback: true, vocab: { "<unk>": 0, "<s>": 1, "</s>": 2, "▁": 3, a: 4, b: 5, "▁a": 6, "▁b": 7, "<0x20>": 8, ...vocab }, merges: ["▁ a", "▁ b", ...merges] },
+      added_tokens: [{ id: 1, content: "<s>", special: true }, ...added],
+      pre_tokenizer: { type: "Metaspace", replacement: "▁", prepend_scheme: "first" },
+    })),
+    fc.jsonValue({ maxDepth: 2 }),
+  ),
+}).map(({ config, tensors, cut, index, tokenizer }) => {
+  const entries = HF_TENSORS.map(([name, shape]) => ({ name, dtype: "F32", shape: shape as unknown[], extra: 0 }));
+  for (const t of tensors) {
+    const e = entries[t.pick % entries.length];
+    if (!e) continue;
+    if (t.how === "drop") entries.splice(entries.indexOf(e), 1);
+    else if (t.how === "dtype") e.dtype = t.dtype;
+    else if (t.how === "shape") e.shape = t.shape;
+    else if (t.how === "rename") e.name = t.name;
+    else if (t.how === "extra-bytes") e.extra = 3;
+    else if (t.how === "dup") entries.push({ ...e, name: `${e.name}.x` });
+  }
+  const files: Record<string, string> = {
+    "config.json": Buffer.from(JSON.stringify(config) ?? "null").toString("base64"),
+    "model.safetensors": safetensorsOf(entries, cut).toString("base64"),
+  };
+  if (index) files["model.safetensors.index.json"] = Buffer.from(JSON.stringify(index)).toString("base64");
+  if (tokenizer !== null) files["tokenizer.json"] = Buffer.from(JSON.stringify(tokenizer) ?? "null").toString("base64");
+  return Buffer.from(JSON.stringify(files));
+});
+
+/** Writes a serialized folder (hfInput) under `dir`; names outside a fixed set are skipped. */
+function writeHfFolder(b: Buffer, dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  let files: Record<string, unknown>;
+  try {
+    files = JSON.parse(b.toString("utf8")) as Record<string, unknown>;
+  } catch {
+    files = {};
+  }
+  const allowed = new Set(["config.json", "model.safetensors", "model.safetensors.index.json", "model-00002-of-00002.safetensors", "tokenizer.json", "tokenizer_config.json"]);
+  for (const [name, v] of Object.entries(files ?? {})) if (allowed.has(name) && typeof v === "string") writeFileSync(path.join(dir, name), Buffer.from(v, "base64"));
+}
+
 export const TARGETS: Target[] = [
   {
     name: "gguf",
@@ -208,6 +325,18 @@ export const TARGETS: Target[] = [
     sources: ["src/trace/safetensors.ts"],
     input: safetensorsInput,
     run: (b) => decodeSafetensors(b, "fuzz.safetensors"),
+  },
+  {
+    name: "hf",
+    sources: ["src/formats/hf.ts", "src/formats/hf-tokenizer.ts", "src/util/safetensors-header.ts"],
+    input: hfInput,
+    run: async (b, file) => {
+      const dir = `${file}.hf`;
+      writeHfFolder(b, dir);
+      const m = await loadHf(dir, { logLayout: false });
+      const tok = await loadTokenizer(dir);
+      return [m.tensors.length, tok.detokenize(tok.tokenize("a b ab"))];
+    },
   },
   {
     name: "trace-json",
