@@ -260,8 +260,8 @@ struct Q6KRow {
 // each sum |x| <= 4 * 63 * 127 < 2^15, so that one vpdpwssd with the scale pair (s_c, s_c+1) adds
 // s_c * x_c + s_c+1 * x_c+1 to the lane: the AVX2 kernel's two madds, in 3 multiplies instead of 4.
 inline __m512i chunk_pair(__m512i w0, __m512i w1, const int8_t* a0, const int8_t* a1) {
-  const __m512i x0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w0, _mm512_load_si512(a0));
-  const __m512i x1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w1, _mm512_load_si512(a1));
+  const __m512i x0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w0, _mm512_loadu_si512(a0));
+  const __m512i x1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w1, _mm512_loadu_si512(a1));
   return _mm512_mask_blend_epi16(0xAAAAAAAAu, x0, _mm512_slli_epi32(x1, 16));
 }
 
@@ -448,9 +448,13 @@ void qk45_row1(int64_t nb, const B* w, const block_q8_K* a, const TokenTerms* tt
   __m256 acc = _mm256_setzero_ps();
   __m128 accm = _mm_setzero_ps();
   float summs = 0;
-  __m512i sidx[4];
-#pragma GCC unroll 4
-  for (int j = 0; j < 4; j++) sidx[j] = idx_halves(2 * j, 2 * j + 1);
+  // scale pair k: 16-bit lane p of 32-bit lane l takes scale 4k + (l >= 8) + 2p
+  __m512i spair[2];
+  for (int k = 0; k < 2; k++) {
+    alignas(64) int16_t idx[32];
+    for (int p = 0; p < 32; p++) idx[p] = (int16_t)(4 * k + (p / 2 >= 8 ? 1 : 0) + 2 * (p % 2));
+    spair[k] = _mm512_load_si512(idx);
+  }
   for (int64_t i = 0; i < nb; i++) {
     prefetch_block(w + i);
     // (d, dmin) of the row times (d, -d) of the token: ggml's d and dmin in one multiply
@@ -459,19 +463,24 @@ void qk45_row1(int64_t nb, const B* w, const block_q8_K* a, const TokenTerms* tt
     const __m128 wdd = _mm_cvtph_ps(_mm_cvtsi32_si128((int)dd));
     const __m128 ds = _mm_mul_ps(wdd, _mm_setr_ps(tt[i].d, tt[i].negd, 0, 0));
     const __m256i mins_scales = q4k_scales16(w[i].scales);
-    __m512i sumi = _mm512_setzero_si512();
+    __m512i q[4];
 #pragma GCC unroll 4
     for (int j = 0; j < 4; j++) {
       const __m512i bits = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qs + 32 * j)));
-      __m512i q = _mm512_and_si512(_mm512_srlv_epi16(bits, shift), m4);
+      q[j] = _mm512_and_si512(_mm512_srlv_epi16(bits, shift), m4);
       if constexpr (kQ5) {  // bit 2j of qh (low half), 2j + 1 (high half), as bit 4
         const __m512i hb = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qh)));
         const __m512i hs = _mm512_inserti64x4(_mm512_set1_epi16((short)(2 * j)), _mm256_set1_epi16((short)(2 * j + 1)), 1);
-        q = _mm512_or_si512(q, _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(hb, hs), one), 4));
+        q[j] = _mm512_or_si512(q[j], _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(hb, hs), one), 4));
       }
-      const __m512i sj = _mm512_permutexvar_epi16(sidx[j], _mm512_zextsi256_si512(mins_scales));
-      sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(q, _mm512_loadu_si512(a[i].qs + 64 * j)), sj);
     }
+    // registers j and j+1 as 16-bit pairs (chunk_pair): lanes 0-7 (chunks 2j, 2j+2), 8-15 (2j+1, 2j+3),
+    // against the matching scale pairs: 3 multiplies per 128 quants instead of 4, 2 scale permutes not 4
+    __m512i sumi = _mm512_setzero_si512();
+#pragma GCC unroll 2
+    for (int k = 0; k < 2; k++)
+      sumi = _mm512_dpwssd_epi32(sumi, chunk_pair(q[2 * k], q[2 * k + 1], a[i].qs + 128 * k, a[i].qs + 128 * k + 64),
+                                 _mm512_permutexvar_epi16(spair[k], _mm512_zextsi256_si512(mins_scales)));
     acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(ds), _mm256_cvtepi32_ps(fold(sumi)), acc);
     const __m128i prod = _mm_madd_epi16(_mm256_extracti128_si256(mins_scales, 1), _mm_loadu_si128(reinterpret_cast<const __m128i*>(tt[i].sums8)));
     const float dmin = _mm_cvtss_f32(_mm_movehdup_ps(ds));
