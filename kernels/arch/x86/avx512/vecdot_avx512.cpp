@@ -265,6 +265,16 @@ inline __m512i chunk_pair(__m512i w0, __m512i w1, const int8_t* a0, const int8_t
   return _mm512_mask_blend_epi16(0xAAAAAAAAu, x0, _mm512_slli_epi32(x1, 16));
 }
 
+// A token pair's superblock lanes in the quads: the 8 decoded chunk registers against the pair's 8
+// activation chunks, chunks 2k and 2k+1 weighted by scale(k) (16-bit pairs, chunk_pair).
+template <typename Scale>
+inline __m512i pair_lanes(const __m512i q[8], const int8_t (*qs)[64], Scale scale) {
+  __m512i sumi = _mm512_setzero_si512();
+#pragma GCC unroll 4
+  for (int k = 0; k < 4; k++) sumi = _mm512_dpwssd_epi32(sumi, chunk_pair(q[2 * k], q[2 * k + 1], qs[2 * k], qs[2 * k + 1]), scale(k));
+  return sumi;
+}
+
 template <typename B>
 inline void qk45_chunks(const B& blk, __m512i w[8]);
 template <>
@@ -330,10 +340,7 @@ void qk45_quads(int64_t nb, const B* w, const Q8KQuad* a, float* y, int64_t ldy,
       const Q8KQuad& qa = a[g * nb + i];
 #pragma GCC unroll 2
       for (int p = 0; p < 2; p++) {
-        __m512i sumi = _mm512_setzero_si512();
-#pragma GCC unroll 4
-        for (int k = 0; k < 4; k++)
-          sumi = _mm512_dpwssd_epi32(sumi, chunk_pair(q[2 * k], q[2 * k + 1], qa.qs[p][2 * k], qa.qs[p][2 * k + 1]), _mm512_set1_epi32(sp[k]));
+        const __m512i sumi = pair_lanes(q, qa.qs[p], [&](int k) { return _mm512_set1_epi32(sp[k]); });
         acc[2 * g + p] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_load_ps(qa.d[p]), vwd), _mm512_cvtepi32_ps(sumi), acc[2 * g + p]);
       }
       __m512i prod = _mm512_madd_epi16(mins4, _mm512_load_si512(qa.sums8));
@@ -404,10 +411,7 @@ void q6k_quads(int64_t nb, const B* w, const Q8KQuad* a, float* y, int64_t ldy, 
       const Q8KQuad& qa = a[g * nb + i];
 #pragma GCC unroll 2
       for (int p = 0; p < 2; p++) {
-        __m512i sumi = _mm512_setzero_si512();
-#pragma GCC unroll 4
-        for (int k = 0; k < 4; k++)
-          sumi = _mm512_dpwssd_epi32(sumi, chunk_pair(q[2 * k], q[2 * k + 1], qa.qs[p][2 * k], qa.qs[p][2 * k + 1]), _mm512_load_si512(sv[k]));
+        const __m512i sumi = pair_lanes(q, qa.qs[p], [&](int k) { return _mm512_load_si512(sv[k]); });
         const __m512i bias = _mm512_slli_epi32(_mm512_madd_epi16(_mm512_load_si512(qa.bsums[p]), sc2), 5);
         acc[2 * g + p] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_load_ps(qa.d[p]), vwd), _mm512_cvtepi32_ps(_mm512_sub_epi32(sumi, bias)), acc[2 * g + p]);
       }
