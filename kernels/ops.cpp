@@ -20,8 +20,25 @@ void swiglu8_avx2(const float* g, const float* u, float* y, int64_t n);
 void exp_shifted8_avx2(float* p, float mx);
 void kqv_tiny_avx2(const float* p, const float* v, int64_t stride, int64_t nKeys, int64_t d, float* out);
 
+namespace {
+// Rows [0, nRows) of a row-independent op, shared out over the pool when there is enough work (a prompt;
+// one decode row stays on the calling thread). Each row is computed exactly as alone.
+template <typename F>
+void for_rows(int64_t nRows, int64_t rowWork, F&& f) {
+  ThreadPool& pool = default_pool();
+  if (nRows < 2 || pool.size() < 2 || nRows * rowWork < (int64_t)1 << 15) {
+    for (int64_t r = 0; r < nRows; r++) f(r);
+    return;
+  }
+  const int64_t nTasks = std::min<int64_t>(nRows, (int64_t)pool.size() * 4), per = (nRows + nTasks - 1) / nTasks;
+  pool.run((int)((nRows + per - 1) / per), [&](int t) {
+    for (int64_t r = t * per, end = std::min(nRows, r + per); r < end; r++) f(r);
+  });
+}
+}  // namespace
+
 void rms_norm(const float* x, const float* w, float* y, int64_t nRows, int64_t n, float eps, Numerics mode) {
-  for (int64_t r = 0; r < nRows; r++) {
+  for_rows(nRows, n, [&](int64_t r) {
     const float* xr = x + r * n;
     float* yr = y + r * n;
     if (mode == Numerics::Ggml) {
@@ -37,7 +54,7 @@ void rms_norm(const float* x, const float* w, float* y, int64_t nRows, int64_t n
       const double scale = 1.0 / std::sqrt(sum / (double)n + (double)eps);
       for (int64_t i = 0; i < n; i++) yr[i] = (float)((double)xr[i] * scale * (w ? (double)w[i] : 1.0));
     }
-  }
+  });
 }
 
 namespace {
@@ -93,10 +110,11 @@ void rope_cache(const RopeArgs& a, int32_t pos, const float corr[2], double* cs)
 void rope(const RopeArgs& a) {
   float corr[2] = {0, 0};
   if (a.extFactor != 0.0f) yarn_corr_dims(a, corr);
-  std::vector<double> cs((size_t)a.nDims);
   const bool exact = a.mode == Numerics::Exact;
   const int64_t half = a.nDims / 2;
-  for (int64_t t = 0; t < a.nTok; t++) {
+  for_rows(a.nTok, a.nHeads * a.nDims, [&](int64_t t) {
+    thread_local std::vector<double> cs;
+    if ((int64_t)cs.size() < a.nDims) cs.resize((size_t)a.nDims);
     rope_cache(a, a.pos[t], corr, cs.data());
     for (int64_t h = 0; h < a.nHeads; h++) {
       float* x = a.x + (t * a.nHeads + h) * a.headDim;
@@ -117,7 +135,7 @@ void rope(const RopeArgs& a) {
         }
       }
     }
-  }
+  });
 }
 
 namespace {
@@ -251,7 +269,7 @@ void attention(const AttentionArgs& a) {
 
 void swiglu(const float* g, const float* u, float* y, int64_t n, Numerics mode, int64_t rowLen) {
   if (mode == Numerics::Ggml && rowLen > 0 && rowLen < n) {
-    for (int64_t r = 0; r + rowLen <= n; r += rowLen) swiglu(g + r, u + r, y + r, rowLen, mode, 0);
+    for_rows(n / rowLen, rowLen, [&](int64_t r) { swiglu(g + r * rowLen, u + r * rowLen, y + r * rowLen, rowLen, mode, 0); });
     return;
   }
   if (mode == Numerics::Ggml) {
