@@ -35,8 +35,9 @@ namespace rosetta {
 // [0, nt) of a (activation rows arb bytes apart), y[t * ldy + r]. Each output element is computed with
 // exactly the operations of the type's VecDotFn (bit-identical); the tile only shares each decoded
 // weight block across tokens. Q8_0 activations of a prompt (nt >= 2) come packed for the tiles instead
-// (pack_q8_0_token): `a` is the packed quants, `ad` the packed scales, arb unused. Otherwise ad is null
-// and `a` the rows.
+// (pack_q8_0_token, + 128 unsigned where q0_offset_tile says so): `a` is the packed quants, `ad` the
+// packed scales, arb unused. On the AVX-512 path a prompt's Q8_K activations come as quads too
+// (Q8KQuad below): `ad` is the quads, `a` still the rows. Otherwise ad is null and `a` the rows.
 
 // Q8_0 activations packed for the Q8_0-family tiles, in groups of kQ0Group tokens: for group g and block
 // b, the group's quants are 32 bytes per token at qs + ((g * nb + b) * kQ0Group + t) * 32 and its scales
