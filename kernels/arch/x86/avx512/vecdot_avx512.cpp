@@ -517,8 +517,9 @@ struct NoRow1 {
   static void run(int64_t, const B*, const block_q8_K*, const TokenTerms*, float*) {}
 };
 
-// The K-quant tile: a prompt's quads (ad non-null) 4 at a time (16 tokens) per pass over a row, else
-// (decode) the row kernel on the rows.
+// The K-quant tile: a prompt's quads (ad non-null) 4 at a time (16 tokens) per pass over a row; one
+// token (decode) through the type's lean row kernel (Row1: its per-superblock token terms computed here,
+// once per tile) where it has one, else the row kernel on the rows.
 constexpr int kQuadsPerPass = 4;
 template <typename B, template <typename, int> class Row, template <typename, int> class Quads, template <typename> class Row1>
 void tile_k(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb, const float* ad, int64_t nt, float* y,
