@@ -108,6 +108,7 @@ void matmul_vecdot(const MatmulArgs& a, const TypeTraits& tt, VecDotFn fn, size_
   thread_local std::vector<int8_t> packedQs;
   thread_local std::vector<float> packedSc;
   thread_local std::vector<Q8KQuad> packedK;  // std::vector honours alignas(64) since C++17
+  thread_local std::vector<Q8KDecode> packedD;
   const uint8_t* act = reinterpret_cast<const uint8_t*>(a.x);
   const VecDotTileFn tile = vec_dot_tile_fn(tt);
   const float* ad = nullptr;
@@ -118,9 +119,12 @@ void matmul_vecdot(const MatmulArgs& a, const TypeTraits& tt, VecDotFn fn, size_
     const int64_t nb = n / 32, groups = (a.nTok + kQ0Group - 1) / kQ0Group;
     const bool pack = tile && aq == ActQuant::Q8_0 && a.nTok > 1, offset = pack && q0_offset_tile(a.type);
     // a prompt's Q8_K activations in quads for the AVX-512 K-quant tiles (the other paths read the rows)
-    const bool packK = tile && aq == ActQuant::Q8_K && a.nTok > 1 && current_isa() == Isa::Avx512;
+    // (one token: its Q8KDecode for the decode rows)
+    const bool avx512K = tile && aq == ActQuant::Q8_K && current_isa() == Isa::Avx512;
+    const bool packK = avx512K && a.nTok > 1, packD = avx512K && a.nTok == 1;
     const int64_t nbK = n / QK_K, quadsK = (a.nTok + kQKQuad - 1) / kQKQuad;
     if (packK && packedK.size() < (size_t)(quadsK * nbK)) packedK.resize(quadsK * nbK);
+    if (packD && packedD.size() < (size_t)nbK) packedD.resize(nbK);
     if (pack && packedSc.size() < (size_t)(groups * nb * kQ0Group)) {
       packedSc.resize(groups * nb * kQ0Group);
       packedQs.resize(groups * nb * kQ0Group * 32);
@@ -140,6 +144,10 @@ void matmul_vecdot(const MatmulArgs& a, const TypeTraits& tt, VecDotFn fn, size_
     if (packK) {
       pack_q8_K_padding(nbK, a.nTok, pk);
       ad = reinterpret_cast<const float*>(pk);
+    }
+    if (packD) {
+      pack_q8_K_decode(reinterpret_cast<const block_q8_K*>(dst), nbK, packedD.data());
+      ad = reinterpret_cast<const float*>(packedD.data());
     }
     if (pack) {
       pack_q8_0_padding(nb, a.nTok, pq, ps);
@@ -253,6 +261,17 @@ void pack_q8_K_token(const block_q8_K* row, int64_t nb, int64_t t, Q8KQuad* quad
     std::memcpy(q.bsums[p] + 16 * h, b.bsums, sizeof b.bsums);
     for (int j = 0; j < 8; j++) q.sums8[k][j] = (int16_t)(b.bsums[2 * j] + b.bsums[2 * j + 1]);
     for (int l = 0; l < 4; l++) q.negd[4 * k + l] = -b.d;
+  }
+}
+
+void pack_q8_K_decode(const block_q8_K* row, int64_t nb, Q8KDecode* out) {
+  static constexpr int kOrder[8] = {0, 2, 1, 3, 4, 6, 5, 7};
+  for (int64_t i = 0; i < nb; i++) {
+    const block_q8_K& b = row[i];
+    Q8KDecode& o = out[i];
+    for (int c = 0; c < 8; c++) std::memcpy(o.qs + 32 * c, b.qs + 32 * kOrder[c], 32);
+    o.dd[0] = b.d, o.dd[1] = -b.d, o.dd[2] = 0, o.dd[3] = 0;
+    for (int j = 0; j < 8; j++) o.sums8[j] = (int16_t)(b.bsums[2 * j] + b.bsums[2 * j + 1]);
   }
 }
 

@@ -121,6 +121,37 @@ describe.skipIf(!opened.ok)(`rosetta's one-token ggml matmul vs llama.cpp's vec_
     });
 });
 
+// The same comparison through each path's single vec_dot (rows strided by a padding, as APR's per-row
+// padded K-quants are: the general path calls vec_dot per row and token): on the AVX-512 path the K-quant
+// decode rows read the token's plain Q8_K row here, its packed Q8KDecode in the one-token matmul above.
+const K_QUANTS = SAME_ORDER.filter((n) => ["Q4_K", "Q5_K", "Q6_K"].includes(n));
+describe.skipIf(!opened.ok)(`rosetta's single vec_dot (strided rows) vs llama.cpp's vec_dot (${VARIANT} library)`, () => {
+  for (const name of K_QUANTS)
+    test(name, () => {
+      if (!opened.ok) return;
+      const { id, block, bytes } = TYPES[name];
+      const failures: string[] = [];
+      for (const nIn of BLOCK_COUNTS.map((b) => b * block))
+        for (let draw = 0; draw < 4; draw++) {
+          const seed = id * 7919 + nIn * 31 + draw + 5000;
+          const w = weights(name, nIn, seed);
+          const x = activations(nIn, seed + 1, draw);
+          const want = opened.ref.vecDot(w, id, nIn, ROWS, x);
+          const rb = (nIn / block) * bytes, stride = rb + 64;
+          const strided = new Uint8Array(stride * ROWS);
+          for (let r = 0; r < ROWS; r++) strided.set(w.subarray(r * rb, (r + 1) * rb), r * stride);
+          for (const isa of ISAS) {
+            setIsa(isa);
+            const got = new Float32Array(ROWS);
+            matmul({ source: strided, offset: 0, type: id, nOut: ROWS, nIn, x, y: got, nTok: 1, mode: "ggml", rowBytes: stride });
+            const d = firstDiff(got, want);
+            if (d) failures.push(`${name} n=${nIn} draw ${draw} ${isa}: ${d}`);
+          }
+        }
+      expect(failures.slice(0, 8).join("\n")).toBe("");
+    });
+});
+
 // llamafile's tinyBLAS takes no prompt of these types on x86 (sgemm.cpp: F32, F16, BF16, Q8_0, Q4_0, Q5_0,
 // IQ4_NL only), so llama.cpp multiplies a prompt with vec_dot per (row, token): rosetta's multi-token
 // tiles (vecdot_tile_*avx2.cpp, the AVX-512 quads) must give each token exactly that. 21 tokens: two

@@ -37,7 +37,8 @@ namespace rosetta {
 // weight block across tokens. Q8_0 activations of a prompt (nt >= 2) come packed for the tiles instead
 // (pack_q8_0_token, + 128 unsigned where q0_offset_tile says so): `a` is the packed quants, `ad` the
 // packed scales, arb unused. On the AVX-512 path a prompt's Q8_K activations come as quads too
-// (Q8KQuad below): `ad` is the quads, `a` still the rows. Otherwise ad is null and `a` the rows.
+// (Q8KQuad below): `ad` is the quads, `a` still the rows; one token's as a Q8KDecode (below). Otherwise ad is
+// null and `a` the rows.
 
 // Q8_0 activations packed for the Q8_0-family tiles, in groups of kQ0Group tokens: for group g and block
 // b, the group's quants are 32 bytes per token at qs + ((g * nb + b) * kQ0Group + t) * 32 and its scales
@@ -68,6 +69,18 @@ struct alignas(64) Q8KQuad {
 static_assert(sizeof(Q8KQuad) == 1408, "Q8KQuad layout");
 void pack_q8_K_token(const block_q8_K* row, int64_t nb, int64_t t, Q8KQuad* quads);
 void pack_q8_K_padding(int64_t nb, int64_t nt, Q8KQuad* quads);
+
+// One token's Q8_K activations packed for the AVX-512 Q4_K/Q5_K decode rows (a matmul of one token on
+// that path gets `ad` = these, one per superblock, `a` still the row): the quants with their 32-byte
+// chunks in the order 0 2 1 3 4 6 5 7, so that one 64-byte load meets the low (or high) nibbles of 64
+// packed weight bytes (chunks 4k, 4k+2, or 4k+1, 4k+3); d as (d, -d, 0, 0); ggml's pair sums of the bsums.
+struct alignas(64) Q8KDecode {
+  int8_t qs[256];
+  float dd[4];
+  int16_t sums8[8];
+};
+static_assert(sizeof(Q8KDecode) == 320, "Q8KDecode layout");
+void pack_q8_K_decode(const block_q8_K* row, int64_t nb, Q8KDecode* out);
 
 // Scalar lane helpers shared by the reference kernels and the attention emulation.
 // hsum_float_8 / tinyBLAS hsum: ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)).

@@ -37,7 +37,7 @@ float dot_iq4_nl(int64_t n, const void* vw, const void* va) {
   __m256 acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps();
   int64_t b = 0;
   for (; b + 1 < nb; b += 2) {
-    _mm_prefetch(reinterpret_cast<const char*>(w + b) + 2048, _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(w + b) + kPrefetch, _MM_HINT_T1);
     const __m256 d1 = _mm256_set1_ps(half_to_f32(w[b].d) * half_to_f32(a[b].d));
     const __m256 d2 = _mm256_set1_ps(half_to_f32(w[b + 1].d) * half_to_f32(a[b + 1].d));
     const __m256i y1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));

@@ -27,7 +27,7 @@ template <typename B>
 float q0_row_1(int64_t nb, const B* w, const block_q8_0* a) {
   __m256 acc = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; b++) {
-    if ((b & 1) == 0) prefetch_block(w + b);
+    if ((b & 1) == 0) prefetch_q0(w + b);
     const __m256i qw = load_w(w[b]);
     const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
     const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(qw, qw), _mm256_sign_epi8(qy, qw));

@@ -50,7 +50,7 @@ template <typename B>
 float q0_row_1(int64_t nb, const B* w, const block_q8_0* a) {
   __m256 acc = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; b++) {
-    if ((b & 1) == 0) prefetch_block(w + b);
+    if ((b & 1) == 0) prefetch_q0(w + b);
     const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
     acc = _mm256_fmadd_ps(_mm256_set1_ps(half_to_f32(w[b].d) * half_to_f32(a[b].d)), lanes_vnni(load_w(w[b]), qy), acc);
   }
@@ -104,150 +104,10 @@ float dot_q0(int64_t n, const void* w, const void* a) {
 // 8 lanes of a 512-bit integer sum: lanes l and l + 8 added (the AVX2 kernel's lane l).
 inline __m256i fold(__m512i v) { return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1)); }
 
-// 16-bit lanes: 32-lane index vector whose quarter k (8 lanes) picks lane base + k (16-bit scales of
-// 16-element groups) or, with quarters paired, half h picks lane base + h.
+// 16-bit lanes: lo in the low half, hi in the high half (an index vector, or per-half shift counts).
 inline __m512i idx_halves(int lo, int hi) {
   return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16((short)lo)), _mm256_set1_epi16((short)hi), 1);
 }
-inline __m512i idx_quarters(int base) {
-  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_setr_m128i(_mm_set1_epi16((short)base), _mm_set1_epi16((short)(base + 1)))),
-                            _mm256_setr_m128i(_mm_set1_epi16((short)(base + 2)), _mm_set1_epi16((short)(base + 3))), 1);
-}
-
-// Q4_K / Q5_K x Q8_K: one row, NT tokens. q[j] = the AVX2 kernel's low chunk j (lanes 0-7) and high
-// chunk j (lanes 8-15), the 64 quants of activation bytes 64j..64j+63; s[j] = their scales.
-template <typename B>
-inline void qk45_decode(const B& blk, __m512i q[4]);
-template <>
-inline void qk45_decode(const block_q4_K& blk, __m512i q[4]) {
-  const __m512i m4 = _mm512_set1_epi8(15);
-#pragma GCC unroll 4
-  for (int j = 0; j < 4; j++) {
-    const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs + 32 * j));
-    q[j] = _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(bits), _mm256_srli_epi16(bits, 4), 1), m4);
-  }
-}
-template <>
-inline void qk45_decode(const block_q5_K& blk, __m512i q[4]) {
-  const __m512i m4 = _mm512_set1_epi8(15), one = _mm512_set1_epi8(1);
-  const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh));
-#pragma GCC unroll 4
-  for (int j = 0; j < 4; j++) {
-    const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs + 32 * j));
-    const __m512i lohi = _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(bits), _mm256_srli_epi16(bits, 4), 1), m4);
-    const __m512i h = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_srli_epi16(hb, 2 * j)), _mm256_srli_epi16(hb, 2 * j + 1), 1);
-    q[j] = _mm512_or_si512(lohi, _mm512_slli_epi16(_mm512_and_si512(h, one), 4));
-  }
-}
-
-template <typename B, int NT>
-void qk45_row(int64_t nb, const B* w, const uint8_t* a, size_t arb, float* y, int64_t ldy) {
-  constexpr bool kQ5 = std::is_same<B, block_q5_K>::value;
-  __m256 acc[NT];
-  __m128 accm[NT];  // Q4_K's 4-lane min term
-  float summs[NT];  // Q5_K's scalar min term
-#pragma GCC unroll 8
-  for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps(), accm[t] = _mm_setzero_ps(), summs[t] = 0;
-  __m512i sidx[4];
-#pragma GCC unroll 4
-  for (int j = 0; j < 4; j++) sidx[j] = idx_halves(2 * j, 2 * j + 1);
-  for (int64_t i = 0; i < nb; i++) {
-    prefetch_block(w + i);
-    const float wd = half_to_f32(w[i].d), wdmin = half_to_f32(w[i].dmin);
-    const __m256i mins_scales = q4k_scales16(w[i].scales);  // scales lanes 0-7, mins 8-15
-    const __m128i mins = _mm256_extracti128_si256(mins_scales, 1);
-    __m512i q[4], s[4];
-    qk45_decode(w[i], q);
-#pragma GCC unroll 4
-    for (int j = 0; j < 4; j++) s[j] = _mm512_permutexvar_epi16(sidx[j], _mm512_zextsi256_si512(mins_scales));
-#pragma GCC unroll 8
-    for (int t = 0; t < NT; t++) {
-      const block_q8_K& ab = reinterpret_cast<const block_q8_K*>(a + arb * t)[i];
-      const float d = ab.d * wd;
-      const float dmin = -ab.d * wdmin;
-      const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.bsums));
-      const __m128i s32 = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
-      if (kQ5) {
-        __m128i pm = _mm_madd_epi16(mins, s32);
-        pm = _mm_add_epi32(pm, _mm_unpackhi_epi64(pm, pm));
-        pm = _mm_add_epi32(pm, _mm_shuffle_epi32(pm, 1));
-        summs[t] = std::fma(dmin, (float)_mm_cvtsi128_si32(pm), summs[t]);
-      } else {
-        accm[t] = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(_mm_madd_epi16(mins, s32)), accm[t]);
-      }
-      __m512i sumi = _mm512_setzero_si512();
-#pragma GCC unroll 4
-      for (int j = 0; j < 4; j++)
-        sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(q[j], _mm512_loadu_si512(ab.qs + 64 * j)), s[j]);
-      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(fold(sumi)), acc[t]);
-    }
-  }
-#pragma GCC unroll 8
-  for (int t = 0; t < NT; t++) {
-    if (kQ5) {
-      y[t * ldy] = hsum8(acc[t]) + summs[t];
-    } else {
-      __m128 m = _mm_add_ps(accm[t], _mm_movehl_ps(accm[t], accm[t]));
-      m = _mm_add_ss(m, _mm_movehdup_ps(m));
-      y[t * ldy] = hsum8(acc[t]) + _mm_cvtss_f32(m);
-    }
-  }
-}
-
-// Q6_K x Q8_K: one row, NT tokens. q[k] = the AVX2 kernel's quants 2k (lanes 0-7) and 2k+1 (8-15), the
-// 64 quants of activation bytes 64k..64k+63; s[k]'s quarters the scales of their four 16-quant groups.
-template <typename B, int NT>
-void q6k_row(int64_t nb, const B* w, const uint8_t* a, size_t arb, float* y, int64_t ldy) {
-  const __m512i m3 = _mm512_set1_epi8(3), m15 = _mm512_set1_epi8(15);
-  __m256 acc[NT];
-#pragma GCC unroll 8
-  for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
-  __m512i sidx[4];
-#pragma GCC unroll 4
-  for (int k = 0; k < 4; k++) sidx[k] = idx_quarters(4 * k);
-  for (int64_t i = 0; i < nb; i++) {
-    prefetch_block(w + i);
-    const float wd = half_to_f32(w[i].d);
-    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[i].scales)));
-    __m512i q[4], s[4];
-#pragma GCC unroll 2
-    for (int j = 0; j < 2; j++) {
-      const __m512i l = _mm512_loadu_si512(w[i].ql + 64 * j);  // the AVX2 kernel's l0 | l1
-      const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qh + 32 * j));
-      const __m512i h01 = _mm512_inserti64x4(_mm512_castsi256_si512(h), _mm256_srli_epi16(h, 2), 1);
-      const __m512i h23 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_srli_epi16(h, 4)), _mm256_srli_epi16(h, 6), 1);
-      q[2 * j] = _mm512_or_si512(_mm512_and_si512(l, m15), _mm512_slli_epi16(_mm512_and_si512(h01, m3), 4));
-      q[2 * j + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), m15), _mm512_slli_epi16(_mm512_and_si512(h23, m3), 4));
-    }
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; k++) s[k] = _mm512_permutexvar_epi16(sidx[k], _mm512_zextsi256_si512(sc16));
-#pragma GCC unroll 8
-    for (int t = 0; t < NT; t++) {
-      const block_q8_K& ab = reinterpret_cast<const block_q8_K*>(a + arb * t)[i];
-      const float d = ab.d * wd;
-      const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.bsums));
-      const __m256i bias = _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16), 5);
-      __m512i sumi = _mm512_setzero_si512();
-#pragma GCC unroll 4
-      for (int k = 0; k < 4; k++)
-        sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(q[k], _mm512_loadu_si512(ab.qs + 64 * k)), s[k]);
-      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_sub_epi32(fold(sumi), bias)), acc[t]);
-    }
-  }
-#pragma GCC unroll 8
-  for (int t = 0; t < NT; t++) y[t * ldy] = hsum8(acc[t]);
-}
-
-template <typename B, int NT>
-struct QK45Row {
-  static constexpr int64_t kBlock = QK_K;
-  static void run(int64_t nb, const B* w, const uint8_t* a, size_t arb, float* y, int64_t ldy) { qk45_row<B, NT>(nb, w, a, arb, y, ldy); }
-};
-template <typename B, int NT>
-struct Q6KRow {
-  static constexpr int64_t kBlock = QK_K;
-  static void run(int64_t nb, const B* w, const uint8_t* a, size_t arb, float* y, int64_t ldy) { q6k_row<B, NT>(nb, w, a, arb, y, ldy); }
-};
 
 // ---- a prompt's K-quant tiles on quad-packed activations (rosetta/vecdot.h, Q8KQuad) ----
 // One weight row x NQ quads (4 NQ tokens). Each 32-quant chunk of the row is decoded once into a register
@@ -259,10 +119,13 @@ struct Q6KRow {
 // Two chunks' lanes as one register of 16-bit pairs: lane l = (chunk c's 4-product sum, chunk c+1's),
 // each sum |x| <= 4 * 63 * 127 < 2^15, so that one vpdpwssd with the scale pair (s_c, s_c+1) adds
 // s_c * x_c + s_c+1 * x_c+1 to the lane: the AVX2 kernel's two madds, in 3 multiplies instead of 4.
-inline __m512i chunk_pair(__m512i w0, __m512i w1, const int8_t* a0, const int8_t* a1) {
-  const __m512i x0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w0, _mm512_loadu_si512(a0));
-  const __m512i x1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w1, _mm512_loadu_si512(a1));
+inline __m512i chunk_pair(__m512i w0, __m512i w1, __m512i a0, __m512i a1) {
+  const __m512i x0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w0, a0);
+  const __m512i x1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w1, a1);
   return _mm512_mask_blend_epi16(0xAAAAAAAAu, x0, _mm512_slli_epi32(x1, 16));
+}
+inline __m512i chunk_pair(__m512i w0, __m512i w1, const int8_t* a0, const int8_t* a1) {
+  return chunk_pair(w0, w1, _mm512_loadu_si512(a0), _mm512_loadu_si512(a1));
 }
 
 // A token pair's superblock lanes in the quads: the 8 decoded chunk registers against the pair's 8
@@ -435,65 +298,96 @@ struct Q6KQuads {
   static void run(int64_t nb, const B* w, const Q8KQuad* a, float* y, int64_t ldy, int64_t m) { q6k_quads<B, NQ>(nb, w, a, y, ldy, m); }
 };
 
-// ---- one token (decode): one row at a time, the token's per-superblock terms (the pair sums of its
-// bsums, d and -d) computed once per tile instead of once per row; the row's d and dmin converted and
-// scaled in one multiply; each 64-quant register built from one broadcast load (a variable shift takes
-// the high nibbles into the upper half). The lanes and the float order are qk45_row's. ----
-struct TokenTerms {
-  int16_t sums8[8];  // bsums[2j] + bsums[2j+1] (ggml's hadd)
-  float d, negd;     // the token's d and -d
+// ---- one token (decode): one row at a time ----
+// The row's 12 packed 6-bit scales and mins as 16 16-bit lanes (scales 0-7, mins 8-15, as q4k_scales16)
+// from one 16-byte load at the block's start (d, dmin, scales): one shuffle puts each lane's low source
+// byte in its low half and the byte holding its two high bits (lanes 4-7, 12-15) in its high half, then
+// (low >> (0 or 4)) & (63 or 15) | (high >> 6) << 4 in three vector steps instead of ~20 scalar ones.
+inline __m256i qk45_scales16(__m256i x) {
+  const __m256i idx = _mm256_setr_epi8(4, -128, 5, -128, 6, -128, 7, -128, 12, 4, 13, 5, 14, 6, 15, 7,  //
+                                       8, -128, 9, -128, 10, -128, 11, -128, 12, 8, 13, 9, 14, 10, 15, 11);
+  const __m256i shift = _mm256_setr_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4);
+  const __m256i low = _mm256_setr_epi16(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 15, 15, 15, 15);
+  const __m256i v = _mm256_shuffle_epi8(x, idx);
+  const __m256i high = _mm256_and_si256(_mm256_srli_epi16(v, 10), _mm256_set1_epi16(0x30));
+  return _mm256_ternarylogic_epi32(_mm256_srlv_epi16(v, shift), low, high, 0xEA);  // (a & b) | c
+}
+
+// Where the decode rows read the token: its Q8KDecode (rosetta/vecdot.h; the tile's, packed once per
+// matmul) or its plain block_q8_K row (a single vec_dot call). chunks(i, k, h) = the activations of
+// chunks 4k + h (low half) and 4k + 2 + h (high half), as one 64-byte load of packed nibbles holds them.
+struct PackedToken {
+  const Q8KDecode* p;
+  __m512i chunks(int64_t i, int k, int h) const { return _mm512_load_si512(p[i].qs + 128 * k + 64 * h); }
+  __m128 dd(int64_t i) const { return _mm_load_ps(p[i].dd); }
+  __m128i sums8(int64_t i) const { return _mm_load_si128(reinterpret_cast<const __m128i*>(p[i].sums8)); }
+};
+struct RowToken {
+  const block_q8_K* a;
+  __m512i chunks(int64_t i, int k, int h) const {
+    const int8_t* q = a[i].qs + 128 * k + 32 * h;
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q))),
+                              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 64)), 1);
+  }
+  __m128 dd(int64_t i) const { return _mm_setr_ps(a[i].d, -a[i].d, 0, 0); }
+  __m128i sums8(int64_t i) const {
+    const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].bsums));
+    return _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+  }
 };
 
-template <typename B>
-void qk45_row1(int64_t nb, const B* w, const block_q8_K* a, const TokenTerms* tt, float* y) {
+// Q4_K / Q5_K x one token. Register k holds the row's quant bytes 64k..64k+63: its low nibbles are
+// chunks 4k (bytes 0-31) and 4k+2, its high nibbles chunks 4k+1 and 4k+3 (ggml's layout), each met by
+// one 64-byte load of the token's reordered activations; the two products as 16-bit pairs (chunk_pair:
+// lanes 0-7 chunks (4k, 4k+1), 8-15 (4k+2, 4k+3)) against scale pairs (s4k, s4k+1) and (s4k+2, s4k+3),
+// which are 32-bit lanes 2k and 2k+1 of the scales vector. Each lane is the AVX2 kernel's integer; the
+// fma per superblock, the min term and the final sums are ggml's.
+template <typename B, typename Token>
+void qk45_row1(int64_t nb, const B* w, Token tok, float* y) {
   constexpr bool kQ5 = std::is_same<B, block_q5_K>::value;
-  const __m512i m4 = _mm512_set1_epi8(15), one = _mm512_set1_epi8(1);
-  const __m512i shift = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);  // low half 0, high half 4
+  const __m512i m4 = _mm512_set1_epi8(15), bit4 = _mm512_set1_epi8(16);
+  const __m512i pidx[2] = {_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+                           _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3)};
+  // Q5_K: qh bit c of byte e is chunk c's 5th bit of quant e; the shift that takes it to bit 4 for the
+  // chunks of register k's low (lo) and high (hi) nibbles: left 4, 2 | 3, 1 (k = 0), right 0, 2 | 1, 3
+  const __m512i hsh[2][2] = {{idx_halves(4, 2), idx_halves(3, 1)}, {idx_halves(0, 2), idx_halves(1, 3)}};
   __m256 acc = _mm256_setzero_ps();
   __m128 accm = _mm_setzero_ps();
   float summs = 0;
-  // scale pair k: 16-bit lane p of 32-bit lane l takes scale 4k + (l >= 8) + 2p
-  __m512i spair[2];
-  for (int k = 0; k < 2; k++) {
-    alignas(64) int16_t idx[32];
-    for (int p = 0; p < 32; p++) idx[p] = (int16_t)(4 * k + (p / 2 >= 8 ? 1 : 0) + 2 * (p % 2));
-    spair[k] = _mm512_load_si512(idx);
-  }
   for (int64_t i = 0; i < nb; i++) {
     prefetch_block(w + i);
+    const __m256i head = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(&w[i].d)));
     // (d, dmin) of the row times (d, -d) of the token: ggml's d and dmin in one multiply
-    uint32_t dd;
-    std::memcpy(&dd, &w[i].d, 4);
-    const __m128 wdd = _mm_cvtph_ps(_mm_cvtsi32_si128((int)dd));
-    const __m128 ds = _mm_mul_ps(wdd, _mm_setr_ps(tt[i].d, tt[i].negd, 0, 0));
-    const __m256i mins_scales = q4k_scales16(w[i].scales);
-    __m512i q[4];
-#pragma GCC unroll 4
-    for (int j = 0; j < 4; j++) {
-      const __m512i bits = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qs + 32 * j)));
-      q[j] = _mm512_and_si512(_mm512_srlv_epi16(bits, shift), m4);
-      if constexpr (kQ5) {  // bit 2j of qh (low half), 2j + 1 (high half), as bit 4
-        const __m512i hb = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qh)));
-        const __m512i hs = _mm512_inserti64x4(_mm512_set1_epi16((short)(2 * j)), _mm256_set1_epi16((short)(2 * j + 1)), 1);
-        q[j] = _mm512_or_si512(q[j], _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(hb, hs), one), 4));
-      }
-    }
-    // registers j and j+1 as 16-bit pairs (chunk_pair): lanes 0-7 (chunks 2j, 2j+2), 8-15 (2j+1, 2j+3),
-    // against the matching scale pairs: 3 multiplies per 128 quants instead of 4, 2 scale permutes not 4
+    const __m128 ds = _mm_mul_ps(_mm_cvtph_ps(_mm256_castsi256_si128(head)), tok.dd(i));
+    const __m256i ms = qk45_scales16(head);
+    const __m512i msz = _mm512_zextsi256_si512(ms);
+    __m512i hb = _mm512_setzero_si512();
+    if constexpr (kQ5) hb = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qh)));
     __m512i sumi = _mm512_setzero_si512();
 #pragma GCC unroll 2
-    for (int k = 0; k < 2; k++)
-      sumi = _mm512_dpwssd_epi32(sumi, chunk_pair(q[2 * k], q[2 * k + 1], a[i].qs + 128 * k, a[i].qs + 128 * k + 64),
-                                 _mm512_permutexvar_epi16(spair[k], _mm512_zextsi256_si512(mins_scales)));
+    for (int k = 0; k < 2; k++) {
+      const __m512i raw = _mm512_loadu_si512(w[i].qs + 64 * k);
+      __m512i lo, hi;
+      if constexpr (kQ5) {
+        const __m512i hl = k ? _mm512_srlv_epi16(hb, hsh[k][0]) : _mm512_sllv_epi16(hb, hsh[k][0]);
+        const __m512i hh = k ? _mm512_srlv_epi16(hb, hsh[k][1]) : _mm512_sllv_epi16(hb, hsh[k][1]);
+        lo = _mm512_ternarylogic_epi32(raw, m4, _mm512_and_si512(hl, bit4), 0xEA);
+        hi = _mm512_ternarylogic_epi32(_mm512_srli_epi16(raw, 4), m4, _mm512_and_si512(hh, bit4), 0xEA);
+      } else {
+        lo = _mm512_and_si512(raw, m4);
+        hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+      }
+      sumi = _mm512_dpwssd_epi32(sumi, chunk_pair(lo, hi, tok.chunks(i, k, 0), tok.chunks(i, k, 1)), _mm512_permutexvar_epi32(pidx[k], msz));
+    }
     acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(ds), _mm256_cvtepi32_ps(fold(sumi)), acc);
-    const __m128i prod = _mm_madd_epi16(_mm256_extracti128_si256(mins_scales, 1), _mm_loadu_si128(reinterpret_cast<const __m128i*>(tt[i].sums8)));
-    const float dmin = _mm_cvtss_f32(_mm_movehdup_ps(ds));
+    const __m128i prod = _mm_madd_epi16(_mm256_extracti128_si256(ms, 1), tok.sums8(i));
+    const __m128 dmin = _mm_permute_ps(ds, 0x55);
     if constexpr (kQ5) {
       __m128i pm = _mm_add_epi32(prod, _mm_unpackhi_epi64(prod, prod));
       pm = _mm_add_epi32(pm, _mm_shuffle_epi32(pm, 1));
-      summs = std::fma(dmin, (float)_mm_cvtsi128_si32(pm), summs);
+      summs = std::fma(_mm_cvtss_f32(dmin), (float)_mm_cvtsi128_si32(pm), summs);
     } else {
-      accm = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod), accm);
+      accm = _mm_fmadd_ps(dmin, _mm_cvtepi32_ps(prod), accm);
     }
   }
   if constexpr (kQ5) {
@@ -505,39 +399,72 @@ void qk45_row1(int64_t nb, const B* w, const block_q8_K* a, const TokenTerms* tt
   }
 }
 
+// Q6_K x one token. Register j holds ql bytes 64j..64j+63: low nibbles chunks 4j and 4j+1, high nibbles
+// 4j+2 and 4j+3, each chunk's two high bits taken to bits 4-5 by one variable shift of qh's 32 bytes
+// (both halves); one ternary-logic step merges them. The two products as 16-bit pairs (chunk_pair; |x|
+// <= 4 * 63 * 128 < 2^15) against the pairs of their 16-quant groups' scales; minus ggml's 32 x
+// bsums x scales term per lane, then ggml's fma per superblock.
+inline void q6k_row1(int64_t nb, const block_q6_K* w, const block_q8_K* a, float* y) {
+  const __m512i m15 = _mm512_set1_epi8(15), m30 = _mm512_set1_epi8(0x30);
+  const __m512i shl = idx_halves(4, 2), shr = idx_halves(0, 2);
+  // pair j, 32-bit lane l: the scales of chunks 4j + (l >= 8) and 4j + 2 + (l >= 8), group (l & 7) >= 4
+  __m512i sidx[2];
+  for (int j = 0; j < 2; j++) {
+    alignas(64) int16_t idx[32];
+    for (int p = 0; p < 32; p++) {
+      const int l = p / 2, c = 4 * j + (l >= 8) + 2 * (p % 2);
+      idx[p] = (int16_t)(2 * c + ((l & 7) >= 4));
+    }
+    sidx[j] = _mm512_load_si512(idx);
+  }
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < nb; i++) {
+    prefetch_block(w + i);
+    const float d = a[i].d * half_to_f32(w[i].d);
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[i].scales)));
+    const __m256i bias = _mm256_slli_epi32(_mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].bsums)), sc16), 5);
+    __m512i sumi = _mm512_setzero_si512();
+#pragma GCC unroll 2
+    for (int j = 0; j < 2; j++) {
+      const __m512i l = _mm512_loadu_si512(w[i].ql + 64 * j);
+      const __m512i h = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qh + 32 * j)));
+      const __m512i lo = _mm512_ternarylogic_epi32(l, m15, _mm512_and_si512(_mm512_sllv_epi16(h, shl), m30), 0xEA);
+      const __m512i hi = _mm512_ternarylogic_epi32(_mm512_srli_epi16(l, 4), m15, _mm512_and_si512(_mm512_srlv_epi16(h, shr), m30), 0xEA);
+      sumi = _mm512_dpwssd_epi32(sumi, chunk_pair(lo, hi, _mm512_loadu_si512(a[i].qs + 128 * j), _mm512_loadu_si512(a[i].qs + 128 * j + 64)),
+                                 _mm512_permutexvar_epi16(sidx[j], _mm512_zextsi256_si512(sc16)));
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_sub_epi32(fold(sumi), bias)), acc);
+  }
+  *y = hsum8(acc);
+}
+
+// The decode row of a weight type: `p` the token's Q8KDecode, or null to read its row `a`.
 template <typename B>
-struct QK45Row1 {
-  static constexpr bool kLean = true;
-  static void run(int64_t nb, const B* w, const block_q8_K* a, const TokenTerms* tt, float* y) { qk45_row1<B>(nb, w, a, tt, y); }
+struct DecodeRow {
+  static void run(int64_t nb, const B* w, const block_q8_K* a, const Q8KDecode* p, float* y) {
+    if (p) qk45_row1(nb, w, PackedToken{p}, y);
+    else qk45_row1(nb, w, RowToken{a}, y);
+  }
+};
+template <>
+struct DecodeRow<block_q6_K> {
+  static void run(int64_t nb, const block_q6_K* w, const block_q8_K* a, const Q8KDecode*, float* y) { q6k_row1(nb, w, a, y); }
 };
 
-template <typename B>
-struct NoRow1 {
-  static constexpr bool kLean = false;
-  static void run(int64_t, const B*, const block_q8_K*, const TokenTerms*, float*) {}
-};
-
-// The K-quant tile: a prompt's quads (ad non-null) 4 at a time (16 tokens) per pass over a row; one
-// token (decode) through the type's lean row kernel (Row1: its per-superblock token terms computed here,
-// once per tile) where it has one, else the row kernel on the rows.
+// The K-quant tile: a prompt's quads (ad non-null, nt >= 2) 4 at a time (16 tokens) per pass over a row;
+// one token (decode; ad its Q8KDecode, or null) through the type's decode row, as is any batch given as
+// plain rows (ad null), token by token.
 constexpr int kQuadsPerPass = 4;
-template <typename B, template <typename, int> class Row, template <typename, int> class Quads, template <typename> class Row1>
+template <typename B, template <typename, int> class Quads>
 void tile_k(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb, const float* ad, int64_t nt, float* y,
             int64_t ldy) {
-  if (!ad && nt == 1 && Row1<B>::kLean) {
-    const int64_t nb = n / QK_K;
-    const block_q8_K* at = reinterpret_cast<const block_q8_K*>(a);
-    thread_local std::vector<TokenTerms> terms;
-    if ((int64_t)terms.size() < nb) terms.resize(nb);
-    for (int64_t i = 0; i < nb; i++) {
-      for (int j = 0; j < 8; j++) terms[i].sums8[j] = (int16_t)(at[i].bsums[2 * j] + at[i].bsums[2 * j + 1]);
-      terms[i].d = at[i].d;
-      terms[i].negd = -at[i].d;
-    }
-    for (int64_t r = 0; r < nr; r++) Row1<B>::run(nb, reinterpret_cast<const B*>(w + rb * r), at, terms.data(), y + r);
+  if (nt == 1 || !ad) {
+    const Q8KDecode* p = nt == 1 ? reinterpret_cast<const Q8KDecode*>(ad) : nullptr;
+    for (int64_t t = 0; t < nt; t++)
+      for (int64_t r = 0; r < nr; r++)
+        DecodeRow<B>::run(n / QK_K, reinterpret_cast<const B*>(w + rb * r), reinterpret_cast<const block_q8_K*>(a + arb * t), p, y + t * ldy + r);
     return;
   }
-  if (!ad) return tile_rows<B, Row>(n, w, rb, nr, a, arb, ad, nt, y, ldy);
   const int64_t nb = n / QK_K, nq = (nt + kQKQuad - 1) / kQKQuad;
   const Q8KQuad* quads = reinterpret_cast<const Q8KQuad*>(ad);
   for (int64_t g0 = 0; g0 < nq; g0 += kQuadsPerPass) {
@@ -557,11 +484,11 @@ void tile_k(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a
   }
 }
 
-// One row x one token through the tile (the per-pair kernel the table's vecDot column names).
-template <typename B, template <typename, int> class Row>
+// One row x one token (the per-pair kernel the table's vecDot column names): the decode row on the token's row.
+template <typename B>
 float dot_k(int64_t n, const void* w, const void* a) {
   float y;
-  Row<B, 1>::run(n / QK_K, static_cast<const B*>(w), static_cast<const uint8_t*>(a), 0, &y, 1);
+  DecodeRow<B>::run(n / QK_K, static_cast<const B*>(w), static_cast<const block_q8_K*>(a), nullptr, &y);
   return y;
 }
 
@@ -621,9 +548,9 @@ ROSETTA_AVX512_VECDOT(bf16, dot_bf16)
 ROSETTA_AVX512_VECDOT(q4_0, dot_q0<block_q4_0>)
 ROSETTA_AVX512_VECDOT(q5_0, dot_q0<block_q5_0>)
 ROSETTA_AVX512_VECDOT(q8_0, dot_q0<block_q8_0>)
-ROSETTA_AVX512_VECDOT(q4_K, (dot_k<block_q4_K, QK45Row>))
-ROSETTA_AVX512_VECDOT(q5_K, (dot_k<block_q5_K, QK45Row>))
-ROSETTA_AVX512_VECDOT(q6_K, (dot_k<block_q6_K, Q6KRow>))
+ROSETTA_AVX512_VECDOT(q4_K, dot_k<block_q4_K>)
+ROSETTA_AVX512_VECDOT(q5_K, dot_k<block_q5_K>)
+ROSETTA_AVX512_VECDOT(q6_K, dot_k<block_q6_K>)
 #undef ROSETTA_AVX512_VECDOT
 
 #define ROSETTA_AVX512_TILE(name, fn)                                                                         \
@@ -634,9 +561,9 @@ ROSETTA_AVX512_VECDOT(q6_K, (dot_k<block_q6_K, Q6KRow>))
 ROSETTA_AVX512_TILE(q4_0, tile_q0<block_q4_0>)
 ROSETTA_AVX512_TILE(q5_0, tile_q0<block_q5_0>)
 ROSETTA_AVX512_TILE(q8_0, tile_q0<block_q8_0>)
-ROSETTA_AVX512_TILE(q4_K, (tile_k<block_q4_K, QK45Row, QK45Quads, QK45Row1>))
-ROSETTA_AVX512_TILE(q5_K, (tile_k<block_q5_K, QK45Row, QK45Quads, QK45Row1>))
-ROSETTA_AVX512_TILE(q6_K, (tile_k<block_q6_K, Q6KRow, Q6KQuads, NoRow1>))
+ROSETTA_AVX512_TILE(q4_K, (tile_k<block_q4_K, QK45Quads>))
+ROSETTA_AVX512_TILE(q5_K, (tile_k<block_q5_K, QK45Quads>))
+ROSETTA_AVX512_TILE(q6_K, (tile_k<block_q6_K, Q6KQuads>))
 #undef ROSETTA_AVX512_TILE
 
 }  // namespace rosetta
