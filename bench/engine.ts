@@ -27,7 +27,8 @@
  *
  * Env: BENCH_REPS, BENCH_CAPTURE_PAIRS, BENCH_DEPTHS ("28,4"), BENCH_THREADS ("1,2"), BENCH_MODELS (a comma-separated
  * subset of "1.5b Q4_K_M,1.5b Q8_0,7b Q4_K_M,7b Q8_0"), BENCH_CASES (subset of "prefill 7,prefill
- * 64,decode 16"), BENCH_CACHE (the model folder).
+ * 64,decode 16"), BENCH_CACHE (the model folder), BENCH_PAGE_CACHE ("reread": each model file dropped from the page
+ * cache and read back once before its rounds, the state after a reboot or a first read from disk; "asis").
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { statSync } from "node:fs";
@@ -36,7 +37,7 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 
-import { FULL_SHAPES, FULL_VOCAB, fullModel, layerTotals, type FullQuant, type FullShape } from "./full-models.js";
+import { FULL_SHAPES, FULL_VOCAB, fullModel, layerTotals, settlePageCache, type FullQuant, type FullShape } from "./full-models.js";
 
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const CAPTURE_PAIRS = Number(process.env.BENCH_CAPTURE_PAIRS ?? 3);
@@ -284,7 +285,12 @@ async function main(): Promise<void> {
   console.log("model        depth threads case       rosetta  lla pin lla auto  r pin r auto  capture  cap cpu  load 1/5/15");
   console.log("                                       tok/s    tok/s    tok/s                  wall      cpu");
   const rss = new Map<string, number>();
-  for (const [label, depth, file] of files) await benchModel(label, depth, file, rss);
+  const cache = new Set<string>();
+  for (const [label, depth, file] of files) {
+    cache.add(settlePageCache(file));
+    await benchModel(label, depth, file, rss);
+  }
+  console.log(`page cache (BENCH_PAGE_CACHE=${process.env.BENCH_PAGE_CACHE ?? "reread"}): each model file ${[...cache].join("; ")} before its rounds`);
   console.log(`variants: rosetta ${variants.get("rosetta")} path, llama.cpp pin ${variants.get("pin")}, auto ${variants.get("auto")}`);
   perLayer(lim);
   for (const [label, depth, file] of files) {

@@ -13,7 +13,8 @@
  * under bench/.cache (gitignored; BENCH_CACHE overrides): generating the 7B Q8_0 file writes 8 GB once.
  */
 import { randomFillSync } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, openSync, renameSync, writeSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, writeSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -164,4 +165,27 @@ export function fullModel(shape: FullShape, q: FullQuant, nLayer: number, log: (
   }
   renameSync(file + ".tmp", file);
   return file;
+}
+
+/**
+ * Puts a model file in the page-cache state a benchmark names (BENCH_PAGE_CACHE): "reread" (the default)
+ * drops the file from the page cache and reads it back once, start to end, so that it sits there as
+ * after a reboot or any first read from disk (on Linux 6.x with large folios: mostly 2 MB folios, which
+ * a mapping reaches with one TLB entry per 2 MB); "asis" leaves whatever is there (a file just written,
+ * say by the quantizer, stays in 4 KB pages, and streaming it from a mapping is slower for every engine
+ * that maps it: docs/engine.md, page cache). Returns what was done, for the bench's header.
+ */
+export function settlePageCache(file: string, mode = process.env.BENCH_PAGE_CACHE ?? "reread"): string {
+  if (mode === "asis") return "as found";
+  if (mode !== "reread") throw new Error(`BENCH_PAGE_CACHE must be "reread" or "asis", not "${mode}"`);
+  // coreutils dd: iflag=nocache with count=0 asks the kernel to drop the whole file's cached pages
+  const drop = spawnSync("dd", [`if=${file}`, "iflag=nocache", "count=0"], { stdio: "ignore" });
+  const fd = openSync(file, "r");
+  const buf = Buffer.allocUnsafe(8 << 20);
+  try {
+    while (readSync(fd, buf, 0, buf.length, null) > 0);
+  } finally {
+    closeSync(fd);
+  }
+  return drop.status === 0 ? "dropped and read back once" : "read once (dd could not drop it: state as found)";
 }
