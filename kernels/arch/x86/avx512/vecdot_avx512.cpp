@@ -109,6 +109,20 @@ inline __m512i idx_halves(int lo, int hi) {
   return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16((short)lo)), _mm256_set1_epi16((short)hi), 1);
 }
 
+// A Q4_K/Q5_K row's 12 packed 6-bit scales and mins as 16 16-bit lanes (scales 0-7, mins 8-15, as q4k_scales16)
+// from one 16-byte load at the block's start (d, dmin, scales): one shuffle puts each lane's low source
+// byte in its low half and the byte holding its two high bits (lanes 4-7, 12-15) in its high half, then
+// (low >> (0 or 4)) & (63 or 15) | (high >> 6) << 4 in three vector steps instead of ~20 scalar ones.
+inline __m256i qk45_scales16(__m256i x) {
+  const __m256i idx = _mm256_setr_epi8(4, -128, 5, -128, 6, -128, 7, -128, 12, 4, 13, 5, 14, 6, 15, 7,  //
+                                       8, -128, 9, -128, 10, -128, 11, -128, 12, 8, 13, 9, 14, 10, 15, 11);
+  const __m256i shift = _mm256_setr_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4);
+  const __m256i low = _mm256_setr_epi16(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 15, 15, 15, 15);
+  const __m256i v = _mm256_shuffle_epi8(x, idx);
+  const __m256i high = _mm256_and_si256(_mm256_srli_epi16(v, 10), _mm256_set1_epi16(0x30));
+  return _mm256_ternarylogic_epi32(_mm256_srlv_epi16(v, shift), low, high, 0xEA);  // (a & b) | c
+}
+
 // ---- a prompt's K-quant tiles on quad-packed activations (rosetta/vecdot.h, Q8KQuad) ----
 // One weight row x NQ quads (4 NQ tokens). Each 32-quant chunk of the row is decoded once into a register
 // holding it twice (w[c] = chunk | chunk); a pair's activations hold token A's chunk in the low half and
@@ -189,8 +203,10 @@ void qk45_quads(int64_t nb, const B* w, const Q8KQuad* a, float* y, int64_t ldy,
   for (int g = 0; g < NQ; g++) accm[g] = _mm512_setzero_ps();
   for (int64_t i = 0; i < nb; i++) {
     prefetch_block(w + i);
-    const __m512 vwd = _mm512_set1_ps(half_to_f32(w[i].d)), vwdmin = _mm512_set1_ps(half_to_f32(w[i].dmin));
-    const __m256i mins_scales = q4k_scales16(w[i].scales);  // scales lanes 0-7, mins 8-15
+    const __m256i head = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(&w[i].d)));
+    const __m128 wdd = _mm_cvtph_ps(_mm256_castsi256_si128(head));  // the row's d, dmin
+    const __m512 vwd = _mm512_broadcastss_ps(wdd), vwdmin = _mm512_broadcastss_ps(_mm_movehdup_ps(wdd));
+    const __m256i mins_scales = qk45_scales16(head);  // scales lanes 0-7, mins 8-15
     const __m512i mins4 = _mm512_broadcast_i32x4(_mm256_extracti128_si256(mins_scales, 1));
     // chunks 2k and 2k+1's scales as the two 16-bit halves of a 32-bit lane (the scales are 16-bit lanes
     // 0-7 of mins_scales, so its 32-bit lanes 0-3 are those pairs)
@@ -299,20 +315,6 @@ struct Q6KQuads {
 };
 
 // ---- one token (decode): one row at a time ----
-// The row's 12 packed 6-bit scales and mins as 16 16-bit lanes (scales 0-7, mins 8-15, as q4k_scales16)
-// from one 16-byte load at the block's start (d, dmin, scales): one shuffle puts each lane's low source
-// byte in its low half and the byte holding its two high bits (lanes 4-7, 12-15) in its high half, then
-// (low >> (0 or 4)) & (63 or 15) | (high >> 6) << 4 in three vector steps instead of ~20 scalar ones.
-inline __m256i qk45_scales16(__m256i x) {
-  const __m256i idx = _mm256_setr_epi8(4, -128, 5, -128, 6, -128, 7, -128, 12, 4, 13, 5, 14, 6, 15, 7,  //
-                                       8, -128, 9, -128, 10, -128, 11, -128, 12, 8, 13, 9, 14, 10, 15, 11);
-  const __m256i shift = _mm256_setr_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4);
-  const __m256i low = _mm256_setr_epi16(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 15, 15, 15, 15);
-  const __m256i v = _mm256_shuffle_epi8(x, idx);
-  const __m256i high = _mm256_and_si256(_mm256_srli_epi16(v, 10), _mm256_set1_epi16(0x30));
-  return _mm256_ternarylogic_epi32(_mm256_srlv_epi16(v, shift), low, high, 0xEA);  // (a & b) | c
-}
-
 // Where the decode rows read the token: its Q8KDecode (rosetta/vecdot.h; the tile's, packed once per
 // matmul) or its plain block_q8_K row (a single vec_dot call). chunks(i, k, h) = the activations of
 // chunks 4k + h (low half) and 4k + 2 + h (high half), as one 64-byte load of packed nibbles holds them.
