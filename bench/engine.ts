@@ -28,7 +28,8 @@
  * Env: BENCH_REPS, BENCH_CAPTURE_PAIRS, BENCH_DEPTHS ("28,4"), BENCH_THREADS ("1,2"), BENCH_MODELS (a comma-separated
  * subset of "1.5b Q4_K_M,1.5b Q8_0,7b Q4_K_M,7b Q8_0"), BENCH_CASES (subset of "prefill 7,prefill
  * 64,decode 16"), BENCH_CACHE (the model folder), BENCH_PAGE_CACHE ("reread": each model file dropped from the page
- * cache and read back once before its rounds, the state after a reboot or a first read from disk; "asis").
+ * cache and read back once before its rounds, the state after a reboot or a first read from disk; "asis":
+ * as found).
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { statSync } from "node:fs";

@@ -170,10 +170,10 @@ export function fullModel(shape: FullShape, q: FullQuant, nLayer: number, log: (
 /**
  * Puts a model file in the page-cache state a benchmark names (BENCH_PAGE_CACHE): "reread" (the default)
  * drops the file from the page cache and reads it back once, start to end, so that it sits there as
- * after a reboot or any first read from disk (on Linux 6.x with large folios: mostly 2 MB folios, which
- * a mapping reaches with one TLB entry per 2 MB); "asis" leaves whatever is there (a file just written,
- * say by the quantizer, stays in 4 KB pages, and streaming it from a mapping is slower for every engine
- * that maps it: docs/engine.md, page cache). Returns what was done, for the bench's header.
+ * after a reboot or any first read from disk (on Linux 6.x with large folios: mostly 2 MB folios); "asis"
+ * leaves whatever is there (a file just written, say by the quantizer, stays in 4 KB pages). Both
+ * engines then map the same cached pages; the two states measured alike within noise (docs/engine.md,
+ * "Page cache"), so this only makes the state known. Returns what was done, for the bench's header.
  */
 export function settlePageCache(file: string, mode = process.env.BENCH_PAGE_CACHE ?? "reread"): string {
   if (mode === "asis") return "as found";

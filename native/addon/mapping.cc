@@ -56,9 +56,9 @@ std::shared_ptr<MappedFile> map_file(const std::string& path) {
     m->data = static_cast<const uint8_t*>(p);
 #ifdef MADV_HUGEPAGE
     // Weights are streamed start to end every token: pages of the file read from disk through this
-    // mapping come in as 2 MB folios (one TLB entry, and the hardware prefetchers do not stop every
-    // 4 KB). A file already in the page cache keeps the folios it has (docs/engine.md, page cache).
-    // Advice only: failure changes nothing.
+    // mapping come in as 2 MB folios where the kernel and file system can (one TLB entry per 2 MB). A
+    // file already in the page cache keeps the folios it has (docs/engine.md, "Page cache"). Advice
+    // only: failure changes nothing.
     (void)madvise(p, m->size, MADV_HUGEPAGE);
 #endif
   }
