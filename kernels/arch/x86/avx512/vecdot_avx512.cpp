@@ -57,32 +57,40 @@ float q0_row_1(int64_t nb, const B* w, const block_q8_0* a) {
   return hsum8(acc);
 }
 
-// One row x one packed group of 8 tokens (pack_q8_0_token, offset: the quants stored + 128 as unsigned
-// bytes): tokens 2p and 2p+1 share a 512-bit register (their 64 packed bytes are contiguous), accumulator
-// acc[p] = token 2p's 8 lanes | token 2p+1's. vpdpbusd multiplies the unsigned (q + 128) by the signed
-// weights, from an accumulator holding -128 x the weights' lane sums: each lane is the exact signed
-// 4-product sum of the AVX2 kernel, with no sign shuffling per token.
-template <typename B>
+// One row x NG packed groups of 8 tokens (pack_q8_0_token, offset: the quants stored + 128 as unsigned
+// bytes; group g's quants and scales follow group g - 1's): tokens 2p and 2p+1 of a group share a 512-bit
+// register (their 64 packed bytes are contiguous), accumulator acc[g][p] = token 2p's 8 lanes | token
+// 2p+1's. vpdpbusd multiplies the unsigned (q + 128) by the signed weights, from an accumulator holding
+// -128 x the weights' lane sums: each lane is the exact signed 4-product sum of the AVX2 kernel, with no
+// sign shuffling per token. Two groups per pass (NG = 2) form the weight block's register, its base and
+// its f16 scale once for 16 tokens.
+template <typename B, int NG>
 void q0_row_group(int64_t nb, const B* w, const int8_t* qs, const float* sc, float* y, int64_t ldy, int64_t m) {
-  __m512 acc[kQ0Group / 2];
-#pragma GCC unroll 4
-  for (int p = 0; p < kQ0Group / 2; p++) acc[p] = _mm512_setzero_ps();
+  constexpr int kPairs = kQ0Group / 2;
+  __m512 acc[NG * kPairs];
+#pragma GCC unroll 8
+  for (int p = 0; p < NG * kPairs; p++) acc[p] = _mm512_setzero_ps();
   const __m512i zero = _mm512_setzero_si512(), u128 = _mm512_set1_epi8((char)0x80);
   // lanes 0-7 take token 2p's scale, lanes 8-15 token 2p+1's
-  __m512i pick[kQ0Group / 2];
+  __m512i pick[kPairs];
 #pragma GCC unroll 4
-  for (int p = 0; p < kQ0Group / 2; p++)
+  for (int p = 0; p < kPairs; p++)
     pick[p] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi32(2 * p)), _mm256_set1_epi32(2 * p + 1), 1);
+  const int64_t groupQs = nb * kQ0Group * 32, groupSc = nb * kQ0Group;
   for (int64_t b = 0; b < nb; b++) {
     if ((b & 1) == 0) prefetch_block(w + b);
     const __m512i qw = _mm512_broadcast_i64x4(load_w(w[b]));
     const __m512i base = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, u128, qw));  // -128 x lane sums
-    const __m512 s = _mm512_zextps256_ps512(_mm256_mul_ps(_mm256_set1_ps(half_to_f32(w[b].d)), _mm256_loadu_ps(sc + b * kQ0Group)));
-    const int8_t* q = qs + b * kQ0Group * 32;
+    const __m256 wd = _mm256_set1_ps(half_to_f32(w[b].d));
+#pragma GCC unroll 2
+    for (int g = 0; g < NG; g++) {
+      const __m512 s = _mm512_zextps256_ps512(_mm256_mul_ps(wd, _mm256_loadu_ps(sc + g * groupSc + b * kQ0Group)));
+      const int8_t* q = qs + g * groupQs + b * kQ0Group * 32;
 #pragma GCC unroll 4
-    for (int p = 0; p < kQ0Group / 2; p++) {
-      const __m512 lanes = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(base, _mm512_loadu_si512(q + 64 * p), qw));
-      acc[p] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pick[p], s), lanes, acc[p]);
+      for (int p = 0; p < kPairs; p++) {
+        const __m512 lanes = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(base, _mm512_loadu_si512(q + 64 * p), qw));
+        acc[g * kPairs + p] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pick[p], s), lanes, acc[g * kPairs + p]);
+      }
     }
   }
   for (int64_t t = 0; t < m; t++) {
@@ -91,9 +99,29 @@ void q0_row_group(int64_t nb, const B* w, const int8_t* qs, const float* sc, flo
   }
 }
 
+// The Q8_0-family tile: one token (decode) through the row kernel; a prompt's packed groups two at a
+// time (16 tokens per pass over a row), a last odd group alone.
 template <typename B>
 void tile_q0(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb, const float* ad, int64_t nt, float* y, int64_t ldy) {
-  tile_q0_with<B, q0_row_1<B>, q0_row_group<B>>(n, w, rb, nr, a, arb, ad, nt, y, ldy);
+  const int64_t nb = n / 32;
+  if (!ad) {
+    for (int64_t t = 0; t < nt; t++)
+      for (int64_t r = 0; r < nr; r++)
+        y[t * ldy + r] = q0_row_1(nb, reinterpret_cast<const B*>(w + rb * r), reinterpret_cast<const block_q8_0*>(a + arb * t));
+    return;
+  }
+  const int8_t* qs = reinterpret_cast<const int8_t*>(a);
+  for (int64_t g = 0; g * kQ0Group < nt; g += 2) {
+    const int64_t m = nt - g * kQ0Group < 2 * kQ0Group ? nt - g * kQ0Group : 2 * kQ0Group;
+    const int8_t* qg = qs + g * nb * kQ0Group * 32;
+    const float* sg = ad + g * nb * kQ0Group;
+    float* yg = y + g * kQ0Group * ldy;
+    for (int64_t r = 0; r < nr; r++) {
+      const B* wr = reinterpret_cast<const B*>(w + rb * r);
+      if (m > kQ0Group) q0_row_group<B, 2>(nb, wr, qg, sg, yg + r, ldy, m);
+      else q0_row_group<B, 1>(nb, wr, qg, sg, yg + r, ldy, m);
+    }
+  }
 }
 
 template <typename B>
