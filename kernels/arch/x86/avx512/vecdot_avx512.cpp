@@ -9,8 +9,9 @@
 //     mul_sum_us8_pairs_float); a prompt's tile runs two tokens per 512-bit register, each token's
 //     accumulator in its own half (the same lane-wise fma).
 //   - Q4_K/Q5_K/Q6_K x Q8_K: 64 quants per 512-bit register (two of the AVX2 kernel's 32-byte chunks, one
-//     per half), scale-weighted with maddubs + `vpdpwssd` (madd and add in one), the two halves added at
-//     the end of the superblock: per lane the same integer as the AVX2 kernel's sum.
+//     per half) for one token, the two halves added at the end of the superblock; a prompt's tokens in
+//     pairs per register (Q8KQuad). Each chunk's `vpdpbusd` sums fit 16 bits, so two chunks share one
+//     `vpdpwssd` with their scales (chunk_pair): per lane the same integer as the AVX2 kernel's sum.
 //   - F16/BF16 (ggml_vec_dot_f16/bf16's order): the four 8-lane accumulators as two 512-bit registers
 //     (a0|a1, a2|a3), each lane the same fma chain; the reduction as the AVX2 kernel's.
 // Every output is bit-identical to the AVX2 path's (tests/kernels: the ggml oracle, the scalar reference
