@@ -119,9 +119,9 @@ void matmul_vecdot(const MatmulArgs& a, const TypeTraits& tt, VecDotFn fn, size_
     const int64_t nb = n / 32, groups = (a.nTok + kQ0Group - 1) / kQ0Group;
     const bool pack = tile && aq == ActQuant::Q8_0 && a.nTok > 1, offset = pack && q0_offset_tile(a.type);
     // a prompt's Q8_K activations in quads for the AVX-512 K-quant tiles (the other paths read the rows)
-    // (one token: its Q8KDecode for the decode rows)
+    // (one token: its Q8KDecode for the Q4_K/Q5_K decode rows; Q6_K's read the row)
     const bool avx512K = tile && aq == ActQuant::Q8_K && current_isa() == Isa::Avx512;
-    const bool packK = avx512K && a.nTok > 1, packD = avx512K && a.nTok == 1;
+    const bool packK = avx512K && a.nTok > 1, packD = avx512K && a.nTok == 1 && (a.type == T_Q4_K || a.type == T_Q5_K);
     const int64_t nbK = n / QK_K, quadsK = (a.nTok + kQKQuad - 1) / kQKQuad;
     if (packK && packedK.size() < (size_t)(quadsK * nbK)) packedK.resize(quadsK * nbK);
     if (packD && packedD.size() < (size_t)nbK) packedD.resize(nbK);

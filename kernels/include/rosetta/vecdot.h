@@ -37,7 +37,7 @@ namespace rosetta {
 // weight block across tokens. Q8_0 activations of a prompt (nt >= 2) come packed for the tiles instead
 // (pack_q8_0_token, + 128 unsigned where q0_offset_tile says so): `a` is the packed quants, `ad` the
 // packed scales, arb unused. On the AVX-512 path a prompt's Q8_K activations come as quads too
-// (Q8KQuad below): `ad` is the quads, `a` still the rows; one token's as a Q8KDecode (below). Otherwise ad is
+// (Q8KQuad below): `ad` is the quads, `a` still the rows; one token's as a Q8KDecode (below; Q4_K, Q5_K). Otherwise ad is
 // null and `a` the rows.
 
 // Q8_0 activations packed for the Q8_0-family tiles, in groups of kQ0Group tokens: for group g and block
