@@ -251,6 +251,11 @@ void pack_q8_0_padding(int64_t nb, int64_t nt, int8_t* qs, float* sc) {
   }
 }
 
+// ggml's pair sums of a block's 16 bsums (the hadd its Q4_K/Q5_K kernels take the min term from).
+static void pair_sums8(const block_q8_K& b, int16_t out[8]) {
+  for (int j = 0; j < 8; j++) out[j] = (int16_t)(b.bsums[2 * j] + b.bsums[2 * j + 1]);
+}
+
 void pack_q8_K_token(const block_q8_K* row, int64_t nb, int64_t t, Q8KQuad* quads) {
   const int64_t g = t / kQKQuad, k = t % kQKQuad, p = k / 2, h = k % 2;
   for (int64_t i = 0; i < nb; i++) {
@@ -259,7 +264,7 @@ void pack_q8_K_token(const block_q8_K* row, int64_t nb, int64_t t, Q8KQuad* quad
     for (int c = 0; c < 8; c++) std::memcpy(q.qs[p][c] + 32 * h, b.qs + 32 * c, 32);
     for (int l = 0; l < 8; l++) q.d[p][8 * h + l] = b.d;
     std::memcpy(q.bsums[p] + 16 * h, b.bsums, sizeof b.bsums);
-    for (int j = 0; j < 8; j++) q.sums8[k][j] = (int16_t)(b.bsums[2 * j] + b.bsums[2 * j + 1]);
+    pair_sums8(b, q.sums8[k]);
     for (int l = 0; l < 4; l++) q.negd[4 * k + l] = -b.d;
   }
 }
@@ -271,7 +276,7 @@ void pack_q8_K_decode(const block_q8_K* row, int64_t nb, Q8KDecode* out) {
     Q8KDecode& o = out[i];
     for (int c = 0; c < 8; c++) std::memcpy(o.qs + 32 * c, b.qs + 32 * kOrder[c], 32);
     o.dd[0] = b.d, o.dd[1] = -b.d, o.dd[2] = 0, o.dd[3] = 0;
-    for (int j = 0; j < 8; j++) o.sums8[j] = (int16_t)(b.bsums[2 * j] + b.bsums[2 * j + 1]);
+    pair_sums8(b, o.sums8);
   }
 }
 
