@@ -19,6 +19,7 @@ namespace rosetta {
 void swiglu8_avx2(const float* g, const float* u, float* y, int64_t n);
 void exp_shifted8_avx2(float* p, float mx);
 void kqv_tiny_avx2(const float* p, const float* v, int64_t stride, int64_t nKeys, int64_t d, float* out);
+void kqv_dot_avx2(const float* p, const float* v, int64_t stride, int64_t nKeys, int64_t d, float* out);
 
 namespace {
 // Rows [0, nRows) of a row-independent op, shared out over the pool when there is enough work (a prompt;
@@ -203,7 +204,10 @@ void attend_row_ggml(const AttentionArgs& a, const float* q, int64_t kvOff, int6
     if (probs) probs[j] = p[j];
   }
   const bool tiny = a.nTok >= 2 && d % 4 == 0;
-  if (tiny && simd && d % 8 == 0) return kqv_tiny_avx2(p.data(), a.v + kvOff, stride, nKeys, d, out);
+  if (simd && d % 8 == 0) {
+    if (tiny) return kqv_tiny_avx2(p.data(), a.v + kvOff, stride, nKeys, d, out);
+    return kqv_dot_avx2(p.data(), a.v + kvOff, stride, nKeys, d, out);
+  }
   for (int64_t i = 0; i < d; i++) {
     const float* v = a.v + kvOff + i;
     if (tiny) {

@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <vector>
 
 namespace rosetta {
 namespace {
@@ -72,6 +73,34 @@ void kqv_tiny_avx2(const float* p, const float* v, int64_t stride, int64_t nKeys
     const __m256 r0 = _mm256_add_ps(acc[4], acc[0]), r1 = _mm256_add_ps(acc[5], acc[1]);
     const __m256 r2 = _mm256_add_ps(acc[6], acc[2]), r3 = _mm256_add_ps(acc[7], acc[3]);
     _mm256_storeu_ps(out + i, _mm256_add_ps(_mm256_add_ps(r0, r2), _mm256_add_ps(r1, r3)));
+  }
+}
+
+// kqv as ggml_vec_dot_f32 over the cells (ops.cpp attend_row_ggml, one query row: decode):
+// out[i] = reduce32_ref(acc[g][l][i]), acc[g][l][i] = fma(p[j], v[j * stride + i], acc[g][l][i]) for the
+// keys j with (j >> 3) & 3 == g and j & 7 == l, in key order. The 32 accumulators of every output live in
+// a per-thread table (32 x d floats, in L1 for a head of 128), updated along v's contiguous row j, eight
+// outputs per register: every output sees exactly the scalar sequence. d % 8 == 0.
+void kqv_dot_avx2(const float* p, const float* v, int64_t stride, int64_t nKeys, int64_t d, float* out) {
+  thread_local std::vector<float> table;
+  table.assign((size_t)(32 * d), 0.0f);
+  float* acc = table.data();
+  for (int64_t j = 0; j < nKeys; j++) {
+    float* a = acc + (((j >> 3) & 3) * 8 + (j & 7)) * d;
+    const float* vj = v + j * stride;
+    const __m256 pj = _mm256_broadcast_ss(p + j);
+    for (int64_t i = 0; i < d; i += 8) _mm256_storeu_ps(a + i, _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + i), _mm256_loadu_ps(a + i)));
+  }
+  // reduce32_ref per output: x_l = (a0l + a2l) + (a1l + a3l); ((x0 + x4) + (x1 + x5)) + ((x2 + x6) + (x3 + x7))
+  for (int64_t i = 0; i < d; i += 8) {
+    __m256 x[8];
+    for (int l = 0; l < 8; l++) {
+      const auto at = [&](int g) { return _mm256_loadu_ps(acc + (g * 8 + l) * d + i); };
+      x[l] = _mm256_add_ps(_mm256_add_ps(at(0), at(2)), _mm256_add_ps(at(1), at(3)));
+    }
+    const __m256 t0 = _mm256_add_ps(x[0], x[4]), t1 = _mm256_add_ps(x[1], x[5]);
+    const __m256 t2 = _mm256_add_ps(x[2], x[6]), t3 = _mm256_add_ps(x[3], x[7]);
+    _mm256_storeu_ps(out + i, _mm256_add_ps(_mm256_add_ps(t0, t1), _mm256_add_ps(t2, t3)));
   }
 }
 
