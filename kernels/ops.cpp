@@ -20,6 +20,7 @@ void swiglu8_avx2(const float* g, const float* u, float* y, int64_t n);
 void exp_shifted8_avx2(float* p, float mx);
 void kqv_tiny_avx2(const float* p, const float* v, int64_t stride, int64_t nKeys, int64_t d, float* out);
 void kqv_dot_avx2(const float* p, const float* v, int64_t stride, int64_t nKeys, int64_t d, float* out);
+void rope_rotate_fma(float* x, const double* cs, int64_t nDims, bool adjacent);
 
 namespace {
 // Rows [0, nRows) of a row-independent op, shared out over the pool when there is enough work (a prompt;
@@ -113,12 +114,17 @@ void rope(const RopeArgs& a) {
   if (a.extFactor != 0.0f) yarn_corr_dims(a, corr);
   const bool exact = a.mode == Numerics::Exact;
   const int64_t half = a.nDims / 2;
+  const bool simd = current_isa() != Isa::Scalar;
   for_rows(a.nTok, a.nHeads * a.nDims, [&](int64_t t) {
     thread_local std::vector<double> cs;
     if ((int64_t)cs.size() < a.nDims) cs.resize((size_t)a.nDims);
     rope_cache(a, a.pos[t], corr, cs.data());
     for (int64_t h = 0; h < a.nHeads; h++) {
       float* x = a.x + (t * a.nHeads + h) * a.headDim;
+      if (!exact && simd) {
+        rope_rotate_fma(x, cs.data(), a.nDims, a.layout == RopeLayout::Norm);
+        continue;
+      }
       for (int64_t i0 = 0; i0 < a.nDims; i0 += 2) {
         // NORM rotates adjacent pairs; NEOX rotates element i with element i + nDims/2
         const int64_t j0 = a.layout == RopeLayout::Norm ? i0 : i0 / 2;

@@ -1,13 +1,16 @@
 /**
  * Shared building blocks of the llama-family forward pass (cf. llama.cpp's build_norm / build_ffn /
- * build_attn). Each allocates its output; inputs are never modified unless the name says "InPlace".
+ * build_attn). Each takes its output from scratch() (a fresh array, or inside the forward pass a reused
+ * buffer: src/graph/scratch.ts) and writes all of it; inputs are never modified unless the name says
+ * "InPlace".
  */
 import { attention, matmul, rmsNorm, swiglu, type Numerics } from "../bindings/kernels.js";
 import type { MatWeight } from "../model/types.js";
+import { scratch } from "./scratch.js";
 
 /** y = x W^T (+ b): [T, W.cols] -> [T, W.rows]. */
 export function linear(x: Float32Array, T: number, w: MatWeight, b: Float32Array | null, mode: Numerics): Float32Array {
-  const y = new Float32Array(T * w.rows);
+  const y = scratch(T * w.rows);
   matmul({ source: w.source, offset: w.offset, type: w.type, nOut: w.rows, nIn: w.cols, x, y, nTok: T, mode, rowBytes: w.rowBytes });
   if (b) addRowsInPlace(y, b, T, w.rows);
   return y;
@@ -23,14 +26,14 @@ export function addRowsInPlace(x: Float32Array, b: Float32Array, T: number, n: n
 
 /** a + b, elementwise in f32 (the residual connection). */
 export function add(a: Float32Array, b: Float32Array): Float32Array {
-  const y = new Float32Array(a.length);
+  const y = scratch(a.length);
   for (let i = 0; i < a.length; i++) y[i] = a[i] + b[i];
   return y;
 }
 
 /** RMSNorm of each row of n, times w. */
 export function norm(x: Float32Array, rows: number, n: number, w: Float32Array, eps: number, mode: Numerics): Float32Array {
-  const y = new Float32Array(rows * n);
+  const y = scratch(rows * n);
   rmsNorm(x, w, y, rows, n, eps, mode);
   return y;
 }
@@ -55,8 +58,8 @@ export interface AttnBlockArgs {
 
 /** softmax(q k^T / sqrt(d) + causal mask) v per head: [T, nHead*headDim], and the probabilities if asked. */
 export function causalAttention(a: AttnBlockArgs): { out: Float32Array; probs: Float32Array | null } {
-  const out = new Float32Array(a.T * a.nHead * a.headDim);
-  const probs = a.keepProbs ? new Float32Array(a.nHead * a.T * (a.nPast + a.T)) : null;
+  const out = scratch(a.T * a.nHead * a.headDim);
+  const probs = a.keepProbs ? scratch(a.nHead * a.T * (a.nPast + a.T)) : null;
   attention({
     q: a.q, k: a.kCache, v: a.vCache, out, probs, nTok: a.T, nPast: a.nPast,
     nHead: a.nHead, nHeadKv: a.nHeadKv, headDim: a.headDim, scale: 1 / Math.sqrt(a.headDim), mode: a.mode,
@@ -66,7 +69,7 @@ export function causalAttention(a: AttnBlockArgs): { out: Float32Array; probs: F
 
 /** silu(gate) * up, over rows of rowLen (ggml vectorizes each row from its start). */
 export function swigluOf(gate: Float32Array, up: Float32Array, mode: Numerics, rowLen = gate.length): Float32Array {
-  const y = new Float32Array(gate.length);
+  const y = scratch(gate.length);
   swiglu(gate, up, y, gate.length, mode, rowLen);
   return y;
 }

@@ -7,6 +7,7 @@
 import {
   add, causalAttention, linear, norm, storeRows, swigluOf,
 } from "../graph/blocks.js";
+import { Arena, scratch, withArena } from "../graph/scratch.js";
 import { getRow, rmsNorm, rope, type Numerics, type RopeOptions } from "../bindings/kernels.js";
 import type { PointKind } from "../trace/types.js";
 import { InputError } from "../util/errors.js";
@@ -14,8 +15,9 @@ import type { ArchFacts } from "../formats/architectures.js";
 import type { Config, RunState, Weights } from "./types.js";
 
 /**
- * Read-only observer: must not modify x (capture never changes what is computed). The forward pass never
- * modifies a tensor after handing it to the observer, so x may be read until forward() returns.
+ * Read-only observer: must not modify x (capture never changes what is computed). A layer's tensors are
+ * reused buffers (src/graph/scratch.ts): x may be read until the hook has been handed the next layer's
+ * l_out (the embeddings and the head's points until forward() returns); copy what is kept longer.
  */
 export type CaptureFn = (point: PointKind, layer: number | null, x: Float32Array, shape: number[]) => void;
 
@@ -77,7 +79,7 @@ export function layer(m: Model, l: number, x: Float32Array, pos: Int32Array, st:
 
   // qwen3: per-head RMSNorm of q and k; then rotate both by position (into new buffers: captured
   // tensors are never modified, so an observer may read them until the pass returns)
-  const qr = new Float32Array(q.length), kr = new Float32Array(k.length);
+  const qr = scratch(q.length), kr = scratch(k.length);
   if (m.arch.qkNorm) {
     rmsNorm(q, w.qNorm, qr, T * c.nHead, hd, c.rmsEps, mode);
     rmsNorm(k, w.kNorm, kr, T * c.nHeadKv, hd, c.rmsEps, mode);
@@ -153,9 +155,16 @@ export function forward(m: Model, tokens: ArrayLike<number>, st: RunState, o: Fo
     (o.capture ?? noCapture)("embd", null, x, [T, c.nEmbd]);
   }
 
-  for (let l = from; l < to; l++) x = layer(m, l, x, pos, st, o);
+  // layer l's buffers come from arena l % 2: its input, layer l - 1's output, is the other arena's
+  const arenas = (st.arenas ??= [new Arena(), new Arena()]);
+  for (let l = from; l < to; l++) {
+    const input = x;
+    x = withArena(arenas[l % 2], () => layer(m, l, input, pos, st, o));
+  }
 
-  const logits = to === c.nLayer && o.head !== false ? head(m, x, T, o) : x;
+  // the result outlives the arenas (the next pass reuses them): logits are fresh arrays, a last layer's
+  // output is copied out
+  const logits = to === c.nLayer && o.head !== false ? head(m, x, T, o) : to > from ? x.slice() : x;
   st.nPast += T;
   return logits;
 }

@@ -6,6 +6,7 @@
  */
 import type { ModelConfig } from "../formats/model.js";
 import type { ByteSource, Numerics } from "../bindings/kernels.js";
+import type { Arena } from "../graph/scratch.js";
 
 export type Config = ModelConfig;
 
@@ -51,6 +52,8 @@ export interface RunState {
   nPast: number; // positions already in the cache
   kCache: Float32Array[]; // per layer [nCtx, nHeadKv*headDim]  (F32, like a trace run with --kv f32)
   vCache: Float32Array[]; // per layer [nCtx, nHeadKv*headDimV]
+  /** The forward pass's activation buffers, reused from step to step (src/graph/scratch.ts). */
+  arenas?: [Arena, Arena];
 }
 
 export interface EngineSettings {

@@ -3,6 +3,7 @@
 // computes) and the attention kqv product in tinyBLAS order. All bit-identical to the scalar code.
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -76,6 +77,18 @@ void kqv_tiny_avx2(const float* p, const float* v, int64_t stride, int64_t nKeys
   }
 }
 
+// RoPE's rotation of one head in ggml mode (ops.cpp rope: x0*c - x1*s with x0*c fused, x0*s + x1*c with
+// x0*s fused), here with the fma an instruction instead of a libm call: the same single rounding.
+void rope_rotate_fma(float* x, const double* cs, int64_t nDims, bool adjacent) {
+  const int64_t half = nDims / 2;
+  for (int64_t i0 = 0; i0 < nDims; i0 += 2) {
+    const int64_t j0 = adjacent ? i0 : i0 / 2, j1 = adjacent ? i0 + 1 : i0 / 2 + half;
+    const float x0 = x[j0], x1 = x[j1], c = (float)cs[i0], s = (float)cs[i0 + 1];
+    x[j0] = std::fma(x0, c, -(x1 * s));
+    x[j1] = std::fma(x0, s, x1 * c);
+  }
+}
+
 // kqv as ggml_vec_dot_f32 over the cells (ops.cpp attend_row_ggml, one query row: decode):
 // out[i] = reduce32_ref(acc[g][l][i]), acc[g][l][i] = fma(p[j], v[j * stride + i], acc[g][l][i]) for the
 // keys j with (j >> 3) & 3 == g and j & 7 == l, in key order. The 32 accumulators of every output live in
@@ -83,9 +96,18 @@ void kqv_tiny_avx2(const float* p, const float* v, int64_t stride, int64_t nKeys
 // outputs per register: every output sees exactly the scalar sequence. d % 8 == 0.
 void kqv_dot_avx2(const float* p, const float* v, int64_t stride, int64_t nKeys, int64_t d, float* out) {
   thread_local std::vector<float> table;
-  table.assign((size_t)(32 * d), 0.0f);
+  if (table.size() < (size_t)(32 * d)) table.resize((size_t)(32 * d));
   float* acc = table.data();
-  for (int64_t j = 0; j < nKeys; j++) {
+  const __m256 zero = _mm256_setzero_ps();
+  // keys 0..31 each start their own accumulator (slot j): fma onto +0, as the zeroed scalar one
+  const int64_t first = nKeys < 32 ? nKeys : 32;
+  for (int64_t j = 0; j < first; j++) {
+    const float* vj = v + j * stride;
+    const __m256 pj = _mm256_broadcast_ss(p + j);
+    for (int64_t i = 0; i < d; i += 8) _mm256_storeu_ps(acc + j * d + i, _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + i), zero));
+  }
+  for (int64_t i = first * d; i < 32 * d; i += 8) _mm256_storeu_ps(acc + i, zero);  // slots no key reaches
+  for (int64_t j = first; j < nKeys; j++) {
     float* a = acc + (((j >> 3) & 3) * 8 + (j & 7)) * d;
     const float* vj = v + j * stride;
     const __m256 pj = _mm256_broadcast_ss(p + j);
