@@ -12,7 +12,8 @@
  * Each engine runs in its own child process (so its peak RSS is its own); the parent alternates them,
  * each round llama.cpp pin, llama.cpp auto, then rosetta without and with capture back to back (order
  * flipping every round), BENCH_REPS rounds (default 3) per case, and prints medians: tokens/s of prefill
- * 7 and 64 and of decode 16, the ratios llama.cpp time / rosetta time (> 1: rosetta is faster) and the
+ * 7 and 64 and of decode 16 (after a 7-token prompt; llama.cpp's time is llama_decode's over the steps after
+ * the prompt), the ratios llama.cpp time / rosetta time (> 1: rosetta is faster) and the
  * cost of full capture (summaries at every point, as `rosetta trace` records them), ratios as medians of
  * each round's own ratio.
  *
@@ -27,7 +28,7 @@
  *
  * Env: BENCH_REPS, BENCH_CAPTURE_PAIRS, BENCH_DEPTHS ("28,4"), BENCH_THREADS ("1,2"), BENCH_MODELS (a comma-separated
  * subset of "1.5b Q4_K_M,1.5b Q8_0,7b Q4_K_M,7b Q8_0"), BENCH_CASES (subset of "prefill 7,prefill
- * 64,decode 16"), BENCH_CACHE (the model folder), BENCH_PAGE_CACHE ("reread": each model file dropped from the page
+ * 64,decode 16,decode 16 @512"; the default leaves out the last: 16 steps after a 512-token prompt), BENCH_CACHE (the model folder), BENCH_PAGE_CACHE ("reread": each model file dropped from the page
  * cache and read back once before its rounds, the state after a reboot or a first read from disk; "asis":
  * as found).
  */
@@ -45,8 +46,13 @@ const CAPTURE_PAIRS = Number(process.env.BENCH_CAPTURE_PAIRS ?? 3);
 const list = (env: string | undefined, dflt: string) => (env ?? dflt).split(",").map((x) => x.trim()).filter(Boolean);
 const DEPTHS = list(process.env.BENCH_DEPTHS, "28,4").map(Number);
 const THREADS = list(process.env.BENCH_THREADS, "1,2").map(Number);
-const ALL_CASES = [["prefill", 7, "prefill 7"], ["prefill", 64, "prefill 64"], ["decode", 16, "decode 16"]] as const;
-const CASES = ALL_CASES.filter((c) => list(process.env.BENCH_CASES, ALL_CASES.map((x) => x[2]).join(",")).includes(c[2]));
+// [kind, tokens, name, the prompt before a decode]; "decode 16 @512" (16 steps after a 512-token prompt:
+// attention over a longer cache) only when BENCH_CASES names it
+const ALL_CASES = [
+  ["prefill", 7, "prefill 7", 0], ["prefill", 64, "prefill 64", 0], ["decode", 16, "decode 16", 7], ["decode", 16, "decode 16 @512", 512],
+] as const;
+const DEFAULT_CASES = "prefill 7,prefill 64,decode 16";
+const CASES = ALL_CASES.filter((c) => list(process.env.BENCH_CASES, DEFAULT_CASES).includes(c[2]));
 const MODELS: [string, FullShape, FullQuant][] = [
   ["1.5b Q4_K_M", "1.5b", "Q4_K_M"],
   ["1.5b Q8_0", "1.5b", "Q8_0"],
@@ -56,9 +62,9 @@ const MODELS: [string, FullShape, FullQuant][] = [
 type Engine = "rosetta" | "pin" | "auto";
 const LLAMAS = ["pin", "auto"] as const;
 
-interface Job { kind: "prefill" | "decode"; n: number; capture: boolean }
+interface Job { kind: "prefill" | "decode"; n: number; ctx: number; capture: boolean }
 /** rosetta only: the same job without and with capture, back to back (in this order, or reversed). */
-interface PairJob { kind: "prefill" | "decode"; n: number; pair: "plain-first" | "capture-first" }
+interface PairJob { kind: "prefill" | "decode"; n: number; ctx: number; pair: "plain-first" | "capture-first" }
 interface Timing { ms: number; cpuMs: number }
 
 const prompt = (n: number) => Array.from({ length: n }, (_, i) => 1 + ((i * 37) % 500));
@@ -82,10 +88,10 @@ async function worker(engine: Engine, file: string, threads: number): Promise<vo
     const e = await Engine.open(file, { numerics: "ggml", threads });
     variant = currentIsa();
     run = async (j) => {
-      const st = e.newState(80);
+      const st = e.newState(Math.max(j.n, j.ctx + j.n) + 8);
       const rec = j.capture ? new Recorder() : null;
       if (j.kind === "prefill") return timed(() => void forward(e.model, prompt(j.n), st, { logits: "last", capture: rec?.hook }));
-      forward(e.model, prompt(7), st, { logits: "last" });
+      forward(e.model, prompt(j.ctx), st, { logits: "last" });
       return timed(() => {
         for (let i = 0; i < j.n; i++) forward(e.model, [100 + i], st, { logits: "last", capture: rec?.hook });
       });
@@ -94,21 +100,18 @@ async function worker(engine: Engine, file: string, threads: number): Promise<vo
     const { loadLlamaBridge } = await import("../src/bindings/llama.js");
     const b = loadLlamaBridge(engine === "pin" ? "default" : "auto");
     variant = b.backend.loaded;
+    // llama_decode's own wall time: the prompt's call (prefill), or every step's after it (decode); the
+    // cpu figure is the whole call's (only rosetta's is read: the capture column)
     const once = async (tokens: number[], gen: number): Promise<Timing> => {
       const c0 = process.cpuUsage();
       const r = await b.run({ model: file, tokens, gen, threads, callback: false, lastLogits: true });
       const c = process.cpuUsage(c0);
-      return { ms: r.decodeMs, cpuMs: (c.user + c.system) / 1000 };
+      return { ms: gen > 0 ? r.decodeMs - r.promptMs : r.decodeMs, cpuMs: (c.user + c.system) / 1000 };
     };
-    run = async (j) => {
-      if (j.kind === "prefill") return once(prompt(j.n), 0);
-      // decode: the 16 steps after a 7-token prompt = (prompt + 16 steps) - (prompt alone)
-      const base = await once(prompt(7), 0), all = await once(prompt(7), j.n);
-      return { ms: all.ms - base.ms, cpuMs: all.cpuMs - base.cpuMs };
-    };
+    run = async (j) => (j.kind === "prefill" ? once(prompt(j.n), 0) : once(prompt(j.ctx), j.n));
   }
   const pair = async (m: PairJob) => {
-    const plain: Job = { kind: m.kind, n: m.n, capture: false }, cap: Job = { ...plain, capture: true };
+    const plain: Job = { kind: m.kind, n: m.n, ctx: m.ctx, capture: false }, cap: Job = { ...plain, capture: true };
     if (m.pair === "plain-first") return { plain: await run(plain), capture: await run(cap) };
     const capture = await run(cap);
     return { plain: await run(plain), capture };
@@ -174,8 +177,8 @@ async function benchModel(label: string, depth: number, file: string, rss: Map<s
       auto: new Child("auto", file, threads),
     };
     for (const [e, c] of Object.entries(ch) as [Engine, Child][]) variants.set(e, await c.ready);
-    for (const [kind, n, name] of CASES) {
-      const job: Job = { kind, n, capture: false };
+    for (const [kind, n, name, ctx] of CASES) {
+      const job: Job = { kind, n, ctx, capture: false };
       for (const c of Object.values(ch)) await c.ask(job); // warm-up (page-in of the mapping, first context)
       const r: Timing[] = [], c: Timing[] = [], cp: Timing[] = [];
       const l: Record<(typeof LLAMAS)[number], Timing[]> = { pin: [], auto: [] };
@@ -186,7 +189,7 @@ async function benchModel(label: string, depth: number, file: string, rss: Map<s
         // CAPTURE_PAIRS back-to-back pairs per round for the capture column (a 4-layer decode is ~0.2 s,
         // where one pair's ratio is mostly noise); the round's first plain run is its rosetta time
         for (let k = 0; k < CAPTURE_PAIRS; k++) {
-          const p = await ch.rosetta.ask<{ plain: Timing; capture: Timing }>({ kind, n, pair: (i + k) % 2 === 0 ? "plain-first" : "capture-first" });
+          const p = await ch.rosetta.ask<{ plain: Timing; capture: Timing }>({ kind, n, ctx, pair: (i + k) % 2 === 0 ? "plain-first" : "capture-first" });
           if (k === 0) r.push(p.plain);
           cp.push(p.plain);
           c.push(p.capture);

@@ -18,9 +18,11 @@ namespace rosetta {
 // kernels/arch/x86/avx2/ops_avx2.cpp: the same lanes with ggml's AVX2 intrinsics (bit-identical).
 void swiglu8_avx2(const float* g, const float* u, float* y, int64_t n);
 void exp_shifted8_avx2(float* p, float mx);
+double exp_blocks_avx2(float* p, int64_t nBlocks, float mx);
 void kqv_tiny_avx2(const float* p, const float* v, int64_t stride, int64_t nKeys, int64_t d, float* out);
 void kqv_dot_avx2(const float* p, const float* v, int64_t stride, int64_t nKeys, int64_t d, float* out);
 void rope_rotate_fma(float* x, const double* cs, int64_t nDims, bool adjacent);
+float kq_scores_avx2(const float* q, const float* k, int64_t stride, int64_t nKeys, int64_t d, float scale, float* p);
 
 namespace {
 // Rows [0, nRows) of a row-independent op, shared out over the pool when there is enough work (a prompt;
@@ -192,16 +194,18 @@ void attend_row_ggml(const AttentionArgs& a, const float* q, int64_t kvOff, int6
   const int64_t nPad = (nKeys + 7) / 8 * 8;
   std::vector<float>& p = tls_probs(nPad);
   float mx = -INFINITY;
-  for (int64_t j = 0; j < nKeys; j++) {
-    p[j] = dotF32(d, a.k + j * stride + kvOff, q) * a.scale;
-    mx = std::max(mx, p[j]);
-  }
-  double sum = 0;
   const bool simd = current_isa() != Isa::Scalar;
-  for (int64_t j0 = 0; j0 < nPad; j0 += 8) {
-    if (simd && j0 + 8 <= nKeys) exp_shifted8_avx2(&p[j0], mx);
-    else
-      for (int64_t j = j0; j < j0 + 8; j++) p[j] = j < nKeys ? v_expf(p[j] - mx) : 0.0f;
+  if (simd && d % 32 == 0) mx = kq_scores_avx2(q, a.k + kvOff, stride, nKeys, d, a.scale, p.data());
+  else
+    for (int64_t j = 0; j < nKeys; j++) {
+      p[j] = dotF32(d, a.k + j * stride + kvOff, q) * a.scale;
+      mx = std::max(mx, p[j]);
+    }
+  double sum = 0;
+  int64_t j0 = 0;
+  if (simd) sum = exp_blocks_avx2(p.data(), nKeys / 8, mx), j0 = nKeys / 8 * 8;
+  for (; j0 < nPad; j0 += 8) {
+    for (int64_t j = j0; j < j0 + 8; j++) p[j] = j < nKeys ? v_expf(p[j] - mx) : 0.0f;
     sum += (double)hsum8_ref(&p[j0]);
   }
   const float inv = (float)(1.0 / sum);

@@ -61,7 +61,8 @@ struct RunResult {
   std::vector<int32_t> generated;
   std::vector<std::string> errors;
   int nCtx = 0, nBatch = 0, nUbatch = 0, askCalls = 0, dataCalls = 0;
-  double decodeMs = 0;
+  double decodeMs = 0;  // every llama_decode call, the prompt's included
+  double promptMs = 0;  // the prompt's (step 0) llama_decode calls alone
   std::string offload;         // llama.cpp's "offloaded N/M layers to GPU" line
   std::string deviceDesc;      // the device's description (e.g. "llvmpipe (LLVM 15.0.6, 256 bits)")
 };
@@ -162,7 +163,9 @@ void decode(llama_context* ctx, Capture* cap, const std::vector<int32_t>& toks, 
     begin_capture();
     auto t0 = std::chrono::steady_clock::now();
     int32_t rc = llama_decode(ctx, b);
-    r.decodeMs += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    r.decodeMs += ms;
+    if (step == 0) r.promptMs += ms;
     if (rc != 0) {
       std::string why = captured_errors();
       throw InputFailure("llama_decode failed (" + std::to_string(rc) + ")" + (why.empty() ? "" : ": " + why));
@@ -344,6 +347,7 @@ class RunWorker : public Napi::AsyncWorker {
     o.Set("askCalls", r_.askCalls);
     o.Set("dataCalls", r_.dataCalls);
     o.Set("decodeMs", r_.decodeMs);
+    o.Set("promptMs", r_.promptMs);
     return o;
   }
   RunOptions opts_;

@@ -63,7 +63,9 @@ export interface NativeRunResult {
   deviceDescription: string;
   askCalls: number;
   dataCalls: number;
+  /** Wall time inside llama_decode, every step; promptMs: the prompt's (step 0) calls alone. */
   decodeMs: number;
+  promptMs: number;
 }
 
 export interface NativeRunOptions {

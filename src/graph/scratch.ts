@@ -10,6 +10,9 @@
  * stays valid until layer l + 2 starts: through the next layer's l_out. Buffers from an arena are not
  * zeroed: every op that takes one writes all of it.
  */
+/** Slots over 1 MB shrink when a request needs under a quarter of them. */
+const SHRINK_FLOATS = 1 << 18;
+
 export class Arena {
   private slots: Float32Array[] = [];
   private next = 0;
@@ -25,6 +28,10 @@ export class Arena {
     if (!s || s.length < n) {
       // grow by half again so a slot that follows the context (kq_softmax) reallocates rarely
       s = new Float32Array(s ? Math.max(n, Math.ceil(s.length * 1.5)) : n);
+      this.slots[i] = s;
+    } else if (s.length > 4 * n && s.length > SHRINK_FLOATS) {
+      // a long prompt's buffers are not held through the decode steps after it
+      s = new Float32Array(n);
       this.slots[i] = s;
     }
     return s.length === n ? s : s.subarray(0, n);

@@ -52,6 +52,21 @@ void exp_shifted8_avx2(float* p, float mx) {
   _mm256_storeu_ps(p, v_expf8(_mm256_sub_ps(_mm256_loadu_ps(p), _mm256_set1_ps(mx))));
 }
 
+// exp_shifted8_avx2 over nBlocks blocks of 8, returning the f64 sum of each block's hsum8_ref
+// ((v4 + v0) + (v6 + v2)) + ((v5 + v1) + (v7 + v3)), added in block order: ggml's soft_max sum.
+double exp_blocks_avx2(float* p, int64_t nBlocks, float mx) {
+  const __m256 m = _mm256_set1_ps(mx);
+  double sum = 0;
+  for (int64_t b = 0; b < nBlocks; b++) {
+    const __m256 e = v_expf8(_mm256_sub_ps(_mm256_loadu_ps(p + 8 * b), m));
+    _mm256_storeu_ps(p + 8 * b, e);
+    const __m128 r = _mm_add_ps(_mm256_extractf128_ps(e, 1), _mm256_castps256_ps128(e));
+    const __m128 h = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    sum += (double)_mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
+  }
+  return sum;
+}
+
 }  // namespace rosetta
 
 namespace rosetta {
@@ -89,14 +104,39 @@ void rope_rotate_fma(float* x, const double* cs, int64_t nDims, bool adjacent) {
   }
 }
 
+// The scores of one query row against nKeys cached keys, as ops.cpp attend_row_ggml computes them:
+// p[j] = ggml_vec_dot_f32(k_j, q) * scale (four 8-lane fma accumulators over 32-element chunks, reduced
+// as reduce32_ref, ggml's GGML_F32x8_REDUCE), inlined per key instead of a call through the dot table.
+// d % 32 == 0 (no tail). Returns the largest score.
+float kq_scores_avx2(const float* q, const float* k, int64_t stride, int64_t nKeys, int64_t d, float scale, float* p) {
+  float mx = -INFINITY;
+  for (int64_t j = 0; j < nKeys; j++) {
+    const float* kj = k + j * stride;
+    __m256 s[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t i = 0; i < d; i += 32)
+#pragma GCC unroll 4
+      for (int g = 0; g < 4; g++) s[g] = _mm256_fmadd_ps(_mm256_loadu_ps(kj + i + 8 * g), _mm256_loadu_ps(q + i + 8 * g), s[g]);
+    // x_l = (a0l + a2l) + (a1l + a3l); t = x_lo + x_hi; (t0 + t1) + (t2 + t3)
+    const __m256 x = _mm256_add_ps(_mm256_add_ps(s[0], s[2]), _mm256_add_ps(s[1], s[3]));
+    const __m128 t = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+    const __m128 h = _mm_hadd_ps(t, t);
+    p[j] = _mm_cvtss_f32(_mm_hadd_ps(h, h)) * scale;
+    mx = p[j] > mx ? p[j] : mx;
+  }
+  return mx;
+}
+
 // kqv as ggml_vec_dot_f32 over the cells (ops.cpp attend_row_ggml, one query row: decode):
 // out[i] = reduce32_ref(acc[g][l][i]), acc[g][l][i] = fma(p[j], v[j * stride + i], acc[g][l][i]) for the
 // keys j with (j >> 3) & 3 == g and j & 7 == l, in key order. The 32 accumulators of every output live in
 // a per-thread table (32 x d floats, in L1 for a head of 128), updated along v's contiguous row j, eight
 // outputs per register: every output sees exactly the scalar sequence. d % 8 == 0.
 void kqv_dot_avx2(const float* p, const float* v, int64_t stride, int64_t nKeys, int64_t d, float* out) {
+  // slot rows d + 16 floats apart: 512-byte rows put slots s and s + 8 4 KB apart, where a load
+  // falsely waits on the other's pending store (4K aliasing)
+  const int64_t ld = d + 16;
   thread_local std::vector<float> table;
-  if (table.size() < (size_t)(32 * d)) table.resize((size_t)(32 * d));
+  if (table.size() < (size_t)(32 * ld)) table.resize((size_t)(32 * ld));
   float* acc = table.data();
   const __m256 zero = _mm256_setzero_ps();
   // keys 0..31 each start their own accumulator (slot j): fma onto +0, as the zeroed scalar one
@@ -104,11 +144,12 @@ void kqv_dot_avx2(const float* p, const float* v, int64_t stride, int64_t nKeys,
   for (int64_t j = 0; j < first; j++) {
     const float* vj = v + j * stride;
     const __m256 pj = _mm256_broadcast_ss(p + j);
-    for (int64_t i = 0; i < d; i += 8) _mm256_storeu_ps(acc + j * d + i, _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + i), zero));
+    for (int64_t i = 0; i < d; i += 8) _mm256_storeu_ps(acc + j * ld + i, _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + i), zero));
   }
-  for (int64_t i = first * d; i < 32 * d; i += 8) _mm256_storeu_ps(acc + i, zero);  // slots no key reaches
+  for (int64_t s = first; s < 32; s++)  // slots no key reaches
+    for (int64_t i = 0; i < d; i += 8) _mm256_storeu_ps(acc + s * ld + i, zero);
   for (int64_t j = first; j < nKeys; j++) {
-    float* a = acc + (((j >> 3) & 3) * 8 + (j & 7)) * d;
+    float* a = acc + (((j >> 3) & 3) * 8 + (j & 7)) * ld;
     const float* vj = v + j * stride;
     const __m256 pj = _mm256_broadcast_ss(p + j);
     for (int64_t i = 0; i < d; i += 8) _mm256_storeu_ps(a + i, _mm256_fmadd_ps(pj, _mm256_loadu_ps(vj + i), _mm256_loadu_ps(a + i)));
@@ -117,7 +158,7 @@ void kqv_dot_avx2(const float* p, const float* v, int64_t stride, int64_t nKeys,
   for (int64_t i = 0; i < d; i += 8) {
     __m256 x[8];
     for (int l = 0; l < 8; l++) {
-      const auto at = [&](int g) { return _mm256_loadu_ps(acc + (g * 8 + l) * d + i); };
+      const auto at = [&](int g) { return _mm256_loadu_ps(acc + (g * 8 + l) * ld + i); };
       x[l] = _mm256_add_ps(_mm256_add_ps(at(0), at(2)), _mm256_add_ps(at(1), at(3)));
     }
     const __m256 t0 = _mm256_add_ps(x[0], x[4]), t1 = _mm256_add_ps(x[1], x[5]);
