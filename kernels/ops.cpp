@@ -281,6 +281,14 @@ void attention(const AttentionArgs& a) {
   });
 }
 
+void add_f32(const float* a, const float* b, float* y, int64_t n, int64_t rowLen) {
+  if (rowLen <= 0 || rowLen > n) rowLen = n;
+  for_rows((n + rowLen - 1) / rowLen, rowLen, [&](int64_t r) {
+    const int64_t end = std::min(n, (r + 1) * rowLen);
+    for (int64_t i = r * rowLen; i < end; i++) y[i] = a[i] + b[i];
+  });
+}
+
 void swiglu(const float* g, const float* u, float* y, int64_t n, Numerics mode, int64_t rowLen) {
   if (mode == Numerics::Ggml && rowLen > 0 && rowLen < n) {
     for_rows(n / rowLen, rowLen, [&](int64_t r) { swiglu(g + r * rowLen, u + r * rowLen, y + r * rowLen, rowLen, mode, 0); });

@@ -177,6 +177,17 @@ Napi::Value Swiglu(const Napi::CallbackInfo& info) {
   });
 }
 
+// add(a, b, y, n, rowLen): y = a + b in f32
+Napi::Value Add(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    const int64_t n = (int64_t)arg_index(info, 3, "add: n");
+    const int64_t rowLen = (int64_t)arg_index_or(info, 4, "add: rowLen", (uint64_t)n);
+    rosetta::add_f32(arg_f32_min(info, 0, "add: a", n).Data(), arg_f32_min(info, 1, "add: b", n).Data(),
+                     arg_f32_min(info, 2, "add: y", n).Data(), n, rowLen);
+    return info.Env().Undefined();
+  });
+}
+
 // softmaxRows(x, nRows, n, mode)
 Napi::Value SoftmaxRows(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
@@ -252,6 +263,7 @@ void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("opsAttention", Napi::Function::New(env, Attention, "opsAttention"));
   exports.Set("opsSwiglu", Napi::Function::New(env, Swiglu, "opsSwiglu"));
   exports.Set("opsSoftmaxRows", Napi::Function::New(env, SoftmaxRows, "opsSoftmaxRows"));
+  exports.Set("opsAdd", Napi::Function::New(env, Add, "opsAdd"));
   exports.Set("opsSetThreads", Napi::Function::New(env, SetThreads, "opsSetThreads"));
   exports.Set("opsGetThreads", Napi::Function::New(env, GetThreads, "opsGetThreads"));
   exports.Set("opsStatsMany", Napi::Function::New(env, StatsMany, "opsStatsMany"));

@@ -4,7 +4,7 @@
  * buffer: src/graph/scratch.ts) and writes all of it; inputs are never modified unless the name says
  * "InPlace".
  */
-import { attention, matmul, rmsNorm, swiglu, type Numerics } from "../bindings/kernels.js";
+import { addF32, attention, matmul, rmsNorm, swiglu, type Numerics } from "../bindings/kernels.js";
 import type { MatWeight } from "../model/types.js";
 import { scratch } from "./scratch.js";
 
@@ -24,10 +24,10 @@ export function addRowsInPlace(x: Float32Array, b: Float32Array, T: number, n: n
   }
 }
 
-/** a + b, elementwise in f32 (the residual connection). */
-export function add(a: Float32Array, b: Float32Array): Float32Array {
+/** a + b, elementwise in f32 (the residual connection), rows of rowLen (a prompt's tokens) in parallel. */
+export function add(a: Float32Array, b: Float32Array, rowLen = a.length): Float32Array {
   const y = scratch(a.length);
-  for (let i = 0; i < a.length; i++) y[i] = a[i] + b[i];
+  addF32(a, b, y, a.length, rowLen);
   return y;
 }
 

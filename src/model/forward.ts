@@ -105,7 +105,7 @@ export function layer(m: Model, l: number, x: Float32Array, pos: Int32Array, st:
   cap("attn_out", l, attnOut, [T, E]);
 
   // residual, then the SwiGLU feed-forward block
-  const ffnInp = add(x, attnOut);
+  const ffnInp = add(x, attnOut, E);
   cap("ffn_inp", l, ffnInp, [T, E]);
   const h2 = norm(ffnInp, T, E, w.ffnNorm, c.rmsEps, mode);
   cap("ffn_norm", l, h2, [T, E]);
@@ -117,7 +117,7 @@ export function layer(m: Model, l: number, x: Float32Array, pos: Int32Array, st:
   cap("ffn_act", l, act, [T, c.nFf]);
   const down = linear(act, T, w.wDown, null, mode);
   cap("ffn_out", l, down, [T, E]);
-  const out = add(ffnInp, down);
+  const out = add(ffnInp, down, E);
   cap("l_out", l, out, [T, E]);
   return out;
 }

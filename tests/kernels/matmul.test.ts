@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, test } from "vitest";
 
 import {
-  actRound, cpuFeatures, currentIsa, matmul, setIsa, setThreads, softmaxRows, summarize, summarizeMany, swiglu,
+  actRound, addF32, cpuFeatures, currentIsa, matmul, setIsa, setThreads, softmaxRows, summarize, summarizeMany, swiglu,
 } from "../../src/bindings/kernels.js";
 import { relL2 } from "../model/helpers.js";
 import { mm, rng } from "./helpers.js";
@@ -146,6 +146,26 @@ describe("matmul on every ISA path", () => {
 
   // SwiGLU and softmax blocks run ggml_v_expf as AVX2 intrinsics on the SIMD paths: bit for bit the
   // scalar lane emulation, including the |n| > 126 and > 192 branches, NaN, +-Inf and signed zeros.
+  test("addF32: the f32 sum of every element, rows shared out over threads, in place allowed, bounds checked", () => {
+    const r = rng(5);
+    const n = 64 * 1536 + 3; // a prompt's residual (shared out) plus a ragged last row
+    const a = Float32Array.from({ length: n }, (_, i) => (i % 97 === 0 ? [NaN, Infinity, -0, 3.4e38][i % 4] : (r() - 0.5) * 1e3));
+    const b = Float32Array.from({ length: n }, () => (r() - 0.5) * 1e-3);
+    const want = Float32Array.from(a, (x, i) => Math.fround(x + b[i]));
+    for (const threads of [1, 2]) {
+      setThreads(threads);
+      const y = new Float32Array(n);
+      addF32(a, b, y, n, 1536);
+      expect(new Uint32Array(y.buffer)).toEqual(new Uint32Array(want.buffer));
+    }
+    setThreads(0);
+    const x = Float32Array.from(a);
+    addF32(x, b, x, n, 1536);
+    expect(new Uint32Array(x.buffer)).toEqual(new Uint32Array(want.buffer));
+    expect(() => addF32(a, b, new Float32Array(n - 1), n)).toThrow(/add length/);
+    expect(() => addF32(a, b, new Float32Array(n), n, 0)).toThrow(/add row length/);
+  });
+
   test("swiglu and softmax: every ISA equals the scalar lanes bit for bit", () => {
     const special = [0, -0, 1e-40, -1e-40, 87, -87, 88.8, -88.8, 89, -89, 100, -100, 130, -130, 150, -150, 200, -200, NaN, Infinity, -Infinity, 3.4e38, -3.4e38];
     const r = rng(3);
