@@ -281,11 +281,14 @@ void attention(const AttentionArgs& a) {
   });
 }
 
-void add_f32(const float* a, const float* b, float* y, int64_t n, int64_t rowLen) {
+void add_f32(const float* a, const float* b, float* y, int64_t n, int64_t rowLen, bool broadcast) {
   if (rowLen <= 0 || rowLen > n) rowLen = n;
   for_rows((n + rowLen - 1) / rowLen, rowLen, [&](int64_t r) {
-    const int64_t end = std::min(n, (r + 1) * rowLen);
-    for (int64_t i = r * rowLen; i < end; i++) y[i] = a[i] + b[i];
+    const int64_t i0 = r * rowLen, len = std::min(n, i0 + rowLen) - i0;
+    const float* ar = a + i0;
+    const float* br = broadcast ? b : b + i0;
+    float* yr = y + i0;
+    for (int64_t i = 0; i < len; i++) yr[i] = ar[i] + br[i];
   });
 }
 

@@ -177,13 +177,15 @@ Napi::Value Swiglu(const Napi::CallbackInfo& info) {
   });
 }
 
-// add(a, b, y, n, rowLen): y = a + b in f32
+// add(a, b, y, n, rowLen, broadcast): y = a + b in f32; broadcast: b is one row of rowLen
 Napi::Value Add(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
     const int64_t n = (int64_t)arg_index(info, 3, "add: n");
     const int64_t rowLen = (int64_t)arg_index_or(info, 4, "add: rowLen", (uint64_t)n);
-    rosetta::add_f32(arg_f32_min(info, 0, "add: a", n).Data(), arg_f32_min(info, 1, "add: b", n).Data(),
-                     arg_f32_min(info, 2, "add: y", n).Data(), n, rowLen);
+    if (n > 0 && (rowLen <= 0 || rowLen > n)) throw RangeErr("add: rowLen must be in 1..n");
+    const bool broadcast = info.Length() > 5 && info[5].IsBoolean() && info[5].As<Napi::Boolean>().Value();
+    rosetta::add_f32(arg_f32_min(info, 0, "add: a", n).Data(), arg_f32_min(info, 1, "add: b", broadcast ? rowLen : n).Data(),
+                     arg_f32_min(info, 2, "add: y", n).Data(), n, rowLen, broadcast);
     return info.Env().Undefined();
   });
 }

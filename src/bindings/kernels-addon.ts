@@ -136,7 +136,7 @@ export interface KernelsAddon {
   ): void;
   opsSwiglu(g: Float32Array, u: Float32Array, y: Float32Array, n: number, mode: NumericsMode, rowLen?: number): void;
   opsSoftmaxRows(x: Float32Array, nRows: number, n: number, mode: NumericsMode): void;
-  opsAdd(a: Float32Array, b: Float32Array, y: Float32Array, n: number, rowLen?: number): void;
+  opsAdd(a: Float32Array, b: Float32Array, y: Float32Array, n: number, rowLen?: number, broadcast?: boolean): void;
   opsSetThreads(n: number): number;
   opsGetThreads(): number;
   opsRowBytes(type: number, nIn: number): number;

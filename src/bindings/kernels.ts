@@ -353,11 +353,14 @@ export function swiglu(g: Float32Array, u: Float32Array, y: Float32Array, n: num
   addon().opsSwiglu(g, u, y, n, MODE[mode], rowLen);
 }
 
-/** y = a + b elementwise in f32 over n elements, rows of rowLen shared out over the kernel pool. */
-export function addF32(a: Float32Array, b: Float32Array, y: Float32Array, n: number, rowLen = n): void {
-  check(Number.isSafeInteger(n) && n >= 0 && a.length >= n && b.length >= n && y.length >= n, "add length");
-  check(Number.isSafeInteger(rowLen) && rowLen > 0, "add row length");
-  addon().opsAdd(a, b, y, n, rowLen);
+/**
+ * y = a + b elementwise in f32 over n elements, rows of rowLen shared out over the kernel pool;
+ * broadcast: b is one row of rowLen added to every row (a bias).
+ */
+export function addF32(a: Float32Array, b: Float32Array, y: Float32Array, n: number, rowLen = n, broadcast = false): void {
+  check(Number.isSafeInteger(n) && n >= 0 && a.length >= n && y.length >= n && b.length >= (broadcast ? rowLen : n), "add length");
+  check(Number.isSafeInteger(rowLen) && rowLen > 0 && (n === 0 || rowLen <= n), "add row length");
+  addon().opsAdd(a, b, y, n, rowLen, broadcast);
 }
 
 /** Softmax of each row of n, in place (ggml's soft_max without mask or scale in ggml mode). */

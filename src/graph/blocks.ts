@@ -12,16 +12,8 @@ import { scratch } from "./scratch.js";
 export function linear(x: Float32Array, T: number, w: MatWeight, b: Float32Array | null, mode: Numerics): Float32Array {
   const y = scratch(T * w.rows);
   matmul({ source: w.source, offset: w.offset, type: w.type, nOut: w.rows, nIn: w.cols, x, y, nTok: T, mode, rowBytes: w.rowBytes });
-  if (b) addRowsInPlace(y, b, T, w.rows);
+  if (b) addF32(y, b, y, T * w.rows, w.rows, true); // ggml ADD with a broadcast bias, f32, in place
   return y;
-}
-
-/** x[t, :] += b for every row (ggml ADD with a broadcast bias, f32). */
-export function addRowsInPlace(x: Float32Array, b: Float32Array, T: number, n: number): void {
-  for (let t = 0; t < T; t++) {
-    const o = t * n;
-    for (let i = 0; i < n; i++) x[o + i] = Math.fround(x[o + i] + b[i]);
-  }
 }
 
 /** a + b, elementwise in f32 (the residual connection), rows of rowLen (a prompt's tokens) in parallel. */

@@ -146,6 +146,7 @@ describe("matmul on every ISA path", () => {
 
   // SwiGLU and softmax blocks run ggml_v_expf as AVX2 intrinsics on the SIMD paths: bit for bit the
   // scalar lane emulation, including the |n| > 126 and > 192 branches, NaN, +-Inf and signed zeros.
+  const y0 = (n: number) => new Float32Array(n);
   test("addF32: the f32 sum of every element, rows shared out over threads, in place allowed, bounds checked", () => {
     const r = rng(5);
     const n = 64 * 1536 + 3; // a prompt's residual (shared out) plus a ragged last row
@@ -162,7 +163,13 @@ describe("matmul on every ISA path", () => {
     const x = Float32Array.from(a);
     addF32(x, b, x, n, 1536);
     expect(new Uint32Array(x.buffer)).toEqual(new Uint32Array(want.buffer));
+    // a bias: one row added to every row
+    const bias = Float32Array.from({ length: 1536 }, () => r() - 0.5);
+    const xb = a.subarray(0, 64 * 1536), yb = new Float32Array(xb.length);
+    addF32(xb, bias, yb, xb.length, 1536, true);
+    expect(new Uint32Array(yb.buffer)).toEqual(new Uint32Array(Float32Array.from(xb, (v, i) => Math.fround(v + bias[i % 1536])).buffer));
     expect(() => addF32(a, b, new Float32Array(n - 1), n)).toThrow(/add length/);
+    expect(() => addF32(a, bias.subarray(1), y0(n), n, 1536, true)).toThrow(/add length/);
     expect(() => addF32(a, b, new Float32Array(n), n, 0)).toThrow(/add row length/);
   });
 

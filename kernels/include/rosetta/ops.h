@@ -50,9 +50,9 @@ void attention(const AttentionArgs& a);
 // ggml_vec_swiglu_f32, each row's blocks of 8 through ggml_v_expf, the row's tail with expf.
 void swiglu(const float* g, const float* u, float* y, int64_t n, Numerics mode, int64_t rowLen = 0);
 
-// y[i] = a[i] + b[i] in f32 (ggml_vec_add_f32, the residual connections), rows of rowLen shared out over
-// the pool for a prompt. y may alias a or b.
-void add_f32(const float* a, const float* b, float* y, int64_t n, int64_t rowLen);
+// y[i] = a[i] + b[i] in f32 (ggml_vec_add_f32: the residual connections), rows of rowLen shared out over
+// the pool for a prompt; broadcast: b is one row of rowLen added to every row (a bias). y may alias a or b.
+void add_f32(const float* a, const float* b, float* y, int64_t n, int64_t rowLen, bool broadcast = false);
 
 // Summaries (stats_f32, rosetta/reduce.h) of nJobs slices x[j][0..n[j]), on default_pool(): the
 // slices' chunks are spread over the pool and folded per slice; every result is stats_f32's, bit for
