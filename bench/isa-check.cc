@@ -1,6 +1,7 @@
 // `npm run check:isa` (scripts/isa-check.js builds this statically against build/librosetta_kernels.a):
 // ggml-mode matmuls of random valid blocks (Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K; 1-64 tokens, so decode
-// rows, prompt tiles and partial passes; 1, 2 and 4 threads) on every ISA path this CPU has, each
+// rows, prompt tiles and partial passes; rows of 1536 and 2816, the second in the AVX-512 K-quant
+// tiles' K blocks of 4 superblocks, 4 + 4 + 3; 1, 2 and 4 threads) on every ISA path this CPU has, each
 // compared bit for bit with the scalar reference. One static binary with no node, so it can be carried to
 // another machine (an Intel AVX-512 CPU, an AVX2-only one) and run there as is. Exit 1 if any differs.
 #include <cstdio>
@@ -21,11 +22,12 @@ int main() {
   for (int threads : {1, 2, 4}) {
     set_threads(threads);
     for (const T& t : types)
+      for (int64_t nIn : {1536, 2816})
       for (int64_t nTok : {1, 2, 3, 7, 12, 16, 21, 64}) {
-        const int64_t nOut = 37, nIn = 1536;
+        const int64_t nOut = 37;
         const size_t rb = row_bytes(t.id, nIn);
         std::vector<uint8_t> w(rb * nOut);
-        std::mt19937 g((unsigned)(t.id * 1000 + nTok));
+        std::mt19937 g((unsigned)(t.id * 1000 + nTok + nIn));
         for (auto& b : w) b = (uint8_t)g();
         for (size_t o = 0; o + t.block <= w.size(); o += t.block)
           for (size_t h : t.halves) { const uint16_t f = (uint16_t)(0x1000 | (g() & 0x3ff)); std::memcpy(&w[o + h], &f, 2); }
@@ -46,13 +48,13 @@ int main() {
           checks++;
           if (std::memcmp(ys[0].data(), ys[k].data(), ys[0].size() * 4) != 0) {
             fails++;
-            std::printf("DIFFER %s nTok %lld threads %d: %s vs %s\n", t.n, (long long)nTok, threads, isa_name(ran[0]), isa_name(ran[k]));
+            std::printf("DIFFER %s nIn %lld nTok %lld threads %d: %s vs %s\n", t.n, (long long)nIn, (long long)nTok, threads, isa_name(ran[0]), isa_name(ran[k]));
           }
         }
       }
   }
   std::printf("paths on this CPU:");
   for (Isa isa : isas) if (isa_supported(isa)) std::printf(" %s", isa_name(isa));
-  std::printf("\n%d comparisons (6 types x 8 token counts x 3 thread counts, each path against scalar), %d differ\n", checks, fails);
+  std::printf("\n%d comparisons (6 types x 2 row lengths x 8 token counts x 3 thread counts, each path against scalar), %d differ\n", checks, fails);
   return fails ? 1 : 0;
 }

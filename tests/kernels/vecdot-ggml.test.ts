@@ -163,7 +163,7 @@ describe.skipIf(!opened.ok)("rosetta's prompt ggml matmul vs llama.cpp's vec_dot
       if (!opened.ok) return;
       const { id, block } = TYPES[name];
       const failures: string[] = [];
-      for (const blocks of [3, 8]) {
+      for (const blocks of [3, 8, 11]) {  // 8 and 11: the AVX-512 K-quant tiles in K blocks of 4 superblocks (4 + 4, 4 + 4 + 3)
         const nIn = blocks * block, seed = id * 131 + blocks;
         const w = weights(name, nIn, seed);
         const x = activations(NTOK * nIn, seed + 1, 3);

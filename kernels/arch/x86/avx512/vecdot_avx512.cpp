@@ -21,6 +21,7 @@
 #include <vector>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <type_traits>
 
@@ -222,15 +223,22 @@ inline float min_term(__m512 v, int k) {
 }
 inline float token_lanes(__m512 v, int h) { return hsum8(h ? _mm512_extractf32x8_ps(v, 1) : _mm512_castps512_ps256(v)); }
 
+// One row's pass accumulators, kept between the superblock ranges of a K-blocked pass (tile_k).
+struct alignas(64) QuadAcc {
+  __m512 acc[8], accm[4];
+};
+
+// Superblocks [i0, i1) of one row x NQ quads: the accumulators start at zero (i0 == 0) or from st,
+// and go back to st (i1 < nb) or, after the row's last superblock, into y.
 template <typename B, int NQ>
-void qk45_quads(int64_t nb, const B* w, const Q8KQuad* a, float* y, int64_t ldy, int64_t m) {
+void qk45_quads(int64_t nb, int64_t i0, int64_t i1, const B* w, const Q8KQuad* a, QuadAcc* st, float* y, int64_t ldy, int64_t m) {
   constexpr bool kQ5 = std::is_same<B, block_q5_K>::value;
   __m512 acc[2 * NQ], accm[NQ];
 #pragma GCC unroll 8
-  for (int p = 0; p < 2 * NQ; p++) acc[p] = _mm512_setzero_ps();
+  for (int p = 0; p < 2 * NQ; p++) acc[p] = i0 ? st->acc[p] : _mm512_setzero_ps();
 #pragma GCC unroll 4
-  for (int g = 0; g < NQ; g++) accm[g] = _mm512_setzero_ps();
-  for (int64_t i = 0; i < nb; i++) {
+  for (int g = 0; g < NQ; g++) accm[g] = i0 ? st->accm[g] : _mm512_setzero_ps();
+  for (int64_t i = i0; i < i1; i++) {
     prefetch_block(w + i);
     const __m256i head = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(&w[i].d)));
     const __m128 wdd = _mm_cvtph_ps(_mm256_castsi256_si128(head));  // the row's d, dmin
@@ -259,6 +267,13 @@ void qk45_quads(int64_t nb, const B* w, const Q8KQuad* a, float* y, int64_t ldy,
       accm[g] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_load_ps(qa.negd), vwdmin), _mm512_cvtepi32_ps(prod), accm[g]);
     }
   }
+  if (i1 < nb) {
+#pragma GCC unroll 8
+    for (int p = 0; p < 2 * NQ; p++) st->acc[p] = acc[p];
+#pragma GCC unroll 4
+    for (int g = 0; g < NQ; g++) st->accm[g] = accm[g];
+    return;
+  }
 #pragma GCC unroll 4
   for (int g = 0; g < NQ; g++)
     for (int k = 0; k < kQKQuad; k++) {
@@ -276,11 +291,11 @@ void qk45_quads(int64_t nb, const B* w, const Q8KQuad* a, float* y, int64_t ldy,
 }
 
 template <typename B, int NQ>
-void q6k_quads(int64_t nb, const B* w, const Q8KQuad* a, float* y, int64_t ldy, int64_t m) {
+void q6k_quads(int64_t nb, int64_t i0, int64_t i1, const B* w, const Q8KQuad* a, QuadAcc* st, float* y, int64_t ldy, int64_t m) {
   const __m512i m3 = _mm512_set1_epi8(3), m15 = _mm512_set1_epi8(15);
   __m512 acc[2 * NQ];
 #pragma GCC unroll 8
-  for (int p = 0; p < 2 * NQ; p++) acc[p] = _mm512_setzero_ps();
+  for (int p = 0; p < 2 * NQ; p++) acc[p] = i0 ? st->acc[p] : _mm512_setzero_ps();
   // chunk c's scale vector: lanes 0-3 sub-block 2c's scale, 4-7 sub-block 2c+1's, in both halves
   __m512i sidx[8];
 #pragma GCC unroll 8
@@ -288,7 +303,7 @@ void q6k_quads(int64_t nb, const B* w, const Q8KQuad* a, float* y, int64_t ldy, 
     const __m256i h = _mm256_setr_m128i(_mm_set1_epi16((short)(2 * c)), _mm_set1_epi16((short)(2 * c + 1)));
     sidx[c] = _mm512_inserti64x4(_mm512_castsi256_si512(h), h, 1);
   }
-  for (int64_t i = 0; i < nb; i++) {
+  for (int64_t i = i0; i < i1; i++) {
     prefetch_block(w + i);
     const __m512 vwd = _mm512_set1_ps(half_to_f32(w[i].d));
     const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[i].scales)));
@@ -325,6 +340,11 @@ void q6k_quads(int64_t nb, const B* w, const Q8KQuad* a, float* y, int64_t ldy, 
       }
     }
   }
+  if (i1 < nb) {
+#pragma GCC unroll 8
+    for (int p = 0; p < 2 * NQ; p++) st->acc[p] = acc[p];
+    return;
+  }
 #pragma GCC unroll 4
   for (int g = 0; g < NQ; g++)
     for (int k = 0; k < kQKQuad; k++) {
@@ -334,13 +354,23 @@ void q6k_quads(int64_t nb, const B* w, const Q8KQuad* a, float* y, int64_t ldy, 
     }
 }
 
+// kKBlock: superblocks per K block of a long row (tile_k; 0: none). Measured on a Zen 4 core, one thread,
+// 64 tokens (`npm run bench:matmul -- TYPE ROWS COLS 64 1 3`, five alternations): Q4_K 8960 x 3584
+// 76-77 -> 81-84 GMAC/s with blocks of 4, 3584 x 18944 72-77 -> 76-83; Q6_K loses 2-9% with any
+// blocking (its heavier superblock decode hides the activations' L1 misses) and runs unblocked.
 template <typename B, int NQ>
 struct QK45Quads {
-  static void run(int64_t nb, const B* w, const Q8KQuad* a, float* y, int64_t ldy, int64_t m) { qk45_quads<B, NQ>(nb, w, a, y, ldy, m); }
+  static constexpr int64_t kKBlock = 4;
+  static void run(int64_t nb, int64_t i0, int64_t i1, const B* w, const Q8KQuad* a, QuadAcc* st, float* y, int64_t ldy, int64_t m) {
+    qk45_quads<B, NQ>(nb, i0, i1, w, a, st, y, ldy, m);
+  }
 };
 template <typename B, int NQ>
 struct Q6KQuads {
-  static void run(int64_t nb, const B* w, const Q8KQuad* a, float* y, int64_t ldy, int64_t m) { q6k_quads<B, NQ>(nb, w, a, y, ldy, m); }
+  static constexpr int64_t kKBlock = 0;
+  static void run(int64_t nb, int64_t i0, int64_t i1, const B* w, const Q8KQuad* a, QuadAcc* st, float* y, int64_t ldy, int64_t m) {
+    q6k_quads<B, NQ>(nb, i0, i1, w, a, st, y, ldy, m);
+  }
 };
 
 // ---- one token (decode): one row at a time ----
@@ -498,18 +528,30 @@ void tile_k(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a
   }
   const int64_t nb = n / QK_K, nq = (nt + kQKQuad - 1) / kQKQuad;
   const Q8KQuad* quads = reinterpret_cast<const Q8KQuad*>(ad);
+  // K-blocking: a pass's quads over all nb superblocks (4 x 1408 bytes each) stay in L1 across the
+  // tile's rows only up to about 6 superblocks (K = 1536); longer rows run in blocks of kKBlock
+  // superblocks, each row's accumulators carried from one block to the next in a QuadAcc (the same
+  // operations in the same order: stored and reloaded floats are exact)
+  constexpr int64_t kK = Quads<B, 1>::kKBlock;
+  const int64_t kb = kK == 0 || nb <= 6 ? nb : kK;
+  thread_local std::vector<QuadAcc> state;
+  if ((int64_t)state.size() < nr) state.resize(nr);
   for (int64_t g0 = 0; g0 < nq; g0 += kQuadsPerPass) {
     const int64_t nqp = nq - g0 < kQuadsPerPass ? nq - g0 : kQuadsPerPass;
     const int64_t m = nt - g0 * kQKQuad;
     const Q8KQuad* ag = quads + g0 * nb;
     float* yg = y + g0 * kQKQuad * ldy;
-    for (int64_t r = 0; r < nr; r++) {
-      const B* wr = reinterpret_cast<const B*>(w + rb * r);
-      switch (nqp) {
-        case 4: Quads<B, 4>::run(nb, wr, ag, yg + r, ldy, m); break;
-        case 3: Quads<B, 3>::run(nb, wr, ag, yg + r, ldy, m); break;
-        case 2: Quads<B, 2>::run(nb, wr, ag, yg + r, ldy, m); break;
-        default: Quads<B, 1>::run(nb, wr, ag, yg + r, ldy, m); break;
+    for (int64_t i0 = 0; i0 < nb; i0 += kb) {
+      const int64_t i1 = nb - i0 < kb ? nb : i0 + kb;
+      for (int64_t r = 0; r < nr; r++) {
+        const B* wr = reinterpret_cast<const B*>(w + rb * r);
+        QuadAcc* st = &state[r];
+        switch (nqp) {
+          case 4: Quads<B, 4>::run(nb, i0, i1, wr, ag, st, yg + r, ldy, m); break;
+          case 3: Quads<B, 3>::run(nb, i0, i1, wr, ag, st, yg + r, ldy, m); break;
+          case 2: Quads<B, 2>::run(nb, i0, i1, wr, ag, st, yg + r, ldy, m); break;
+          default: Quads<B, 1>::run(nb, i0, i1, wr, ag, st, yg + r, ldy, m); break;
+        }
       }
     }
   }
