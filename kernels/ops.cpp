@@ -17,7 +17,6 @@ namespace rosetta {
 
 // kernels/arch/x86/avx2/ops_avx2.cpp: the same lanes with ggml's AVX2 intrinsics (bit-identical).
 void swiglu8_avx2(const float* g, const float* u, float* y, int64_t n);
-void exp_shifted8_avx2(float* p, float mx);
 double exp_blocks_avx2(float* p, int64_t nBlocks, float mx);
 void kqv_tiny_avx2(const float* p, const float* v, int64_t stride, int64_t nKeys, int64_t d, float* out);
 void kqv_dot_avx2(const float* p, const float* v, int64_t stride, int64_t nKeys, int64_t d, float* out);
@@ -321,10 +320,9 @@ void softmax_rows(float* x, int64_t nRows, int64_t n, Numerics mode) {
     if (mode == Numerics::Ggml) {
       // ggml_vec_soft_max_f32: blocks of 8 through ggml_v_expf, each block's hsum added in f64
       int64_t i = 0;
+      if (current_isa() != Isa::Scalar) sum = exp_blocks_avx2(row, n / 8, mx), i = n / 8 * 8;
       for (; i + 7 < n; i += 8) {
-        if (current_isa() != Isa::Scalar) exp_shifted8_avx2(row + i, mx);
-        else
-          for (int64_t j = i; j < i + 8; j++) row[j] = v_expf(row[j] - mx);
+        for (int64_t j = i; j < i + 8; j++) row[j] = v_expf(row[j] - mx);
         sum += (double)hsum8_ref(row + i);
       }
       for (; i < n; i++) { row[i] = std::exp(row[i] - mx); sum += row[i]; }

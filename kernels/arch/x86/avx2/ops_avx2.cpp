@@ -47,12 +47,7 @@ void swiglu8_avx2(const float* g, const float* u, float* y, int64_t n) {
   }
 }
 
-// p[j] = v_expf(p[j] - mx) for j < 8: one block of ggml's soft_max.
-void exp_shifted8_avx2(float* p, float mx) {
-  _mm256_storeu_ps(p, v_expf8(_mm256_sub_ps(_mm256_loadu_ps(p), _mm256_set1_ps(mx))));
-}
-
-// exp_shifted8_avx2 over nBlocks blocks of 8, returning the f64 sum of each block's hsum8_ref
+// p[j] = v_expf(p[j] - mx) over nBlocks blocks of 8 (ggml's soft_max), returning the f64 sum of each block's hsum8_ref
 // ((v4 + v0) + (v6 + v2)) + ((v5 + v1) + (v7 + v3)), added in block order: ggml's soft_max sum.
 double exp_blocks_avx2(float* p, int64_t nBlocks, float mx) {
   const __m256 m = _mm256_set1_ps(mx);
