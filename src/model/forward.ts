@@ -77,8 +77,8 @@ export function layer(m: Model, l: number, x: Float32Array, pos: Int32Array, st:
   const v = linear(h, T, w.wv, w.bv, mode);
   cap("v", l, v, [T, c.nHeadKv * c.headDimV]);
 
-  // qwen3: per-head RMSNorm of q and k; then rotate both by position (into new buffers: captured
-  // tensors are never modified, so an observer may read them until the pass returns)
+  // qwen3: per-head RMSNorm of q and k; then rotate both by position (into their own buffers: a
+  // captured tensor is never modified while an observer may still read it)
   const qr = scratch(q.length), kr = scratch(k.length);
   if (m.arch.qkNorm) {
     rmsNorm(q, w.qNorm, qr, T * c.nHead, hd, c.rmsEps, mode);
