@@ -19,9 +19,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (t == nullptr) return 0;
   const uint8_t flags = in.take<uint8_t>();
   const int64_t nOut = 1 + in.take<uint8_t>() % 16;
-  // nIn: mostly whole blocks (so the kernels run), sometimes any length (so the checks run)
+  // nIn: mostly whole blocks (so the kernels run; up to 12, so the AVX-512 K-quant tiles' K blocks of 4
+  // superblocks run whole and partial), sometimes any length (so the checks run)
   const uint16_t rawIn = in.take<uint16_t>();
-  const int64_t nIn = (flags & 1) ? 1 + rawIn % 1024 : t->blockSize * (1 + rawIn % 8);
+  const int64_t nIn = (flags & 1) ? 1 + rawIn % 1024 : t->blockSize * (1 + rawIn % 12);
   const uint8_t more = in.take<uint8_t>();
   const int64_t nTok = (more & 1) ? 1 + (more >> 1) % 24 : 1 + (flags >> 1) % 4;
   const uint16_t rawStride = in.take<uint16_t>();
