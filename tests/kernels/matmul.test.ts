@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, test } from "vitest";
 
 import {
-  actRound, addF32, cpuFeatures, currentIsa, matmul, setIsa, setThreads, softmaxRows, summarize, summarizeMany, swiglu,
+  actRound, addF32, attention, cpuFeatures, currentIsa, matmul, setIsa, setThreads, softmaxRows, summarize, summarizeMany, swiglu,
 } from "../../src/bindings/kernels.js";
 import { relL2 } from "../model/helpers.js";
 import { mm, rng } from "./helpers.js";
@@ -146,6 +146,38 @@ describe("matmul on every ISA path", () => {
 
   // SwiGLU and softmax blocks run ggml_v_expf as AVX2 intrinsics on the SIMD paths: bit for bit the
   // scalar lane emulation, including the |n| > 126 and > 192 branches, NaN, +-Inf and signed zeros.
+  test("attention, ggml mode: every ISA path equals the scalar one bit for bit on random shapes (seeds logged)", () => {
+    // decode (one query row: the vectorized scores, softmax blocks and kqv table) and prompts (tinyBLAS
+    // kqv), head dims that are and are not multiples of 8 and 32, contexts across the 32-slot rotation
+    const base = Number(process.env.ROSETTA_TEST_SEED ?? Date.now() % 100000);
+    const failures: string[] = [];
+    for (let c = 0; c < 40; c++) {
+      const seed = base + c, r = rng(seed);
+      const nHeadKv = 1 + Math.floor(r() * 3), nHead = nHeadKv * (1 + Math.floor(r() * 4));
+      const headDim = [8, 16, 24, 32, 64, 96, 128, 12, 40][Math.floor(r() * 9)];
+      const nTok = r() < 0.6 ? 1 : 2 + Math.floor(r() * 9), nPast = Math.floor(r() * 300);
+      const nCtx = nPast + nTok, kv = nCtx * nHeadKv * headDim;
+      const k = Float32Array.from({ length: kv }, () => (r() - 0.5) * 4), v = Float32Array.from({ length: kv }, () => (r() - 0.5) * 4);
+      const q = Float32Array.from({ length: nTok * nHead * headDim }, () => (r() - 0.5) * 4);
+      const run = () => {
+        const out = new Float32Array(nTok * nHead * headDim), probs = new Float32Array(nHead * nTok * nCtx);
+        attention({ q, k, v, out, probs, nTok, nPast, nHead, nHeadKv, headDim, scale: 1 / Math.sqrt(headDim), mode: "ggml" });
+        return [...new Uint32Array(out.buffer), ...new Uint32Array(probs.buffer)];
+      };
+      setIsa("scalar");
+      const ref = run();
+      for (const isa of ISAS.filter((i) => i !== "scalar")) {
+        setIsa(isa);
+        const got = run();
+        const i = got.findIndex((x, j) => x !== ref[j]);
+        if (i >= 0) failures.push(`seed ${seed} ${isa}: heads ${nHead}/${nHeadKv} d ${headDim} tokens ${nTok} past ${nPast}: element ${i}`);
+      }
+    }
+    setIsa(initialIsa);
+    console.log(`attention ISA paths: seeds ${base}..${base + 39} (ROSETTA_TEST_SEED=${base} reruns them)`);
+    expect(failures.slice(0, 8).join("\n")).toBe("");
+  });
+
   const y0 = (n: number) => new Float32Array(n);
   test("addF32: the f32 sum of every element, rows shared out over threads, in place allowed, bounds checked", () => {
     const r = rng(5);
