@@ -149,7 +149,7 @@ describe("matmul on every ISA path", () => {
   test("attention, ggml mode: every ISA path equals the scalar one bit for bit on random shapes (seeds logged)", () => {
     // decode (one query row: the vectorized scores, softmax blocks and kqv table) and prompts (tinyBLAS
     // kqv), head dims that are and are not multiples of 8 and 32, contexts across the 32-slot rotation
-    const base = Number(process.env.ROSETTA_TEST_SEED ?? Date.now() % 100000);
+    const base = Number(process.env.ROSETTA_PROPERTY_SEED ?? Date.now() % 100000);
     const failures: string[] = [];
     for (let c = 0; c < 40; c++) {
       const seed = base + c, r = rng(seed);
@@ -174,7 +174,7 @@ describe("matmul on every ISA path", () => {
       }
     }
     setIsa(initialIsa);
-    console.log(`attention ISA paths: seeds ${base}..${base + 39} (ROSETTA_TEST_SEED=${base} reruns them)`);
+    console.log(`attention ISA paths: seeds ${base}..${base + 39} (ROSETTA_PROPERTY_SEED=${base} reruns them)`);
     expect(failures.slice(0, 8).join("\n")).toBe("");
   });
 
