@@ -208,20 +208,27 @@ inline void qk45_chunks(const block_q5_K& blk, __m512i w[8]) {
   }
 }
 
-// The 4 lanes of 128-bit block k of v summed as ggml's Q4_K min term ((l0 + l2) + (l1 + l3)).
-inline float min_term(__m512 v, int k) {
-  __m128 m;
-  switch (k) {
-    case 0: m = _mm512_castps512_ps128(v); break;
-    case 1: m = _mm512_extractf32x4_ps(v, 1); break;
-    case 2: m = _mm512_extractf32x4_ps(v, 2); break;
-    default: m = _mm512_extractf32x4_ps(v, 3); break;
-  }
-  m = _mm_add_ps(m, _mm_movehl_ps(m, m));
-  m = _mm_add_ss(m, _mm_movehdup_ps(m));
-  return _mm_cvtss_f32(m);
+// Lane 0 of each 128-bit block: (l0 + l2) + (l1 + l3) of that block, as x + movehl(x), then + movehdup
+// (hsum8's last two steps, and ggml's Q4_K min term over its 4 lanes).
+inline __m512 block_sum4(__m512 x) {
+  x = _mm512_add_ps(x, _mm512_permute_ps(x, 0xEE));
+  return _mm512_add_ps(x, _mm512_movehdup_ps(x));
 }
-inline float token_lanes(__m512 v, int h) { return hsum8(h ? _mm512_extractf32x8_ps(v, 1) : _mm512_castps512_ps256(v)); }
+// A quad's four tokens at once: p01 holds tokens 0 | 1 (8 lanes each), p23 tokens 2 | 3. Lane 0 of
+// 128-bit block k of the result is token k's hsum8 with hsum8's operations and operand order (the upper
+// 128 bits plus the lower, then + movehl, then + movehdup), so each is that token's hsum8 of its
+// 8 lanes bit for bit.
+inline __m512 quad_hsum8(__m512 p01, __m512 p23) {
+  const __m512 lo = _mm512_shuffle_f32x4(p01, p23, _MM_SHUFFLE(2, 0, 2, 0));  // blocks 0 of tokens 0-3
+  const __m512 hi = _mm512_shuffle_f32x4(p01, p23, _MM_SHUFFLE(3, 1, 3, 1));  // blocks 1 of tokens 0-3
+  return block_sum4(_mm512_add_ps(hi, lo));
+}
+// Lane 0 of each block of v to y[t * ldy], tokens t0..t0+3 below m.
+inline void store_quad(__m512 v, float* y, int64_t ldy, int64_t t0, int64_t m) {
+  alignas(16) float f[4];
+  _mm_store_ps(f, _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), v)));
+  for (int k = 0; k < 4 && t0 + k < m; k++) y[(t0 + k) * ldy] = f[k];
+}
 
 // One row's pass accumulators, kept between the superblock ranges of a K-blocked pass (tile_k).
 struct alignas(64) QuadAcc {
@@ -274,20 +281,13 @@ void qk45_quads(int64_t nb, int64_t i0, int64_t i1, const B* w, const Q8KQuad* a
     for (int g = 0; g < NQ; g++) st->accm[g] = accm[g];
     return;
   }
+  // token k of quad g: its hsum8 plus its min term (Q4_K: min_term's sum of block k of accm[g]; Q5_K:
+  // lane 0 of block k), four tokens per register
 #pragma GCC unroll 4
-  for (int g = 0; g < NQ; g++)
-    for (int k = 0; k < kQKQuad; k++) {
-      const int64_t t = g * kQKQuad + k;
-      if (t >= m) return;
-      const float main = token_lanes(acc[2 * g + k / 2], k % 2);
-      if (kQ5) {
-        const __m128 v = k == 0 ? _mm512_castps512_ps128(accm[g]) : k == 1 ? _mm512_extractf32x4_ps(accm[g], 1)
-                         : k == 2 ? _mm512_extractf32x4_ps(accm[g], 2) : _mm512_extractf32x4_ps(accm[g], 3);
-        y[t * ldy] = main + _mm_cvtss_f32(v);
-      } else {
-        y[t * ldy] = main + min_term(accm[g], k);
-      }
-    }
+  for (int g = 0; g < NQ; g++) {
+    const __m512 main = quad_hsum8(acc[2 * g], acc[2 * g + 1]);
+    store_quad(_mm512_add_ps(main, kQ5 ? accm[g] : block_sum4(accm[g])), y, ldy, g * kQKQuad, m);
+  }
 }
 
 template <typename B, int NQ>
@@ -346,12 +346,7 @@ void q6k_quads(int64_t nb, int64_t i0, int64_t i1, const B* w, const Q8KQuad* a,
     return;
   }
 #pragma GCC unroll 4
-  for (int g = 0; g < NQ; g++)
-    for (int k = 0; k < kQKQuad; k++) {
-      const int64_t t = g * kQKQuad + k;
-      if (t >= m) return;
-      y[t * ldy] = token_lanes(acc[2 * g + k / 2], k % 2);
-    }
+  for (int g = 0; g < NQ; g++) store_quad(quad_hsum8(acc[2 * g], acc[2 * g + 1]), y, ldy, g * kQKQuad, m);
 }
 
 // kKBlock: superblocks per K block of a long row (tile_k; 0: none). Measured on a Zen 4 core, one thread,
