@@ -59,6 +59,28 @@ float q0_row_1(int64_t nb, const B* w, const block_q8_0* a) {
   return hsum8(acc);
 }
 
+// Lane 0 of each 128-bit block: (l0 + l2) + (l1 + l3) of that block, as x + movehl(x), then + movehdup
+// (hsum8's last two steps, and ggml's Q4_K min term over its 4 lanes).
+inline __m512 block_sum4(__m512 x) {
+  x = _mm512_add_ps(x, _mm512_permute_ps(x, 0xEE));
+  return _mm512_add_ps(x, _mm512_movehdup_ps(x));
+}
+// A quad's four tokens at once: p01 holds tokens 0 | 1 (8 lanes each), p23 tokens 2 | 3. Lane 0 of
+// 128-bit block k of the result is token k's hsum8 with hsum8's operations and operand order (the upper
+// 128 bits plus the lower, then + movehl, then + movehdup), so each is that token's hsum8 of its
+// 8 lanes bit for bit.
+inline __m512 quad_hsum8(__m512 p01, __m512 p23) {
+  const __m512 lo = _mm512_shuffle_f32x4(p01, p23, _MM_SHUFFLE(2, 0, 2, 0));  // blocks 0 of tokens 0-3
+  const __m512 hi = _mm512_shuffle_f32x4(p01, p23, _MM_SHUFFLE(3, 1, 3, 1));  // blocks 1 of tokens 0-3
+  return block_sum4(_mm512_add_ps(hi, lo));
+}
+// Lane 0 of each block of v to y[t * ldy], tokens t0..t0+3 below m.
+inline void store_quad(__m512 v, float* y, int64_t ldy, int64_t t0, int64_t m) {
+  alignas(16) float f[4];
+  _mm_store_ps(f, _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), v)));
+  for (int k = 0; k < 4 && t0 + k < m; k++) y[(t0 + k) * ldy] = f[k];
+}
+
 // One row x NG packed groups of 8 tokens (pack_q8_0_token, offset: the quants stored + 128 as unsigned
 // bytes; group g's quants and scales follow group g - 1's): tokens 2p and 2p+1 of a group share a 512-bit
 // register (their 64 packed bytes are contiguous), accumulator acc[g][p] = token 2p's 8 lanes | token
@@ -95,10 +117,9 @@ void q0_row_group(int64_t nb, const B* w, const int8_t* qs, const float* sc, flo
       }
     }
   }
-  for (int64_t t = 0; t < m; t++) {
-    const __m512 v = acc[t / 2];
-    y[t * ldy] = hsum8((t & 1) ? _mm512_extractf32x8_ps(v, 1) : _mm512_castps512_ps256(v));
-  }
+  // each token's hsum8, four tokens (two pair registers) at a time
+#pragma GCC unroll 4
+  for (int q = 0; q < NG * kPairs / 2; q++) store_quad(quad_hsum8(acc[2 * q], acc[2 * q + 1]), y, ldy, 4 * q, m);
 }
 
 // The Q8_0-family tile: one token (decode) through the row kernel; a prompt's packed groups two at a
@@ -206,28 +227,6 @@ inline void qk45_chunks(const block_q5_K& blk, __m512i w[8]) {
     w[2 * j] = _mm512_or_si512(_mm512_and_si512(bits, m4), hl);
     w[2 * j + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(bits, 4), m4), hh);
   }
-}
-
-// Lane 0 of each 128-bit block: (l0 + l2) + (l1 + l3) of that block, as x + movehl(x), then + movehdup
-// (hsum8's last two steps, and ggml's Q4_K min term over its 4 lanes).
-inline __m512 block_sum4(__m512 x) {
-  x = _mm512_add_ps(x, _mm512_permute_ps(x, 0xEE));
-  return _mm512_add_ps(x, _mm512_movehdup_ps(x));
-}
-// A quad's four tokens at once: p01 holds tokens 0 | 1 (8 lanes each), p23 tokens 2 | 3. Lane 0 of
-// 128-bit block k of the result is token k's hsum8 with hsum8's operations and operand order (the upper
-// 128 bits plus the lower, then + movehl, then + movehdup), so each is that token's hsum8 of its
-// 8 lanes bit for bit.
-inline __m512 quad_hsum8(__m512 p01, __m512 p23) {
-  const __m512 lo = _mm512_shuffle_f32x4(p01, p23, _MM_SHUFFLE(2, 0, 2, 0));  // blocks 0 of tokens 0-3
-  const __m512 hi = _mm512_shuffle_f32x4(p01, p23, _MM_SHUFFLE(3, 1, 3, 1));  // blocks 1 of tokens 0-3
-  return block_sum4(_mm512_add_ps(hi, lo));
-}
-// Lane 0 of each block of v to y[t * ldy], tokens t0..t0+3 below m.
-inline void store_quad(__m512 v, float* y, int64_t ldy, int64_t t0, int64_t m) {
-  alignas(16) float f[4];
-  _mm_store_ps(f, _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), v)));
-  for (int k = 0; k < 4 && t0 + k < m; k++) y[(t0 + k) * ldy] = f[k];
 }
 
 // One row's pass accumulators, kept between the superblock ranges of a K-blocked pass (tile_k).
