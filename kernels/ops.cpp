@@ -20,7 +20,7 @@ void swiglu8_avx2(const float* g, const float* u, float* y, int64_t n);
 double exp_blocks_avx2(float* p, int64_t nBlocks, float mx);
 void kqv_tiny_avx2(const float* p, const float* v, int64_t stride, int64_t nKeys, int64_t d, float* out);
 void kqv_dot_avx2(const float* p, const float* v, int64_t stride, int64_t nKeys, int64_t d, float* out);
-void rope_rotate_fma(float* x, const double* cs, int64_t nDims, bool adjacent);
+void rope_rotate_fma(float* x, const float* c, const float* s, int64_t nDims, bool adjacent);
 float kq_scores_avx2(const float* q, const float* k, int64_t stride, int64_t nKeys, int64_t d, float scale, float* p);
 
 namespace {
@@ -118,14 +118,18 @@ void rope(const RopeArgs& a) {
   const bool simd = current_isa() != Isa::Scalar;
   for_rows(a.nTok, a.nHeads * a.nDims, [&](int64_t t) {
     thread_local std::vector<double> cs;
-    if ((int64_t)cs.size() < a.nDims) cs.resize((size_t)a.nDims);
+    thread_local std::vector<float> cf;
+    if ((int64_t)cs.size() < a.nDims) cs.resize((size_t)a.nDims), cf.resize((size_t)a.nDims);
     rope_cache(a, a.pos[t], corr, cs.data());
+    if (!exact && simd) {
+      // the pairs' cos and sin as f32 once for all heads (the scalar path below converts them per use)
+      for (int64_t i = 0; i < half; i++) cf[i] = (float)cs[2 * i], cf[half + i] = (float)cs[2 * i + 1];
+      for (int64_t h = 0; h < a.nHeads; h++)
+        rope_rotate_fma(a.x + (t * a.nHeads + h) * a.headDim, cf.data(), cf.data() + half, a.nDims, a.layout == RopeLayout::Norm);
+      return;
+    }
     for (int64_t h = 0; h < a.nHeads; h++) {
       float* x = a.x + (t * a.nHeads + h) * a.headDim;
-      if (!exact && simd) {
-        rope_rotate_fma(x, cs.data(), a.nDims, a.layout == RopeLayout::Norm);
-        continue;
-      }
       for (int64_t i0 = 0; i0 < a.nDims; i0 += 2) {
         // NORM rotates adjacent pairs; NEOX rotates element i with element i + nDims/2
         const int64_t j0 = a.layout == RopeLayout::Norm ? i0 : i0 / 2;

@@ -88,14 +88,33 @@ void kqv_tiny_avx2(const float* p, const float* v, int64_t stride, int64_t nKeys
 }
 
 // RoPE's rotation of one head in ggml mode (ops.cpp rope: x0*c - x1*s with x0*c fused, x0*s + x1*c with
-// x0*s fused), here with the fma an instruction instead of a libm call: the same single rounding.
-void rope_rotate_fma(float* x, const double* cs, int64_t nDims, bool adjacent) {
+// x0*s fused), with the fma an instruction instead of a libm call: the same single rounding. c[i], s[i]:
+// pair i's cos and sin as f32 (the token's cache, converted once for all its heads). NEOX pairs (element
+// i with element i + nDims/2) are contiguous halves, so eight pairs go per register, each lane the scalar
+// sequence; adjacent (NORM) pairs run one at a time.
+void rope_rotate_fma(float* x, const float* c, const float* s, int64_t nDims, bool adjacent) {
   const int64_t half = nDims / 2;
-  for (int64_t i0 = 0; i0 < nDims; i0 += 2) {
-    const int64_t j0 = adjacent ? i0 : i0 / 2, j1 = adjacent ? i0 + 1 : i0 / 2 + half;
-    const float x0 = x[j0], x1 = x[j1], c = (float)cs[i0], s = (float)cs[i0 + 1];
-    x[j0] = std::fma(x0, c, -(x1 * s));
-    x[j1] = std::fma(x0, s, x1 * c);
+  if (adjacent) {
+    for (int64_t i = 0; i < half; i++) {
+      const float x0 = x[2 * i], x1 = x[2 * i + 1];
+      x[2 * i] = std::fma(x0, c[i], -(x1 * s[i]));
+      x[2 * i + 1] = std::fma(x0, s[i], x1 * c[i]);
+    }
+    return;
+  }
+  float* lo = x;
+  float* hi = x + half;
+  int64_t i = 0;
+  for (; i + 8 <= half; i += 8) {
+    const __m256 x0 = _mm256_loadu_ps(lo + i), x1 = _mm256_loadu_ps(hi + i);
+    const __m256 vc = _mm256_loadu_ps(c + i), vs = _mm256_loadu_ps(s + i);
+    _mm256_storeu_ps(lo + i, _mm256_fmsub_ps(x0, vc, _mm256_mul_ps(x1, vs)));  // fma(x0, c, -(x1 * s))
+    _mm256_storeu_ps(hi + i, _mm256_fmadd_ps(x0, vs, _mm256_mul_ps(x1, vc)));
+  }
+  for (; i < half; i++) {
+    const float x0 = lo[i], x1 = hi[i];
+    lo[i] = std::fma(x0, c[i], -(x1 * s[i]));
+    hi[i] = std::fma(x0, s[i], x1 * c[i]);
   }
 }
 
