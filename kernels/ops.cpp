@@ -22,6 +22,9 @@ void kqv_tiny_avx2(const float* p, const float* v, int64_t stride, int64_t nKeys
 void kqv_dot_avx2(const float* p, const float* v, int64_t stride, int64_t nKeys, int64_t d, float* out);
 void rope_rotate_fma(float* x, const float* c, const float* s, int64_t nDims, bool adjacent);
 float kq_scores_avx2(const float* q, const float* k, int64_t stride, int64_t nKeys, int64_t d, float scale, float* p);
+// kernels/arch/x86/avx512/ops_avx512.cpp: two of them 16 lanes wide (bit-identical).
+void kqv_tiny_avx512(const float* p, const float* v, int64_t stride, int64_t nKeys, int64_t d, float* out);
+float kq_scores_avx512(const float* q, const float* k, int64_t stride, int64_t nKeys, int64_t d, float scale, float* p);
 
 namespace {
 // Rows [0, nRows) of a row-independent op, shared out over the pool when there is enough work (a prompt;
@@ -198,7 +201,9 @@ void attend_row_ggml(const AttentionArgs& a, const float* q, int64_t kvOff, int6
   std::vector<float>& p = tls_probs(nPad);
   float mx = -INFINITY;
   const bool simd = current_isa() != Isa::Scalar;
-  if (simd && d % 32 == 0) mx = kq_scores_avx2(q, a.k + kvOff, stride, nKeys, d, a.scale, p.data());
+  const bool avx512 = current_isa() == Isa::Avx512;
+  if (avx512 && d % 32 == 0) mx = kq_scores_avx512(q, a.k + kvOff, stride, nKeys, d, a.scale, p.data());
+  else if (simd && d % 32 == 0) mx = kq_scores_avx2(q, a.k + kvOff, stride, nKeys, d, a.scale, p.data());
   else
     for (int64_t j = 0; j < nKeys; j++) {
       p[j] = dotF32(d, a.k + j * stride + kvOff, q) * a.scale;
@@ -218,6 +223,7 @@ void attend_row_ggml(const AttentionArgs& a, const float* q, int64_t kvOff, int6
   }
   const bool tiny = a.nTok >= 2 && d % 4 == 0;
   if (simd && d % 8 == 0) {
+    if (tiny && avx512 && d % 16 == 0) return kqv_tiny_avx512(p.data(), a.v + kvOff, stride, nKeys, d, out);
     if (tiny) return kqv_tiny_avx2(p.data(), a.v + kvOff, stride, nKeys, d, out);
     return kqv_dot_avx2(p.data(), a.v + kvOff, stride, nKeys, d, out);
   }
