@@ -35,6 +35,7 @@ constexpr uint32_t kMaxId = 129;
 // An activation format: from_float per path, and its scalar round trip.
 #define FROM_REF(name) {ref::from_float_##name, ref::from_float_##name, ref::from_float_##name}, ref::round_##name
 #define FROM_X86(name) {ref::from_float_##name, avx2::from_float_##name, avx2::from_float_##name}, ref::round_##name
+#define FROM_X86_512(name) {ref::from_float_##name, avx2::from_float_##name, avx512::from_float_##name}, ref::round_##name
 // A weight type with a llama.cpp-exact dot product: vec_dot type, no from_float / round, vec_dot, no
 // tinyBLAS order, prefill tile (AVX2).
 #define DOT(act, name) act, {}, nullptr, VD(name), {}, TILE(name)
@@ -57,7 +58,7 @@ const Entry kEntries[] = {
     // x q8_0
     {T_Q4_0, {"q4_0", QK4_0, sizeof(block_q4_0), true, DEQ(q4_0), DOT512(T_Q8_0, q4_0)}},
     {T_Q5_0, {"q5_0", QK5_0, sizeof(block_q5_0), true, DEQ(q5_0), DOT512(T_Q8_0, q5_0)}},
-    {T_Q8_0, {"q8_0", QK8_0, sizeof(block_q8_0), true, DEQ(q8_0), T_Q8_0, FROM_X86(q8_0), VD512(q8_0), {}, TILE512(q8_0)}},
+    {T_Q8_0, {"q8_0", QK8_0, sizeof(block_q8_0), true, DEQ(q8_0), T_Q8_0, FROM_X86_512(q8_0), VD512(q8_0), {}, TILE512(q8_0)}},
     // IQ4_NL: vec_dot's order for one token, tinyBLAS_Q0_AVX's for a batch; only a tile sees nt, so the
     // scalar path has its tile too
     {T_IQ4_NL, {"iq4_nl", QK4_NL, sizeof(block_iq4_nl), true, DEQ(iq4_nl), T_Q8_0, {}, nullptr, VD(iq4_nl), TINY(iq4_nl),
@@ -86,7 +87,7 @@ const Entry kEntries[] = {
     {T_TQ2_0, {"tq2_0", QK_K, 66, false, {}, T_Q8_K}},
     // q8_K: an activation format (engine-internal as weights: no dot product, multiplied as f32 rows by
     // matmul_general)
-    {T_Q8_K, {"q8_K", QK_K, sizeof(block_q8_K), true, DEQ(q8_K), kNoVecDot, FROM_X86(q8_K)}},
+    {T_Q8_K, {"q8_K", QK_K, sizeof(block_q8_K), true, DEQ(q8_K), kNoVecDot, FROM_X86_512(q8_K)}},
     // known by name only
     {T_I8, {"i8", 1, 1, false, {}}},
     {T_I16, {"i16", 1, 2, false, {}}},
@@ -112,6 +113,7 @@ const Entry kEntries[] = {
 #undef DOT512
 #undef FROM_REF
 #undef FROM_X86
+#undef FROM_X86_512
 #undef DOT
 
 struct Table {

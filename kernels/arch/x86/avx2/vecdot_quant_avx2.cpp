@@ -85,8 +85,15 @@ void avx2::from_float_q8_K(const float* x, void* vy, int64_t n) {
       std::memset(&y[b], 0, sizeof(block_q8_K));
       continue;
     }
+    // the first element reaching the maximum, eight compares at a time
     int j = 0;
-    while (!(std::fabs(xb[j]) == amax)) j++;  // the first element reaching the maximum
+    for (int v = 0; v < QK_K; v += 8) {
+      const int eq = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(xb + v), kAbs), _mm256_set1_ps(amax), _CMP_EQ_OQ));
+      if (eq) {
+        j = v + __builtin_ctz((unsigned)eq);
+        break;
+      }
+    }
     const float iscale = -127.f / xb[j];
     const __m256 s = _mm256_set1_ps(iscale);
     for (int k = 0; k < QK_K / 32; k++) {

@@ -29,6 +29,8 @@
 // every path).
 #define ROSETTA_FROM_FLOAT_TYPES_REF(X) X(f32) X(f16) X(bf16) X(q8_0) X(q8_1) X(q8_K)
 #define ROSETTA_FROM_FLOAT_TYPES_AVX2(X) X(q8_0) X(q8_1) X(q8_K)
+// AVX-512 has its own q8_0 and q8_K (avx512/quant_avx512.cpp); its q8_1 is the AVX2 function.
+#define ROSETTA_FROM_FLOAT_TYPES_AVX512(X) X(q8_0) X(q8_K)
 
 #define ROSETTA_DECLARE_VECDOT(name) float vec_dot_##name(int64_t n, const void* w, const void* a);
 #define ROSETTA_DECLARE_VECDOT_TINY(name) float vec_dot_##name##_tiny(int64_t n, const void* w, const void* a);
@@ -58,5 +60,6 @@ ROSETTA_FROM_FLOAT_TYPES_AVX2(ROSETTA_DECLARE_FROM_FLOAT)
 namespace avx512 {
 ROSETTA_VECDOT_TYPES_AVX512(ROSETTA_DECLARE_VECDOT)
 ROSETTA_TILE_TYPES_AVX512(ROSETTA_DECLARE_TILE)
+ROSETTA_FROM_FLOAT_TYPES_AVX512(ROSETTA_DECLARE_FROM_FLOAT)
 }  // namespace avx512
 }  // namespace rosetta
