@@ -50,11 +50,20 @@ void avx512::from_float_q8_K(const float* x, void* vy, int64_t n) {
     for (int v = 0; v < kVecs; v++) {
       __m512 r = _mm512_roundscale_ps(_mm512_mul_ps(s, _mm512_loadu_ps(xb + 16 * v)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
       r = _mm512_min_ps(hi, r);  // r > 127 ? 127 : r, a NaN kept (minps returns its second operand)
-      const __m512i q = _mm512_cvttps_epi32(r);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(y[b].qs + 16 * v), _mm512_cvtepi32_epi8(q));  // the low bytes
-      // the 16 stored int8 summed: each lane's low byte sign-extended
-      y[b].bsums[v] = (int16_t)_mm512_reduce_add_epi32(_mm512_srai_epi32(_mm512_slli_epi32(q, 24), 24));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(y[b].qs + 16 * v), _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(r)));  // the low bytes
     }
+    // bsums, the stored int8 summed per 16: vpdpbusd against ones gives each 4 bytes' sum (int32 lane l of
+    // register z: bytes 64z + 4l..+3, so 128-bit block b of z is group 4z + b); two rounds of a
+    // saturating pack (the sums fit 16 bits) and a pairwise vpmaddwd leave group 4z + b in lane 4b + z
+    const __m512i ones8 = _mm512_set1_epi8(1), ones16 = _mm512_set1_epi16(1);
+    __m512i p[4];
+#pragma GCC unroll 4
+    for (int z = 0; z < 4; z++) p[z] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones8, _mm512_loadu_si512(y[b].qs + 64 * z));
+    const __m512i m01 = _mm512_madd_epi16(_mm512_packs_epi32(p[0], p[1]), ones16);
+    const __m512i m23 = _mm512_madd_epi16(_mm512_packs_epi32(p[2], p[3]), ones16);
+    const __m512i g = _mm512_madd_epi16(_mm512_packs_epi32(m01, m23), ones16);
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[b].bsums), _mm512_cvtepi32_epi16(_mm512_permutexvar_epi32(order, g)));
     y[b].d = 1 / iscale;
   }
 }
