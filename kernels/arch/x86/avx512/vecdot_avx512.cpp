@@ -234,10 +234,23 @@ struct alignas(64) QuadAcc {
   __m512 acc[8], accm[4];
 };
 
+// A prompt tile's prefetch: the same superblock of the next row, into L1. The tile reads its 16 rows in
+// order (a K block at a time in long rows) and each row once per pass of 16 tokens, so the next row's
+// block is what it reads next, from memory on the first pass and from L2 on the later ones. (The decode
+// rows' prefetch, 8 KB ahead in the same row into L2, runs ahead of a single stream instead; in a tile
+// it fetched rows long before their turn, or another row's bytes: measured against it, one thread, 64
+// tokens, `npm run bench:matmul`, alternating: q6_K 3584 x 18944 1.19x with K blocks, q4_K 1.07x,
+// q4_K and q6_K 18944 x 3584 1.04x and 1.07x, 8960 x 1536 unchanged.)
+template <typename B>
+inline void prefetch_next_row(const B* p, size_t rb) {
+  const char* c = reinterpret_cast<const char*>(p) + rb;
+  for (size_t o = 0; o < sizeof(B); o += 64) _mm_prefetch(c + o, _MM_HINT_T0);
+}
+
 // Superblocks [i0, i1) of one row x NQ quads: the accumulators start at zero (i0 == 0) or from st,
 // and go back to st (i1 < nb) or, after the row's last superblock, into y.
 template <typename B, int NQ>
-void qk45_quads(int64_t nb, int64_t i0, int64_t i1, const B* w, const Q8KQuad* a, QuadAcc* st, float* y, int64_t ldy, int64_t m) {
+void qk45_quads(int64_t nb, int64_t i0, int64_t i1, const B* w, size_t rb, const Q8KQuad* a, QuadAcc* st, float* y, int64_t ldy, int64_t m) {
   constexpr bool kQ5 = std::is_same<B, block_q5_K>::value;
   __m512 acc[2 * NQ], accm[NQ];
 #pragma GCC unroll 8
@@ -245,7 +258,7 @@ void qk45_quads(int64_t nb, int64_t i0, int64_t i1, const B* w, const Q8KQuad* a
 #pragma GCC unroll 4
   for (int g = 0; g < NQ; g++) accm[g] = i0 ? st->accm[g] : _mm512_setzero_ps();
   for (int64_t i = i0; i < i1; i++) {
-    prefetch_block(w + i);
+    prefetch_next_row(w + i, rb);
     const __m256i head = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(&w[i].d)));
     const __m128 wdd = _mm_cvtph_ps(_mm256_castsi256_si128(head));  // the row's d, dmin
     const __m512 vwd = _mm512_broadcastss_ps(wdd), vwdmin = _mm512_broadcastss_ps(_mm_movehdup_ps(wdd));
@@ -290,7 +303,7 @@ void qk45_quads(int64_t nb, int64_t i0, int64_t i1, const B* w, const Q8KQuad* a
 }
 
 template <typename B, int NQ>
-void q6k_quads(int64_t nb, int64_t i0, int64_t i1, const B* w, const Q8KQuad* a, QuadAcc* st, float* y, int64_t ldy, int64_t m) {
+void q6k_quads(int64_t nb, int64_t i0, int64_t i1, const B* w, size_t rb, const Q8KQuad* a, QuadAcc* st, float* y, int64_t ldy, int64_t m) {
   const __m512i m3 = _mm512_set1_epi8(3), m15 = _mm512_set1_epi8(15);
   __m512 acc[2 * NQ];
 #pragma GCC unroll 8
@@ -303,7 +316,7 @@ void q6k_quads(int64_t nb, int64_t i0, int64_t i1, const B* w, const Q8KQuad* a,
     sidx[c] = _mm512_inserti64x4(_mm512_castsi256_si512(h), h, 1);
   }
   for (int64_t i = i0; i < i1; i++) {
-    prefetch_block(w + i);
+    prefetch_next_row(w + i, rb);
     const __m512 vwd = _mm512_set1_ps(half_to_f32(w[i].d));
     const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[i].scales)));
     const __m512i sc2 = _mm512_broadcast_i64x4(sc16);
@@ -350,20 +363,21 @@ void q6k_quads(int64_t nb, int64_t i0, int64_t i1, const B* w, const Q8KQuad* a,
 
 // kKBlock: superblocks per K block of a long row (tile_k; 0: none). Measured on a Zen 4 core, one thread,
 // 64 tokens (`npm run bench:matmul -- TYPE ROWS COLS 64 1 3`, five alternations): Q4_K 8960 x 3584
-// 76-77 -> 81-84 GMAC/s with blocks of 4, 3584 x 18944 72-77 -> 76-83; Q6_K loses 2-9% with any
-// blocking (its heavier superblock decode hides the activations' L1 misses) and runs unblocked.
+// 76-77 -> 81-84 GMAC/s with blocks of 4, 3584 x 18944 72-77 -> 76-83. Q6_K lost 2-9% blocked while
+// the tile prefetched 8 KB ahead in the row; with the next row's block prefetched (prefetch_next_row)
+// it gains: 3584 x 18944 1.19x, 1536 x 8960 1.16x (both against the unblocked tile, session 8).
 template <typename B, int NQ>
 struct QK45Quads {
   static constexpr int64_t kKBlock = 4;
-  static void run(int64_t nb, int64_t i0, int64_t i1, const B* w, const Q8KQuad* a, QuadAcc* st, float* y, int64_t ldy, int64_t m) {
-    qk45_quads<B, NQ>(nb, i0, i1, w, a, st, y, ldy, m);
+  static void run(int64_t nb, int64_t i0, int64_t i1, const B* w, size_t rb, const Q8KQuad* a, QuadAcc* st, float* y, int64_t ldy, int64_t m) {
+    qk45_quads<B, NQ>(nb, i0, i1, w, rb, a, st, y, ldy, m);
   }
 };
 template <typename B, int NQ>
 struct Q6KQuads {
-  static constexpr int64_t kKBlock = 0;
-  static void run(int64_t nb, int64_t i0, int64_t i1, const B* w, const Q8KQuad* a, QuadAcc* st, float* y, int64_t ldy, int64_t m) {
-    q6k_quads<B, NQ>(nb, i0, i1, w, a, st, y, ldy, m);
+  static constexpr int64_t kKBlock = 4;
+  static void run(int64_t nb, int64_t i0, int64_t i1, const B* w, size_t rb, const Q8KQuad* a, QuadAcc* st, float* y, int64_t ldy, int64_t m) {
+    q6k_quads<B, NQ>(nb, i0, i1, w, rb, a, st, y, ldy, m);
   }
 };
 
@@ -541,10 +555,10 @@ void tile_k(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a
         const B* wr = reinterpret_cast<const B*>(w + rb * r);
         QuadAcc* st = &state[r];
         switch (nqp) {
-          case 4: Quads<B, 4>::run(nb, i0, i1, wr, ag, st, yg + r, ldy, m); break;
-          case 3: Quads<B, 3>::run(nb, i0, i1, wr, ag, st, yg + r, ldy, m); break;
-          case 2: Quads<B, 2>::run(nb, i0, i1, wr, ag, st, yg + r, ldy, m); break;
-          default: Quads<B, 1>::run(nb, i0, i1, wr, ag, st, yg + r, ldy, m); break;
+          case 4: Quads<B, 4>::run(nb, i0, i1, wr, rb, ag, st, yg + r, ldy, m); break;
+          case 3: Quads<B, 3>::run(nb, i0, i1, wr, rb, ag, st, yg + r, ldy, m); break;
+          case 2: Quads<B, 2>::run(nb, i0, i1, wr, rb, ag, st, yg + r, ldy, m); break;
+          default: Quads<B, 1>::run(nb, i0, i1, wr, rb, ag, st, yg + r, ldy, m); break;
         }
       }
     }
