@@ -89,7 +89,7 @@ inline void store_quad(__m512 v, float* y, int64_t ldy, int64_t t0, int64_t m) {
 // sign shuffling per token. Two groups per pass (NG = 2) form the weight block's register, its base and
 // its f16 scale once for 16 tokens.
 template <typename B, int NG>
-void q0_row_group(int64_t nb, const B* w, const int8_t* qs, const float* sc, float* y, int64_t ldy, int64_t m) {
+void q0_row_group(int64_t nb, const B* w, size_t rb, const int8_t* qs, const float* sc, float* y, int64_t ldy, int64_t m) {
   constexpr int kPairs = kQ0Group / 2;
   __m512 acc[NG * kPairs];
 #pragma GCC unroll 8
@@ -102,7 +102,7 @@ void q0_row_group(int64_t nb, const B* w, const int8_t* qs, const float* sc, flo
     pick[p] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi32(2 * p)), _mm256_set1_epi32(2 * p + 1), 1);
   const int64_t groupQs = nb * kQ0Group * 32, groupSc = nb * kQ0Group;
   for (int64_t b = 0; b < nb; b++) {
-    if ((b & 1) == 0) prefetch_block(w + b);
+    if ((b & 1) == 0) _mm_prefetch(reinterpret_cast<const char*>(w + b) + rb, _MM_HINT_T0);  // the next row's block (prefetch_next_row)
     const __m512i qw = _mm512_broadcast_i64x4(load_w(w[b]));
     const __m512i base = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, u128, qw));  // -128 x lane sums
     const __m256 wd = _mm256_set1_ps(half_to_f32(w[b].d));
@@ -141,8 +141,8 @@ void tile_q0(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* 
     float* yg = y + g * kQ0Group * ldy;
     for (int64_t r = 0; r < nr; r++) {
       const B* wr = reinterpret_cast<const B*>(w + rb * r);
-      if (m > kQ0Group) q0_row_group<B, 2>(nb, wr, qg, sg, yg + r, ldy, m);
-      else q0_row_group<B, 1>(nb, wr, qg, sg, yg + r, ldy, m);
+      if (m > kQ0Group) q0_row_group<B, 2>(nb, wr, rb, qg, sg, yg + r, ldy, m);
+      else q0_row_group<B, 1>(nb, wr, rb, qg, sg, yg + r, ldy, m);
     }
   }
 }
