@@ -10,29 +10,15 @@ import os from "node:os";
 import type { NativeTypeTraits } from "../src/bindings/kernels-addon.js";
 import { loadKernelsAddon } from "../src/bindings/kernels-addon.js";
 import { openGgmlReference, randomBlocks } from "./kernels-data.js";
+import { median, secondsPerCall } from "./timing.js";
 
 const addon = loadKernelsAddon();
 const MB = Number(process.env.BENCH_MB ?? 4);
 const REPS = Number(process.env.BENCH_REPS ?? 15);
 const only = process.env.BENCH_TYPES?.split(",");
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-/** Seconds for one call, repeated until ~20 ms have passed (so timer resolution does not matter). */
-function time(fn: () => void): number {
-  let iters = 0;
-  const t0 = process.hrtime.bigint();
-  let t = t0;
-  do {
-    fn();
-    iters++;
-    t = process.hrtime.bigint();
-  } while (t - t0 < 20_000_000n);
-  return Number(t - t0) / 1e9 / iters;
-}
+/** Seconds per call, repeated until ~20 ms have passed. */
+const time = (fn: () => void): number => secondsPerCall(fn, 20);
 
 function sameBits(a: Float32Array, b: Float32Array): boolean {
   return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;

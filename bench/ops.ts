@@ -25,29 +25,15 @@ import {
   typeTraitsTable,
 } from "../src/bindings/kernels.js";
 import { randomBlocks } from "./kernels-data.js";
+import { median, secondsPerCall } from "./timing.js";
 
 const REPS = Number(process.env.BENCH_REPS ?? 15);
 const THREADS = Number(process.env.BENCH_THREADS ?? 1);
 const runnable = cpuFeatures().isas.filter((i) => i !== "scalar");
 const ISAS = (process.env.BENCH_ISAS?.split(",") ?? runnable).filter((i) => runnable.includes(i as never));
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
 /** Seconds per call, repeated until ~30 ms have passed. */
-function time(fn: () => void): number {
-  let iters = 0;
-  const t0 = process.hrtime.bigint();
-  let t = t0;
-  do {
-    fn();
-    iters++;
-    t = process.hrtime.bigint();
-  } while (t - t0 < 30_000_000n);
-  return Number(t - t0) / 1e9 / iters;
-}
+const time = (fn: () => void): number => secondsPerCall(fn, 30);
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
