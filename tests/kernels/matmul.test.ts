@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, test } from "vitest";
 
 import {
-  actRound, addF32, attention, cpuFeatures, currentIsa, matmul, setIsa, setThreads, softmaxRows, summarize, summarizeMany, swiglu,
+  actRound, addF32, attention, cpuFeatures, currentIsa, matmul, rope, setIsa, setThreads, softmaxRows, summarize, summarizeMany, swiglu,
 } from "../../src/bindings/kernels.js";
 import { relL2 } from "../model/helpers.js";
 import { mm, rng } from "./helpers.js";
@@ -175,6 +175,75 @@ describe("matmul on every ISA path", () => {
     }
     setIsa(initialIsa);
     console.log(`attention ISA paths: seeds ${base}..${base + 39} (ROSETTA_PROPERTY_SEED=${base} reruns them)`);
+    expect(failures.slice(0, 8).join("\n")).toBe("");
+  });
+
+  // RoPE: the SIMD paths rotate NEOX pairs eight per register (the scalar tail past the last 8) from the
+  // token's cos/sin converted to f32 once; NORM pairs one at a time. Random shapes: head dims on and off
+  // the multiples of 16, partial rotation (nDims < headDim), both layouts, YaRN on and off, positions
+  // anywhere in a 32K context.
+  test("rope, ggml mode: every ISA path equals the scalar one bit for bit on random shapes (seeds logged)", () => {
+    const base = Number(process.env.ROSETTA_PROPERTY_SEED ?? Date.now() % 100000);
+    const failures: string[] = [];
+    for (let c = 0; c < 40; c++) {
+      const seed = base + c, r = rng(seed);
+      const headDim = [8, 16, 24, 32, 40, 64, 80, 96, 128, 12][Math.floor(r() * 10)];
+      const nDims = r() < 0.7 ? headDim : 2 * (1 + Math.floor(r() * (headDim / 2)));
+      const nTok = 1 + Math.floor(r() * 9), nHeads = 1 + Math.floor(r() * 6);
+      const pos = Int32Array.from({ length: nTok }, () => Math.floor(r() * 32768));
+      const yarn = r() < 0.3;
+      const opts = {
+        nDims, layout: (r() < 0.5 ? "neox" : "norm") as "neox" | "norm", freqBase: r() < 0.5 ? 10000 : 1e6,
+        freqScale: yarn ? 0.25 : 1, extFactor: yarn ? 1 : 0, attnFactor: 1, betaFast: 32, betaSlow: 1, nCtxOrig: 8192,
+      };
+      const x0 = Float32Array.from({ length: nTok * nHeads * headDim }, () => (r() - 0.5) * 8);
+      const run = () => {
+        const x = x0.slice();
+        rope(x, nTok, nHeads, headDim, pos, opts, "ggml");
+        return new Uint32Array(x.buffer);
+      };
+      setIsa("scalar");
+      const ref = run();
+      for (const isa of ISAS.filter((i) => i !== "scalar")) {
+        setIsa(isa);
+        const got = run();
+        const i = got.findIndex((x, j) => x !== ref[j]);
+        if (i >= 0) failures.push(`seed ${seed} ${isa}: ${opts.layout} d ${headDim} nDims ${nDims} heads ${nHeads} tokens ${nTok}: element ${i}`);
+      }
+    }
+    setIsa(initialIsa);
+    console.log(`rope ISA paths: seeds ${base}..${base + 39} (ROSETTA_PROPERTY_SEED=${base} reruns them)`);
+    expect(failures.slice(0, 8).join("\n")).toBe("");
+  });
+
+  // The activation quantizers (q8_K, q8_0; AVX2 and AVX-512 forms) on random rows of varied scale, with
+  // ties for the largest |x|, zeros, subnormals and huge values mixed in: seen through a matmul (every
+  // byte of the block, its d and its bsums reach the output), every path equals scalar bit for bit.
+  test("activation quantizers: every ISA path equals scalar on random rows (seeds logged)", () => {
+    const base = Number(process.env.ROSETTA_PROPERTY_SEED ?? Date.now() % 100000);
+    const failures: string[] = [];
+    for (let c = 0; c < 24; c++) {
+      const seed = base + c, r = rng(seed);
+      const cols = 256 * (1 + Math.floor(r() * 4)), nTok = 1 + Math.floor(r() * 20), scale = 2 ** (Math.floor(r() * 40) - 20);
+      const x = Float32Array.from({ length: nTok * cols }, () => {
+        const u = r();
+        return u < 0.05 ? 0 : u < 0.08 ? scale : u < 0.11 ? -scale : u < 0.12 ? 1e-41 : (r() - 0.5) * 2 * scale;
+      });
+      // Q6_K reads each of the 16 bsums (Q4_K only their pair sums)
+      for (const [name, type] of [["Q4_K", T.Q4_K], ["Q6_K", T.Q6_K], ["Q8_0", T.Q8_0]] as const) {
+        const w = weights(type, 5, cols, rng(seed + 1));
+        setIsa("scalar");
+        const ref = mm(w, type, 5, cols, x, nTok, "ggml");
+        for (const isa of ISAS.filter((i) => i !== "scalar")) {
+          setIsa(isa);
+          const got = mm(w, type, 5, cols, x, nTok, "ggml");
+          const i = Array.from(got).findIndex((v, j) => !Object.is(v, ref[j]));
+          if (i >= 0) failures.push(`seed ${seed} ${isa} ${name}: cols ${cols} tokens ${nTok} scale ${scale}: output ${i}`);
+        }
+      }
+    }
+    setIsa(initialIsa);
+    console.log(`activation quantizers: seeds ${base}..${base + 23} (ROSETTA_PROPERTY_SEED=${base} reruns them)`);
     expect(failures.slice(0, 8).join("\n")).toBe("");
   });
 
