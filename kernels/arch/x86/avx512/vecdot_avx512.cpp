@@ -293,7 +293,7 @@ void qk45_quads(int64_t nb, int64_t i0, int64_t i1, const B* w, size_t rb, const
     for (int g = 0; g < NQ; g++) st->accm[g] = accm[g];
     return;
   }
-  // token k of quad g: its hsum8 plus its min term (Q4_K: min_term's sum of block k of accm[g]; Q5_K:
+  // token k of quad g: its hsum8 plus its min term (Q4_K: block_sum4 of block k of accm[g]; Q5_K:
   // lane 0 of block k), four tokens per register
 #pragma GCC unroll 4
   for (int g = 0; g < NQ; g++) {
