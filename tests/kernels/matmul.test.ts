@@ -46,6 +46,32 @@ function weights(type: number, rows: number, cols: number, r = rng(7)): Uint8Arr
   return out;
 }
 
+type IsaCase = [label: string, run: () => Float32Array];
+/**
+ * Random cases on every ISA path against the scalar one, bit for bit: `draw` makes the cases of one seed
+ * (seeds base..base+count-1, base from ROSETTA_PROPERTY_SEED or the clock, logged so a failure reruns).
+ */
+function expectIsaPathsAgree(name: string, count: number, draw: (r: () => number, seed: number) => IsaCase[]): void {
+  const base = Number(process.env.ROSETTA_PROPERTY_SEED ?? Date.now() % 100000);
+  const failures: string[] = [];
+  const bits = (x: Float32Array) => new Uint32Array(x.buffer, x.byteOffset, x.length);
+  for (let seed = base; seed < base + count; seed++) {
+    for (const [label, run] of draw(rng(seed), seed)) {
+      setIsa("scalar");
+      const ref = bits(run()).slice();
+      for (const isa of ISAS.filter((i) => i !== "scalar")) {
+        setIsa(isa);
+        const got = bits(run());
+        const i = got.findIndex((x, j) => x !== ref[j]);
+        if (i >= 0 || got.length !== ref.length) failures.push(`seed ${seed} ${isa}: ${label}: element ${i}`);
+      }
+    }
+  }
+  setIsa(initialIsa);
+  console.log(`${name} ISA paths: seeds ${base}..${base + count - 1} (ROSETTA_PROPERTY_SEED=${base} reruns them)`);
+  expect(failures.slice(0, 8).join("\n")).toBe("");
+}
+
 
 describe("activation rounding (ggml vec_dot types)", () => {
   const x = Float32Array.from({ length: 512 }, (_, i) => Math.sin(i * 0.37) * (1 + (i % 7)));
@@ -149,33 +175,21 @@ describe("matmul on every ISA path", () => {
   test("attention, ggml mode: every ISA path equals the scalar one bit for bit on random shapes (seeds logged)", () => {
     // decode (one query row: the vectorized scores, softmax blocks and kqv table) and prompts (tinyBLAS
     // kqv), head dims that are and are not multiples of 8 and 32, contexts across the 32-slot rotation
-    const base = Number(process.env.ROSETTA_PROPERTY_SEED ?? Date.now() % 100000);
-    const failures: string[] = [];
-    for (let c = 0; c < 40; c++) {
-      const seed = base + c, r = rng(seed);
+    expectIsaPathsAgree("attention", 40, (r) => {
       const nHeadKv = 1 + Math.floor(r() * 3), nHead = nHeadKv * (1 + Math.floor(r() * 4));
       const headDim = [8, 16, 24, 32, 64, 96, 128, 12, 40][Math.floor(r() * 9)];
       const nTok = r() < 0.6 ? 1 : 2 + Math.floor(r() * 9), nPast = Math.floor(r() * 300);
-      const nCtx = nPast + nTok, kv = nCtx * nHeadKv * headDim;
+      const nCtx = nPast + nTok, kv = nCtx * nHeadKv * headDim, nOut = nTok * nHead * headDim;
       const k = Float32Array.from({ length: kv }, () => (r() - 0.5) * 4), v = Float32Array.from({ length: kv }, () => (r() - 0.5) * 4);
-      const q = Float32Array.from({ length: nTok * nHead * headDim }, () => (r() - 0.5) * 4);
+      const q = Float32Array.from({ length: nOut }, () => (r() - 0.5) * 4);
       const run = () => {
-        const out = new Float32Array(nTok * nHead * headDim), probs = new Float32Array(nHead * nTok * nCtx);
+        // the outputs, then the probabilities
+        const both = new Float32Array(nOut + nHead * nTok * nCtx), out = both.subarray(0, nOut), probs = both.subarray(nOut);
         attention({ q, k, v, out, probs, nTok, nPast, nHead, nHeadKv, headDim, scale: 1 / Math.sqrt(headDim), mode: "ggml" });
-        return [...new Uint32Array(out.buffer), ...new Uint32Array(probs.buffer)];
+        return both;
       };
-      setIsa("scalar");
-      const ref = run();
-      for (const isa of ISAS.filter((i) => i !== "scalar")) {
-        setIsa(isa);
-        const got = run();
-        const i = got.findIndex((x, j) => x !== ref[j]);
-        if (i >= 0) failures.push(`seed ${seed} ${isa}: heads ${nHead}/${nHeadKv} d ${headDim} tokens ${nTok} past ${nPast}: element ${i}`);
-      }
-    }
-    setIsa(initialIsa);
-    console.log(`attention ISA paths: seeds ${base}..${base + 39} (ROSETTA_PROPERTY_SEED=${base} reruns them)`);
-    expect(failures.slice(0, 8).join("\n")).toBe("");
+      return [[`heads ${nHead}/${nHeadKv} d ${headDim} tokens ${nTok} past ${nPast}`, run]];
+    });
   });
 
   // RoPE: the SIMD paths rotate NEOX pairs eight per register (the scalar tail past the last 8) from the
@@ -183,10 +197,7 @@ describe("matmul on every ISA path", () => {
   // the multiples of 16, partial rotation (nDims < headDim), both layouts, YaRN on and off, positions
   // anywhere in a 32K context.
   test("rope, ggml mode: every ISA path equals the scalar one bit for bit on random shapes (seeds logged)", () => {
-    const base = Number(process.env.ROSETTA_PROPERTY_SEED ?? Date.now() % 100000);
-    const failures: string[] = [];
-    for (let c = 0; c < 40; c++) {
-      const seed = base + c, r = rng(seed);
+    expectIsaPathsAgree("rope", 40, (r) => {
       const headDim = [8, 16, 24, 32, 40, 64, 80, 96, 128, 12][Math.floor(r() * 10)];
       const nDims = r() < 0.7 ? headDim : 2 * (1 + Math.floor(r() * (headDim / 2)));
       const nTok = 1 + Math.floor(r() * 9), nHeads = 1 + Math.floor(r() * 6);
@@ -200,51 +211,28 @@ describe("matmul on every ISA path", () => {
       const run = () => {
         const x = x0.slice();
         rope(x, nTok, nHeads, headDim, pos, opts, "ggml");
-        return new Uint32Array(x.buffer);
+        return x;
       };
-      setIsa("scalar");
-      const ref = run();
-      for (const isa of ISAS.filter((i) => i !== "scalar")) {
-        setIsa(isa);
-        const got = run();
-        const i = got.findIndex((x, j) => x !== ref[j]);
-        if (i >= 0) failures.push(`seed ${seed} ${isa}: ${opts.layout} d ${headDim} nDims ${nDims} heads ${nHeads} tokens ${nTok}: element ${i}`);
-      }
-    }
-    setIsa(initialIsa);
-    console.log(`rope ISA paths: seeds ${base}..${base + 39} (ROSETTA_PROPERTY_SEED=${base} reruns them)`);
-    expect(failures.slice(0, 8).join("\n")).toBe("");
+      return [[`${opts.layout} d ${headDim} nDims ${nDims} heads ${nHeads} tokens ${nTok}`, run]];
+    });
   });
 
   // The activation quantizers (q8_K, q8_0; AVX2 and AVX-512 forms) on random rows of varied scale, with
   // ties for the largest |x|, zeros, subnormals and huge values mixed in: seen through a matmul (every
   // byte of the block, its d and its bsums reach the output), every path equals scalar bit for bit.
   test("activation quantizers: every ISA path equals scalar on random rows (seeds logged)", () => {
-    const base = Number(process.env.ROSETTA_PROPERTY_SEED ?? Date.now() % 100000);
-    const failures: string[] = [];
-    for (let c = 0; c < 24; c++) {
-      const seed = base + c, r = rng(seed);
+    expectIsaPathsAgree("activation quantizers", 24, (r, seed) => {
       const cols = 256 * (1 + Math.floor(r() * 4)), nTok = 1 + Math.floor(r() * 20), scale = 2 ** (Math.floor(r() * 40) - 20);
       const x = Float32Array.from({ length: nTok * cols }, () => {
         const u = r();
         return u < 0.05 ? 0 : u < 0.08 ? scale : u < 0.11 ? -scale : u < 0.12 ? 1e-41 : (r() - 0.5) * 2 * scale;
       });
       // Q6_K reads each of the 16 bsums (Q4_K only their pair sums)
-      for (const [name, type] of [["Q4_K", T.Q4_K], ["Q6_K", T.Q6_K], ["Q8_0", T.Q8_0]] as const) {
+      return ([["Q4_K", T.Q4_K], ["Q6_K", T.Q6_K], ["Q8_0", T.Q8_0]] as const).map(([name, type]) => {
         const w = weights(type, 5, cols, rng(seed + 1));
-        setIsa("scalar");
-        const ref = mm(w, type, 5, cols, x, nTok, "ggml");
-        for (const isa of ISAS.filter((i) => i !== "scalar")) {
-          setIsa(isa);
-          const got = mm(w, type, 5, cols, x, nTok, "ggml");
-          const i = Array.from(got).findIndex((v, j) => !Object.is(v, ref[j]));
-          if (i >= 0) failures.push(`seed ${seed} ${isa} ${name}: cols ${cols} tokens ${nTok} scale ${scale}: output ${i}`);
-        }
-      }
-    }
-    setIsa(initialIsa);
-    console.log(`activation quantizers: seeds ${base}..${base + 23} (ROSETTA_PROPERTY_SEED=${base} reruns them)`);
-    expect(failures.slice(0, 8).join("\n")).toBe("");
+        return [`${name} cols ${cols} tokens ${nTok} scale ${scale}`, () => mm(w, type, 5, cols, x, nTok, "ggml")] as IsaCase;
+      });
+    });
   });
 
   const y0 = (n: number) => new Float32Array(n);
