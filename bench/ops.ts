@@ -111,7 +111,13 @@ function same(a: Float32Array, b: Float32Array): boolean {
 
 function main(): void {
   if (ISAS.length === 0) {
-    console.log("bench:ops: no SIMD path runs on this CPU; nothing to compare");
+    const asked = process.env.BENCH_ISAS;
+    console.log(
+      asked
+        ? `bench:ops: BENCH_ISAS=${asked} names no path this CPU runs (it runs: ${runnable.join(", ") || "scalar only"})`
+        : "bench:ops: no SIMD path runs on this CPU; nothing to compare",
+    );
+    process.exitCode = asked ? 2 : 0;
     return;
   }
   const initial = currentIsa();
