@@ -125,8 +125,8 @@ void matmul_vecdot(const MatmulArgs& a, const TypeTraits& tt, VecDotFn fn, size_
     const int64_t nbK = n / QK_K, quadsK = (a.nTok + kQKQuad - 1) / kQKQuad;
     if (packK && packedK.size() < (size_t)(quadsK * nbK)) packedK.resize(quadsK * nbK);
     if (packD && packedD.size() < (size_t)nbK) packedD.resize(nbK);
-    if (pack && packedSc.size() < (size_t)(groups * nb * kQ0Group)) {
-      packedSc.resize(groups * nb * kQ0Group);
+    if (pack && packedSc.size() < (size_t)(groups * nb * kQ0SpreadScales)) {
+      packedSc.resize(groups * nb * kQ0SpreadScales);
       packedQs.resize(groups * nb * kQ0Group * 32);
     }
     // each token's row is converted on its own, so the pool may share them out
@@ -150,7 +150,7 @@ void matmul_vecdot(const MatmulArgs& a, const TypeTraits& tt, VecDotFn fn, size_
       ad = reinterpret_cast<const float*>(packedD.data());
     }
     if (pack) {
-      pack_q8_0_padding(nb, a.nTok, pq, ps);
+      pack_q8_0_padding(nb, a.nTok, pq, ps, offset);
       act = reinterpret_cast<const uint8_t*>(pq);
       ad = ps;
     }
@@ -226,28 +226,39 @@ const char* matmul(const MatmulArgs& a) {
   return nullptr;
 }
 
+// Where token `slot` of a group sits in the offset tiles' 16 scales of a block (twice): element slot / 2 of
+// the 128-bit blocks 0 and 1 for an even slot, of blocks 2 and 3 for an odd one.
+static inline int spread_lane(int slot, int copy) { return (slot % 2) * 8 + copy * 4 + slot / 2; }
+
 void pack_q8_0_token(const block_q8_0* row, int64_t nb, int64_t t, int8_t* qs, float* sc, bool offset) {
   const int64_t g = t / kQ0Group, slot = t % kQ0Group;
   for (int64_t b = 0; b < nb; b++) {
     const int64_t at = (g * nb + b) * kQ0Group + slot;
     if (offset) {
       for (int k = 0; k < 32; k++) qs[at * 32 + k] = (int8_t)((uint8_t)row[b].qs[k] ^ 0x80);  // q + 128, unsigned
+      const float d = fp16_to_fp32(row[b].d);
+      for (int c = 0; c < 2; c++) sc[(g * nb + b) * kQ0SpreadScales + spread_lane((int)slot, c)] = d;
     } else {
       std::memcpy(qs + at * 32, row[b].qs, 32);
+      sc[at] = fp16_to_fp32(row[b].d);
     }
-    sc[at] = fp16_to_fp32(row[b].d);
   }
 }
 
 bool q0_offset_tile(uint32_t type) { return current_isa() == Isa::Avx512 && (type == T_Q4_0 || type == T_Q5_0 || type == T_Q8_0); }
 
-void pack_q8_0_padding(int64_t nb, int64_t nt, int8_t* qs, float* sc) {
+void pack_q8_0_padding(int64_t nb, int64_t nt, int8_t* qs, float* sc, bool offset) {
   const int64_t g = nt / kQ0Group, used = nt % kQ0Group;
   if (used == 0) return;
   for (int64_t b = 0; b < nb; b++) {
     const int64_t at = (g * nb + b) * kQ0Group + used;
     std::memset(qs + at * 32, 0, (size_t)(kQ0Group - used) * 32);
-    std::memset(sc + at, 0, (size_t)(kQ0Group - used) * sizeof(float));
+    if (offset) {
+      for (int slot = (int)used; slot < kQ0Group; slot++)
+        for (int c = 0; c < 2; c++) sc[(g * nb + b) * kQ0SpreadScales + spread_lane(slot, c)] = 0.0f;
+    } else {
+      std::memset(sc + at, 0, (size_t)(kQ0Group - used) * sizeof(float));
+    }
   }
 }
 

@@ -147,23 +147,27 @@ describe("matmul on every ISA path", () => {
   // Prefill tiles share each decoded weight block across tokens (vecdot_tile_*): a batch must give, bit
   // for bit, what each token gives alone (single-token calls run the per-pair kernel order).
   test("a batch of tokens equals each token alone (multi-token tiles), every ISA", () => {
-    // 21 tokens: one full tile of 8, a second and a partial one of 5; on the AVX-512 path the K-quant
-    // tiles' quads: a pass of 4 full quads (16 tokens) and one of 2 quads, the second partial
-    const nTok = 21, rows = 37;
+    // 21 tokens: two full groups of 8 and a partial one of 5 (on the AVX-512 path the Q8_0-family tile's
+    // passes take 4 groups: one pass of 3 groups), the K-quant tiles' quads a pass of 4 full quads (16
+    // tokens) and one of 2 quads, the second partial; 29: one Q8_0-family pass of 4 groups, the last
+    // partial; 45: a full pass of 4 groups and one of 2, the second partial
+    const rows = 37;
     const cases = [
       ["Q4_0", T.Q4_0, 256], ["Q8_0", T.Q8_0, 288], ["Q4_K", T.Q4_K, 512], ["Q6_K", T.Q6_K, 768], ["Q5_K", TX.Q5_K, 512],
       ["Q3_K", TX.Q3_K, 768], ["Q2_K", TX.Q2_K, 512], ["IQ4_XS", TX.IQ4_XS, 512], ["Q4_1", TX.Q4_1, 288], ["Q5_1", TX.Q5_1, 352],
     ] as const;
     for (const [name, type, cols] of cases) {
       const w = weights(type, rows, cols, rng(11));
-      const r = rng(5);
-      const x = Float32Array.from({ length: nTok * cols }, () => r() * 2 - 1);
-      for (const isa of ISAS) {
-        setIsa(isa);
-        const batch = mm(w, type, rows, cols, x, nTok, "ggml");
-        for (let t = 0; t < nTok; t++) {
-          const one = mm(w, type, rows, cols, x.subarray(t * cols, (t + 1) * cols), 1, "ggml");
-          expect(Array.from(batch.subarray(t * rows, (t + 1) * rows)), `${name} ${isa} token ${t}`).toEqual(Array.from(one));
+      for (const nTok of [21, 29, 45]) {
+        const r = rng(5);
+        const x = Float32Array.from({ length: nTok * cols }, () => r() * 2 - 1);
+        for (const isa of ISAS) {
+          setIsa(isa);
+          const batch = mm(w, type, rows, cols, x, nTok, "ggml");
+          for (let t = 0; t < nTok; t++) {
+            const one = mm(w, type, rows, cols, x.subarray(t * cols, (t + 1) * cols), 1, "ggml");
+            expect(Array.from(batch.subarray(t * rows, (t + 1) * rows)), `${name} ${isa} token ${t} of ${nTok}`).toEqual(Array.from(one));
+          }
         }
       }
       setIsa(initialIsa);

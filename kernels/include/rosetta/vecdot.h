@@ -47,10 +47,14 @@ namespace rosetta {
 // slots with pack_q8_0_padding).
 constexpr int kQ0Group = 8;
 // offset: quants stored + 128 as unsigned bytes (the AVX-512 Q4_0/Q5_0/Q8_0 tiles, q0_offset_tile: vpdpbusd
-// takes one side unsigned, and the weights' side is the signed one).
+// takes one side unsigned, and the weights' side is the signed one), and each block's scales spread for
+// those tiles: kQ0SpreadScales floats at sc[(g * nb + b) * kQ0SpreadScales], tokens 0, 2, 4, 6 in lanes
+// 0-3 and again 4-7, tokens 1, 3, 5, 7 in lanes 8-11 and 12-15, so that an in-lane shuffle picks the
+// scales of a pair of tokens, 8 lanes each.
+constexpr int kQ0SpreadScales = 2 * kQ0Group;
 void pack_q8_0_token(const block_q8_0* row, int64_t nb, int64_t t, int8_t* qs, float* sc, bool offset = false);
 bool q0_offset_tile(uint32_t type);
-void pack_q8_0_padding(int64_t nb, int64_t nt, int8_t* qs, float* sc);
+void pack_q8_0_padding(int64_t nb, int64_t nt, int8_t* qs, float* sc, bool offset = false);
 
 // Q8_K activations of a prompt packed in quads (4 tokens) for the AVX-512 K-quant tiles: one Q8KQuad per
 // (quad g, superblock i) at quads[g * nb + i]; tokens 4g..4g+3 are A, B (pair 0) and C, D (pair 1).

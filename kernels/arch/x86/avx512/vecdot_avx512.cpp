@@ -92,33 +92,30 @@ template <typename B, int NG>
 void q0_row_group(int64_t nb, const B* w, size_t rb, const int8_t* qs, const float* sc, float* y, int64_t ldy, int64_t m) {
   constexpr int kPairs = kQ0Group / 2;
   __m512 acc[NG * kPairs];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int p = 0; p < NG * kPairs; p++) acc[p] = _mm512_setzero_ps();
   const __m512i zero = _mm512_setzero_si512(), u128 = _mm512_set1_epi8((char)0x80);
-  // lanes 0-7 take token 2p's scale, lanes 8-15 token 2p+1's
-  __m512i pick[kPairs];
-#pragma GCC unroll 4
-  for (int p = 0; p < kPairs; p++)
-    pick[p] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi32(2 * p)), _mm256_set1_epi32(2 * p + 1), 1);
-  const int64_t groupQs = nb * kQ0Group * 32, groupSc = nb * kQ0Group;
+  const int64_t groupQs = nb * kQ0Group * 32, groupSc = nb * kQ0SpreadScales;
   for (int64_t b = 0; b < nb; b++) {
     if ((b & 1) == 0) _mm_prefetch(reinterpret_cast<const char*>(w + b) + rb, _MM_HINT_T0);  // the next row's block (prefetch_next_row)
     const __m512i qw = _mm512_broadcast_i64x4(load_w(w[b]));
     const __m512i base = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, u128, qw));  // -128 x lane sums
-    const __m256 wd = _mm256_set1_ps(half_to_f32(w[b].d));
-#pragma GCC unroll 2
+    const __m512 wd = _mm512_set1_ps(half_to_f32(w[b].d));
+#pragma GCC unroll 4
     for (int g = 0; g < NG; g++) {
-      const __m512 s = _mm512_zextps256_ps512(_mm256_mul_ps(wd, _mm256_loadu_ps(sc + g * groupSc + b * kQ0Group)));
+      // the d products of the group's tokens, spread (kQ0SpreadScales): element p of each 128-bit block
+      // is token 2p's in lanes 0-7 and token 2p+1's in lanes 8-15
+      const __m512 s = _mm512_mul_ps(wd, _mm512_loadu_ps(sc + g * groupSc + b * kQ0SpreadScales));
       const int8_t* q = qs + g * groupQs + b * kQ0Group * 32;
 #pragma GCC unroll 4
       for (int p = 0; p < kPairs; p++) {
         const __m512 lanes = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(base, _mm512_loadu_si512(q + 64 * p), qw));
-        acc[g * kPairs + p] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pick[p], s), lanes, acc[g * kPairs + p]);
+        acc[g * kPairs + p] = _mm512_fmadd_ps(_mm512_permute_ps(s, 0x55 * p), lanes, acc[g * kPairs + p]);
       }
     }
   }
   // each token's hsum8, four tokens (two pair registers) at a time
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int q = 0; q < NG * kPairs / 2; q++) store_quad(quad_hsum8(acc[2 * q], acc[2 * q + 1]), y, ldy, 4 * q, m);
 }
 
@@ -134,14 +131,16 @@ void tile_q0(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* 
     return;
   }
   const int8_t* qs = reinterpret_cast<const int8_t*>(a);
-  for (int64_t g = 0; g * kQ0Group < nt; g += 2) {
-    const int64_t m = nt - g * kQ0Group < 2 * kQ0Group ? nt - g * kQ0Group : 2 * kQ0Group;
+  for (int64_t g = 0; g * kQ0Group < nt; g += 4) {
+    const int64_t m = nt - g * kQ0Group < 4 * kQ0Group ? nt - g * kQ0Group : 4 * kQ0Group;
     const int8_t* qg = qs + g * nb * kQ0Group * 32;
-    const float* sg = ad + g * nb * kQ0Group;
+    const float* sg = ad + g * nb * kQ0SpreadScales;
     float* yg = y + g * kQ0Group * ldy;
     for (int64_t r = 0; r < nr; r++) {
       const B* wr = reinterpret_cast<const B*>(w + rb * r);
-      if (m > kQ0Group) q0_row_group<B, 2>(nb, wr, rb, qg, sg, yg + r, ldy, m);
+      if (m > 3 * kQ0Group) q0_row_group<B, 4>(nb, wr, rb, qg, sg, yg + r, ldy, m);
+      else if (m > 2 * kQ0Group) q0_row_group<B, 3>(nb, wr, rb, qg, sg, yg + r, ldy, m);
+      else if (m > kQ0Group) q0_row_group<B, 2>(nb, wr, rb, qg, sg, yg + r, ldy, m);
       else q0_row_group<B, 1>(nb, wr, rb, qg, sg, yg + r, ldy, m);
     }
   }
