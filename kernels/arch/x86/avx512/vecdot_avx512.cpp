@@ -86,8 +86,10 @@ inline void store_quad(__m512 v, float* y, int64_t ldy, int64_t t0, int64_t m) {
 // register (their 64 packed bytes are contiguous), accumulator acc[g][p] = token 2p's 8 lanes | token
 // 2p+1's. vpdpbusd multiplies the unsigned (q + 128) by the signed weights, from an accumulator holding
 // -128 x the weights' lane sums: each lane is the exact signed 4-product sum of the AVX2 kernel, with no
-// sign shuffling per token. Two groups per pass (NG = 2) form the weight block's register, its base and
-// its f16 scale once for 16 tokens.
+// sign shuffling per token. The group's scales come spread (kQ0SpreadScales), so one multiply by the
+// weight's d forms every token's product (the f32 product of the two f16 scales, as ggml's) and an
+// in-lane shuffle gives pair p's multiplier, no cross-lane permute. Four groups per pass (NG = 4) form
+// the weight block's register, its base and its f16 scale once for 32 tokens.
 template <typename B, int NG>
 void q0_row_group(int64_t nb, const B* w, size_t rb, const int8_t* qs, const float* sc, float* y, int64_t ldy, int64_t m) {
   constexpr int kPairs = kQ0Group / 2;
@@ -119,8 +121,8 @@ void q0_row_group(int64_t nb, const B* w, size_t rb, const int8_t* qs, const flo
   for (int q = 0; q < NG * kPairs / 2; q++) store_quad(quad_hsum8(acc[2 * q], acc[2 * q + 1]), y, ldy, 4 * q, m);
 }
 
-// The Q8_0-family tile: one token (decode) through the row kernel; a prompt's packed groups two at a
-// time (16 tokens per pass over a row), a last odd group alone.
+// The Q8_0-family tile: one token (decode) through the row kernel; a prompt's packed groups four at a
+// time (32 tokens per pass over a row), the last pass with the groups left.
 template <typename B>
 void tile_q0(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb, const float* ad, int64_t nt, float* y, int64_t ldy) {
   const int64_t nb = n / 32;
