@@ -81,6 +81,17 @@ inline void store_quad(__m512 v, float* y, int64_t ldy, int64_t t0, int64_t m) {
   for (int k = 0; k < 4 && t0 + k < m; k++) y[(t0 + k) * ldy] = f[k];
 }
 
+// Element p of each 128-bit block of spread products (kQ0SpreadScales) to all four: token 2p's product
+// in lanes 0-7, token 2p+1's in 8-15 (the immediate spelled out: clang wants a constant expression).
+inline __m512 pair_multiplier(__m512 s, int p) {
+  switch (p) {
+    case 0: return _mm512_permute_ps(s, 0x00);
+    case 1: return _mm512_permute_ps(s, 0x55);
+    case 2: return _mm512_permute_ps(s, 0xAA);
+    default: return _mm512_permute_ps(s, 0xFF);
+  }
+}
+
 // One row x NG packed groups of 8 tokens (pack_q8_0_token, offset: the quants stored + 128 as unsigned
 // bytes; group g's quants and scales follow group g - 1's): tokens 2p and 2p+1 of a group share a 512-bit
 // register (their 64 packed bytes are contiguous), accumulator acc[g][p] = token 2p's 8 lanes | token
@@ -112,7 +123,7 @@ void q0_row_group(int64_t nb, const B* w, size_t rb, const int8_t* qs, const flo
 #pragma GCC unroll 4
       for (int p = 0; p < kPairs; p++) {
         const __m512 lanes = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(base, _mm512_loadu_si512(q + 64 * p), qw));
-        acc[g * kPairs + p] = _mm512_fmadd_ps(_mm512_permute_ps(s, 0x55 * p), lanes, acc[g * kPairs + p]);
+        acc[g * kPairs + p] = _mm512_fmadd_ps(pair_multiplier(s, p), lanes, acc[g * kPairs + p]);
       }
     }
   }
