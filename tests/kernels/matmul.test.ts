@@ -223,10 +223,12 @@ describe("matmul on every ISA path", () => {
 
   // The activation quantizers (q8_K, q8_0; AVX2 and AVX-512 forms) on random rows of varied scale, with
   // ties for the largest |x|, zeros, subnormals and huge values mixed in: seen through a matmul (every
-  // byte of the block, its d and its bsums reach the output), every path equals scalar bit for bit.
+  // byte of the block, its d and its bsums reach the output), every path equals scalar bit for bit. Up to
+  // 72 tokens, so the prompt tiles' passes (16 tokens for the K-quants, 32 for the Q8_0 family) come
+  // full, partial and in every count of groups.
   test("activation quantizers: every ISA path equals scalar on random rows (seeds logged)", () => {
     expectIsaPathsAgree("activation quantizers", 24, (r, seed) => {
-      const cols = 256 * (1 + Math.floor(r() * 4)), nTok = 1 + Math.floor(r() * 20), scale = 2 ** (Math.floor(r() * 40) - 20);
+      const cols = 256 * (1 + Math.floor(r() * 4)), nTok = 1 + Math.floor(r() * 72), scale = 2 ** (Math.floor(r() * 40) - 20);
       const x = Float32Array.from({ length: nTok * cols }, () => {
         const u = r();
         return u < 0.05 ? 0 : u < 0.08 ? scale : u < 0.11 ? -scale : u < 0.12 ? 1e-41 : (r() - 0.5) * 2 * scale;
