@@ -116,8 +116,8 @@ void matmul_vecdot(const MatmulArgs& a, const TypeTraits& tt, VecDotFn fn, size_
     arb = act_row_bytes(aq, n);
     if (buf.size() < arb * (size_t)a.nTok) buf.resize(arb * (size_t)a.nTok);
     // a prompt's Q8_0 activations are also packed for the tiles (rosetta/vecdot.h)
+    const bool pack = tile && aq == ActQuant::Q8_0 && a.nTok > 1, lanes = pack && q0_offset_tile(a.type);
     const int64_t nb = n / 32, groups = (a.nTok + kQ0Group - 1) / kQ0Group;
-    const bool pack = tile && aq == ActQuant::Q8_0 && a.nTok > 1, offset = pack && q0_offset_tile(a.type);
     // a prompt's Q8_K activations in quads for the AVX-512 K-quant tiles (the other paths read the rows)
     // (one token: its Q8KDecode for the Q4_K/Q5_K decode rows; Q6_K's read the row)
     const bool avx512K = tile && aq == ActQuant::Q8_K && current_isa() == Isa::Avx512;
@@ -125,9 +125,11 @@ void matmul_vecdot(const MatmulArgs& a, const TypeTraits& tt, VecDotFn fn, size_
     const int64_t nbK = n / QK_K, quadsK = (a.nTok + kQKQuad - 1) / kQKQuad;
     if (packK && packedK.size() < (size_t)(quadsK * nbK)) packedK.resize(quadsK * nbK);
     if (packD && packedD.size() < (size_t)nbK) packedD.resize(nbK);
-    if (pack && packedSc.size() < (size_t)(groups * nb * kQ0SpreadScales)) {
-      packedSc.resize(groups * nb * kQ0SpreadScales);
-      packedQs.resize(groups * nb * kQ0Group * 32);
+    if (pack) {
+      size_t qsBytes = (size_t)(groups * nb * kQ0Group * 32), scFloats = (size_t)(groups * nb * kQ0Group);
+      if (lanes) q0_lane_sizes(a.nTok, nb, &qsBytes, &scFloats);
+      if (packedQs.size() < qsBytes) packedQs.resize(qsBytes);
+      if (packedSc.size() < scFloats) packedSc.resize(scFloats);
     }
     // each token's row is converted on its own, so the pool may share them out
     const FromFloatFn fromFloat = from_float_fn(act_traits(aq));
@@ -137,7 +139,7 @@ void matmul_vecdot(const MatmulArgs& a, const TypeTraits& tt, VecDotFn fn, size_
     Q8KQuad* const pk = packedK.data();
     default_pool().run((int)a.nTok, [&](int t) {
       fromFloat(a.x + t * n, dst + arb * (size_t)t, n);
-      if (pack) pack_q8_0_token(reinterpret_cast<const block_q8_0*>(dst + arb * (size_t)t), nb, t, pq, ps, offset);
+      if (pack && !lanes) pack_q8_0_token(reinterpret_cast<const block_q8_0*>(dst + arb * (size_t)t), nb, t, pq, ps);
       if (packK) pack_q8_K_token(reinterpret_cast<const block_q8_K*>(dst + arb * (size_t)t), nbK, t, pk);
     });
     act = buf.data();
@@ -149,8 +151,11 @@ void matmul_vecdot(const MatmulArgs& a, const TypeTraits& tt, VecDotFn fn, size_
       pack_q8_K_decode(reinterpret_cast<const block_q8_K*>(dst), nbK, packedD.data());
       ad = reinterpret_cast<const float*>(packedD.data());
     }
+    if (lanes)  // a group's tokens share cache lines: one task per group
+      default_pool().run((int)q0_lane_units(a.nTok), [&](int u) { pack_q8_0_lanes(reinterpret_cast<const block_q8_0*>(dst), arb, nb, u, a.nTok, pq, ps); });
+    else if (pack)
+      pack_q8_0_padding(nb, a.nTok, pq, ps);
     if (pack) {
-      pack_q8_0_padding(nb, a.nTok, pq, ps, offset);
       act = reinterpret_cast<const uint8_t*>(pq);
       ad = ps;
     }
@@ -226,38 +231,85 @@ const char* matmul(const MatmulArgs& a) {
   return nullptr;
 }
 
-// Where token `slot` of a group sits in the offset tiles' 16 scales of a block (twice): element slot / 2 of
-// the 128-bit blocks 0 and 1 for an even slot, of blocks 2 and 3 for an odd one.
-static inline int spread_lane(int slot, int copy) { return (slot % 2) * 8 + copy * 4 + slot / 2; }
-
-void pack_q8_0_token(const block_q8_0* row, int64_t nb, int64_t t, int8_t* qs, float* sc, bool offset) {
+void pack_q8_0_token(const block_q8_0* row, int64_t nb, int64_t t, int8_t* qs, float* sc) {
   const int64_t g = t / kQ0Group, slot = t % kQ0Group;
   for (int64_t b = 0; b < nb; b++) {
     const int64_t at = (g * nb + b) * kQ0Group + slot;
-    if (offset) {
-      for (int k = 0; k < 32; k++) qs[at * 32 + k] = (int8_t)((uint8_t)row[b].qs[k] ^ 0x80);  // q + 128, unsigned
-      const float d = fp16_to_fp32(row[b].d);
-      for (int c = 0; c < 2; c++) sc[(g * nb + b) * kQ0SpreadScales + spread_lane((int)slot, c)] = d;
-    } else {
-      std::memcpy(qs + at * 32, row[b].qs, 32);
-      sc[at] = fp16_to_fp32(row[b].d);
-    }
+    std::memcpy(qs + at * 32, row[b].qs, 32);
+    sc[at] = fp16_to_fp32(row[b].d);
   }
 }
 
-bool q0_offset_tile(uint32_t type) { return current_isa() == Isa::Avx512 && (type == T_Q4_0 || type == T_Q5_0 || type == T_Q8_0); }
-
-void pack_q8_0_padding(int64_t nb, int64_t nt, int8_t* qs, float* sc, bool offset) {
+void pack_q8_0_padding(int64_t nb, int64_t nt, int8_t* qs, float* sc) {
   const int64_t g = nt / kQ0Group, used = nt % kQ0Group;
   if (used == 0) return;
   for (int64_t b = 0; b < nb; b++) {
     const int64_t at = (g * nb + b) * kQ0Group + used;
     std::memset(qs + at * 32, 0, (size_t)(kQ0Group - used) * 32);
-    if (offset) {
-      for (int slot = (int)used; slot < kQ0Group; slot++)
-        for (int c = 0; c < 2; c++) sc[(g * nb + b) * kQ0SpreadScales + spread_lane(slot, c)] = 0.0f;
-    } else {
-      std::memset(sc + at, 0, (size_t)(kQ0Group - used) * sizeof(float));
+    std::memset(sc + at, 0, (size_t)(kQ0Group - used) * sizeof(float));
+  }
+}
+
+bool q0_offset_tile(uint32_t type) { return current_isa() == Isa::Avx512 && (type == T_Q4_0 || type == T_Q5_0 || type == T_Q8_0); }
+
+// Full groups of 16 in lanes: the tokens of whole 32-token passes; the rest in groups of 8.
+static inline int64_t lane_groups(int64_t nt) { return nt / (2 * kQ0Lanes) * 2; }
+
+int64_t q0_lane_units(int64_t nt) { return lane_groups(nt) + (nt - lane_groups(nt) * kQ0Lanes + kQ0Group - 1) / kQ0Group; }
+
+void q0_lane_sizes(int64_t nt, int64_t nb, size_t* qsBytes, size_t* scFloats) {
+  const int64_t full = lane_groups(nt), tail = (nt - full * kQ0Lanes + kQ0Group - 1) / kQ0Group;
+  *qsBytes = (size_t)((full * kQ0Lanes + tail * kQ0Group) * nb * 32);
+  *scFloats = (size_t)((full * kQ0Lanes + tail * kQ0TailScales) * nb);
+}
+
+// Where token `slot` of a tail group sits in its block's kQ0TailScales (twice): element slot / 2 of the
+// 128-bit blocks 0 and 1 for an even slot, of blocks 2 and 3 for an odd one.
+static inline int spread_lane(int slot, int copy) { return (slot % 2) * 8 + copy * 4 + slot / 2; }
+
+static inline const block_q8_0& row_block(const block_q8_0* rows, size_t arb, int64_t t, int64_t b) {
+  return reinterpret_cast<const block_q8_0*>(reinterpret_cast<const uint8_t*>(rows) + arb * (size_t)t)[b];
+}
+
+// 4 quants + 128 (unsigned) from src to dst.
+static inline void offset4(const int8_t* src, int8_t* dst) {
+  uint32_t v;
+  std::memcpy(&v, src, 4);
+  v ^= 0x80808080u;
+  std::memcpy(dst, &v, 4);
+}
+
+void pack_q8_0_lanes(const block_q8_0* rows, size_t arb, int64_t nb, int64_t unit, int64_t nt, int8_t* qs, float* sc) {
+  const int64_t full = lane_groups(nt);
+  if (unit < full) {
+    const int64_t t0 = unit * kQ0Lanes;
+    for (int64_t b = 0; b < nb; b++) {
+      int8_t* blk = qs + (unit * nb + b) * kQ0Lanes * 32;
+      float* s = sc + (unit * nb + b) * kQ0Lanes;
+      for (int64_t t = 0; t < kQ0Lanes; t++) {
+        const block_q8_0& x = row_block(rows, arb, t0 + t, b);
+        s[t] = fp16_to_fp32(x.d);
+        for (int l = 0; l < 8; l++) offset4(x.qs + 4 * l, blk + (l * kQ0Lanes + t) * 4);
+      }
+    }
+    return;
+  }
+  const int64_t h = unit - full, t0 = full * kQ0Lanes + h * kQ0Group, used = std::min<int64_t>(kQ0Group, nt - t0);
+  int8_t* tq = qs + full * nb * kQ0Lanes * 32;
+  float* ts = sc + full * nb * kQ0Lanes;
+  for (int64_t b = 0; b < nb; b++) {
+    int8_t* blk = tq + (h * nb + b) * kQ0Group * 32;
+    float* s = ts + (h * nb + b) * kQ0TailScales;
+    for (int k = 0; k < kQ0Group; k++) {
+      float d = 0.0f;
+      if (k < used) {
+        const block_q8_0& x = row_block(rows, arb, t0 + k, b);
+        for (int l = 0; l < 8; l++) offset4(x.qs + 4 * l, blk + k * 32 + 4 * l);
+        d = fp16_to_fp32(x.d);
+      } else {
+        std::memset(blk + k * 32, 0, 32);
+      }
+      for (int c = 0; c < 2; c++) s[spread_lane(k, c)] = d;
     }
   }
 }

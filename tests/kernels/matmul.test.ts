@@ -147,10 +147,11 @@ describe("matmul on every ISA path", () => {
   // Prefill tiles share each decoded weight block across tokens (vecdot_tile_*): a batch must give, bit
   // for bit, what each token gives alone (single-token calls run the per-pair kernel order).
   test("a batch of tokens equals each token alone (multi-token tiles), every ISA", () => {
-    // 21 tokens: two full groups of 8 and a partial one of 5 (on the AVX-512 path the Q8_0-family tile's
-    // passes take 4 groups: one pass of 3 groups), the K-quant tiles' quads a pass of 4 full quads (16
-    // tokens) and one of 2 quads, the second partial; 29: one Q8_0-family pass of 4 groups, the last
-    // partial; 45: a full pass of 4 groups and one of 2, the second partial
+    // 21 tokens: two full groups of 8 and a partial one of 5 (on the AVX-512 path the Q8_0-family tile
+    // takes a prompt 32 tokens per pass in lanes and the rest, under 32, in pairs, up to 4 groups of 8 in
+    // one pass: here 3 groups), the K-quant tiles' quads a pass of 4 full quads (16 tokens) and one of 2
+    // quads, the second partial; 29: the Q8_0-family tail of 4 groups, the last partial; 45: one pass
+    // in lanes and a tail of 2 groups, the second partial; 70: two passes in lanes and a partial group
     const rows = 37;
     const cases = [
       ["Q4_0", T.Q4_0, 256], ["Q8_0", T.Q8_0, 288], ["Q4_K", T.Q4_K, 512], ["Q6_K", T.Q6_K, 768], ["Q5_K", TX.Q5_K, 512],
@@ -158,7 +159,7 @@ describe("matmul on every ISA path", () => {
     ] as const;
     for (const [name, type, cols] of cases) {
       const w = weights(type, rows, cols, rng(11));
-      for (const nTok of [21, 29, 45]) {
+      for (const nTok of [21, 29, 45, 70]) {
         const r = rng(5);
         const x = Float32Array.from({ length: nTok * cols }, () => r() * 2 - 1);
         for (const isa of ISAS) {

@@ -35,7 +35,7 @@ namespace rosetta {
 // [0, nt) of a (activation rows arb bytes apart), y[t * ldy + r]. Each output element is computed with
 // exactly the operations of the type's VecDotFn (bit-identical); the tile only shares each decoded
 // weight block across tokens. Q8_0 activations of a prompt (nt >= 2) come packed for the tiles instead
-// (pack_q8_0_token, + 128 unsigned where q0_offset_tile says so): `a` is the packed quants, `ad` the
+// (pack_q8_0_token, or pack_q8_0_lanes where q0_offset_tile says so): `a` is the packed quants, `ad` the
 // packed scales, arb unused. On the AVX-512 path a prompt's Q8_K activations come as quads too
 // (Q8KQuad below): `ad` is the quads, `a` still the rows; one token's as a Q8KDecode (below; Q4_K, Q5_K). Otherwise ad is
 // null and `a` the rows.
@@ -46,15 +46,31 @@ namespace rosetta {
 // `nt` (tokens are independent, so a pool may pack them in parallel; the caller zeroes the padding
 // slots with pack_q8_0_padding).
 constexpr int kQ0Group = 8;
-// offset: quants stored + 128 as unsigned bytes (the AVX-512 Q4_0/Q5_0/Q8_0 tiles, q0_offset_tile: vpdpbusd
-// takes one side unsigned, and the weights' side is the signed one), and each block's scales spread for
-// those tiles: kQ0SpreadScales floats at sc[(g * nb + b) * kQ0SpreadScales], tokens 0, 2, 4, 6 in lanes
-// 0-3 and again 4-7, tokens 1, 3, 5, 7 in lanes 8-11 and 12-15, so that an in-lane shuffle picks the
-// scales of a pair of tokens, 8 lanes each.
-constexpr int kQ0SpreadScales = 2 * kQ0Group;
-void pack_q8_0_token(const block_q8_0* row, int64_t nb, int64_t t, int8_t* qs, float* sc, bool offset = false);
+void pack_q8_0_token(const block_q8_0* row, int64_t nb, int64_t t, int8_t* qs, float* sc);
+void pack_q8_0_padding(int64_t nb, int64_t nt, int8_t* qs, float* sc);
+// The AVX-512 Q4_0/Q5_0/Q8_0 tiles (q0_offset_tile) take their own layout, every quant stored + 128 as an
+// unsigned byte (vpdpbusd takes one side unsigned, and the weights' side is the signed one), in units
+// packed one per call (a unit's tokens share cache lines, so one thread writes each):
+//   - the prompt's full groups of kQ0Lanes = 16 tokens (F = nt / 16 of them), token-major within each
+//     4-byte lane, so that one `vpdpbusd` forms lane l of 16 tokens against the weight's lane l
+//     broadcast and one multiplier serves a block's eight lane registers: for group g and block b,
+//     512 bytes at qs + (g * nb + b) * 512, lane l's 4 quants (4l..4l+3) of token t at
+//     [(l * 16 + t) * 4]; scales (f32) at sc[(g * nb + b) * 16 + t];
+//   - then the tail (the nt % 16 tokens left, in one or two groups h of kQ0Group = 8) in pairs, from
+//     qs + F * nb * 512 and sc + F * nb * 16: token 8h + k's 32 quants at ((h * nb + b) * 8 + k) * 32, so
+//     tokens 2p and 2p + 1 share 64 contiguous bytes (one register), and the block's scales spread,
+//     kQ0TailScales floats at (h * nb + b) * kQ0TailScales: tokens 0, 2, 4, 6 in lanes 0-3 and again
+//     4-7, tokens 1, 3, 5, 7 in lanes 8-11 and 12-15, so that an in-lane shuffle picks a pair's scales.
+// Slots past the last token are zeros. The lanes layout costs its fixed work per block once per 16 or 32
+// tokens; the pairs' once per 8, which is cheaper for a few tokens.
+constexpr int kQ0Lanes = 16;
+constexpr int kQ0TailScales = 2 * kQ0Group;
 bool q0_offset_tile(uint32_t type);
-void pack_q8_0_padding(int64_t nb, int64_t nt, int8_t* qs, float* sc, bool offset = false);
+// Units to pack for nt tokens (F full groups, then the tail's groups of 8), and the buffer sizes they
+// need (quants in bytes, scales in floats).
+int64_t q0_lane_units(int64_t nt);
+void q0_lane_sizes(int64_t nt, int64_t nb, size_t* qsBytes, size_t* scFloats);
+void pack_q8_0_lanes(const block_q8_0* rows, size_t arb, int64_t nb, int64_t unit, int64_t nt, int8_t* qs, float* sc);
 
 // Q8_K activations of a prompt packed in quads (4 tokens) for the AVX-512 K-quant tiles: one Q8KQuad per
 // (quad g, superblock i) at quads[g * nb + i]; tokens 4g..4g+3 are A, B (pair 0) and C, D (pair 1).

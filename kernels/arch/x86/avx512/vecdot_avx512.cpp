@@ -18,6 +18,7 @@
 // and the ISA-path model runs hold it to that on every CPU that runs this path).
 #include <immintrin.h>
 
+#include <algorithm>
 #include <vector>
 
 #include <cmath>
@@ -81,7 +82,19 @@ inline void store_quad(__m512 v, float* y, int64_t ldy, int64_t t0, int64_t m) {
   for (int k = 0; k < 4 && t0 + k < m; k++) y[(t0 + k) * ldy] = f[k];
 }
 
-// Element p of each 128-bit block of spread products (kQ0SpreadScales) to all four: token 2p's product
+// A block's weight lane l (its 4 quants as one int32), to broadcast: Q8_0's straight from the block (a
+// broadcast load), the others' from their expanded quants.
+struct Q0Lanes {
+  alignas(32) int32_t v[8];
+  template <typename B>
+  const int32_t* of(const B&, __m256i qw) {
+    _mm256_store_si256(reinterpret_cast<__m256i*>(v), qw);
+    return v;
+  }
+  const int32_t* of(const block_q8_0& b, __m256i) { return reinterpret_cast<const int32_t*>(b.qs); }
+};
+
+// Element p of each 128-bit block of spread products (kQ0TailScales, the tail of pack_q8_0_lanes) to all four: token 2p's product
 // in lanes 0-7, token 2p+1's in 8-15 (the immediate spelled out: clang wants a constant expression).
 inline __m512 pair_multiplier(__m512 s, int p) {
   switch (p) {
@@ -92,12 +105,62 @@ inline __m512 pair_multiplier(__m512 s, int p) {
   }
 }
 
-// One row x NG packed groups of 8 tokens (pack_q8_0_token, offset: the quants stored + 128 as unsigned
-// bytes; group g's quants and scales follow group g - 1's): tokens 2p and 2p+1 of a group share a 512-bit
+// One row x 32 tokens of a prompt (pack_q8_0_lanes: two groups of 16, lane l of a group's 16 tokens in
+// one 512-bit register, quants + 128 unsigned). acc[l][j] holds lane l of group j's 16 tokens: per block
+// one `vpdpbusd` of the register against the weight's lane l broadcast, from a base of -128 x that
+// lane's weight sum (so each lane is the exact signed 4-product sum of the AVX2 kernel, with no sign
+// shuffling per token), converted, and one fma by the 16 tokens' d products (the f32 product of the two
+// f16 scales, as ggml's): the same multiplier for all eight lanes, no shuffles per token. At the end each
+// token's hsum8 is the same vertical sums across the eight lane registers, ((l0 + l4) + (l2 + l6)) +
+// ((l1 + l5) + (l3 + l7)): hsum8's operations in its order.
+template <typename B>
+void q0_row_lanes(int64_t nb, const B* w, size_t rb, const uint8_t* qs, const float* sc, float* y, int64_t ldy) {
+  constexpr int NG = 2;
+  __m512 acc[8][NG];
+#pragma GCC unroll 8
+  for (int l = 0; l < 8; l++)
+#pragma GCC unroll 2
+    for (int j = 0; j < NG; j++) acc[l][j] = _mm512_setzero_ps();
+  const __m256i u128 = _mm256_set1_epi8((char)0x80), zero = _mm256_setzero_si256();
+  const int64_t groupQs = nb * kQ0Lanes * 32, groupSc = nb * kQ0Lanes;
+  Q0Lanes lanes;
+  alignas(32) int32_t base[8];
+  for (int64_t b = 0; b < nb; b++) {
+    if ((b & 1) == 0) _mm_prefetch(reinterpret_cast<const char*>(w + b) + rb, _MM_HINT_T0);  // the next row's block (prefetch_next_row)
+    const __m256i qw = load_w(w[b]);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(base), _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, u128, qw)));
+    const int32_t* wl = lanes.of(w[b], qw);
+    const __m512 wd = _mm512_set1_ps(half_to_f32(w[b].d));
+    __m512 s[NG];
+#pragma GCC unroll 2
+    for (int j = 0; j < NG; j++) s[j] = _mm512_mul_ps(wd, _mm512_loadu_ps(sc + j * groupSc + b * kQ0Lanes));
+    const uint8_t* q = qs + b * kQ0Lanes * 32;
+#pragma GCC unroll 8
+    for (int l = 0; l < 8; l++) {
+      const __m512i wv = _mm512_set1_epi32(wl[l]), bv = _mm512_set1_epi32(base[l]);
+#pragma GCC unroll 2
+      for (int j = 0; j < NG; j++) {
+        const __m512 x = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(bv, _mm512_loadu_si512(q + j * groupQs + l * 64), wv));
+        acc[l][j] = _mm512_fmadd_ps(s[j], x, acc[l][j]);
+      }
+    }
+  }
+#pragma GCC unroll 2
+  for (int j = 0; j < NG; j++) {
+    const __m512 even = _mm512_add_ps(_mm512_add_ps(acc[0][j], acc[4][j]), _mm512_add_ps(acc[2][j], acc[6][j]));
+    const __m512 odd = _mm512_add_ps(_mm512_add_ps(acc[1][j], acc[5][j]), _mm512_add_ps(acc[3][j], acc[7][j]));
+    alignas(64) float f[kQ0Lanes];
+    _mm512_store_ps(f, _mm512_add_ps(even, odd));
+    for (int k = 0; k < kQ0Lanes; k++) y[(j * kQ0Lanes + k) * ldy] = f[k];
+  }
+}
+
+// One row x a prompt's tail (pack_q8_0_lanes: the last nt % 32 tokens, NG groups of 8 in pairs, quants
+// + 128 unsigned; group g's quants and scales follow group g - 1's): tokens 2p and 2p+1 of a group share a 512-bit
 // register (their 64 packed bytes are contiguous), accumulator acc[g][p] = token 2p's 8 lanes | token
 // 2p+1's. vpdpbusd multiplies the unsigned (q + 128) by the signed weights, from an accumulator holding
 // -128 x the weights' lane sums: each lane is the exact signed 4-product sum of the AVX2 kernel, with no
-// sign shuffling per token. The group's scales come spread (kQ0SpreadScales), so one multiply by the
+// sign shuffling per token. The group's scales come spread (kQ0TailScales), so one multiply by the
 // weight's d forms every token's product (the f32 product of the two f16 scales, as ggml's) and an
 // in-lane shuffle gives pair p's multiplier, no cross-lane permute. Four groups per pass (NG = 4) form
 // the weight block's register, its base and its f16 scale once for 32 tokens.
@@ -108,7 +171,7 @@ void q0_row_group(int64_t nb, const B* w, size_t rb, const int8_t* qs, const flo
 #pragma GCC unroll 16
   for (int p = 0; p < NG * kPairs; p++) acc[p] = _mm512_setzero_ps();
   const __m512i zero = _mm512_setzero_si512(), u128 = _mm512_set1_epi8((char)0x80);
-  const int64_t groupQs = nb * kQ0Group * 32, groupSc = nb * kQ0SpreadScales;
+  const int64_t groupQs = nb * kQ0Group * 32, groupSc = nb * kQ0TailScales;
   for (int64_t b = 0; b < nb; b++) {
     if ((b & 1) == 0) _mm_prefetch(reinterpret_cast<const char*>(w + b) + rb, _MM_HINT_T0);  // the next row's block (prefetch_next_row)
     const __m512i qw = _mm512_broadcast_i64x4(load_w(w[b]));
@@ -116,9 +179,9 @@ void q0_row_group(int64_t nb, const B* w, size_t rb, const int8_t* qs, const flo
     const __m512 wd = _mm512_set1_ps(half_to_f32(w[b].d));
 #pragma GCC unroll 4
     for (int g = 0; g < NG; g++) {
-      // the d products of the group's tokens, spread (kQ0SpreadScales): element p of each 128-bit block
+      // the d products of the group's tokens, spread (kQ0TailScales): element p of each 128-bit block
       // is token 2p's in lanes 0-7 and token 2p+1's in lanes 8-15
-      const __m512 s = _mm512_mul_ps(wd, _mm512_loadu_ps(sc + g * groupSc + b * kQ0SpreadScales));
+      const __m512 s = _mm512_mul_ps(wd, _mm512_loadu_ps(sc + g * groupSc + b * kQ0TailScales));
       const int8_t* q = qs + g * groupQs + b * kQ0Group * 32;
 #pragma GCC unroll 4
       for (int p = 0; p < kPairs; p++) {
@@ -133,7 +196,9 @@ void q0_row_group(int64_t nb, const B* w, size_t rb, const int8_t* qs, const flo
 }
 
 // The Q8_0-family tile: one token (decode) through the row kernel; a prompt's packed groups four at a
-// time (32 tokens per pass over a row), the last pass with the groups left.
+
+// The Q8_0-family tile: one token (decode) through the row kernel; a prompt's tokens 32 per pass over a
+// row in lanes (q0_row_lanes), then its tail (under 32) in pairs, up to four groups of 8 in one pass.
 template <typename B>
 void tile_q0(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb, const float* ad, int64_t nt, float* y, int64_t ldy) {
   const int64_t nb = n / 32;
@@ -143,19 +208,23 @@ void tile_q0(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* 
         y[t * ldy + r] = q0_row_1(nb, reinterpret_cast<const B*>(w + rb * r), reinterpret_cast<const block_q8_0*>(a + arb * t));
     return;
   }
-  const int8_t* qs = reinterpret_cast<const int8_t*>(a);
-  for (int64_t g = 0; g * kQ0Group < nt; g += 4) {
-    const int64_t m = nt - g * kQ0Group < 4 * kQ0Group ? nt - g * kQ0Group : 4 * kQ0Group;
-    const int8_t* qg = qs + g * nb * kQ0Group * 32;
-    const float* sg = ad + g * nb * kQ0SpreadScales;
-    float* yg = y + g * kQ0Group * ldy;
-    for (int64_t r = 0; r < nr; r++) {
-      const B* wr = reinterpret_cast<const B*>(w + rb * r);
-      if (m > 3 * kQ0Group) q0_row_group<B, 4>(nb, wr, rb, qg, sg, yg + r, ldy, m);
-      else if (m > 2 * kQ0Group) q0_row_group<B, 3>(nb, wr, rb, qg, sg, yg + r, ldy, m);
-      else if (m > kQ0Group) q0_row_group<B, 2>(nb, wr, rb, qg, sg, yg + r, ldy, m);
-      else q0_row_group<B, 1>(nb, wr, rb, qg, sg, yg + r, ldy, m);
-    }
+  const int64_t full = nt / (2 * kQ0Lanes) * 2, m = nt - full * kQ0Lanes;  // groups of 16 in lanes; tokens in the tail
+  for (int64_t g = 0; g < full; g += 2) {
+    const uint8_t* qg = a + g * nb * kQ0Lanes * 32;
+    const float* sg = ad + g * nb * kQ0Lanes;
+    float* yg = y + g * kQ0Lanes * ldy;
+    for (int64_t r = 0; r < nr; r++) q0_row_lanes(nb, reinterpret_cast<const B*>(w + rb * r), rb, qg, sg, yg + r, ldy);
+  }
+  if (m == 0) return;
+  const int8_t* qt = reinterpret_cast<const int8_t*>(a + full * nb * kQ0Lanes * 32);
+  const float* st = ad + full * nb * kQ0Lanes;
+  float* yt = y + full * kQ0Lanes * ldy;
+  for (int64_t r = 0; r < nr; r++) {
+    const B* wr = reinterpret_cast<const B*>(w + rb * r);
+    if (m > 3 * kQ0Group) q0_row_group<B, 4>(nb, wr, rb, qt, st, yt + r, ldy, m);
+    else if (m > 2 * kQ0Group) q0_row_group<B, 3>(nb, wr, rb, qt, st, yt + r, ldy, m);
+    else if (m > kQ0Group) q0_row_group<B, 2>(nb, wr, rb, qt, st, yt + r, ldy, m);
+    else q0_row_group<B, 1>(nb, wr, rb, qt, st, yt + r, ldy, m);
   }
 }
 
