@@ -83,15 +83,21 @@ inline void store_quad(__m512 v, float* y, int64_t ldy, int64_t t0, int64_t m) {
 }
 
 // A block's weight lane l (its 4 quants as one int32), to broadcast: Q8_0's straight from the block (a
-// broadcast load), the others' from their expanded quants.
+// broadcast load; the quants sit at offset 2, so read by memcpy), the others' from their expanded quants.
 struct Q0Lanes {
   alignas(32) int32_t v[8];
+  const uint8_t* p = nullptr;
   template <typename B>
-  const int32_t* of(const B&, __m256i qw) {
+  void set(const B&, __m256i qw) {
     _mm256_store_si256(reinterpret_cast<__m256i*>(v), qw);
-    return v;
+    p = reinterpret_cast<const uint8_t*>(v);
   }
-  const int32_t* of(const block_q8_0& b, __m256i) { return reinterpret_cast<const int32_t*>(b.qs); }
+  void set(const block_q8_0& b, __m256i) { p = reinterpret_cast<const uint8_t*>(b.qs); }
+  __m512i lane(int l) const {
+    int32_t x;
+    std::memcpy(&x, p + 4 * l, 4);
+    return _mm512_set1_epi32(x);
+  }
 };
 
 // Element p of each 128-bit block of spread products (kQ0TailScales, the tail of pack_q8_0_lanes) to all four: token 2p's product
@@ -129,7 +135,7 @@ void q0_row_lanes(int64_t nb, const B* w, size_t rb, const uint8_t* qs, const fl
     if ((b & 1) == 0) _mm_prefetch(reinterpret_cast<const char*>(w + b) + rb, _MM_HINT_T0);  // the next row's block (prefetch_next_row)
     const __m256i qw = load_w(w[b]);
     _mm256_store_si256(reinterpret_cast<__m256i*>(base), _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, u128, qw)));
-    const int32_t* wl = lanes.of(w[b], qw);
+    lanes.set(w[b], qw);
     const __m512 wd = _mm512_set1_ps(half_to_f32(w[b].d));
     __m512 s[NG];
 #pragma GCC unroll 2
@@ -137,7 +143,7 @@ void q0_row_lanes(int64_t nb, const B* w, size_t rb, const uint8_t* qs, const fl
     const uint8_t* q = qs + b * kQ0Lanes * 32;
 #pragma GCC unroll 8
     for (int l = 0; l < 8; l++) {
-      const __m512i wv = _mm512_set1_epi32(wl[l]), bv = _mm512_set1_epi32(base[l]);
+      const __m512i wv = lanes.lane(l), bv = _mm512_set1_epi32(base[l]);
 #pragma GCC unroll 2
       for (int j = 0; j < NG; j++) {
         const __m512 x = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(bv, _mm512_loadu_si512(q + j * groupQs + l * 64), wv));
