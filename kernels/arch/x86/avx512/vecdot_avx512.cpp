@@ -18,7 +18,6 @@
 // and the ISA-path model runs hold it to that on every CPU that runs this path).
 #include <immintrin.h>
 
-#include <algorithm>
 #include <vector>
 
 #include <cmath>
@@ -100,8 +99,9 @@ struct Q0Lanes {
   }
 };
 
-// Element p of each 128-bit block of spread products (kQ0TailScales, the tail of pack_q8_0_lanes) to all four: token 2p's product
-// in lanes 0-7, token 2p+1's in 8-15 (the immediate spelled out: clang wants a constant expression).
+// Element p of each 128-bit block of spread products (kQ0TailScales, the tail of pack_q8_0_lanes) to all
+// four: token 2p's product in lanes 0-7, token 2p+1's in 8-15 (the immediate spelled out: clang wants a
+// constant expression).
 inline __m512 pair_multiplier(__m512 s, int p) {
   switch (p) {
     case 0: return _mm512_permute_ps(s, 0x00);
@@ -162,14 +162,14 @@ void q0_row_lanes(int64_t nb, const B* w, size_t rb, const uint8_t* qs, const fl
 }
 
 // One row x a prompt's tail (pack_q8_0_lanes: the last nt % 32 tokens, NG groups of 8 in pairs, quants
-// + 128 unsigned; group g's quants and scales follow group g - 1's): tokens 2p and 2p+1 of a group share a 512-bit
-// register (their 64 packed bytes are contiguous), accumulator acc[g][p] = token 2p's 8 lanes | token
+// + 128 unsigned; group g's quants and scales follow group g - 1's): tokens 2p and 2p+1 of a group share
+// a 512-bit register (their 64 packed bytes are contiguous), accumulator acc[g][p] = token 2p's 8 lanes | token
 // 2p+1's. vpdpbusd multiplies the unsigned (q + 128) by the signed weights, from an accumulator holding
 // -128 x the weights' lane sums: each lane is the exact signed 4-product sum of the AVX2 kernel, with no
 // sign shuffling per token. The group's scales come spread (kQ0TailScales), so one multiply by the
 // weight's d forms every token's product (the f32 product of the two f16 scales, as ggml's) and an
-// in-lane shuffle gives pair p's multiplier, no cross-lane permute. Four groups per pass (NG = 4) form
-// the weight block's register, its base and its f16 scale once for 32 tokens.
+// in-lane shuffle gives pair p's multiplier, no cross-lane permute. All the tail's groups (NG = 1-4) in one
+// pass share the weight block's register, its base and its f16 scale.
 template <typename B, int NG>
 void q0_row_group(int64_t nb, const B* w, size_t rb, const int8_t* qs, const float* sc, float* y, int64_t ldy, int64_t m) {
   constexpr int kPairs = kQ0Group / 2;
@@ -200,8 +200,6 @@ void q0_row_group(int64_t nb, const B* w, size_t rb, const int8_t* qs, const flo
 #pragma GCC unroll 8
   for (int q = 0; q < NG * kPairs / 2; q++) store_quad(quad_hsum8(acc[2 * q], acc[2 * q + 1]), y, ldy, 4 * q, m);
 }
-
-// The Q8_0-family tile: one token (decode) through the row kernel; a prompt's packed groups four at a
 
 // The Q8_0-family tile: one token (decode) through the row kernel; a prompt's tokens 32 per pass over a
 // row in lanes (q0_row_lanes), then its tail (under 32) in pairs, up to four groups of 8 in one pass.
