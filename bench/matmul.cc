@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
   }
   const std::string name = argv[1];
   struct T { const char* n; uint32_t id; size_t block; std::vector<size_t> halves; };
-  const T types[] = {{"q4_K", 12, 144, {0, 2}}, {"q5_K", 13, 176, {0, 2}}, {"q6_K", 14, 210, {208}}, {"q8_0", 8, 34, {0}}};
+  const T types[] = {{"q4_K", 12, 144, {0, 2}}, {"q5_K", 13, 176, {0, 2}}, {"q6_K", 14, 210, {208}}, {"q8_0", 8, 34, {0}}, {"q4_0", 2, 18, {0}}, {"q5_0", 6, 22, {0}}};
   const T* t = nullptr;
   for (const T& x : types) if (name == x.n) t = &x;
   if (!t) { std::fprintf(stderr, "bench-matmul: unknown type %s\n", argv[1]); return 2; }

@@ -252,8 +252,8 @@ void pack_q8_0_padding(int64_t nb, int64_t nt, int8_t* qs, float* sc) {
 
 bool q0_offset_tile(uint32_t type) { return current_isa() == Isa::Avx512 && (type == T_Q4_0 || type == T_Q5_0 || type == T_Q8_0); }
 
-// Full groups of 16 in lanes: the tokens of whole 32-token passes; the rest in groups of 8.
-static inline int64_t lane_groups(int64_t nt) { return nt / (2 * kQ0Lanes) * 2; }
+// Full groups of 16 in lanes; the rest (under 16) in groups of 8.
+static inline int64_t lane_groups(int64_t nt) { return nt / kQ0Lanes; }
 
 int64_t q0_lane_units(int64_t nt) { return lane_groups(nt) + (nt - lane_groups(nt) * kQ0Lanes + kQ0Group - 1) / kQ0Group; }
 

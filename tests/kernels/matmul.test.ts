@@ -148,10 +148,11 @@ describe("matmul on every ISA path", () => {
   // for bit, what each token gives alone (single-token calls run the per-pair kernel order).
   test("a batch of tokens equals each token alone (multi-token tiles), every ISA", () => {
     // 21 tokens: two full groups of 8 and a partial one of 5 (on the AVX-512 path the Q8_0-family tile
-    // takes a prompt 32 tokens per pass in lanes and the rest, under 32, in pairs, up to 4 groups of 8 in
-    // one pass: here 3 groups), the K-quant tiles' quads a pass of 4 full quads (16 tokens) and one of 2
-    // quads, the second partial; 29: the Q8_0-family tail of 4 groups, the last partial; 45: one pass
-    // in lanes and a tail of 2 groups, the second partial; 70: two passes in lanes and a partial group
+    // takes a prompt 16 tokens per pass over two rows in lanes and the rest, under 16, in pairs, one or
+    // two groups of 8 in one pass: here one group of 16 and a tail of 5), the K-quant tiles' quads a
+    // pass of 4 full quads (16 tokens) and one of 2 quads, the second partial; 29: one group in lanes and
+    // a tail of 2 groups, the second partial; 45: two groups in lanes and the same tail; 70: four groups
+    // in lanes and a partial group (37 rows: the lanes tile's pairs of rows end with a single row)
     const rows = 37;
     const cases = [
       ["Q4_0", T.Q4_0, 256], ["Q8_0", T.Q8_0, 288], ["Q4_K", T.Q4_K, 512], ["Q6_K", T.Q6_K, 768], ["Q5_K", TX.Q5_K, 512],

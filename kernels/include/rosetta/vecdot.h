@@ -51,19 +51,19 @@ void pack_q8_0_padding(int64_t nb, int64_t nt, int8_t* qs, float* sc);
 // The AVX-512 Q4_0/Q5_0/Q8_0 tiles (q0_offset_tile) take their own layout, every quant stored + 128 as an
 // unsigned byte (vpdpbusd takes one side unsigned, and the weights' side is the signed one), in units
 // packed one per call (a unit's tokens share cache lines, so one thread writes each):
-//   - the tokens of the prompt's whole 32-token passes in groups of kQ0Lanes = 16 (F = nt / 32 * 2
-//     groups), token-major within each
+//   - the prompt's tokens in groups of kQ0Lanes = 16 (F = nt / 16 whole groups), token-major within each
 //     4-byte lane, so that one `vpdpbusd` forms lane l of 16 tokens against the weight's lane l
 //     broadcast and one multiplier serves a block's eight lane registers: for group g and block b,
 //     512 bytes at qs + (g * nb + b) * 512, lane l's 4 quants (4l..4l+3) of token t at
 //     [(l * 16 + t) * 4]; scales (f32) at sc[(g * nb + b) * 16 + t];
-//   - then the tail (the nt - 16F tokens left, under 32, in groups h of kQ0Group = 8) in pairs, from
+//   - then the tail (the nt - 16F tokens left, under 16, in groups h of kQ0Group = 8) in pairs, from
 //     qs + F * nb * 512 and sc + F * nb * 16: token 8h + k's 32 quants at ((h * nb + b) * 8 + k) * 32, so
 //     tokens 2p and 2p + 1 share 64 contiguous bytes (one register), and the block's scales spread,
 //     kQ0TailScales floats at (h * nb + b) * kQ0TailScales: tokens 0, 2, 4, 6 in lanes 0-3 and again
 //     4-7, tokens 1, 3, 5, 7 in lanes 8-11 and 12-15, so that an in-lane shuffle picks a pair's scales.
-// Slots past the last token are zeros. The lanes tile pays its fixed work per block (eight weight-lane
-// broadcasts and bases) once per 32 tokens; the pairs' is smaller, which is cheaper for a few tokens.
+// Slots past the last token are zeros. The lanes tile pays its fixed work per block (a row's eight
+// weight-lane broadcasts and bases) once per 16 tokens; the pairs' is smaller, which is cheaper for a
+// few tokens.
 constexpr int kQ0Lanes = 16;
 constexpr int kQ0TailScales = 2 * kQ0Group;
 bool q0_offset_tile(uint32_t type);

@@ -81,21 +81,51 @@ inline void store_quad(__m512 v, float* y, int64_t ldy, int64_t t0, int64_t m) {
   for (int k = 0; k < 4 && t0 + k < m; k++) y[(t0 + k) * ldy] = f[k];
 }
 
-// A block's weight lane l (its 4 quants as one int32), to broadcast: Q8_0's straight from the block (a
-// broadcast load; the quants sit at offset 2, so read by memcpy), the others' from their expanded quants.
-struct Q0Lanes {
-  alignas(32) int32_t v[8];
-  const uint8_t* p = nullptr;
-  template <typename B>
-  void set(const B&, __m256i qw) {
-    _mm256_store_si256(reinterpret_cast<__m256i*>(v), qw);
-    p = reinterpret_cast<const uint8_t*>(v);
+// R weight rows' blocks for the lanes kernels, formed kAhead blocks before they are used (so the loads
+// that broadcast them read stores made iterations ago, not ones still in flight): per row and block the
+// -128 x lane sums that start each lane's `vpdpbusd` (so that each lane is the exact signed 4-product sum
+// of the AVX2 kernel with the activations + 128 unsigned) and, for Q4_0 and Q5_0, the block's quants
+// expanded to bytes; Q8_0's lanes are broadcast straight from the block. Lane l (quants 4l..4l+3) of
+// either is one int32, broadcast to all 16 tokens of a register.
+template <typename B, int R>
+struct Q0Ring {
+  static constexpr int64_t kAhead = 4;
+  static constexpr bool kDirect = std::is_same_v<B, block_q8_0>;
+  struct Entry {
+    alignas(32) int32_t base[8];
+    alignas(32) int32_t qw[kDirect ? 1 : 8];
+  };
+  Entry e[8][R];
+  const B* w[R];
+  int64_t nb;
+
+  Q0Ring(const B* w0, size_t rb, int64_t nb_) : nb(nb_) {
+    for (int r = 0; r < R; r++) w[r] = reinterpret_cast<const B*>(reinterpret_cast<const uint8_t*>(w0) + r * rb);
+    for (int64_t b = 0; b < kAhead && b < nb; b++) put(b);
   }
-  void set(const block_q8_0& b, __m256i) { p = reinterpret_cast<const uint8_t*>(b.qs); }
-  __m512i lane(int l) const {
-    int32_t x;
-    std::memcpy(&x, p + 4 * l, 4);
-    return _mm512_set1_epi32(x);
+  void put(int64_t b) {
+    const __m256i u128 = _mm256_set1_epi8((char)0x80), zero = _mm256_setzero_si256();
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) {
+      Entry& x = e[b & 7][r];
+      const __m256i qw = load_w(w[r][b]);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(x.base), _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, u128, qw)));
+      if constexpr (!kDirect) _mm256_store_si256(reinterpret_cast<__m256i*>(x.qw), qw);
+    }
+  }
+  // block b is about to be used: form block b + kAhead
+  void advance(int64_t b) {
+    if (b + kAhead < nb) put(b + kAhead);
+  }
+  __m512i base(int r, int64_t b, int l) const { return _mm512_set1_epi32(e[b & 7][r].base[l]); }
+  __m512i lane(int r, int64_t b, int l) const {
+    if constexpr (kDirect) {
+      int32_t x;  // the quants sit at offset 2 of the block: read by memcpy
+      std::memcpy(&x, w[r][b].qs + 4 * l, 4);
+      return _mm512_set1_epi32(x);
+    } else {
+      return _mm512_set1_epi32(e[b & 7][r].qw[l]);
+    }
   }
 };
 
@@ -111,64 +141,58 @@ inline __m512 pair_multiplier(__m512 s, int p) {
   }
 }
 
-// One row x 32 tokens of a prompt (pack_q8_0_lanes: two groups of 16, lane l of a group's 16 tokens in
-// one 512-bit register, quants + 128 unsigned). acc[l][j] holds lane l of group j's 16 tokens: per block
-// one `vpdpbusd` of the register against the weight's lane l broadcast, from a base of -128 x that
-// lane's weight sum (so each lane is the exact signed 4-product sum of the AVX2 kernel, with no sign
-// shuffling per token), converted, and one fma by the 16 tokens' d products (the f32 product of the two
-// f16 scales, as ggml's): the same multiplier for all eight lanes, no shuffles per token. At the end each
-// token's hsum8 is the same vertical sums across the eight lane registers, ((l0 + l4) + (l2 + l6)) +
-// ((l1 + l5) + (l3 + l7)): hsum8's operations in its order.
-template <typename B>
-void q0_row_lanes(int64_t nb, const B* w, size_t rb, const uint8_t* qs, const float* sc, float* y, int64_t ldy) {
-  constexpr int NG = 2;
-  __m512 acc[8][NG];
+// R rows (1 or 2) x one group of 16 tokens of a prompt (pack_q8_0_lanes: lane l of the group's 16 tokens
+// in one 512-bit register, quants + 128 unsigned). acc[r][l] holds lane l of row r for the 16 tokens: per
+// block one `vpdpbusd` of the lane register against row r's lane l broadcast, from a base of -128 x that
+// lane's weight sum (Q0Ring), converted, and one fma by the 16 tokens' d products with row r (the f32
+// product of the two f16 scales, as ggml's): the same multiplier for all eight lanes of a row. Each lane
+// register of activations serves both rows. At the end each token's hsum8 is the same vertical sums
+// across the row's eight lane registers, ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)): hsum8's
+// operations in its order.
+template <typename B, int R>
+void q0_rows_lanes(int64_t nb, const B* w0, size_t rb, const uint8_t* q, const float* sc, float* y, int64_t ldy) {
+  __m512 acc[R][8];
 #pragma GCC unroll 8
   for (int l = 0; l < 8; l++)
-#pragma GCC unroll 2
-    for (int j = 0; j < NG; j++) acc[l][j] = _mm512_setzero_ps();
-  const __m256i u128 = _mm256_set1_epi8((char)0x80), zero = _mm256_setzero_si256();
-  const int64_t groupQs = nb * kQ0Lanes * 32, groupSc = nb * kQ0Lanes;
-  Q0Lanes lanes;
-  alignas(32) int32_t base[8];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) acc[r][l] = _mm512_setzero_ps();
+  Q0Ring<B, R> ring(w0, rb, nb);
   for (int64_t b = 0; b < nb; b++) {
-    if ((b & 1) == 0) _mm_prefetch(reinterpret_cast<const char*>(w + b) + rb, _MM_HINT_T0);  // the next row's block (prefetch_next_row)
-    const __m256i qw = load_w(w[b]);
-    _mm256_store_si256(reinterpret_cast<__m256i*>(base), _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, u128, qw)));
-    lanes.set(w[b], qw);
-    const __m512 wd = _mm512_set1_ps(half_to_f32(w[b].d));
-    __m512 s[NG];
-#pragma GCC unroll 2
-    for (int j = 0; j < NG; j++) s[j] = _mm512_mul_ps(wd, _mm512_loadu_ps(sc + j * groupSc + b * kQ0Lanes));
-    const uint8_t* q = qs + b * kQ0Lanes * 32;
+    if ((b & 1) == 0)
+#pragma GCC unroll 4
+      for (int r = 0; r < R; r++) _mm_prefetch(reinterpret_cast<const char*>(ring.w[r] + b) + R * rb, _MM_HINT_T0);
+    ring.advance(b);
+    const __m512 sv = _mm512_loadu_ps(sc + b * kQ0Lanes);
+    __m512 s[R];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) s[r] = _mm512_mul_ps(_mm512_set1_ps(half_to_f32(ring.w[r][b].d)), sv);
+    const uint8_t* qb = q + b * kQ0Lanes * 32;
 #pragma GCC unroll 8
     for (int l = 0; l < 8; l++) {
-      const __m512i wv = lanes.lane(l), bv = _mm512_set1_epi32(base[l]);
-#pragma GCC unroll 2
-      for (int j = 0; j < NG; j++) {
-        const __m512 x = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(bv, _mm512_loadu_si512(q + j * groupQs + l * 64), wv));
-        acc[l][j] = _mm512_fmadd_ps(s[j], x, acc[l][j]);
-      }
+      const __m512i x = _mm512_loadu_si512(qb + l * 64);
+#pragma GCC unroll 4
+      for (int r = 0; r < R; r++)
+        acc[r][l] = _mm512_fmadd_ps(s[r], _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(ring.base(r, b, l), x, ring.lane(r, b, l))), acc[r][l]);
     }
   }
-#pragma GCC unroll 2
-  for (int j = 0; j < NG; j++) {
-    const __m512 even = _mm512_add_ps(_mm512_add_ps(acc[0][j], acc[4][j]), _mm512_add_ps(acc[2][j], acc[6][j]));
-    const __m512 odd = _mm512_add_ps(_mm512_add_ps(acc[1][j], acc[5][j]), _mm512_add_ps(acc[3][j], acc[7][j]));
+#pragma GCC unroll 4
+  for (int j = 0; j < R; j++) {
+    const __m512 even = _mm512_add_ps(_mm512_add_ps(acc[j][0], acc[j][4]), _mm512_add_ps(acc[j][2], acc[j][6]));
+    const __m512 odd = _mm512_add_ps(_mm512_add_ps(acc[j][1], acc[j][5]), _mm512_add_ps(acc[j][3], acc[j][7]));
     alignas(64) float f[kQ0Lanes];
     _mm512_store_ps(f, _mm512_add_ps(even, odd));
-    for (int k = 0; k < kQ0Lanes; k++) y[(j * kQ0Lanes + k) * ldy] = f[k];
+    for (int k = 0; k < kQ0Lanes; k++) y[k * ldy + j] = f[k];
   }
 }
 
-// One row x a prompt's tail (pack_q8_0_lanes: the last nt % 32 tokens, NG groups of 8 in pairs, quants
+// One row x a prompt's tail (pack_q8_0_lanes: the last nt % 16 tokens, NG groups of 8 in pairs, quants
 // + 128 unsigned; group g's quants and scales follow group g - 1's): tokens 2p and 2p+1 of a group share
 // a 512-bit register (their 64 packed bytes are contiguous), accumulator acc[g][p] = token 2p's 8 lanes | token
 // 2p+1's. vpdpbusd multiplies the unsigned (q + 128) by the signed weights, from an accumulator holding
 // -128 x the weights' lane sums: each lane is the exact signed 4-product sum of the AVX2 kernel, with no
 // sign shuffling per token. The group's scales come spread (kQ0TailScales), so one multiply by the
 // weight's d forms every token's product (the f32 product of the two f16 scales, as ggml's) and an
-// in-lane shuffle gives pair p's multiplier, no cross-lane permute. All the tail's groups (NG = 1-4) in one
+// in-lane shuffle gives pair p's multiplier, no cross-lane permute. All the tail's groups (NG = 1-2) in one
 // pass share the weight block's register, its base and its f16 scale.
 template <typename B, int NG>
 void q0_row_group(int64_t nb, const B* w, size_t rb, const int8_t* qs, const float* sc, float* y, int64_t ldy, int64_t m) {
@@ -201,8 +225,8 @@ void q0_row_group(int64_t nb, const B* w, size_t rb, const int8_t* qs, const flo
   for (int q = 0; q < NG * kPairs / 2; q++) store_quad(quad_hsum8(acc[2 * q], acc[2 * q + 1]), y, ldy, 4 * q, m);
 }
 
-// The Q8_0-family tile: one token (decode) through the row kernel; a prompt's tokens 32 per pass over a
-// row in lanes (q0_row_lanes), then its tail (under 32) in pairs, up to four groups of 8 in one pass.
+// The Q8_0-family tile: one token (decode) through the row kernel; a prompt's tokens 16 per pass over two
+// rows in lanes (q0_rows_lanes), then its tail (under 16) in pairs, one or two groups of 8 in one pass.
 template <typename B>
 void tile_q0(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb, const float* ad, int64_t nt, float* y, int64_t ldy) {
   const int64_t nb = n / 32;
@@ -212,12 +236,14 @@ void tile_q0(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* 
         y[t * ldy + r] = q0_row_1(nb, reinterpret_cast<const B*>(w + rb * r), reinterpret_cast<const block_q8_0*>(a + arb * t));
     return;
   }
-  const int64_t full = nt / (2 * kQ0Lanes) * 2, m = nt - full * kQ0Lanes;  // groups of 16 in lanes; tokens in the tail
-  for (int64_t g = 0; g < full; g += 2) {
+  const int64_t full = nt / kQ0Lanes, m = nt - full * kQ0Lanes;  // groups of 16 in lanes; tokens in the tail
+  for (int64_t g = 0; g < full; g++) {
     const uint8_t* qg = a + g * nb * kQ0Lanes * 32;
     const float* sg = ad + g * nb * kQ0Lanes;
     float* yg = y + g * kQ0Lanes * ldy;
-    for (int64_t r = 0; r < nr; r++) q0_row_lanes(nb, reinterpret_cast<const B*>(w + rb * r), rb, qg, sg, yg + r, ldy);
+    int64_t r = 0;
+    for (; r + 2 <= nr; r += 2) q0_rows_lanes<B, 2>(nb, reinterpret_cast<const B*>(w + rb * r), rb, qg, sg, yg + r, ldy);
+    if (r < nr) q0_rows_lanes<B, 1>(nb, reinterpret_cast<const B*>(w + rb * r), rb, qg, sg, yg + r, ldy);
   }
   if (m == 0) return;
   const int8_t* qt = reinterpret_cast<const int8_t*>(a + full * nb * kQ0Lanes * 32);
@@ -225,9 +251,7 @@ void tile_q0(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* 
   float* yt = y + full * kQ0Lanes * ldy;
   for (int64_t r = 0; r < nr; r++) {
     const B* wr = reinterpret_cast<const B*>(w + rb * r);
-    if (m > 3 * kQ0Group) q0_row_group<B, 4>(nb, wr, rb, qt, st, yt + r, ldy, m);
-    else if (m > 2 * kQ0Group) q0_row_group<B, 3>(nb, wr, rb, qt, st, yt + r, ldy, m);
-    else if (m > kQ0Group) q0_row_group<B, 2>(nb, wr, rb, qt, st, yt + r, ldy, m);
+    if (m > kQ0Group) q0_row_group<B, 2>(nb, wr, rb, qt, st, yt + r, ldy, m);
     else q0_row_group<B, 1>(nb, wr, rb, qt, st, yt + r, ldy, m);
   }
 }
