@@ -174,6 +174,22 @@ describe("matmul on every ISA path", () => {
       }
       setIsa(initialIsa);
     }
+    // short rows (1-3 blocks): the Q8_0-family lanes tile forms its weight blocks a few blocks ahead,
+    // so a row shorter than that lead starts and ends inside it
+    for (const [name, type, cols] of [["Q8_0", T.Q8_0, 32], ["Q8_0", T.Q8_0, 96], ["Q4_0", T.Q4_0, 64]] as const) {
+      const w = weights(type, rows, cols, rng(13));
+      const nTok = 35, r = rng(7);
+      const x = Float32Array.from({ length: nTok * cols }, () => r() * 2 - 1);
+      for (const isa of ISAS) {
+        setIsa(isa);
+        const batch = mm(w, type, rows, cols, x, nTok, "ggml");
+        for (let t = 0; t < nTok; t++) {
+          const one = mm(w, type, rows, cols, x.subarray(t * cols, (t + 1) * cols), 1, "ggml");
+          expect(Array.from(batch.subarray(t * rows, (t + 1) * rows)), `${name} x ${cols} ${isa} token ${t} of ${nTok}`).toEqual(Array.from(one));
+        }
+      }
+      setIsa(initialIsa);
+    }
   });
 
   // SwiGLU and softmax blocks run ggml_v_expf as AVX2 intrinsics on the SIMD paths: bit for bit the
