@@ -417,12 +417,15 @@ void q6k_quads(int64_t nb, int64_t i0, int64_t i1, const B* w, size_t rb, const 
   __m512 acc[2 * NQ];
 #pragma GCC unroll 8
   for (int p = 0; p < 2 * NQ; p++) acc[p] = i0 ? st->acc[p] : _mm512_setzero_ps();
-  // chunk c's scale vector: lanes 0-3 sub-block 2c's scale, 4-7 sub-block 2c+1's, in both halves
-  __m512i sidx[8];
-#pragma GCC unroll 8
-  for (int c = 0; c < 8; c++) {
-    const __m256i h = _mm256_setr_m128i(_mm_set1_epi16((short)(2 * c)), _mm_set1_epi16((short)(2 * c + 1)));
-    sidx[c] = _mm512_inserti64x4(_mm512_castsi256_si512(h), h, 1);
+  // chunk c's scales: lanes 0-3 sub-block 2c's scale, 4-7 sub-block 2c+1's, in both halves; chunks 2k
+  // and 2k+1 as the 16-bit halves of each 32-bit lane (chunk_pair), so 16-bit element e of pair k's
+  // vector is scale 4k + (e odd ? 2 : 0) + (e % 16 >= 8 ? 1 : 0): one permute of the scales per pair
+  __m512i sidx[4];
+#pragma GCC unroll 4
+  for (int k = 0; k < 4; k++) {
+    alignas(64) int16_t ix[32];
+    for (int e = 0; e < 32; e++) ix[e] = (int16_t)(4 * k + (e & 1 ? 2 : 0) + (e % 16 >= 8 ? 1 : 0));
+    sidx[k] = _mm512_load_si512(ix);
   }
   for (int64_t i = i0; i < i1; i++) {
     prefetch_next_row(w + i, rb);
@@ -432,9 +435,7 @@ void q6k_quads(int64_t nb, int64_t i0, int64_t i1, const B* w, size_t rb, const 
     // chunks 2k and 2k+1's scale vectors as 16-bit pairs (chunk_pair)
     alignas(64) int16_t sv[4][32];
 #pragma GCC unroll 4
-    for (int k = 0; k < 4; k++)
-      _mm512_store_si512(sv[k], _mm512_mask_blend_epi16(0xAAAAAAAAu, _mm512_permutexvar_epi16(sidx[2 * k], sc2),
-                                                        _mm512_permutexvar_epi16(sidx[2 * k + 1], sc2)));
+    for (int k = 0; k < 4; k++) _mm512_store_si512(sv[k], _mm512_permutexvar_epi16(sidx[k], sc2));
     __m512i q[8];
 #pragma GCC unroll 2
     for (int j = 0; j < 2; j++) {
