@@ -305,8 +305,7 @@ inline __m512i chunk_pair(__m512i w0, __m512i w1, const int8_t* a0, const int8_t
 // A token pair's superblock lanes in the quads: the 8 decoded chunk registers against the pair's 8
 // activation chunks, chunks 2k and 2k+1 weighted by scale(k) (16-bit pairs, chunk_pair).
 template <typename Scale>
-inline __m512i pair_lanes(const __m512i q[8], const int8_t (*qs)[64], Scale scale) {
-  __m512i sumi = _mm512_setzero_si512();
+inline __m512i pair_lanes(const __m512i q[8], const int8_t (*qs)[64], Scale scale, __m512i sumi = _mm512_setzero_si512()) {
 #pragma GCC unroll 4
   for (int k = 0; k < 4; k++) sumi = _mm512_dpwssd_epi32(sumi, chunk_pair(q[2 * k], q[2 * k + 1], qs[2 * k], qs[2 * k + 1]), scale(k));
   return sumi;
@@ -413,7 +412,7 @@ void qk45_quads(int64_t nb, int64_t i0, int64_t i1, const B* w, size_t rb, const
 
 template <typename B, int NQ>
 void q6k_quads(int64_t nb, int64_t i0, int64_t i1, const B* w, size_t rb, const Q8KQuad* a, QuadAcc* st, float* y, int64_t ldy, int64_t m) {
-  const __m512i m3 = _mm512_set1_epi8(3), m15 = _mm512_set1_epi8(15);
+  const __m512i m15 = _mm512_set1_epi8(15), m30 = _mm512_set1_epi8(0x30);
   __m512 acc[2 * NQ];
 #pragma GCC unroll 8
   for (int p = 0; p < 2 * NQ; p++) acc[p] = i0 ? st->acc[p] : _mm512_setzero_ps();
@@ -432,6 +431,7 @@ void q6k_quads(int64_t nb, int64_t i0, int64_t i1, const B* w, size_t rb, const 
     const __m512 vwd = _mm512_set1_ps(half_to_f32(w[i].d));
     const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[i].scales)));
     const __m512i sc2 = _mm512_broadcast_i64x4(sc16);
+    const __m512i sc2m32 = _mm512_sub_epi16(_mm512_setzero_si512(), _mm512_slli_epi16(sc2, 5));  // -32 x scale (|x| <= 4096)
     // chunks 2k and 2k+1's scale vectors as 16-bit pairs (chunk_pair)
     alignas(64) int16_t sv[4][32];
 #pragma GCC unroll 4
@@ -439,26 +439,29 @@ void q6k_quads(int64_t nb, int64_t i0, int64_t i1, const B* w, size_t rb, const 
     __m512i q[8];
 #pragma GCC unroll 2
     for (int j = 0; j < 2; j++) {
-      const __m512i l = _mm512_loadu_si512(w[i].ql + 64 * j);  // the AVX2 kernel's l0 | l1
-      const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qh + 32 * j));
-      const __m512i h01 = _mm512_inserti64x4(_mm512_castsi256_si512(h), _mm256_srli_epi16(h, 2), 1);
-      const __m512i h23 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_srli_epi16(h, 4)), _mm256_srli_epi16(h, 6), 1);
-      const __m512i a01 = _mm512_or_si512(_mm512_and_si512(l, m15), _mm512_slli_epi16(_mm512_and_si512(h01, m3), 4));
-      const __m512i a23 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), m15), _mm512_slli_epi16(_mm512_and_si512(h23, m3), 4));
-      // chunks 4j..4j+3 = a01's halves, then a23's, each duplicated
-      q[4 * j] = _mm512_shuffle_i64x2(a01, a01, 0x44);
-      q[4 * j + 1] = _mm512_shuffle_i64x2(a01, a01, 0xEE);
-      q[4 * j + 2] = _mm512_shuffle_i64x2(a23, a23, 0x44);
-      q[4 * j + 3] = _mm512_shuffle_i64x2(a23, a23, 0xEE);
+      // chunks 4j..4j+3, each held twice (broadcast loads, so no shuffle): 4j from the low nibbles of
+      // the AVX2 kernel's l0 and qh bits 0-1, 4j+1 from l1's low nibbles and bits 2-3, 4j+2 and 4j+3
+      // from l0's and l1's high nibbles and bits 4-5 and 6-7; the two high bits reach bits 4-5 of each
+      // byte by one 16-bit shift and a mask (what a shift carries in from the next byte is masked off),
+      // and one ternary-logic op merges (low & 15) | high
+      const __m512i l0 = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].ql + 64 * j)));
+      const __m512i l1 = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].ql + 64 * j + 32)));
+      const __m512i h = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qh + 32 * j)));
+      q[4 * j] = _mm512_ternarylogic_epi32(l0, m15, _mm512_and_si512(_mm512_slli_epi16(h, 4), m30), 0xEA);
+      q[4 * j + 1] = _mm512_ternarylogic_epi32(l1, m15, _mm512_and_si512(_mm512_slli_epi16(h, 2), m30), 0xEA);
+      q[4 * j + 2] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(l0, 4), m15, _mm512_and_si512(h, m30), 0xEA);
+      q[4 * j + 3] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(l1, 4), m15, _mm512_and_si512(_mm512_srli_epi16(h, 2), m30), 0xEA);
     }
 #pragma GCC unroll 4
     for (int g = 0; g < NQ; g++) {
       const Q8KQuad& qa = a[g * nb + i];
 #pragma GCC unroll 2
       for (int p = 0; p < 2; p++) {
-        const __m512i sumi = pair_lanes(q, qa.qs[p], [&](int k) { return _mm512_load_si512(sv[k]); });
-        const __m512i bias = _mm512_slli_epi32(_mm512_madd_epi16(_mm512_load_si512(qa.bsums[p]), sc2), 5);
-        acc[2 * g + p] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_load_ps(qa.d[p]), vwd), _mm512_cvtepi32_ps(_mm512_sub_epi32(sumi, bias)), acc[2 * g + p]);
+        // the lanes start from -32 x the scale-weighted bsums (the quants' -32 offset), then add the
+        // scaled chunk sums: the AVX2 kernel's integer (sum - bias), in another grouping (exact)
+        const __m512i negBias = _mm512_madd_epi16(_mm512_load_si512(qa.bsums[p]), sc2m32);
+        const __m512i sumi = pair_lanes(q, qa.qs[p], [&](int k) { return _mm512_load_si512(sv[k]); }, negBias);
+        acc[2 * g + p] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_load_ps(qa.d[p]), vwd), _mm512_cvtepi32_ps(sumi), acc[2 * g + p]);
       }
     }
   }
