@@ -303,7 +303,8 @@ inline __m512i chunk_pair(__m512i w0, __m512i w1, const int8_t* a0, const int8_t
 }
 
 // A token pair's superblock lanes in the quads: the 8 decoded chunk registers against the pair's 8
-// activation chunks, chunks 2k and 2k+1 weighted by scale(k) (16-bit pairs, chunk_pair).
+// activation chunks, chunks 2k and 2k+1 weighted by scale(k) (16-bit pairs, chunk_pair), added to sumi
+// (zero, or Q6_K's -32 bias: integers, exact in any grouping).
 template <typename Scale>
 inline __m512i pair_lanes(const __m512i q[8], const int8_t (*qs)[64], Scale scale, __m512i sumi = _mm512_setzero_si512()) {
 #pragma GCC unroll 4
