@@ -121,6 +121,14 @@ void q4k_row(int64_t nb, const block_q4_K* w, const uint8_t* a, size_t arb, floa
   }
 }
 
+// Byte shuffles that take 16-bit lane 2g of each half to every lane of the low half and lane 2g+1 to
+// every lane of the high half (a Q6_K chunk's two 16-quant scales, with the scales in both halves).
+#define ROSETTA_Q6PAIR(g) 4 * g, 4 * g + 1, 4 * g, 4 * g + 1, 4 * g, 4 * g + 1, 4 * g, 4 * g + 1, 4 * g, 4 * g + 1, 4 * g, 4 * g + 1, \
+                          4 * g, 4 * g + 1, 4 * g, 4 * g + 1, 4 * g + 2, 4 * g + 3, 4 * g + 2, 4 * g + 3, 4 * g + 2, 4 * g + 3,   \
+                          4 * g + 2, 4 * g + 3, 4 * g + 2, 4 * g + 3, 4 * g + 2, 4 * g + 3, 4 * g + 2, 4 * g + 3, 4 * g + 2, 4 * g + 3
+alignas(32) constexpr uint8_t kQ6ScalePair[4 * 32] = {ROSETTA_Q6PAIR(0), ROSETTA_Q6PAIR(1), ROSETTA_Q6PAIR(2), ROSETTA_Q6PAIR(3)};
+#undef ROSETTA_Q6PAIR
+
 // Q6_K x Q8_K (dot_q6_K): one row, NT tokens.
 template <int NT>
 void q6k_row(int64_t nb, const block_q6_K* w, const uint8_t* a, size_t arb, float* y, int64_t ldy) {
@@ -145,11 +153,11 @@ void q6k_row(int64_t nb, const block_q6_K* w, const uint8_t* a, size_t arb, floa
       qj[1] = _mm256_or_si256(_mm256_and_si256(l1, m15), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m3), 4));
       qj[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m15), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m3), 4));
       qj[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m15), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m3), 4));
+      // scales 8j..8j+7 in both halves; chunk 4j+g's vector (scale 8j+2g in the low half, 8j+2g+1 in the
+      // high half) by one in-lane byte shuffle (was two scalar broadcasts and an insert)
+      const __m256i sj = _mm256_permute4x64_epi64(sc16, j ? 0xEE : 0x44);
 #pragma GCC unroll 8
-      for (int g = 0; g < 4; g++) {
-        const int s0 = sc[8 * j + 2 * g], s1 = sc[8 * j + 2 * g + 1];
-        s[4 * j + g] = _mm256_setr_m128i(_mm_set1_epi16((short)s0), _mm_set1_epi16((short)s1));
-      }
+      for (int g = 0; g < 4; g++) s[4 * j + g] = _mm256_shuffle_epi8(sj, _mm256_load_si256(reinterpret_cast<const __m256i*>(kQ6ScalePair) + g));
     }
 #pragma GCC unroll 8
     for (int t = 0; t < NT; t++) {
