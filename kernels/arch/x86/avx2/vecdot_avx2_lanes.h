@@ -124,18 +124,20 @@ alignas(32) inline constexpr uint8_t kScaleShuffle[8 * 32] = {
     ROSETTA_PAIR16(6), ROSETTA_PAIR16(6), ROSETTA_PAIR16(7), ROSETTA_PAIR16(7)};
 #undef ROSETTA_PAIR16
 
-// Q4_K/Q5_K's 12 packed bytes -> scales (lanes 0-7) and mins (lanes 8-15) as 16-bit integers: the
-// 32-bit unpacking of ggml's AVX2 q4_K kernel, the same values as q4k_scales.
+// Q4_K/Q5_K's 12 packed bytes -> scales (lanes 0-7) and mins (lanes 8-15) as 16-bit integers, the same
+// values as q4k_scales, in seven vector steps from one 16-byte load (the 12 bytes and the first 4 quant
+// bytes after them, never read): one shuffle puts each lane's low source byte in its low half and the byte
+// holding its two high bits (lanes 4-7, 12-15) in its high half; lanes 12-15 want their byte's high
+// nibble, which a 32-bit shift of 4 in 32-bit lanes 6 and 7 brings down (what it carries in from the
+// neighbouring lane lands in bits the mask drops); then (low & (63 or 15)) | (high >> 6) << 4.
 inline __m256i q4k_scales16(const uint8_t* packed) {
-  constexpr uint32_t kmask1 = 0x3f3f3f3f, kmask2 = 0x0f0f0f0f, kmask3 = 0x03030303;
-  uint32_t u[4];
-  std::memcpy(u, packed, 12);
-  u[3] = ((u[2] >> 4) & kmask2) | (((u[1] >> 6) & kmask3) << 4);
-  const uint32_t m = u[1] & kmask1;
-  u[1] = (u[2] & kmask2) | (((u[0] >> 6) & kmask3) << 4);
-  u[2] = m;
-  u[0] &= kmask1;
-  return _mm256_cvtepu8_epi16(_mm_set_epi32((int)u[3], (int)u[2], (int)u[1], (int)u[0]));
+  const __m256i x = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(packed)));
+  const __m256i idx = _mm256_setr_epi8(0, -128, 1, -128, 2, -128, 3, -128, 8, 0, 9, 1, 10, 2, 11, 3,  //
+                                       4, -128, 5, -128, 6, -128, 7, -128, 8, 4, 9, 5, 10, 6, 11, 7);
+  const __m256i low = _mm256_setr_epi16(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 15, 15, 15, 15);
+  const __m256i v = _mm256_shuffle_epi8(x, idx);
+  const __m256i lo = _mm256_and_si256(_mm256_srlv_epi32(v, _mm256_setr_epi32(0, 0, 0, 0, 0, 0, 4, 4)), low);
+  return _mm256_or_si256(lo, _mm256_and_si256(_mm256_srli_epi16(v, 10), _mm256_set1_epi16(0x30)));
 }
 
 // Q2_K / Q3_K: 4 groups of 32 per half; the 16-bit scales of sub-blocks 8j+2g (low lanes) and 8j+2g+1.
