@@ -169,9 +169,47 @@ void q4k_row(int64_t nb, const block_q4_K* w, const uint8_t* a, size_t arb, floa
 alignas(32) constexpr uint8_t kQ6ScalePair[4 * 32] = {ROSETTA_Q6PAIR(0), ROSETTA_Q6PAIR(1), ROSETTA_Q6PAIR(2), ROSETTA_Q6PAIR(3)};
 #undef ROSETTA_Q6PAIR
 
+// Q6_K x Q8_K x one token (decode), streamed 128 quants at a time as q4k_row1.
+inline float q6k_row1(int64_t nb, const block_q6_K* w, const block_q8_K* a) {
+  const __m256i m3 = _mm256_set1_epi8(3), m15 = _mm256_set1_epi8(15);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < nb; i++) {
+    prefetch_block(w + i);
+    const float d = a[i].d * half_to_f32(w[i].d);
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[i].scales)));
+    const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].bsums));
+    __m256i sumi = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16), 5));
+#pragma GCC unroll 2
+    for (int j = 0; j < 2; j++) {
+      const uint8_t* ql = w[i].ql + 64 * j;
+      const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
+      const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
+      const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qh + 32 * j));
+      const __m256i sj = _mm256_permute4x64_epi64(sc16, j ? 0xEE : 0x44);
+      __m256i q[4];
+      q[0] = _mm256_or_si256(_mm256_and_si256(l0, m15), _mm256_slli_epi16(_mm256_and_si256(h, m3), 4));
+      q[1] = _mm256_or_si256(_mm256_and_si256(l1, m15), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m3), 4));
+      q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m15), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m3), 4));
+      q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m15), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m3), 4));
+#pragma GCC unroll 4
+      for (int g = 0; g < 4; g++) {
+        const __m256i yv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 32 * (4 * j + g)));
+        const __m256i sv = _mm256_shuffle_epi8(sj, _mm256_load_si256(reinterpret_cast<const __m256i*>(kQ6ScalePair) + g));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q[g], yv), sv));
+      }
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+  }
+  return hsum8(acc);
+}
+
 // Q6_K x Q8_K (dot_q6_K): one row, NT tokens.
 template <int NT>
 void q6k_row(int64_t nb, const block_q6_K* w, const uint8_t* a, size_t arb, float* y, int64_t ldy) {
+  if constexpr (NT == 1) {
+    *y = q6k_row1(nb, w, reinterpret_cast<const block_q8_K*>(a));
+    return;
+  }
   const __m256i m3 = _mm256_set1_epi8(3), m15 = _mm256_set1_epi8(15);
   __m256 acc[NT];
 #pragma GCC unroll 8
