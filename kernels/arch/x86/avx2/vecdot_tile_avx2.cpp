@@ -169,9 +169,19 @@ void q4k_row(int64_t nb, const block_q4_K* w, const uint8_t* a, size_t arb, floa
 alignas(32) constexpr uint8_t kQ6ScalePair[4 * 32] = {ROSETTA_Q6PAIR(0), ROSETTA_Q6PAIR(1), ROSETTA_Q6PAIR(2), ROSETTA_Q6PAIR(3)};
 #undef ROSETTA_Q6PAIR
 
+// Q6_K's four 32-quant chunks of a 128-quant half from its ql (l0, l1) and qh (h) bytes: the low or high
+// nibble, and the two high bits taken to bits 4-5 of each byte by one 16-bit shift and a mask (what the
+// shift carries in from the neighbouring byte lands in bits the mask drops), as ggml's values.
+inline void q6k_chunks(__m256i l0, __m256i l1, __m256i h, __m256i q[4]) {
+  const __m256i m15 = _mm256_set1_epi8(15), m30 = _mm256_set1_epi8(0x30);
+  q[0] = _mm256_or_si256(_mm256_and_si256(l0, m15), _mm256_and_si256(_mm256_slli_epi16(h, 4), m30));
+  q[1] = _mm256_or_si256(_mm256_and_si256(l1, m15), _mm256_and_si256(_mm256_slli_epi16(h, 2), m30));
+  q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m15), _mm256_and_si256(h, m30));
+  q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m15), _mm256_and_si256(_mm256_srli_epi16(h, 2), m30));
+}
+
 // Q6_K x Q8_K x one token (decode), streamed 128 quants at a time as q4k_row1.
 inline float q6k_row1(int64_t nb, const block_q6_K* w, const block_q8_K* a) {
-  const __m256i m3 = _mm256_set1_epi8(3), m15 = _mm256_set1_epi8(15);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t i = 0; i < nb; i++) {
     prefetch_block(w + i);
@@ -187,10 +197,7 @@ inline float q6k_row1(int64_t nb, const block_q6_K* w, const block_q8_K* a) {
       const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qh + 32 * j));
       const __m256i sj = _mm256_permute4x64_epi64(sc16, j ? 0xEE : 0x44);
       __m256i q[4];
-      q[0] = _mm256_or_si256(_mm256_and_si256(l0, m15), _mm256_slli_epi16(_mm256_and_si256(h, m3), 4));
-      q[1] = _mm256_or_si256(_mm256_and_si256(l1, m15), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m3), 4));
-      q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m15), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m3), 4));
-      q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m15), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m3), 4));
+      q6k_chunks(l0, l1, h, q);
 #pragma GCC unroll 4
       for (int g = 0; g < 4; g++) {
         const __m256i yv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 32 * (4 * j + g)));
@@ -210,7 +217,6 @@ void q6k_row(int64_t nb, const block_q6_K* w, const uint8_t* a, size_t arb, floa
     *y = q6k_row1(nb, w, reinterpret_cast<const block_q8_K*>(a));
     return;
   }
-  const __m256i m3 = _mm256_set1_epi8(3), m15 = _mm256_set1_epi8(15);
   __m256 acc[NT];
 #pragma GCC unroll 8
   for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
@@ -227,10 +233,7 @@ void q6k_row(int64_t nb, const block_q6_K* w, const uint8_t* a, size_t arb, floa
       const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
       const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qh + 32 * j));
       __m256i* qj = q + 4 * j;
-      qj[0] = _mm256_or_si256(_mm256_and_si256(l0, m15), _mm256_slli_epi16(_mm256_and_si256(h, m3), 4));
-      qj[1] = _mm256_or_si256(_mm256_and_si256(l1, m15), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m3), 4));
-      qj[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m15), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m3), 4));
-      qj[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m15), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m3), 4));
+      q6k_chunks(l0, l1, h, qj);
       // scales 8j..8j+7 in both halves; chunk 4j+g's vector (scale 8j+2g in the low half, 8j+2g+1 in the
       // high half) by one in-lane byte shuffle (was two scalar broadcasts and an insert)
       const __m256i sj = _mm256_permute4x64_epi64(sc16, j ? 0xEE : 0x44);
