@@ -2,7 +2,7 @@
 // ggml-mode matmul of rosetta's kernels on random valid weights, timed alone: GMAC/s and GB/s of weights,
 // the median of REPS calls. A kernel development tool (rosetta only: the side-by-side targets are
 // bench:engine's); ROSETTA_ISA picks the path.
-//   bench-matmul TYPE ROWS COLS TOKENS THREADS [REPS]   (TYPE: q4_K, q5_K, q6_K, q8_0)
+//   bench-matmul TYPE ROWS COLS TOKENS THREADS [REPS]   (TYPE: q4_K, q5_K, q6_K, q8_0, q4_0, q5_0, q2_K, q3_K)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -25,7 +25,8 @@ int main(int argc, char** argv) {
   }
   const std::string name = argv[1];
   struct T { const char* n; uint32_t id; size_t block; std::vector<size_t> halves; };
-  const T types[] = {{"q4_K", 12, 144, {0, 2}}, {"q5_K", 13, 176, {0, 2}}, {"q6_K", 14, 210, {208}}, {"q8_0", 8, 34, {0}}, {"q4_0", 2, 18, {0}}, {"q5_0", 6, 22, {0}}};
+  const T types[] = {{"q4_K", 12, 144, {0, 2}}, {"q5_K", 13, 176, {0, 2}}, {"q6_K", 14, 210, {208}}, {"q8_0", 8, 34, {0}}, {"q4_0", 2, 18, {0}}, {"q5_0", 6, 22, {0}},
+                     {"q2_K", 10, 84, {80, 82}}, {"q3_K", 11, 110, {108}}};
   const T* t = nullptr;
   for (const T& x : types) if (name == x.n) t = &x;
   if (!t) { std::fprintf(stderr, "bench-matmul: unknown type %s\n", argv[1]); return 2; }

@@ -172,15 +172,15 @@ float dot_q2_K(int64_t n, const void* vw, const void* va) {
     const __m256i mins = _mm256_cvtepi8_epi16(_mm_and_si128(_mm_srli_epi16(ms, 4), m4));
     const __m256i prod = _mm256_madd_epi16(mins, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].bsums)));
     acc = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(prod), acc);
-    alignas(32) int16_t sc[16];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(sc), _mm256_cvtepi8_epi16(_mm_and_si128(ms, m4)));
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_and_si128(ms, m4));
     __m256i sumi = _mm256_setzero_si256();
     for (int j = 0; j < 2; j++) {
       const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qs + 32 * j));
+      const __m256i sj = scales_half(sc16, j);
       for (int g = 0; g < 4; g++) {
         const __m256i q = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * g), m3);
         const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 128 * j + 32 * g));
-        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q, y), k16_scale(sc, j, g)));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q, y), scale_pair16(sj, g)));
       }
     }
     acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);

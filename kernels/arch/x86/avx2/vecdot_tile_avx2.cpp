@@ -161,14 +161,6 @@ void q4k_row(int64_t nb, const block_q4_K* w, const uint8_t* a, size_t arb, floa
   }
 }
 
-// Byte shuffles that take 16-bit lane 2g of each half to every lane of the low half and lane 2g+1 to
-// every lane of the high half (a Q6_K chunk's two 16-quant scales, with the scales in both halves).
-#define ROSETTA_Q6PAIR(g) 4 * g, 4 * g + 1, 4 * g, 4 * g + 1, 4 * g, 4 * g + 1, 4 * g, 4 * g + 1, 4 * g, 4 * g + 1, 4 * g, 4 * g + 1, \
-                          4 * g, 4 * g + 1, 4 * g, 4 * g + 1, 4 * g + 2, 4 * g + 3, 4 * g + 2, 4 * g + 3, 4 * g + 2, 4 * g + 3,   \
-                          4 * g + 2, 4 * g + 3, 4 * g + 2, 4 * g + 3, 4 * g + 2, 4 * g + 3, 4 * g + 2, 4 * g + 3, 4 * g + 2, 4 * g + 3
-alignas(32) constexpr uint8_t kQ6ScalePair[4 * 32] = {ROSETTA_Q6PAIR(0), ROSETTA_Q6PAIR(1), ROSETTA_Q6PAIR(2), ROSETTA_Q6PAIR(3)};
-#undef ROSETTA_Q6PAIR
-
 // Q6_K's four 32-quant chunks of a 128-quant half from its ql (l0, l1) and qh (h) bytes: the low or high
 // nibble, and the two high bits taken to bits 4-5 of each byte by one 16-bit shift and a mask (what the
 // shift carries in from the neighbouring byte lands in bits the mask drops), as ggml's values.
@@ -195,13 +187,13 @@ inline float q6k_row1(int64_t nb, const block_q6_K* w, const block_q8_K* a) {
       const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
       const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
       const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qh + 32 * j));
-      const __m256i sj = _mm256_permute4x64_epi64(sc16, j ? 0xEE : 0x44);
+      const __m256i sj = scales_half(sc16, j);
       __m256i q[4];
       q6k_chunks(l0, l1, h, q);
 #pragma GCC unroll 4
       for (int g = 0; g < 4; g++) {
         const __m256i yv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 32 * (4 * j + g)));
-        const __m256i sv = _mm256_shuffle_epi8(sj, _mm256_load_si256(reinterpret_cast<const __m256i*>(kQ6ScalePair) + g));
+        const __m256i sv = scale_pair16(sj, g);
         sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q[g], yv), sv));
       }
     }
@@ -236,9 +228,9 @@ void q6k_row(int64_t nb, const block_q6_K* w, const uint8_t* a, size_t arb, floa
       q6k_chunks(l0, l1, h, qj);
       // scales 8j..8j+7 in both halves; chunk 4j+g's vector (scale 8j+2g in the low half, 8j+2g+1 in the
       // high half) by one in-lane byte shuffle (was two scalar broadcasts and an insert)
-      const __m256i sj = _mm256_permute4x64_epi64(sc16, j ? 0xEE : 0x44);
+      const __m256i sj = scales_half(sc16, j);
 #pragma GCC unroll 8
-      for (int g = 0; g < 4; g++) s[4 * j + g] = _mm256_shuffle_epi8(sj, _mm256_load_si256(reinterpret_cast<const __m256i*>(kQ6ScalePair) + g));
+      for (int g = 0; g < 4; g++) s[4 * j + g] = scale_pair16(sj, g);
     }
 #pragma GCC unroll 8
     for (int t = 0; t < NT; t++) {

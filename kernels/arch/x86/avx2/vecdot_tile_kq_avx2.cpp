@@ -23,10 +23,53 @@ inline const block_q8_K& act_k(const uint8_t* a, size_t arb, int t, int64_t i) {
   return reinterpret_cast<const block_q8_K*>(a + arb * t)[i];
 }
 
+// Q5_K x Q8_K x one token (decode): the superblock streamed 64 quants at a time (their two chunks
+// decoded, their scale vectors shuffled, multiplied and added), not decoded whole first as for a tile of
+// tokens, which for one token sent registers to the stack. The same integers and float operations.
+inline float q5k_row1(int64_t nb, const block_q5_K* w, const block_q8_K* a) {
+  const __m256i m4 = _mm256_set1_epi8(15), one = _mm256_set1_epi8(1);
+  __m256 acc = _mm256_setzero_ps();
+  float summs = 0;
+  for (int64_t i = 0; i < nb; i++) {
+    prefetch_block(w + i);
+    const float d = a[i].d * half_to_f32(w[i].d);
+    const float dmin = -a[i].d * half_to_f32(w[i].dmin);
+    const __m256i mins_scales = q4k_scales16(w[i].scales);
+    const __m256i scales = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(mins_scales));
+    const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].bsums));
+    const __m128i s32 = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+    __m128i pm = _mm_madd_epi16(_mm256_extracti128_si256(mins_scales, 1), s32);
+    pm = _mm_add_epi32(pm, _mm_unpackhi_epi64(pm, pm));
+    pm = _mm_add_epi32(pm, _mm_shuffle_epi32(pm, 1));
+    summs = std::fma(dmin, (float)_mm_cvtsi128_si32(pm), summs);
+    const __m256i hbits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qh));
+    __m256i sumi = _mm256_setzero_si256();
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+      const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qs + 32 * j));
+      const __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * j), one), 4);
+      const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * j + 1), one), 4);
+      const __m256i yl = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 64 * j));
+      const __m256i yh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 64 * j + 32));
+      const __m256i sl = _mm256_shuffle_epi8(scales, _mm256_load_si256(reinterpret_cast<const __m256i*>(kScaleShuffle) + 2 * j));
+      const __m256i sh = _mm256_shuffle_epi8(scales, _mm256_load_si256(reinterpret_cast<const __m256i*>(kScaleShuffle) + 2 * j + 1));
+      const __m256i pl = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_or_si256(_mm256_and_si256(bits, m4), h0), yl), sl);
+      const __m256i ph = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m4), h1), yh), sh);
+      sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(pl, ph));
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+  }
+  return hsum8(acc) + summs;
+}
+
 // Q5_K x Q8_K (dot_q5_K): one row, NT tokens. The min term is one integer per superblock, fma'd into a
 // scalar f32 per token that is added after hsum8.
 template <int NT>
 void q5k_row(int64_t nb, const block_q5_K* w, const uint8_t* a, size_t arb, float* y, int64_t ldy) {
+  if constexpr (NT == 1) {
+    *y = q5k_row1(nb, w, reinterpret_cast<const block_q8_K*>(a));
+    return;
+  }
   const __m256i m4 = _mm256_set1_epi8(15), one = _mm256_set1_epi8(1);
   __m256 acc[NT];
   float summs[NT];
@@ -92,16 +135,16 @@ void q2k_row(int64_t nb, const block_q2_K* w, const uint8_t* a, size_t arb, floa
     const float wd = half_to_f32(w[i].d), wdmin = half_to_f32(w[i].dmin);
     const __m128i ms = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[i].scales));
     const __m256i mins = _mm256_cvtepi8_epi16(_mm_and_si128(_mm_srli_epi16(ms, 4), m4));
-    alignas(32) int16_t sc[16];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(sc), _mm256_cvtepi8_epi16(_mm_and_si128(ms, m4)));
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_and_si128(ms, m4));
     __m256i q[8], s[8];
 #pragma GCC unroll 8
     for (int j = 0; j < 2; j++) {
       const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qs + 32 * j));
+      const __m256i sj = scales_half(sc16, j);
 #pragma GCC unroll 8
       for (int g = 0; g < 4; g++) {
         q[4 * j + g] = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * g), m3);
-        s[4 * j + g] = k16_scale(sc, j, g);
+        s[4 * j + g] = scale_pair16(sj, g);
       }
     }
 #pragma GCC unroll 8
