@@ -105,7 +105,10 @@ inline float q4k_row1(int64_t nb, const block_q4_K* w, const block_q8_K* a) {
   return hsum8(acc) + _mm_cvtss_f32(m);
 }
 
-// Q4_K x Q8_K (dot_q4_K): one row, NT tokens.
+// Q4_K x Q8_K (dot_q4_K): one row, NT tokens, 64 quants outer and tokens inner: a step's two decoded
+// chunks and their scale vectors (4 registers) serve every token's integer sum (NT registers), so
+// nothing is reloaded per token but the token's own activations; each token's sum still adds the steps
+// in order (integers, exact in any case), then ggml's fma per superblock.
 template <int NT>
 void q4k_row(int64_t nb, const block_q4_K* w, const uint8_t* a, size_t arb, float* y, int64_t ldy) {
   if constexpr (NT == 1) {
@@ -124,33 +127,35 @@ void q4k_row(int64_t nb, const block_q4_K* w, const uint8_t* a, size_t arb, floa
     const __m256i mins_scales = q4k_scales16(w[i].scales);
     const __m128i mins = _mm256_extracti128_si256(mins_scales, 1);
     const __m256i scales = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(mins_scales));
-    __m256i q[8], s[8];
-#pragma GCC unroll 8
-    for (int j = 0; j < 4; j++) {
-      const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qs + 32 * j));
-      q[2 * j] = _mm256_and_si256(bits, m4);
-      q[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
-    }
-#pragma GCC unroll 8
-    for (int k = 0; k < 8; k++) s[k] = _mm256_shuffle_epi8(scales, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kScaleShuffle) + k));
 #pragma GCC unroll 8
     for (int t = 0; t < NT; t++) {
       const block_q8_K& ab = reinterpret_cast<const block_q8_K*>(a + arb * t)[i];
-      const float d = ab.d * wd;
       const float dmin = -ab.d * wdmin;
       const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.bsums));
       const __m128i s32 = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
       accm[t] = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(_mm_madd_epi16(mins, s32)), accm[t]);
-      __m256i sumi = _mm256_setzero_si256();
+    }
+    __m256i sumi[NT];
 #pragma GCC unroll 8
-      for (int j = 0; j < 4; j++) {
-        const __m256i yl = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.qs + 64 * j));
-        const __m256i yh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.qs + 64 * j + 32));
-        const __m256i pl = _mm256_madd_epi16(_mm256_maddubs_epi16(q[2 * j], yl), s[2 * j]);
-        const __m256i ph = _mm256_madd_epi16(_mm256_maddubs_epi16(q[2 * j + 1], yh), s[2 * j + 1]);
-        sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(pl, ph));
+    for (int t = 0; t < NT; t++) sumi[t] = _mm256_setzero_si256();
+#pragma GCC unroll 1
+    for (int j = 0; j < 4; j++) {
+      const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qs + 32 * j));
+      const __m256i ql = _mm256_and_si256(bits, m4), qh = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+      const __m256i sl = _mm256_shuffle_epi8(scales, _mm256_load_si256(reinterpret_cast<const __m256i*>(kScaleShuffle) + 2 * j));
+      const __m256i sh = _mm256_shuffle_epi8(scales, _mm256_load_si256(reinterpret_cast<const __m256i*>(kScaleShuffle) + 2 * j + 1));
+#pragma GCC unroll 8
+      for (int t = 0; t < NT; t++) {
+        const int8_t* q8 = reinterpret_cast<const block_q8_K*>(a + arb * t)[i].qs + 64 * j;
+        const __m256i pl = _mm256_madd_epi16(_mm256_maddubs_epi16(ql, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q8))), sl);
+        const __m256i ph = _mm256_madd_epi16(_mm256_maddubs_epi16(qh, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q8 + 32))), sh);
+        sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(pl, ph));
       }
-      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc[t]);
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < NT; t++) {
+      const float d = reinterpret_cast<const block_q8_K*>(a + arb * t)[i].d * wd;
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
     }
   }
 #pragma GCC unroll 8
@@ -215,37 +220,38 @@ void q6k_row(int64_t nb, const block_q6_K* w, const uint8_t* a, size_t arb, floa
   for (int64_t i = 0; i < nb; i++) {
     prefetch_block(w + i);
     const float wd = half_to_f32(w[i].d);
-    const int8_t* sc = w[i].scales;
-    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc)));
-    __m256i q[8], s[8];
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[i].scales)));
+    // each token's sum starts from minus ggml's 32 x bsums x scales term (integers: exact in any order)
+    __m256i sumi[NT];
 #pragma GCC unroll 8
+    for (int t = 0; t < NT; t++) {
+      const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(reinterpret_cast<const block_q8_K*>(a + arb * t)[i].bsums));
+      sumi[t] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16), 5));
+    }
+    // 64 quants outer (two chunks and their scale pairs), tokens inner, as q4k_row
+#pragma GCC unroll 1
     for (int j = 0; j < 2; j++) {
       const uint8_t* ql = w[i].ql + 64 * j;
-      const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
-      const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
-      const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qh + 32 * j));
-      __m256i* qj = q + 4 * j;
-      q6k_chunks(l0, l1, h, qj);
-      // scales 8j..8j+7 in both halves; chunk 4j+g's vector (scale 8j+2g in the low half, 8j+2g+1 in the
-      // high half) by one in-lane byte shuffle (was two scalar broadcasts and an insert)
+      __m256i q[4];
+      q6k_chunks(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql)), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32)),
+                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qh + 32 * j)), q);
       const __m256i sj = scales_half(sc16, j);
+#pragma GCC unroll 2
+      for (int h = 0; h < 2; h++) {
+        const __m256i s0 = scale_pair16(sj, 2 * h), s1 = scale_pair16(sj, 2 * h + 1);
 #pragma GCC unroll 8
-      for (int g = 0; g < 4; g++) s[4 * j + g] = scale_pair16(sj, g);
+        for (int t = 0; t < NT; t++) {
+          const int8_t* q8 = reinterpret_cast<const block_q8_K*>(a + arb * t)[i].qs + 128 * j + 64 * h;
+          const __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(q[2 * h], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q8))), s0);
+          const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q[2 * h + 1], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q8 + 32))), s1);
+          sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(p0, p1));
+        }
+      }
     }
 #pragma GCC unroll 8
     for (int t = 0; t < NT; t++) {
-      const block_q8_K& ab = reinterpret_cast<const block_q8_K*>(a + arb * t)[i];
-      const float d = ab.d * wd;
-      const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.bsums));
-      const __m256i bias = _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16), 5);
-      __m256i sumi = _mm256_setzero_si256();
-#pragma GCC unroll 8
-      for (int k = 0; k < 8; k++) {
-        const __m256i yv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.qs + 32 * k));
-        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], yv), s[k]));
-      }
-      sumi = _mm256_sub_epi32(sumi, bias);
-      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc[t]);
+      const float d = reinterpret_cast<const block_q8_K*>(a + arb * t)[i].d * wd;
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
     }
   }
 #pragma GCC unroll 8
