@@ -156,7 +156,9 @@ inline __m256i scale_pair16(__m256i sj, int g) {
 }
 
 // The 16 scales of a superblock as 16-bit lanes (sc16) -> half j's 8 in both halves, for scale_pair16.
-inline __m256i scales_half(__m256i sc16, int j) { return _mm256_permute4x64_epi64(sc16, j ? 0xEE : 0x44); }
+inline __m256i scales_half(__m256i sc16, int j) {
+  return j ? _mm256_permute4x64_epi64(sc16, 0xEE) : _mm256_permute4x64_epi64(sc16, 0x44);  // immediates (clang)
+}
 
 // Q3_K: 4 groups of 32 per half; the 16-bit scales of sub-blocks 8j+2g (low lanes) and 8j+2g+1, from
 // the scalar unpacking's array (a vector load of it, just after its 16 scalar stores, would wait on
