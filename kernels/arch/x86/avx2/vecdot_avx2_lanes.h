@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "rosetta/blocks.h"
 #include "rosetta/vecdot.h"
@@ -235,6 +236,40 @@ void tile_q0_with(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint
             ldy, m);
   }
 }
+
+// Q4_0 / Q5_0 x one token (decode) on unsigned quants: ggml's lane l is sum (q - off) y over bytes
+// 4l..4l+3 (off 8, or 16 for Q5_0's 5-bit quants) = sum q y - off x sum y. The token's side of that,
+// -off x its 4-byte lane sums, and its f32 block scales are formed once per tile call (for all the
+// call's rows), so a block costs its quants (no offset, no sign steps), their products with the token
+// (maddubs + madd, or one vpdpbusd started from the token's lanes) and nothing else: the same integers
+// (exact), the same d_w x d_a product and fma as the signed kernels.
+template <typename B>
+struct Q0Unsigned;
+template <>
+struct Q0Unsigned<block_q4_0> {
+  static constexpr int kShift = 3;  // x 8
+  static __m256i quants(const block_q4_0& b) { return nibbles32(b.qs); }
+};
+template <>
+struct Q0Unsigned<block_q5_0> {
+  static constexpr int kShift = 4;  // x 16
+  static __m256i quants(const block_q5_0& b) { return _mm256_or_si256(nibbles32(b.qs), _mm256_and_si256(high_bits32(b.qh), _mm256_set1_epi8(0x10))); }
+};
+
+struct TokenQ0 {
+  std::vector<__m256i> neg;  // -off x the 4-byte lane sums of each block's quants
+  std::vector<float> d;        // each block's scale as f32
+  void form(const block_q8_0* a, int64_t nb, int shift) {
+    neg.resize((size_t)nb);
+    d.resize((size_t)nb);
+    const __m256i one8 = _mm256_set1_epi8(1), one16 = _mm256_set1_epi16(1);
+    for (int64_t b = 0; b < nb; b++) {
+      const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
+      neg[(size_t)b] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(one8, qy), one16), shift));
+      d[(size_t)b] = half_to_f32(a[b].d);
+    }
+  }
+};
 
 // Q4_1/Q5_1's unsigned quants (Q5_1 with its 5th bit), as ggml_vec_dot_q{4,5}_1_q8_1 reads them.
 inline __m256i load_w_q1(const block_q4_1& b) { return nibbles32(b.qs); }

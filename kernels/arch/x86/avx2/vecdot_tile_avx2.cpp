@@ -9,6 +9,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "rosetta/internal/vecdot.h"
@@ -64,8 +65,36 @@ void q0_row_group(int64_t nb, const B* w, const int8_t* qs, const float* sc, flo
   for (int64_t t = 0; t < m; t++) y[t * ldy] = hsum8(acc[t]);
 }
 
+// Q4_0 / Q5_0 x one token (decode) on unsigned quants with the token's side formed once per call
+// (TokenQ0, vecdot_avx2_lanes.h): one maddubs + madd and one add of the token's lanes per block.
+template <typename B>
+float q0u_row_1(int64_t nb, const B* w, const block_q8_0* a, const TokenQ0& tok) {
+  const __m256i one16 = _mm256_set1_epi16(1);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; b++) {
+    if ((b & 1) == 0) prefetch_q0(w + b);
+    const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
+    const __m256i sum = _mm256_madd_epi16(_mm256_maddubs_epi16(Q0Unsigned<B>::quants(w[b]), qy), one16);
+    const __m256 lanes = _mm256_cvtepi32_ps(_mm256_add_epi32(sum, tok.neg[(size_t)b]));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(half_to_f32(w[b].d) * tok.d[(size_t)b]), lanes, acc);
+  }
+  return hsum8(acc);
+}
+
 template <typename B>
 void tile_q0(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb, const float* ad, int64_t nt, float* y, int64_t ldy) {
+  if constexpr (std::is_same_v<B, block_q4_0> || std::is_same_v<B, block_q5_0>) {
+    if (!ad) {  // decode
+      const int64_t nb = n / 32;
+      thread_local TokenQ0 tok;
+      for (int64_t t = 0; t < nt; t++) {
+        const block_q8_0* at = reinterpret_cast<const block_q8_0*>(a + arb * t);
+        tok.form(at, nb, Q0Unsigned<B>::kShift);
+        for (int64_t r = 0; r < nr; r++) y[t * ldy + r] = q0u_row_1(nb, reinterpret_cast<const B*>(w + rb * r), at, tok);
+      }
+      return;
+    }
+  }
   tile_q0_with<B, q0_row_1<B>, q0_row_group<B>>(n, w, rb, nr, a, arb, ad, nt, y, ldy);
 }
 

@@ -227,9 +227,34 @@ void q0_row_group(int64_t nb, const B* w, size_t rb, const int8_t* qs, const flo
 
 // The Q8_0-family tile: one token (decode) through the row kernel; a prompt's tokens 16 per pass over two
 // rows in lanes (q0_rows_lanes), then its tail (under 16) in pairs, one or two groups of 8 in one pass.
+// Q4_0 / Q5_0 x one token (decode) on unsigned quants (TokenQ0, vecdot_avx2_lanes.h): a block's lanes
+// are one `vpdpbusd` of its quants against the token's, started from the token's -off x lane sums.
+template <typename B>
+float q0u_row_1(int64_t nb, const B* w, const block_q8_0* a, const TokenQ0& tok) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; b++) {
+    if ((b & 1) == 0) prefetch_q0(w + b);
+    const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
+    const __m256 lanes = _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(tok.neg[(size_t)b], Q0Unsigned<B>::quants(w[b]), qy));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(half_to_f32(w[b].d) * tok.d[(size_t)b]), lanes, acc);
+  }
+  return hsum8(acc);
+}
+
 template <typename B>
 void tile_q0(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb, const float* ad, int64_t nt, float* y, int64_t ldy) {
   const int64_t nb = n / 32;
+  if constexpr (std::is_same_v<B, block_q4_0> || std::is_same_v<B, block_q5_0>) {
+    if (!ad) {  // decode
+      thread_local TokenQ0 tok;
+      for (int64_t t = 0; t < nt; t++) {
+        const block_q8_0* at = reinterpret_cast<const block_q8_0*>(a + arb * t);
+        tok.form(at, nb, Q0Unsigned<B>::kShift);
+        for (int64_t r = 0; r < nr; r++) y[t * ldy + r] = q0u_row_1(nb, reinterpret_cast<const B*>(w + rb * r), at, tok);
+      }
+      return;
+    }
+  }
   if (!ad) {
     for (int64_t t = 0; t < nt; t++)
       for (int64_t r = 0; r < nr; r++)
