@@ -96,9 +96,7 @@ float dot_q4_K(int64_t n, const void* vw, const void* va) {
     uint64_t mn64;
     std::memcpy(&mn64, mn, 8);
     const __m128i mins = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)mn64));
-    const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].bsums));
-    const __m128i s32 = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
-    accm = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(_mm_madd_epi16(mins, s32)), accm);
+    accm = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(qk45_min_lanes(mins, a[i].bsums)), accm);
     __m256i sumi = _mm256_setzero_si256();
     const uint8_t* q4 = w[i].qs;
     const int8_t* q8 = a[i].qs;
@@ -132,9 +130,7 @@ float dot_q5_K(int64_t n, const void* vw, const void* va) {
     uint64_t mn64;
     std::memcpy(&mn64, mn, 8);
     const __m128i mins = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)mn64));
-    const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].bsums));
-    const __m128i s32 = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
-    __m128i pm = _mm_madd_epi16(mins, s32);
+    __m128i pm = qk45_min_lanes(mins, a[i].bsums);
     pm = _mm_add_epi32(pm, _mm_unpackhi_epi64(pm, pm));
     pm = _mm_add_epi32(pm, _mm_shuffle_epi32(pm, 1));
     summs = std::fma(dmin, (float)_mm_cvtsi128_si32(pm), summs);

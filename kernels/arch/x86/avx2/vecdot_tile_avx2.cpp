@@ -75,7 +75,7 @@ float q0u_row_1(int64_t nb, const B* w, const block_q8_0* a, const TokenQ0& tok)
     if ((b & 1) == 0) prefetch_q0(w + b);
     const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
     const __m256i sum = _mm256_madd_epi16(_mm256_maddubs_epi16(Q0Unsigned<B>::quants(w[b]), qy), one16);
-    const __m256 lanes = _mm256_cvtepi32_ps(_mm256_add_epi32(sum, tok.neg[(size_t)b]));
+    const __m256 lanes = _mm256_cvtepi32_ps(_mm256_add_epi32(sum, tok.neg(b)));
     acc = _mm256_fmadd_ps(_mm256_set1_ps(half_to_f32(w[b].d) * tok.d[(size_t)b]), lanes, acc);
   }
   return hsum8(acc);
@@ -94,8 +94,8 @@ void q0u_rows_2(int64_t nb, const B* w0, const B* w1, const block_q8_0* a, const
     const float da = tok.d[(size_t)b];
     const __m256i s0 = _mm256_madd_epi16(_mm256_maddubs_epi16(Q0Unsigned<B>::quants(w0[b]), qy), one16);
     const __m256i s1 = _mm256_madd_epi16(_mm256_maddubs_epi16(Q0Unsigned<B>::quants(w1[b]), qy), one16);
-    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(half_to_f32(w0[b].d) * da), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, tok.neg[(size_t)b])), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(half_to_f32(w1[b].d) * da), _mm256_cvtepi32_ps(_mm256_add_epi32(s1, tok.neg[(size_t)b])), acc1);
+    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(half_to_f32(w0[b].d) * da), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, tok.neg(b))), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(half_to_f32(w1[b].d) * da), _mm256_cvtepi32_ps(_mm256_add_epi32(s1, tok.neg(b))), acc1);
   }
   *y0 = hsum8(acc0);
   *y1 = hsum8(acc1);
@@ -106,16 +106,7 @@ void tile_q0(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* 
   if constexpr (std::is_same_v<B, block_q4_0> || std::is_same_v<B, block_q5_0>) {
     if (!ad) {  // decode
       const int64_t nb = n / 32;
-      thread_local TokenQ0 tok;
-      for (int64_t t = 0; t < nt; t++) {
-        const block_q8_0* at = reinterpret_cast<const block_q8_0*>(a + arb * t);
-        tok.form(at, nb, Q0Unsigned<B>::kShift);
-        int64_t r = 0;
-        for (; r + 2 <= nr; r += 2)
-          q0u_rows_2(nb, reinterpret_cast<const B*>(w + rb * r), reinterpret_cast<const B*>(w + rb * (r + 1)), at, tok, y + t * ldy + r, y + t * ldy + r + 1);
-        if (r < nr) y[t * ldy + r] = q0u_row_1(nb, reinterpret_cast<const B*>(w + rb * r), at, tok);
-      }
-      return;
+      return q0u_decode<B, q0u_rows_2<B>, q0u_row_1<B>>(nb, w, rb, nr, a, arb, nt, y, ldy);
     }
   }
   tile_q0_with<B, q0_row_1<B>, q0_row_group<B>>(n, w, rb, nr, a, arb, ad, nt, y, ldy);
@@ -135,9 +126,7 @@ inline float q4k_row1(int64_t nb, const block_q4_K* w, const block_q8_K* a) {
     const float dmin = -a[i].d * half_to_f32(w[i].dmin);
     const __m256i mins_scales = q4k_scales16(w[i].scales);
     const __m256i scales = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(mins_scales));
-    const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].bsums));
-    const __m128i s32 = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
-    accm = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(_mm_madd_epi16(_mm256_extracti128_si256(mins_scales, 1), s32)), accm);
+    accm = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(qk45_min_lanes(_mm256_extracti128_si256(mins_scales, 1), a[i].bsums)), accm);
     __m256i sumi = _mm256_setzero_si256();
 #pragma GCC unroll 4
     for (int j = 0; j < 4; j++) {
@@ -183,9 +172,7 @@ void q4k_row(int64_t nb, const block_q4_K* w, const uint8_t* a, size_t arb, floa
     for (int t = 0; t < NT; t++) {
       const block_q8_K& ab = reinterpret_cast<const block_q8_K*>(a + arb * t)[i];
       const float dmin = -ab.d * wdmin;
-      const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.bsums));
-      const __m128i s32 = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
-      accm[t] = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(_mm_madd_epi16(mins, s32)), accm[t]);
+      accm[t] = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(qk45_min_lanes(mins, ab.bsums)), accm[t]);
     }
     __m256i sumi[NT];
 #pragma GCC unroll 8

@@ -36,9 +36,7 @@ inline float q5k_row1(int64_t nb, const block_q5_K* w, const block_q8_K* a) {
     const float dmin = -a[i].d * half_to_f32(w[i].dmin);
     const __m256i mins_scales = q4k_scales16(w[i].scales);
     const __m256i scales = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(mins_scales));
-    const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].bsums));
-    const __m128i s32 = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
-    __m128i pm = _mm_madd_epi16(_mm256_extracti128_si256(mins_scales, 1), s32);
+    __m128i pm = qk45_min_lanes(_mm256_extracti128_si256(mins_scales, 1), a[i].bsums);
     pm = _mm_add_epi32(pm, _mm_unpackhi_epi64(pm, pm));
     pm = _mm_add_epi32(pm, _mm_shuffle_epi32(pm, 1));
     summs = std::fma(dmin, (float)_mm_cvtsi128_si32(pm), summs);
@@ -99,9 +97,7 @@ void q5k_row(int64_t nb, const block_q5_K* w, const uint8_t* a, size_t arb, floa
       const block_q8_K& ab = act_k(a, arb, t, i);
       const float d = ab.d * wd;
       const float dmin = -ab.d * wdmin;
-      const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ab.bsums));
-      const __m128i s32 = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
-      __m128i pm = _mm_madd_epi16(mins, s32);
+      __m128i pm = qk45_min_lanes(mins, ab.bsums);
       pm = _mm_add_epi32(pm, _mm_unpackhi_epi64(pm, pm));
       pm = _mm_add_epi32(pm, _mm_shuffle_epi32(pm, 1));
       summs[t] = std::fma(dmin, (float)_mm_cvtsi128_si32(pm), summs[t]);

@@ -235,7 +235,7 @@ float q0u_row_1(int64_t nb, const B* w, const block_q8_0* a, const TokenQ0& tok)
   for (int64_t b = 0; b < nb; b++) {
     if ((b & 1) == 0) prefetch_q0(w + b);
     const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
-    const __m256 lanes = _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(tok.neg[(size_t)b], Q0Unsigned<B>::quants(w[b]), qy));
+    const __m256 lanes = _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(tok.neg(b), Q0Unsigned<B>::quants(w[b]), qy));
     acc = _mm256_fmadd_ps(_mm256_set1_ps(half_to_f32(w[b].d) * tok.d[(size_t)b]), lanes, acc);
   }
   return hsum8(acc);
@@ -249,8 +249,8 @@ void q0u_rows_2(int64_t nb, const B* w0, const B* w1, const block_q8_0* a, const
     if ((b & 1) == 0) prefetch_q0(w0 + b), prefetch_q0(w1 + b);
     const __m256i qy = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
     const float da = tok.d[(size_t)b];
-    const __m256 l0 = _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(tok.neg[(size_t)b], Q0Unsigned<B>::quants(w0[b]), qy));
-    const __m256 l1 = _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(tok.neg[(size_t)b], Q0Unsigned<B>::quants(w1[b]), qy));
+    const __m256 l0 = _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(tok.neg(b), Q0Unsigned<B>::quants(w0[b]), qy));
+    const __m256 l1 = _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(tok.neg(b), Q0Unsigned<B>::quants(w1[b]), qy));
     acc0 = _mm256_fmadd_ps(_mm256_set1_ps(half_to_f32(w0[b].d) * da), l0, acc0);
     acc1 = _mm256_fmadd_ps(_mm256_set1_ps(half_to_f32(w1[b].d) * da), l1, acc1);
   }
@@ -263,16 +263,7 @@ void tile_q0(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* 
   const int64_t nb = n / 32;
   if constexpr (std::is_same_v<B, block_q4_0> || std::is_same_v<B, block_q5_0>) {
     if (!ad) {  // decode
-      thread_local TokenQ0 tok;
-      for (int64_t t = 0; t < nt; t++) {
-        const block_q8_0* at = reinterpret_cast<const block_q8_0*>(a + arb * t);
-        tok.form(at, nb, Q0Unsigned<B>::kShift);
-        int64_t r = 0;
-        for (; r + 2 <= nr; r += 2)
-          q0u_rows_2(nb, reinterpret_cast<const B*>(w + rb * r), reinterpret_cast<const B*>(w + rb * (r + 1)), at, tok, y + t * ldy + r, y + t * ldy + r + 1);
-        if (r < nr) y[t * ldy + r] = q0u_row_1(nb, reinterpret_cast<const B*>(w + rb * r), at, tok);
-      }
-      return;
+      return q0u_decode<B, q0u_rows_2<B>, q0u_row_1<B>>(nb, w, rb, nr, a, arb, nt, y, ldy);
     }
   }
   if (!ad) {
