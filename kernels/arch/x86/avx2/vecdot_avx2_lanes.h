@@ -9,8 +9,10 @@
 #endif
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "rosetta/blocks.h"
@@ -146,6 +148,59 @@ inline __m256i q4k_scales16(const uint8_t* packed) {
 inline __m128i qk45_min_lanes(__m128i mins, const int16_t* bsums) {
   const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bsums));
   return _mm_madd_epi16(mins, _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1)));
+}
+
+// Q4_K / Q5_K x one token (decode, the AVX2 tiles' one-token rows): the superblock streamed 64 quants
+// at a time (two chunks decoded, their scale vectors shuffled, multiplied, added) instead of all 8
+// chunks and 8 scale vectors first, which for one token only filled the 16 registers and sent the rest
+// to the stack. dot_q4_K's / dot_q5_K's integers (summed in another order: exact) and float operations,
+// the min term as each keeps it (Q4_K: 4 lanes fma'd per superblock; Q5_K: one integer, a scalar fma).
+template <typename B>
+float qk45_token_row(int64_t nb, const B* w, const block_q8_K* a) {
+  constexpr bool kQ5 = std::is_same_v<B, block_q5_K>;
+  const __m256i m4 = _mm256_set1_epi8(15), one = _mm256_set1_epi8(1);
+  __m256 acc = _mm256_setzero_ps();
+  __m128 accm = _mm_setzero_ps();
+  float summs = 0;
+  for (int64_t i = 0; i < nb; i++) {
+    prefetch_block(w + i);
+    const float d = a[i].d * half_to_f32(w[i].d);
+    const float dmin = -a[i].d * half_to_f32(w[i].dmin);
+    const __m256i mins_scales = q4k_scales16(w[i].scales);
+    const __m256i scales = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(mins_scales));
+    const __m128i pm = qk45_min_lanes(_mm256_extracti128_si256(mins_scales, 1), a[i].bsums);
+    __m256i hbits = _mm256_setzero_si256();
+    if constexpr (kQ5) {
+      __m128i s = _mm_add_epi32(pm, _mm_unpackhi_epi64(pm, pm));
+      s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
+      summs = std::fma(dmin, (float)_mm_cvtsi128_si32(s), summs);
+      hbits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qh));
+    } else {
+      accm = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(pm), accm);
+    }
+    __m256i sumi = _mm256_setzero_si256();
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+      const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qs + 32 * j));
+      __m256i ql = _mm256_and_si256(bits, m4), qh = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+      if constexpr (kQ5) {
+        ql = _mm256_or_si256(ql, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * j), one), 4));
+        qh = _mm256_or_si256(qh, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * j + 1), one), 4));
+      }
+      const __m256i yl = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 64 * j));
+      const __m256i yh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 64 * j + 32));
+      const __m256i sl = _mm256_shuffle_epi8(scales, _mm256_load_si256(reinterpret_cast<const __m256i*>(kScaleShuffle) + 2 * j));
+      const __m256i sh = _mm256_shuffle_epi8(scales, _mm256_load_si256(reinterpret_cast<const __m256i*>(kScaleShuffle) + 2 * j + 1));
+      const __m256i pl = _mm256_madd_epi16(_mm256_maddubs_epi16(ql, yl), sl);
+      const __m256i ph = _mm256_madd_epi16(_mm256_maddubs_epi16(qh, yh), sh);
+      sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(pl, ph));
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+  }
+  if constexpr (kQ5) return hsum8(acc) + summs;
+  __m128 m = _mm_add_ps(accm, _mm_movehl_ps(accm, accm));
+  m = _mm_add_ss(m, _mm_movehdup_ps(m));
+  return hsum8(acc) + _mm_cvtss_f32(m);
 }
 
 // Byte shuffles that take 16-bit lane 2g of each half to every lane of the low half and lane 2g+1 to

@@ -112,40 +112,6 @@ void tile_q0(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* 
   tile_q0_with<B, q0_row_1<B>, q0_row_group<B>>(n, w, rb, nr, a, arb, ad, nt, y, ldy);
 }
 
-// Q4_K x Q8_K x one token (decode): the superblock streamed a 64-quant step at a time (its two chunks
-// decoded, their scale vectors shuffled, multiplied and added) instead of decoding all 8 chunks and 8
-// scale vectors first, which for one token only filled the 16 registers and sent the rest to the stack.
-// The same integers, summed in another order (exact), and the same float operations.
-inline float q4k_row1(int64_t nb, const block_q4_K* w, const block_q8_K* a) {
-  const __m256i m4 = _mm256_set1_epi8(15);
-  __m256 acc = _mm256_setzero_ps();
-  __m128 accm = _mm_setzero_ps();
-  for (int64_t i = 0; i < nb; i++) {
-    prefetch_block(w + i);
-    const float d = a[i].d * half_to_f32(w[i].d);
-    const float dmin = -a[i].d * half_to_f32(w[i].dmin);
-    const __m256i mins_scales = q4k_scales16(w[i].scales);
-    const __m256i scales = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(mins_scales));
-    accm = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(qk45_min_lanes(_mm256_extracti128_si256(mins_scales, 1), a[i].bsums)), accm);
-    __m256i sumi = _mm256_setzero_si256();
-#pragma GCC unroll 4
-    for (int j = 0; j < 4; j++) {
-      const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qs + 32 * j));
-      const __m256i yl = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 64 * j));
-      const __m256i yh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 64 * j + 32));
-      const __m256i sl = _mm256_shuffle_epi8(scales, _mm256_load_si256(reinterpret_cast<const __m256i*>(kScaleShuffle) + 2 * j));
-      const __m256i sh = _mm256_shuffle_epi8(scales, _mm256_load_si256(reinterpret_cast<const __m256i*>(kScaleShuffle) + 2 * j + 1));
-      const __m256i pl = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_and_si256(bits, m4), yl), sl);
-      const __m256i ph = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m4), yh), sh);
-      sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(pl, ph));
-    }
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
-  }
-  __m128 m = _mm_add_ps(accm, _mm_movehl_ps(accm, accm));
-  m = _mm_add_ss(m, _mm_movehdup_ps(m));
-  return hsum8(acc) + _mm_cvtss_f32(m);
-}
-
 // Q4_K x Q8_K (dot_q4_K): one row, NT tokens, 64 quants outer and tokens inner: a step's two decoded
 // chunks and their scale vectors (4 registers) serve every token's integer sum (NT registers), so
 // nothing is reloaded per token but the token's own activations; each token's sum still adds the steps
@@ -153,7 +119,7 @@ inline float q4k_row1(int64_t nb, const block_q4_K* w, const block_q8_K* a) {
 template <int NT>
 void q4k_row(int64_t nb, const block_q4_K* w, const uint8_t* a, size_t arb, float* y, int64_t ldy) {
   if constexpr (NT == 1) {
-    *y = q4k_row1(nb, w, reinterpret_cast<const block_q8_K*>(a));
+    *y = qk45_token_row(nb, w, reinterpret_cast<const block_q8_K*>(a));
     return;
   }
   const __m256i m4 = _mm256_set1_epi8(15);

@@ -23,49 +23,12 @@ inline const block_q8_K& act_k(const uint8_t* a, size_t arb, int t, int64_t i) {
   return reinterpret_cast<const block_q8_K*>(a + arb * t)[i];
 }
 
-// Q5_K x Q8_K x one token (decode): the superblock streamed 64 quants at a time (their two chunks
-// decoded, their scale vectors shuffled, multiplied and added), not decoded whole first as for a tile of
-// tokens, which for one token sent registers to the stack. The same integers and float operations.
-inline float q5k_row1(int64_t nb, const block_q5_K* w, const block_q8_K* a) {
-  const __m256i m4 = _mm256_set1_epi8(15), one = _mm256_set1_epi8(1);
-  __m256 acc = _mm256_setzero_ps();
-  float summs = 0;
-  for (int64_t i = 0; i < nb; i++) {
-    prefetch_block(w + i);
-    const float d = a[i].d * half_to_f32(w[i].d);
-    const float dmin = -a[i].d * half_to_f32(w[i].dmin);
-    const __m256i mins_scales = q4k_scales16(w[i].scales);
-    const __m256i scales = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(mins_scales));
-    __m128i pm = qk45_min_lanes(_mm256_extracti128_si256(mins_scales, 1), a[i].bsums);
-    pm = _mm_add_epi32(pm, _mm_unpackhi_epi64(pm, pm));
-    pm = _mm_add_epi32(pm, _mm_shuffle_epi32(pm, 1));
-    summs = std::fma(dmin, (float)_mm_cvtsi128_si32(pm), summs);
-    const __m256i hbits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qh));
-    __m256i sumi = _mm256_setzero_si256();
-#pragma GCC unroll 4
-    for (int j = 0; j < 4; j++) {
-      const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qs + 32 * j));
-      const __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * j), one), 4);
-      const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * j + 1), one), 4);
-      const __m256i yl = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 64 * j));
-      const __m256i yh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 64 * j + 32));
-      const __m256i sl = _mm256_shuffle_epi8(scales, _mm256_load_si256(reinterpret_cast<const __m256i*>(kScaleShuffle) + 2 * j));
-      const __m256i sh = _mm256_shuffle_epi8(scales, _mm256_load_si256(reinterpret_cast<const __m256i*>(kScaleShuffle) + 2 * j + 1));
-      const __m256i pl = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_or_si256(_mm256_and_si256(bits, m4), h0), yl), sl);
-      const __m256i ph = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m4), h1), yh), sh);
-      sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(pl, ph));
-    }
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
-  }
-  return hsum8(acc) + summs;
-}
-
 // Q5_K x Q8_K (dot_q5_K): one row, NT tokens. The min term is one integer per superblock, fma'd into a
 // scalar f32 per token that is added after hsum8.
 template <int NT>
 void q5k_row(int64_t nb, const block_q5_K* w, const uint8_t* a, size_t arb, float* y, int64_t ldy) {
   if constexpr (NT == 1) {
-    *y = q5k_row1(nb, w, reinterpret_cast<const block_q8_K*>(a));
+    *y = qk45_token_row(nb, w, reinterpret_cast<const block_q8_K*>(a));
     return;
   }
   const __m256i m4 = _mm256_set1_epi8(15), one = _mm256_set1_epi8(1);
