@@ -191,13 +191,12 @@ float dot_q3_K(int64_t n, const void* vw, const void* va) {
   __m256 acc = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / QK_K; i++) {
     const float d = a[i].d * half_to_f32(w[i].d);
-    const uint8_t* s = w[i].scales;
-    int16_t sc[16];
-    q3k_scales(s, sc);
+    const __m256i sc16 = q3k_scales16(w[i].scales);
     const __m256i hbits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].hmask));
     __m256i sumi = _mm256_setzero_si256();
     for (int j = 0; j < 2; j++) {
       const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qs + 32 * j));
+      const __m256i sj = scales_half(sc16, j);
       for (int g = 0; g < 4; g++) {
         const int bit = 4 * j + g;
         const __m256i ql = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * g), m3);
@@ -205,7 +204,7 @@ float dot_q3_K(int64_t n, const void* vw, const void* va) {
         const __m256i qh = _mm256_slli_epi16(_mm256_andnot_si256(_mm256_and_si256(_mm256_srli_epi16(hbits, bit), one), one), 2);
         const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 128 * j + 32 * g));
         const __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(ql, y), _mm256_maddubs_epi16(qh, y));
-        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p16, k16_scale(sc, j, g)));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p16, scale_pair16(sj, g)));
       }
     }
     acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);

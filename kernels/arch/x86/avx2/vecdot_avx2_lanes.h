@@ -223,21 +223,21 @@ inline __m256i scales_half(__m256i sc16, int j) {
   return j ? _mm256_permute4x64_epi64(sc16, 0xEE) : _mm256_permute4x64_epi64(sc16, 0x44);  // immediates (clang)
 }
 
-// Q3_K: 4 groups of 32 per half; the 16-bit scales of sub-blocks 8j+2g (low lanes) and 8j+2g+1, from
-// the scalar unpacking's array (a vector load of it, just after its 16 scalar stores, would wait on
-// store forwarding: measured 0.82x).
-inline __m256i k16_scale(const int16_t* sc, int j, int g) {
-  return _mm256_setr_m128i(_mm_set1_epi16(sc[8 * j + 2 * g]), _mm_set1_epi16(sc[8 * j + 2 * g + 1]));
-}
 
-// Q3_K's 12 packed bytes -> its 16 signed 6-bit scales (value - 32), in sub-block order.
-inline void q3k_scales(const uint8_t* s, int16_t sc[16]) {
-  for (int k = 0; k < 4; k++) {
-    sc[k] = (int16_t)(((s[k] & 15) | ((s[8 + k] & 3) << 4)) - 32);
-    sc[k + 4] = (int16_t)(((s[4 + k] & 15) | (((s[8 + k] >> 2) & 3) << 4)) - 32);
-    sc[k + 8] = (int16_t)(((s[k] >> 4) | (((s[8 + k] >> 4) & 3) << 4)) - 32);
-    sc[k + 12] = (int16_t)(((s[4 + k] >> 4) | (((s[8 + k] >> 6) & 3) << 4)) - 32);
-  }
+// Q3_K's 12 packed bytes -> its 16 signed 6-bit scales (value - 32) as 16-bit lanes, in sub-block
+// order: ggml's 32-bit unpacking (low nibbles of bytes 0-7, then their high nibbles, each with two bits
+// of bytes 8-11 above) four words at a time, two variable shifts and masks; the 12 bytes read as 8 + 4
+// (the block's scales end 2 bytes before it does).
+inline __m256i q3k_scales16(const uint8_t* s) {
+  uint64_t lo;
+  uint32_t hi;
+  std::memcpy(&lo, s, 8);
+  std::memcpy(&hi, s + 8, 4);
+  const __m128i v = _mm_set_epi64x((long long)lo, (long long)lo);  // words aux0, aux1, aux0, aux1
+  const __m128i low = _mm_and_si128(_mm_srlv_epi32(v, _mm_setr_epi32(0, 0, 4, 4)), _mm_set1_epi8(15));
+  const __m128i top = _mm_and_si128(_mm_srlv_epi32(_mm_set1_epi32((int)hi), _mm_setr_epi32(0, 2, 4, 6)), _mm_set1_epi8(3));
+  const __m128i u = _mm_or_si128(low, _mm_slli_epi32(top, 4));
+  return _mm256_cvtepi8_epi16(_mm_sub_epi8(u, _mm_set1_epi8(32)));
 }
 
 // A superblock row kernel fn<NT>(nb, w, a, arb, y, ldy) as the Row type tile_rows takes.

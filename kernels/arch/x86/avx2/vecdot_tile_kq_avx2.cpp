@@ -143,20 +143,19 @@ void q3k_row(int64_t nb, const block_q3_K* w, const uint8_t* a, size_t arb, floa
   for (int64_t i = 0; i < nb; i++) {
     prefetch_block(w + i);
     const float wd = half_to_f32(w[i].d);
-    const uint8_t* sb = w[i].scales;
-    int16_t sc[16];
-    q3k_scales(sb, sc);
+    const __m256i sc16 = q3k_scales16(w[i].scales);
     const __m256i hbits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].hmask));
     __m256i ql[8], qh[8], s[8];
 #pragma GCC unroll 8
     for (int j = 0; j < 2; j++) {
       const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qs + 32 * j));
+      const __m256i sj = scales_half(sc16, j);
 #pragma GCC unroll 8
       for (int g = 0; g < 4; g++) {
         const int bit = 4 * j + g;
         ql[bit] = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * g), m3);
         qh[bit] = _mm256_slli_epi16(_mm256_andnot_si256(_mm256_and_si256(_mm256_srli_epi16(hbits, bit), one), one), 2);
-        s[bit] = k16_scale(sc, j, g);
+        s[bit] = scale_pair16(sj, g);
       }
     }
     // sub-block outer, token inner: each token's integer sum still adds k = 0..7 in order, while only
