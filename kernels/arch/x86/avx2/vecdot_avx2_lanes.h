@@ -128,8 +128,8 @@ alignas(32) inline constexpr uint8_t kScaleShuffle[8 * 32] = {
 #undef ROSETTA_PAIR16
 
 // Q4_K/Q5_K's 12 packed bytes -> scales (lanes 0-7) and mins (lanes 8-15) as 16-bit integers, the same
-// values as q4k_scales, in seven vector steps from one 16-byte load (the 12 bytes and the first 4 quant
-// bytes after them, never read): one shuffle puts each lane's low source byte in its low half and the byte
+// values as q4k_scales, in seven vector steps from one 16-byte load (the 12 bytes and the 4 block bytes
+// after them, unused): one shuffle puts each lane's low source byte in its low half and the byte
 // holding its two high bits (lanes 4-7, 12-15) in its high half; lanes 12-15 want their byte's high
 // nibble, which a 32-bit shift of 4 in 32-bit lanes 6 and 7 brings down (what it carries in from the
 // neighbouring lane lands in bits the mask drops); then (low & (63 or 15)) | (high >> 6) << 4.
@@ -222,7 +222,6 @@ inline __m256i scale_pair16(__m256i sj, int g) {
 inline __m256i scales_half(__m256i sc16, int j) {
   return j ? _mm256_permute4x64_epi64(sc16, 0xEE) : _mm256_permute4x64_epi64(sc16, 0x44);  // immediates (clang)
 }
-
 
 // Q3_K's 12 packed bytes -> its 16 signed 6-bit scales (value - 32) as 16-bit lanes, in sub-block
 // order: ggml's 32-bit unpacking (low nibbles of bytes 0-7, then their high nibbles, each with two bits
