@@ -194,7 +194,8 @@ const char* matmul_general(const MatmulArgs& a) {
     if (!act_quant_for(a.type, &aq)) {
       p.kind = RowKind::AsF32;
       p.fn = vec_dot_fn(*type_traits(T_F32), tiny);
-    } else if ((p.fn = vec_dot_fn(*p.L.tt, tiny)) != nullptr && !p.L.aprQ8) {
+    } else if ((p.fn = vec_dot_fn(*p.L.tt, tiny, has_panel_order(*p.L.tt) && iq_panel_order(a.nTok, a.nOut, a.nIn))) != nullptr &&
+               !p.L.aprQ8) {
       p.kind = RowKind::Direct;
       p.actBytes = convert_activations(aq, a, p.L.nPad, act);
       p.act = act.data();

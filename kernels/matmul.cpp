@@ -98,9 +98,10 @@ void matmul_rows(const Plan& p, int64_t r0, int64_t r1) {
 
 // ggml mode for the types with llama.cpp-exact kernels (rosetta/vecdot.h): the activations are converted
 // to the vec_dot type once (its from_float), then the weight type's tile runs on each block of 16 stored
-// weight rows, or, for a type without a tile on this path, its vec_dot on each (row, token) pair. All
+// weight rows, or, for a type without a tile on this path (or in llama.cpp's IQ panel order: `panel`), its
+// vec_dot on each (row, token) pair. All
 // three come from the traits table, one lookup per matmul.
-void matmul_vecdot(const MatmulArgs& a, const TypeTraits& tt, VecDotFn fn, size_t rb) {
+void matmul_vecdot(const MatmulArgs& a, const TypeTraits& tt, VecDotFn fn, size_t rb, bool panel) {
   const ActQuant aq = static_cast<ActQuant>(tt.vecDotType);
   const int64_t n = a.nIn;
   size_t arb = (size_t)n * sizeof(float);
@@ -110,7 +111,7 @@ void matmul_vecdot(const MatmulArgs& a, const TypeTraits& tt, VecDotFn fn, size_
   thread_local std::vector<Q8KQuad> packedK;  // std::vector honours alignas(64) since C++17
   thread_local std::vector<Q8KDecode> packedD;
   const uint8_t* act = reinterpret_cast<const uint8_t*>(a.x);
-  const VecDotTileFn tile = vec_dot_tile_fn(tt);
+  const VecDotTileFn tile = panel ? nullptr : vec_dot_tile_fn(tt);
   const float* ad = nullptr;
   if (aq != ActQuant::None) {
     arb = act_row_bytes(aq, n);
@@ -207,9 +208,10 @@ const char* matmul(const MatmulArgs& a) {
   if (a.mode == Numerics::Ggml) {
     // only the float kernels differ between tinyBLAS's order and vec_dot's
     const bool tiny = tinyblas_order(a.nTok, a.nOut, a.nIn);
-    if (VecDotFn fn = vec_dot_fn(*tt, tiny)) {
+    const bool panel = has_panel_order(*tt) && iq_panel_order(a.nTok, a.nOut, a.nIn);
+    if (VecDotFn fn = vec_dot_fn(*tt, tiny, panel)) {
       if (a.nIn % act_block(aq)) return "matmul: row length is not a multiple of the activation block size";
-      matmul_vecdot(a, *tt, fn, rb);
+      matmul_vecdot(a, *tt, fn, rb, panel);
       return nullptr;
     }
   }

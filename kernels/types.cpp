@@ -75,7 +75,9 @@ const Entry kEntries[] = {
     {T_Q4_K, {"q4_K", QK_K, sizeof(block_q4_K), true, DEQ(q4_K), DOT512(T_Q8_K, q4_K)}},
     {T_Q5_K, {"q5_K", QK_K, sizeof(block_q5_K), true, DEQ(q5_K), DOT512(T_Q8_K, q5_K)}},
     {T_Q6_K, {"q6_K", QK_K, sizeof(block_q6_K), true, DEQ(q6_K), DOT512(T_Q8_K, q6_K)}},
-    {T_IQ4_XS, {"iq4_xs", QK_K, sizeof(block_iq4_xs), true, DEQ(iq4_xs), DOT(T_Q8_K, iq4_xs)}},
+    // IQ4_XS: vec_dot's order, and llama.cpp's IQ panel order for a batch (iq_panel_order)
+    {T_IQ4_XS, {"iq4_xs", QK_K, sizeof(block_iq4_xs), true, DEQ(iq4_xs), DOT(T_Q8_K, iq4_xs), 0,
+                {ref::vec_dot_iq4_xs_panel, avx2::vec_dot_iq4_xs_panel, avx2::vec_dot_iq4_xs_panel}}},
     {T_IQ2_XXS, {"iq2_xxs", QK_K, 66, false, {}, T_Q8_K}},
     {T_IQ2_XS, {"iq2_xs", QK_K, 74, false, {}, T_Q8_K}},
     {T_IQ3_XXS, {"iq3_xxs", QK_K, 98, false, {}, T_Q8_K}},
@@ -144,10 +146,13 @@ ToFloatFn to_float_fn(const TypeTraits& t) { return t.toFloat[static_cast<int>(c
 
 void to_float(const TypeTraits& t, const void* src, float* dst, int64_t n) { to_float_fn(t)(src, dst, n); }
 
-VecDotFn vec_dot_fn(const TypeTraits& t, bool tiny) {
+VecDotFn vec_dot_fn(const TypeTraits& t, bool tiny, bool panel) {
   const int isa = static_cast<int>(current_isa());
+  if (panel && t.vecDotPanel[isa]) return t.vecDotPanel[isa];
   return tiny && t.vecDotTiny[isa] ? t.vecDotTiny[isa] : t.vecDot[isa];
 }
+
+bool has_panel_order(const TypeTraits& t) { return t.vecDotPanel[0] != nullptr; }
 
 VecDotTileFn vec_dot_tile_fn(const TypeTraits& t) { return t.tile[static_cast<int>(current_isa())]; }
 

@@ -293,10 +293,13 @@ float dot_q3_K(int64_t n, const void* vw, const void* va) {
 
 // ggml_vec_dot_iq4_xs_q8_K (AVX2): per 32-block the Q8_0-family lanes (codebook values), times the block's
 // 6-bit scale - 32, summed over the superblock in integers; one fma per superblock with d_w * d_a.
-float dot_iq4_xs(int64_t n, const void* vw, const void* va) {
+// Panel: llama.cpp's IQ panel order for a batch (ggml-cpu/iqp.cpp, iq_panel_order): the superblock's
+// 8 lanes summed into one integer (exact), one accumulator, fma(float(sumi), d_w * d_a, acc).
+template <bool Panel>
+float dot_iq4_xs_t(int64_t n, const void* vw, const void* va) {
   const block_iq4_xs* w = static_cast<const block_iq4_xs*>(vw);
   const block_q8_K* a = static_cast<const block_q8_K*>(va);
-  float acc[8] = {0};
+  float acc[8] = {0}, panel = 0;
   for (int64_t i = 0; i < n / QK_K; i++) {
     int sumi[8] = {0};
     for (int ib = 0; ib < QK_K / 32; ib++) {
@@ -313,10 +316,18 @@ float dot_iq4_xs(int64_t n, const void* vw, const void* va) {
       }
     }
     const float d = fp16_to_fp32(w[i].d) * a[i].d;
-    for (int l = 0; l < 8; l++) acc[l] = std::fma(d, (float)sumi[l], acc[l]);
+    if (Panel) {
+      int s = 0;  // |s| <= 256 x 32 x 127 x 127 < 2^31
+      for (int l = 0; l < 8; l++) s += sumi[l];
+      panel = std::fma((float)s, d, panel);
+    } else {
+      for (int l = 0; l < 8; l++) acc[l] = std::fma(d, (float)sumi[l], acc[l]);
+    }
   }
-  return hsum8_ref(acc);
+  return Panel ? panel : hsum8_ref(acc);
 }
+float dot_iq4_xs(int64_t n, const void* w, const void* a) { return dot_iq4_xs_t<false>(n, w, a); }
+float dot_iq4_xs_panel(int64_t n, const void* w, const void* a) { return dot_iq4_xs_t<true>(n, w, a); }
 
 // ---- float types ---------------------------------------------------------------------------------
 
@@ -421,6 +432,7 @@ ROSETTA_REF_VECDOT(q4_K, dot_q4_K)
 ROSETTA_REF_VECDOT(q5_K, dot_q5_K)
 ROSETTA_REF_VECDOT(q6_K, dot_q6_K)
 ROSETTA_REF_VECDOT(iq4_xs, dot_iq4_xs)
+ROSETTA_REF_VECDOT(iq4_xs_panel, dot_iq4_xs_panel)
 #undef ROSETTA_REF_VECDOT
 }  // namespace ref
 

@@ -153,6 +153,11 @@ const ALIASES: Record<string, { to: string; ggmlExact: boolean }> = {
   Q5_K_M: { to: "Q5_K_S", ggmlExact: true },
   Q3_K_M: { to: "Q3_K_S", ggmlExact: true },
   Q3_K_L: { to: "Q3_K_S", ggmlExact: true },
+  // Pure IQ4 files, activations rounded like their targets (Q8_0, Q8_K); bit-identical in ggml mode on
+  // their llama.cpp fixtures (tests/parity/models.test.ts, every weight type; IQ4_XS prompts in the IQ
+  // panel order since session 13); exact mode measured under the targets' figures (docs/parity.md).
+  IQ4_NL: { to: "Q4_0", ggmlExact: true },
+  IQ4_XS: { to: "Q4_K_M", ggmlExact: true },
 };
 
 export const BAND_QUANTS = Object.keys(MEASURED);

@@ -10,10 +10,16 @@ import { ggufTokenizerKeysFromApr } from "../formats/apr-tokenizer-keys.js";
 import { InputError, UnsupportedError } from "../util/errors.js";
 import { sha256File, tokenizerSha256 } from "./manifest.js";
 
-/** llama_ftype (llama.h) -> the quantization name used by bands and reports. */
+/**
+ * llama_ftype (llama.h of the pinned release, every value it names) -> the quantization name used by
+ * bands and reports. A name without a band is reported as such by the run, never passed.
+ */
 const FTYPE: Record<number, string> = {
   0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K", 11: "Q3_K_S", 12: "Q3_K_M",
-  13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S", 17: "Q5_K_M", 18: "Q6_K", 32: "BF16",
+  13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S", 17: "Q5_K_M", 18: "Q6_K", 19: "IQ2_XXS", 20: "IQ2_XS",
+  21: "Q2_K_S", 22: "IQ3_XS", 23: "IQ3_XXS", 24: "IQ1_S", 25: "IQ4_NL", 26: "IQ3_S", 27: "IQ3_M", 28: "IQ2_S",
+  29: "IQ2_M", 30: "IQ4_XS", 31: "IQ1_M", 32: "BF16", 36: "TQ1_0", 37: "TQ2_0", 38: "MXFP4_MOE", 39: "NVFP4",
+  40: "Q1_0", 41: "Q2_0",
 };
 
 /** GGML type ids (ggml.h) of the weight types a file without general.file_type may hold. */

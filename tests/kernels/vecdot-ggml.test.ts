@@ -156,30 +156,59 @@ describe.skipIf(!opened.ok)(`rosetta's single vec_dot (strided rows) vs llama.cp
 // IQ4_NL only), so llama.cpp multiplies a prompt with vec_dot per (row, token): rosetta's multi-token
 // tiles (vecdot_tile_*avx2.cpp, the AVX-512 quads) must give each token exactly that. 21 tokens: two
 // full tiles of 8 and a partial one of 5; on the AVX-512 path a pass of 16 tokens and a partial one of 5.
+// IQ4_XS on 12 rows: on a multiple of 8 rows a prompt of >= 8 tokens takes llama.cpp's IQ panel order
+// instead (iq_panel_order; ggml's panel kernels are not exported, so that order is checked against
+// llama.cpp's own graph: tests/parity/models.test.ts, every weight type), tested below.
 describe.skipIf(!opened.ok)("rosetta's prompt ggml matmul vs llama.cpp's vec_dot per token (no tinyBLAS)", () => {
   const NTOK = 21;
   for (const name of ["Q4_1", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_XS"])
     test(name, () => {
       if (!opened.ok) return;
       const { id, block } = TYPES[name];
+      const rows = name === "IQ4_XS" ? 12 : ROWS;
       const failures: string[] = [];
       for (const blocks of [3, 8, 11]) {  // 8 and 11: the AVX-512 K-quant tiles in K blocks of 4 superblocks (4 + 4, 4 + 4 + 3)
         const nIn = blocks * block, seed = id * 131 + blocks;
         const w = weights(name, nIn, seed);
         const x = activations(NTOK * nIn, seed + 1, 3);
-        const want = Array.from({ length: NTOK }, (_, t) => opened.ref.vecDot(w, id, nIn, ROWS, x.subarray(t * nIn, (t + 1) * nIn)));
+        const want = Array.from({ length: NTOK }, (_, t) => opened.ref.vecDot(w, id, nIn, rows, x.subarray(t * nIn, (t + 1) * nIn)));
         for (const isa of ISAS) {
           setIsa(isa);
-          const got = new Float32Array(NTOK * ROWS);
-          matmul({ source: w, offset: 0, type: id, nOut: ROWS, nIn, x, y: got, nTok: NTOK, mode: "ggml" });
+          const got = new Float32Array(NTOK * rows);
+          matmul({ source: w, offset: 0, type: id, nOut: rows, nIn, x, y: got, nTok: NTOK, mode: "ggml" });
           for (let t = 0; t < NTOK; t++) {
-            const d = firstDiff(got.slice(t * ROWS, (t + 1) * ROWS), want[t]);
+            const d = firstDiff(got.slice(t * rows, (t + 1) * rows), want[t]);
             if (d) failures.push(`${name} n=${nIn} token ${t} ${isa}: ${d}`);
           }
         }
       }
       expect(failures.slice(0, 8).join("\n")).toBe("");
     });
+});
+
+// IQ4_XS under the panel rule (>= 8 tokens, rows a multiple of 8, rows of 256k): one accumulator per
+// output, so its results are not vec_dot's (whose 8 lanes round separately), are the same on every ISA
+// path, and at 7 tokens (under the rule's batch) are vec_dot's again.
+describe.skipIf(!opened.ok)("IQ4_XS prompts in llama.cpp's IQ panel order", () => {
+  test("16 rows x 21 tokens: not vec_dot's order, identical across ISA paths; 7 tokens: vec_dot's", () => {
+    if (!opened.ok) return;
+    const { id, block } = TYPES.IQ4_XS;
+    const nIn = 8 * block, w = weights("IQ4_XS", nIn, 77), x = activations(21 * nIn, 78, 3);
+    const vd = Array.from({ length: 21 }, (_, t) => opened.ref.vecDot(w, id, nIn, ROWS, x.subarray(t * nIn, (t + 1) * nIn)));
+    const outs = ISAS.map((isa) => {
+      setIsa(isa);
+      const y = new Float32Array(21 * ROWS);
+      matmul({ source: w, offset: 0, type: id, nOut: ROWS, nIn, x, y, nTok: 21, mode: "ggml" });
+      const y7 = new Float32Array(7 * ROWS);
+      matmul({ source: w, offset: 0, type: id, nOut: ROWS, nIn, x: x.subarray(0, 7 * nIn), y: y7, nTok: 7, mode: "ggml" });
+      return { y, y7 };
+    });
+    for (const o of outs.slice(1)) expect(firstDiff(o.y, outs[0].y)).toBe("");
+    let differ = 0;
+    for (let t = 0; t < 21; t++) for (let r = 0; r < ROWS; r++) if (outs[0].y[t * ROWS + r] !== vd[t][r]) differ++;
+    expect(differ).toBeGreaterThan(0);
+    for (const o of outs) for (let t = 0; t < 7; t++) expect(firstDiff(o.y7.slice(t * ROWS, (t + 1) * ROWS), vd[t])).toBe("");
+  });
 });
 
 describe.skipIf(!opened.ok)("the oracle tells float orders apart", () => {

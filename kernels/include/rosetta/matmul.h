@@ -37,6 +37,11 @@ int64_t act_block(ActQuant q);
 // ggml mode: llamafile_sgemm takes a matmul of float weights (F32, F16, BF16) in tinyBLAS order (one
 // 8-lane accumulator) when it has >= 2 tokens and the shapes suit tinyBLAS<8>; else vec_dot's order.
 inline bool tinyblas_order(int64_t nTok, int64_t nOut, int64_t nIn) { return nTok >= 2 && nOut % 4 == 0 && nIn % 8 == 0; }
+// ggml mode: llama.cpp's CPU backend (AVX2 builds, ggml-cpu/iqp.cpp) multiplies the IQ types it lists
+// (here IQ4_XS) by decoded 8-row panels when a batch has >= 8 tokens, the rows are a multiple of 8 and
+// the row length of 256: one accumulator per output, one fma per superblock (TypeTraits::vecDotPanel);
+// else vec_dot's order. Measured: without it an IQ4_XS prompt differed from llama.cpp by 1-2 ulp.
+inline bool iq_panel_order(int64_t nTok, int64_t nOut, int64_t nIn) { return nTok >= 8 && nOut % 8 == 0 && nIn % 256 == 0; }
 // Bytes of one activation row of n elements in the vec_dot type q (n a multiple of act_block(q)).
 size_t act_row_bytes(ActQuant q, int64_t n);
 // One activation row converted to the vec_dot type q as real blocks (ggml's from_float); `simd`: the

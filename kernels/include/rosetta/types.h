@@ -58,6 +58,9 @@ struct TypeTraits {
   // Bytes before the first block (APR_Q8: its per-tensor f32 scale); toFloat then takes the tensor's
   // first byte. A tensor of n elements is headerBytes + n / blockSize * typeSize bytes.
   size_t headerBytes = 0;
+  // llama.cpp's IQ panel order (ggml-cpu/iqp.cpp), taken instead of vecDot and tile for a matmul that
+  // iq_panel_order() accepts: one accumulator per output, one fma per superblock; null: no such path.
+  VecDotFn vecDotPanel[3] = {};
 };
 
 // Traits for a type id, or nullptr for an id nobody knows.
@@ -72,7 +75,9 @@ ToFloatFn to_float_fn(const TypeTraits& t);
 void to_float(const TypeTraits& t, const void* src, float* dst, int64_t n);
 // The current ISA's dot kernel of a type (its tinyBLAS-order kernel when `tiny` and it has one), or
 // nullptr when the type has none.
-VecDotFn vec_dot_fn(const TypeTraits& t, bool tiny);
+VecDotFn vec_dot_fn(const TypeTraits& t, bool tiny, bool panel = false);
+// Whether the type has llama.cpp's IQ panel order (TypeTraits::vecDotPanel).
+bool has_panel_order(const TypeTraits& t);
 // The current ISA's prefill tile of a type, or nullptr (the caller then loops vec_dot_fn).
 VecDotTileFn vec_dot_tile_fn(const TypeTraits& t);
 // The current ISA's from_float of an activation format, or nullptr.

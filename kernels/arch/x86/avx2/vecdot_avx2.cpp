@@ -247,11 +247,14 @@ float dot_q6_K(int64_t n, const void* vw, const void* va) {
   return hsum8(acc);
 }
 
-float dot_iq4_xs(int64_t n, const void* vw, const void* va) {
+// Panel: llama.cpp's IQ panel order for a batch (kernels/ref/vecdot_ref.cpp dot_iq4_xs_t).
+template <bool Panel>
+float dot_iq4_xs_t(int64_t n, const void* vw, const void* va) {
   const block_iq4_xs* w = static_cast<const block_iq4_xs*>(vw);
   const block_q8_K* a = static_cast<const block_q8_K*>(va);
   const __m256i t2 = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kvalues_iq4nl)));
   __m256 acc = _mm256_setzero_ps();
+  float panel = 0;
   for (int64_t i = 0; i < n / QK_K; i++) {
     __m256i sumi = _mm256_setzero_si256();
     for (int ib = 0; ib < QK_K / 32; ib++) {
@@ -261,10 +264,20 @@ float dot_iq4_xs(int64_t n, const void* vw, const void* va) {
       const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(y, q));
       sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p16, _mm256_set1_epi16((short)ls)));
     }
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(half_to_f32(w[i].d) * a[i].d), _mm256_cvtepi32_ps(sumi), acc);
+    const float d = half_to_f32(w[i].d) * a[i].d;
+    if (Panel) {
+      __m128i s = _mm_add_epi32(_mm256_castsi256_si128(sumi), _mm256_extracti128_si256(sumi, 1));
+      s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+      s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
+      panel = std::fma((float)_mm_cvtsi128_si32(s), d, panel);
+    } else {
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
   }
-  return hsum8(acc);
+  return Panel ? panel : hsum8(acc);
 }
+float dot_iq4_xs(int64_t n, const void* w, const void* a) { return dot_iq4_xs_t<false>(n, w, a); }
+float dot_iq4_xs_panel(int64_t n, const void* w, const void* a) { return dot_iq4_xs_t<true>(n, w, a); }
 
 struct Bf16 { uint16_t v; };
 
@@ -364,6 +377,7 @@ ROSETTA_AVX2_VECDOT(q4_K, dot_q4_K)
 ROSETTA_AVX2_VECDOT(q5_K, dot_q5_K)
 ROSETTA_AVX2_VECDOT(q6_K, dot_q6_K)
 ROSETTA_AVX2_VECDOT(iq4_xs, dot_iq4_xs)
+ROSETTA_AVX2_VECDOT(iq4_xs_panel, dot_iq4_xs_panel)
 #undef ROSETTA_AVX2_VECDOT
 
 // IQ4_NL's tile: one token, ggml_vec_dot's order row by row; a batch (packed or not): the tinyBLAS-order

@@ -34,6 +34,9 @@
 
 #define ROSETTA_DECLARE_VECDOT(name) float vec_dot_##name(int64_t n, const void* w, const void* a);
 #define ROSETTA_DECLARE_VECDOT_TINY(name) float vec_dot_##name##_tiny(int64_t n, const void* w, const void* a);
+// weight types with llama.cpp's IQ panel order for a batch (TypeTraits::vecDotPanel, iq_panel_order)
+#define ROSETTA_VECDOT_PANEL_TYPES(X) X(iq4_xs)
+#define ROSETTA_DECLARE_VECDOT_PANEL(name) float vec_dot_##name##_panel(int64_t n, const void* w, const void* a);
 #define ROSETTA_DECLARE_TILE(name)                                                                         \
   void vec_dot_tile_##name(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a, size_t arb, \
                            const float* ad, int64_t nt, float* y, int64_t ldy);
@@ -47,6 +50,7 @@ namespace rosetta {
 namespace ref {
 ROSETTA_VECDOT_TYPES(ROSETTA_DECLARE_VECDOT)
 ROSETTA_VECDOT_TINY_TYPES(ROSETTA_DECLARE_VECDOT_TINY)
+ROSETTA_VECDOT_PANEL_TYPES(ROSETTA_DECLARE_VECDOT_PANEL)
 ROSETTA_DECLARE_TILE(iq4_nl)
 ROSETTA_FROM_FLOAT_TYPES_REF(ROSETTA_DECLARE_FROM_FLOAT)
 ROSETTA_FROM_FLOAT_TYPES_REF(ROSETTA_DECLARE_ROUND)
@@ -54,6 +58,7 @@ ROSETTA_FROM_FLOAT_TYPES_REF(ROSETTA_DECLARE_ROUND)
 namespace avx2 {
 ROSETTA_VECDOT_TYPES(ROSETTA_DECLARE_VECDOT)
 ROSETTA_VECDOT_TINY_TYPES(ROSETTA_DECLARE_VECDOT_TINY)
+ROSETTA_VECDOT_PANEL_TYPES(ROSETTA_DECLARE_VECDOT_PANEL)
 ROSETTA_TILE_TYPES_AVX2(ROSETTA_DECLARE_TILE)
 ROSETTA_FROM_FLOAT_TYPES_AVX2(ROSETTA_DECLARE_FROM_FLOAT)
 }  // namespace avx2
