@@ -113,17 +113,52 @@ void rope_cache(const RopeArgs& a, int32_t pos, const float corr[2], double* cs)
 
 }  // namespace
 
+namespace {
+// The last rope call's cos/sin table per token, kept by the calling thread: q and k of a layer, and every
+// layer of a forward pass, rotate the same positions with the same parameters, and the table (nDims/2
+// cosf/sinf pairs per token) cost as much as the rotations. A call whose positions or parameters differ
+// in anything the table depends on recomputes it; the values are those rope_cache gives (bit for bit).
+struct RopeMemo {
+  std::vector<int32_t> pos;
+  std::vector<float> factors;
+  int64_t nDims = -1;
+  float freqBase = 0, freqScale = 0, extFactor = 0, attnFactor = 0, betaFast = 0, betaSlow = 0;
+  int32_t nCtxOrig = 0;
+  Numerics mode = Numerics::Ggml;
+  std::vector<double> cs;  // [nTok][nDims]
+
+  bool holds(const RopeArgs& a) const {
+    return nDims == a.nDims && freqBase == a.freqBase && freqScale == a.freqScale && extFactor == a.extFactor &&
+           attnFactor == a.attnFactor && betaFast == a.betaFast && betaSlow == a.betaSlow && nCtxOrig == a.nCtxOrig &&
+           mode == a.mode && (int64_t)pos.size() == a.nTok && std::equal(pos.begin(), pos.end(), a.pos) &&
+           factors.size() == (a.freqFactors ? (size_t)(a.nDims / 2) : 0) &&
+           (!a.freqFactors || std::equal(factors.begin(), factors.end(), a.freqFactors));
+  }
+  void take(const RopeArgs& a) {
+    pos.assign(a.pos, a.pos + a.nTok);
+    factors.assign(a.freqFactors, a.freqFactors ? a.freqFactors + a.nDims / 2 : a.freqFactors);
+    nDims = a.nDims, freqBase = a.freqBase, freqScale = a.freqScale, extFactor = a.extFactor, attnFactor = a.attnFactor;
+    betaFast = a.betaFast, betaSlow = a.betaSlow, nCtxOrig = a.nCtxOrig, mode = a.mode;
+    cs.resize((size_t)(a.nTok * a.nDims));
+  }
+};
+}  // namespace
+
 void rope(const RopeArgs& a) {
   float corr[2] = {0, 0};
   if (a.extFactor != 0.0f) yarn_corr_dims(a, corr);
   const bool exact = a.mode == Numerics::Exact;
   const int64_t half = a.nDims / 2;
   const bool simd = current_isa() != Isa::Scalar;
+  thread_local RopeMemo memo;
+  const bool have = memo.holds(a);
+  if (!have) memo.take(a);
+  double* const table = memo.cs.data();  // rows written by whichever thread takes token t (a miss)
   for_rows(a.nTok, a.nHeads * a.nDims, [&](int64_t t) {
-    thread_local std::vector<double> cs;
     thread_local std::vector<float> cf;
-    if ((int64_t)cs.size() < a.nDims) cs.resize((size_t)a.nDims), cf.resize((size_t)a.nDims);
-    rope_cache(a, a.pos[t], corr, cs.data());
+    if ((int64_t)cf.size() < a.nDims) cf.resize((size_t)a.nDims);
+    double* const cs = table + t * a.nDims;
+    if (!have) rope_cache(a, a.pos[t], corr, cs);
     if (!exact && simd) {
       // the pairs' cos and sin as f32 once for all heads (the scalar path below converts them per use)
       for (int64_t i = 0; i < half; i++) cf[i] = (float)cs[2 * i], cf[half + i] = (float)cs[2 * i + 1];

@@ -229,6 +229,50 @@ describe("matmul on every ISA path", () => {
     });
   });
 
+  // The calling thread keeps the last call's cos/sin table (q and k of a layer, and every layer, rotate the
+  // same positions): a call that differs from the previous one in any input of the table must not reuse
+  // it. Each variant, right after the base call, equals the same variant after an unrelated call.
+  test("rope: the kept cos/sin table is never reused across a change of positions or parameters", () => {
+    const nTok = 5, nHeads = 2, headDim = 64;
+    const pos = Int32Array.from([0, 1, 2, 3, 4]);
+    const base = { nDims: 64, layout: "neox" as const, freqBase: 10000, freqScale: 1, extFactor: 0, attnFactor: 1, betaFast: 32, betaSlow: 1, nCtxOrig: 4096 };
+    const x0 = Float32Array.from({ length: nTok * nHeads * headDim }, (_, i) => Math.sin(i * 0.37) * 3);
+    const rot = (p: Int32Array, o: Parameters<typeof rope>[5], mode: "ggml" | "exact" = "ggml") => {
+      const x = x0.slice();
+      rope(x, nTok, nHeads, headDim, p, o, mode);
+      return x;
+    };
+    const f1 = Float32Array.from({ length: 32 }, (_, i) => 1 + i / 8), f2 = f1.map((v, i) => (i === 7 ? v * 2 : v));
+    const variants: [string, () => Float32Array][] = [
+      ["one position", () => rot(Int32Array.from([0, 1, 2, 3, 9]), base)],
+      ["freqBase", () => rot(pos, { ...base, freqBase: 1e6 })],
+      ["freqScale", () => rot(pos, { ...base, freqScale: 0.5 })],
+      ["YaRN", () => rot(pos, { ...base, freqScale: 0.25, extFactor: 1 })],
+      ["attnFactor", () => rot(pos, { ...base, attnFactor: 0.5 })],
+      ["nDims", () => rot(pos, { ...base, nDims: 32 })],
+      ["freq factors", () => rot(pos, { ...base, freqFactors: f1 })],
+      ["freq factors' values", () => rot(pos, { ...base, freqFactors: f2 })],
+      ["exact mode", () => rot(pos, base, "exact")],
+    ];
+    for (const [name, v] of variants) {
+      rot(pos, { ...base, freqFactors: f1 });
+      rot(pos, base);
+      const afterBase = v();
+      rot(Int32Array.from([100, 200, 300, 400, 500]), { ...base, freqBase: 77 });
+      const fresh = v();
+      expect(Buffer.from(afterBase.buffer).equals(Buffer.from(fresh.buffer)), name).toBe(true);
+      expect(Buffer.from(afterBase.buffer).equals(Buffer.from(rot(pos, base).buffer)), `${name} differs from the base`).toBe(false);
+    }
+    // the same factors array, changed in place between two calls
+    const f = f1.slice();
+    const before = rot(pos, { ...base, freqFactors: f });
+    f[7] *= 2;
+    const after = rot(pos, { ...base, freqFactors: f });
+    rot(Int32Array.from([100, 200, 300, 400, 500]), base);
+    expect(Buffer.from(after.buffer).equals(Buffer.from(rot(pos, { ...base, freqFactors: f }).buffer))).toBe(true);
+    expect(Buffer.from(after.buffer).equals(Buffer.from(before.buffer))).toBe(false);
+  });
+
   // The activation quantizers (q8_K, q8_0; AVX2 and AVX-512 forms) on random rows of varied scale, with
   // ties for the largest |x|, zeros, subnormals and huge values mixed in: seen through a matmul (every
   // byte of the block, its d and its bsums reach the output), every path equals scalar bit for bit. Up to

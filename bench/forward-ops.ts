@@ -1,0 +1,68 @@
+/**
+ * `npm run bench:forward-ops -- MODEL [THREADS] [TOKENS] [REPS]`: where one prefill's time goes, by native
+ * op. Opens MODEL, runs a prefill of TOKENS tokens (default 64) once to page the weights in, then REPS
+ * times (default 8), timing every call into the kernels addon: per op its milliseconds and calls per
+ * prefill, and the time outside the addon (the TypeScript between kernels). One process, one build: for
+ * a before/after, run it on two builds (ROSETTA_BUILD_DIR) in turn, and read bench:ab-builds for the
+ * verdict; this VM's speed moves by several percent between runs. A benchmark, never a test.
+ */
+import { existsSync } from "node:fs";
+
+import { loadKernelsAddon } from "../src/bindings/kernels-addon.js";
+
+const USAGE = "usage: npm run bench:forward-ops -- MODEL [THREADS] [TOKENS] [REPS]";
+
+async function main(): Promise<void> {
+  const [model, threadsArg = "1", tokensArg = "64", repsArg = "8"] = process.argv.slice(2);
+  const threads = Number(threadsArg), tokens = Number(tokensArg), reps = Number(repsArg);
+  if (!model || !(threads >= 1) || !(tokens >= 1) || !(reps >= 1)) {
+    console.error(USAGE);
+    process.exit(2);
+  }
+  if (!existsSync(model)) {
+    console.error(`bench:forward-ops: ${model}: no such file`);
+    process.exit(2);
+  }
+  // wrap the addon's functions (not its classes) before the engine takes them
+  const addon = loadKernelsAddon() as unknown as Record<string, unknown>;
+  const stats = new Map<string, { ms: number; calls: number }>();
+  for (const k of Object.keys(addon)) {
+    const f = addon[k];
+    if (typeof f !== "function" || /^[A-Z]/.test(k)) continue;
+    addon[k] = function (this: unknown, ...args: unknown[]) {
+      const t0 = performance.now();
+      const r = (f as (...a: unknown[]) => unknown).apply(this, args);
+      const s = stats.get(k) ?? { ms: 0, calls: 0 };
+      s.ms += performance.now() - t0;
+      s.calls++;
+      stats.set(k, s);
+      return r;
+    };
+  }
+  const { Engine } = await import("../src/model/engine.js");
+  const { forward } = await import("../src/model/forward.js");
+  const e = await Engine.open(model, { numerics: "ggml", threads });
+  const prompt = Array.from({ length: tokens }, (_, i) => 1 + ((i * 37) % 500));
+  forward(e.model, prompt, e.newState(tokens + 8), { logits: "last" });
+  stats.clear();
+  let total = 0;
+  for (let r = 0; r < reps; r++) {
+    const st = e.newState(tokens + 8);
+    const t0 = performance.now();
+    forward(e.model, prompt, st, { logits: "last" });
+    total += performance.now() - t0;
+  }
+  e.close();
+  console.log(`forward-ops: ${model}, prefill ${tokens} tokens, ${threads} thread(s), mean of ${reps}`);
+  let native = 0;
+  for (const [k, s] of [...stats].sort((x, y) => y[1].ms - x[1].ms)) {
+    native += s.ms;
+    console.log(`${k.padEnd(24)} ${(s.ms / reps).toFixed(2).padStart(9)} ms ${(s.calls / reps).toFixed(0).padStart(6)} calls`);
+  }
+  console.log(`${"prefill".padEnd(24)} ${(total / reps).toFixed(2).padStart(9)} ms; in the addon ${(native / reps).toFixed(2)}, outside it ${((total - native) / reps).toFixed(2)}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
