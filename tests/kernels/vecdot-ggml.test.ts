@@ -211,6 +211,49 @@ describe.skipIf(!opened.ok)("IQ4_XS prompts in llama.cpp's IQ panel order", () =
   });
 });
 
+// Random shapes around the panel rule's edges (tokens 1-20, rows 5/8/12/16, 1-4 superblocks; seeds logged):
+// outside the rule every token equals ggml's vec_dot; inside it every ISA path equals the scalar one.
+describe.skipIf(!opened.ok)("IQ4_XS on random shapes around the panel rule (seeds logged)", () => {
+  test("vec_dot's order outside the rule, one order on every path inside it", () => {
+    if (!opened.ok) return;
+    const { id, block } = TYPES.IQ4_XS;
+    const base = Number(process.env.ROSETTA_PROPERTY_SEED ?? Date.now() % 100000);
+    console.log(`IQ4_XS panel-rule shapes: seeds ${base}..${base + 29} (ROSETTA_PROPERTY_SEED=${base} reruns them)`);
+    const failures: string[] = [];
+    let inside = 0;
+    for (let seed = base; seed < base + 30; seed++) {
+      const r = rng(Math.imul(seed, 2654435761) ^ 0x9e3779b9);  // small seeds mixed (the LCG's first draws follow them)
+      const nTok = 1 + Math.floor(r() * 20), rows = [5, 8, 12, 16][Math.floor(r() * 4)], nIn = block * (1 + Math.floor(r() * 4));
+      const w = weights("IQ4_XS", nIn, seed), x = activations(nTok * nIn, seed + 7, Math.floor(r() * 4));
+      const panel = nTok >= 8 && rows % 8 === 0;
+      if (panel) inside++;
+      const outs = ISAS.map((isa) => {
+        setIsa(isa);
+        const y = new Float32Array(nTok * rows);
+        matmul({ source: w, offset: 0, type: id, nOut: rows, nIn, x, y, nTok, mode: "ggml" });
+        return y;
+      });
+      const tag = `seed ${seed}: ${nTok} tokens x ${rows} rows x ${nIn}`;
+      if (panel) {
+        outs.forEach((y, i) => {
+          const d = firstDiff(y, outs[0]);
+          if (d) failures.push(`${tag} ${ISAS[i]} vs scalar: ${d}`);
+        });
+      } else {
+        for (let t = 0; t < nTok; t++) {
+          const want = opened.ref.vecDot(w, id, nIn, rows, x.subarray(t * nIn, (t + 1) * nIn));
+          outs.forEach((y, i) => {
+            const d = firstDiff(y.slice(t * rows, (t + 1) * rows), want);
+            if (d) failures.push(`${tag} token ${t} ${ISAS[i]}: ${d}`);
+          });
+        }
+      }
+    }
+    console.log(`IQ4_XS panel-rule shapes: ${inside} of 30 inside the rule`);
+    expect(failures.slice(0, 8).join("\n")).toBe("");
+  });
+});
+
 describe.skipIf(!opened.ok)("the oracle tells float orders apart", () => {
   // IQ4_NL's prompt order (tinyBLAS: one accumulator) differs from its vec_dot (two, plus a scalar tail);
   // the oracle must see that, or agreement above would prove nothing.
