@@ -12,6 +12,13 @@ import { loadKernelsAddon } from "../src/bindings/kernels-addon.js";
 
 const USAGE = "usage: npm run bench:forward-ops -- MODEL [THREADS] [TOKENS] [REPS]";
 
+/** "  Q4_K 1536x8960": a matmul's weight type and shape (out x in), indented under opsMatmul's total. */
+let typeName = (type: number): string => `type ${type}`;
+function matmulKey(args: unknown[]): string {
+  const [, , type, nOut, nIn] = args as number[];
+  return `  ${typeName(type)} ${nOut}x${nIn}`;
+}
+
 async function main(): Promise<void> {
   const [model, threadsArg = "1", tokensArg = "64", repsArg = "8"] = process.argv.slice(2);
   const threads = Number(threadsArg), tokens = Number(tokensArg), reps = Number(repsArg);
@@ -32,15 +39,20 @@ async function main(): Promise<void> {
     addon[k] = function (this: unknown, ...args: unknown[]) {
       const t0 = performance.now();
       const r = (f as (...a: unknown[]) => unknown).apply(this, args);
-      const s = stats.get(k) ?? { ms: 0, calls: 0 };
-      s.ms += performance.now() - t0;
-      s.calls++;
-      stats.set(k, s);
+      const ms = performance.now() - t0;
+      for (const key of [k, ...(k === "opsMatmul" ? [matmulKey(args)] : [])]) {
+        const s = stats.get(key) ?? { ms: 0, calls: 0 };
+        s.ms += ms;
+        s.calls++;
+        stats.set(key, s);
+      }
       return r;
     };
   }
   const { Engine } = await import("../src/model/engine.js");
   const { forward } = await import("../src/model/forward.js");
+  const { typeTraitsById } = await import("../src/bindings/kernels.js");
+  typeName = (type) => typeTraitsById(type)?.name ?? `type ${type}`;
   const e = await Engine.open(model, { numerics: "ggml", threads });
   const prompt = Array.from({ length: tokens }, (_, i) => 1 + ((i * 37) % 500));
   forward(e.model, prompt, e.newState(tokens + 8), { logits: "last" });
@@ -56,7 +68,7 @@ async function main(): Promise<void> {
   console.log(`forward-ops: ${model}, prefill ${tokens} tokens, ${threads} thread(s), mean of ${reps}`);
   let native = 0;
   for (const [k, s] of [...stats].sort((x, y) => y[1].ms - x[1].ms)) {
-    native += s.ms;
+    if (!k.startsWith(" ")) native += s.ms;
     console.log(`${k.padEnd(24)} ${(s.ms / reps).toFixed(2).padStart(9)} ms ${(s.calls / reps).toFixed(0).padStart(6)} calls`);
   }
   console.log(`${"prefill".padEnd(24)} ${(total / reps).toFixed(2).padStart(9)} ms; in the addon ${(native / reps).toFixed(2)}, outside it ${((total - native) / reps).toFixed(2)}`);

@@ -10,6 +10,7 @@ import type { LoadedModel } from "../formats/model.js";
 import { currentIsa, setIsa, setThreads, type Numerics } from "../bindings/kernels.js";
 import { ModelBytes } from "../formats/bytes.js";
 import { UnsupportedError, InputError } from "../util/errors.js";
+import { Arena } from "../graph/scratch.js";
 import { argmax, forward, newRunState, type CaptureFn, type Model } from "./forward.js";
 import { ropeOptions } from "./rope-params.js";
 import type { EngineSettings, RunState } from "./types.js";
@@ -45,6 +46,7 @@ export class Engine {
   readonly model: Model;
   readonly settings: EngineSettings;
   private closed = false;
+  private readonly arenas: [Arena, Arena] = [new Arena(), new Arena()];
 
   private constructor(readonly file: LoadedModel, private readonly mapping: ModelBytes, opts: EngineOptions) {
     const c = file.config;
@@ -77,8 +79,13 @@ export class Engine {
     }
   }
 
+  /**
+   * A fresh KV cache for nCtx positions. Every state of this engine shares one pair of activation
+   * arenas (src/graph/scratch.ts): a prompt's buffers are the last prompt's, not newly allocated and
+   * faulted in (at two threads that cost a 1.5B model's 64-token prefill 2.4%: docs/engine.md, "Buffers").
+   */
   newState(nCtx: number): RunState {
-    return newRunState(this.model.config, nCtx);
+    return { ...newRunState(this.model.config, nCtx), arenas: this.arenas };
   }
 
   /** Prefill `prompt` in one batch, then greedy-decode nGen tokens one at a time with the KV cache. */

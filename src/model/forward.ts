@@ -155,19 +155,29 @@ export function forward(m: Model, tokens: ArrayLike<number>, st: RunState, o: Fo
     (o.capture ?? noCapture)("embd", null, x, [T, c.nEmbd]);
   }
 
-  // layer l's buffers come from arena l % 2: its input, layer l - 1's output, is the other arena's
-  const arenas = (st.arenas ??= [new Arena(), new Arena()]);
-  for (let l = from; l < to; l++) {
-    const input = x;
-    x = withArena(arenas[l % 2], () => layer(m, l, input, pos, st, o));
-  }
+  // layer l's buffers come from arena l % 2: its input, layer l - 1's output, is the other arena's. A
+  // pass started from inside another (a capture hook that runs the model) must not overwrite the outer
+  // pass's buffers, which may be shared by every state of an engine: it gets arenas of its own.
+  const arenas: [Arena, Arena] = passesRunning > 0 ? [new Arena(), new Arena()] : (st.arenas ??= [new Arena(), new Arena()]);
+  passesRunning++;
+  try {
+    for (let l = from; l < to; l++) {
+      const input = x;
+      x = withArena(arenas[l % 2], () => layer(m, l, input, pos, st, o));
+    }
 
-  // the result outlives the arenas (the next pass reuses them): logits are fresh arrays, a last layer's
-  // output is copied out
-  const logits = to === c.nLayer && o.head !== false ? head(m, x, T, o) : to > from ? x.slice() : x;
-  st.nPast += T;
-  return logits;
+    // the result outlives the arenas (the next pass reuses them): logits are fresh arrays, a last
+    // layer's output is copied out
+    const logits = to === c.nLayer && o.head !== false ? head(m, x, T, o) : to > from ? x.slice() : x;
+    st.nPast += T;
+    return logits;
+  } finally {
+    passesRunning--;
+  }
 }
+
+/** forward() calls in progress (more than one only when a capture hook runs a model). */
+let passesRunning = 0;
 
 /** A fresh KV cache for nCtx positions. */
 export function newRunState(c: Config, nCtx: number): RunState {

@@ -52,7 +52,10 @@ export interface RunState {
   nPast: number; // positions already in the cache
   kCache: Float32Array[]; // per layer [nCtx, nHeadKv*headDim]  (F32, like a trace run with --kv f32)
   vCache: Float32Array[]; // per layer [nCtx, nHeadKv*headDimV]
-  /** The forward pass's activation buffers, reused from step to step (src/graph/scratch.ts). */
+  /**
+   * The forward pass's activation buffers, reused from step to step (src/graph/scratch.ts); an Engine
+   * gives all its states the same pair, so a new prompt's prefill reuses the last one's buffers.
+   */
   arenas?: [Arena, Arena];
 }
 

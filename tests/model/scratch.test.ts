@@ -8,7 +8,7 @@ import { describe, expect, test } from "vitest";
 
 import { Arena, scratch, withArena } from "../../src/graph/scratch.js";
 import { Engine } from "../../src/model/engine.js";
-import { forward } from "../../src/model/forward.js";
+import { forward, newRunState } from "../../src/model/forward.js";
 import { HAVE_MODELS, STORIES } from "./helpers.js";
 
 describe("Arena", () => {
@@ -59,9 +59,10 @@ describe.skipIf(!HAVE_MODELS)("forward on reused buffers", () => {
     const kept: Float32Array[] = [forward(m, prompt, st, { logits: "all" })];
     for (const t of steps) kept.push(forward(m, [t], st, { logits: "last" }));
     const snapshot = kept.map((x) => Float32Array.from(x));
-    // each step again in a fresh state (fresh arenas): the same logits bit for bit
+    // each step again in a fresh state with fresh arenas (an engine's states share one pair): the same
+    // logits bit for bit
     for (let s = 0; s <= steps.length; s++) {
-      const fresh = e.newState(32);
+      const fresh = newRunState(m.config, 32);
       const seq = [...prompt, ...steps.slice(0, s)];
       let out = forward(m, prompt, fresh, { logits: "all" });
       for (const t of steps.slice(0, s)) out = forward(m, [t], fresh, { logits: "last" });
@@ -90,6 +91,36 @@ describe.skipIf(!HAVE_MODELS)("forward on reused buffers", () => {
       },
     });
     expect(checked).toBeGreaterThan(10);
+    e.close();
+  });
+
+  test("an engine's states share its arenas: interleaved states and a pass run from a capture hook change nothing", async () => {
+    const e = await Engine.open(STORIES, { numerics: "ggml" });
+    const m = e.model;
+    const a = [1, 403, 407, 261, 378], b = [1, 22, 33, 44, 55, 66, 77];
+    const alone = (p: number[], next: number) => {
+      const st = newRunState(m.config, 16);
+      forward(m, p, st, { logits: "last" });
+      return Array.from(forward(m, [next], st, { logits: "last" }));
+    };
+    const sa = e.newState(16), sb = e.newState(16);
+    expect(sa.arenas).toBe(sb.arenas);
+    forward(m, a, sa, { logits: "last" });
+    forward(m, b, sb, { logits: "last" }); // overwrites the shared buffers of sa's prompt
+    expect(Array.from(forward(m, [90], sa, { logits: "last" }))).toEqual(alone(a, 90));
+    expect(Array.from(forward(m, [91], sb, { logits: "last" }))).toEqual(alone(b, 91));
+
+    // a hook that runs the model in the middle of a pass (its own arenas: the outer pass's are in use)
+    let inner: number[] = [];
+    const outer = Array.from(forward(m, a, e.newState(16), {
+      logits: "last",
+      capture: (p, l) => {
+        if (p === "ffn_inp" && l === 1) inner = Array.from(forward(m, b, e.newState(16), { logits: "last" }));
+      },
+    }));
+    const plain = (p: number[]) => Array.from(forward(m, p, newRunState(m.config, 16), { logits: "last" }));
+    expect(outer).toEqual(plain(a));
+    expect(inner).toEqual(plain(b));
     e.close();
   });
 });
