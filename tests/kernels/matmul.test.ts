@@ -186,10 +186,11 @@ describe("matmul on every ISA path", () => {
   // scalar lane emulation, including the |n| > 126 and > 192 branches, NaN, +-Inf and signed zeros.
   test("attention, ggml mode: every ISA path equals the scalar one bit for bit on random shapes (seeds logged)", () => {
     // decode (one query row: the vectorized scores, softmax blocks and kqv table) and prompts (tinyBLAS
-    // kqv), head dims that are and are not multiples of 8 and 32, contexts across the 32-slot rotation
+    // kqv, 32 outputs a pass on AVX-512 and 16 for the rest), head dims that are and are not multiples
+    // of 8, 16 and 32, contexts across the 32-slot rotation (keys four at a time and the rest)
     expectIsaPathsAgree("attention", 40, (r) => {
       const nHeadKv = 1 + Math.floor(r() * 3), nHead = nHeadKv * (1 + Math.floor(r() * 4));
-      const headDim = [8, 16, 24, 32, 64, 96, 128, 12, 40][Math.floor(r() * 9)];
+      const headDim = [8, 16, 24, 32, 64, 96, 128, 12, 40, 48, 160][Math.floor(r() * 11)];
       const nTok = r() < 0.6 ? 1 : 2 + Math.floor(r() * 9), nPast = Math.floor(r() * 300);
       const nCtx = nPast + nTok, kv = nCtx * nHeadKv * headDim, nOut = nTok * nHead * headDim;
       const k = Float32Array.from({ length: kv }, () => (r() - 0.5) * 4), v = Float32Array.from({ length: kv }, () => (r() - 0.5) * 4);
