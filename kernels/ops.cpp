@@ -228,9 +228,11 @@ float v_expf(float x) {
 // mul_mat(v^T, kq): tinyBLAS (one 8-lane accumulator) for a batch of >= 2 rows when headDim % 4 == 0,
 // else ggml_vec_dot_f32 over the n_kv cells. Masked cells contribute exact zeros, so only the valid
 // prefix is visited, with each cell in the lane its index gives it.
+int64_t kv_stride(const AttentionArgs& a) { return a.kvStride ? a.kvStride : a.nHeadKv * a.headDim; }
+
 void attend_row_ggml(const AttentionArgs& a, const float* q, int64_t kvOff, int64_t nKeys, float* out, float* probs,
                      std::vector<double>& sc) {
-  const int64_t d = a.headDim, stride = a.nHeadKv * a.headDim;
+  const int64_t d = a.headDim, stride = kv_stride(a);
   const VecDotFn dotF32 = vec_dot_fn(*type_traits(T_F32), false);  // ggml_vec_dot_f32
   const int64_t nPad = (nKeys + 7) / 8 * 8;
   std::vector<float>& p = tls_probs(nPad);
@@ -279,7 +281,7 @@ void attend_row_ggml(const AttentionArgs& a, const float* q, int64_t kvOff, int6
 
 void attend_row_exact(const AttentionArgs& a, const float* q, int64_t kvOff, int64_t nKeys, float* out, float* probs,
                       std::vector<double>& sc) {
-  const int64_t d = a.headDim, stride = a.nHeadKv * a.headDim;
+  const int64_t d = a.headDim, stride = kv_stride(a);
   double mx = -INFINITY;
   for (int64_t j = 0; j < nKeys; j++) {
     const float* k = a.k + j * stride + kvOff;

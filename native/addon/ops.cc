@@ -142,7 +142,7 @@ Napi::Value Rope(const Napi::CallbackInfo& info) {
   });
 }
 
-// attention(q, k, v, out, probs | null, nTok, nPast, nHead, nHeadKv, headDim, scale, mode)
+// attention(q, k, v, out, probs | null, nTok, nPast, nHead, nHeadKv, headDim, scale, mode, kvStride = 0)
 Napi::Value Attention(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
     rosetta::AttentionArgs a{};
@@ -152,10 +152,13 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
     a.nHeadKv = arg_dim(info, 8, "attention: nHeadKv");
     a.headDim = arg_dim(info, 9, "attention: headDim");
     if (a.nHead % a.nHeadKv) throw RangeErr("attention: nHead must be a multiple of nHeadKv");
-    const int64_t nCtx = a.nPast + a.nTok;
+    const int64_t nCtx = a.nPast + a.nTok, row = a.nHeadKv * a.headDim;
+    a.kvStride = (int64_t)arg_index_or(info, 12, "attention: kvStride", 0);
+    if (a.kvStride != 0 && (a.kvStride < row || a.kvStride > kMaxDim)) throw RangeErr("attention: kvStride is shorter than a cache row");
+    const int64_t cache = (nCtx - 1) * (a.kvStride ? a.kvStride : row) + row;
     a.q = arg_f32_min(info, 0, "attention: q", a.nTok * a.nHead * a.headDim).Data();
-    a.k = arg_f32_min(info, 1, "attention: k", nCtx * a.nHeadKv * a.headDim).Data();
-    a.v = arg_f32_min(info, 2, "attention: v", nCtx * a.nHeadKv * a.headDim).Data();
+    a.k = arg_f32_min(info, 1, "attention: k", cache).Data();
+    a.v = arg_f32_min(info, 2, "attention: v", cache).Data();
     a.out = arg_f32_min(info, 3, "attention: out", a.nTok * a.nHead * a.headDim).Data();
     a.probs = arg_f32_min_or_null(info, 4, "attention: probs", a.nHead * a.nTok * nCtx);
     a.scale = (float)arg_number(info, 10, "attention: scale");

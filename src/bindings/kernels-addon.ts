@@ -132,7 +132,7 @@ export interface KernelsAddon {
   opsRope(x: Float32Array, nTok: number, nHeads: number, headDim: number, pos: Int32Array, params: RopeParamsNative): void;
   opsAttention(
     q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, probs: Float32Array | null,
-    nTok: number, nPast: number, nHead: number, nHeadKv: number, headDim: number, scale: number, mode: NumericsMode,
+    nTok: number, nPast: number, nHead: number, nHeadKv: number, headDim: number, scale: number, mode: NumericsMode, kvStride?: number,
   ): void;
   opsSwiglu(g: Float32Array, u: Float32Array, y: Float32Array, n: number, mode: NumericsMode, rowLen?: number): void;
   opsSoftmaxRows(x: Float32Array, nRows: number, n: number, mode: NumericsMode): void;

@@ -324,8 +324,10 @@ export function rope(x: Float32Array, nTok: number, nHeads: number, headDim: num
 
 export interface AttentionOptions {
   q: Float32Array; // [nTok, nHead*headDim]
-  k: Float32Array; // cache [>= nPast+nTok, nHeadKv*headDim]
+  k: Float32Array; // cache: nPast+nTok rows of nHeadKv*headDim, kvStride apart
   v: Float32Array;
+  /** Floats from one cache row to the next; absent: nHeadKv*headDim (packed). */
+  kvStride?: number;
   out: Float32Array; // [nTok, nHead*headDim]
   probs: Float32Array | null; // [nHead, nTok, nPast+nTok]
   nTok: number;
@@ -340,11 +342,13 @@ export interface AttentionOptions {
 export function attention(o: AttentionOptions): void {
   check(isCount(o.nTok) && Number.isSafeInteger(o.nPast) && o.nPast >= 0, "attention positions");
   check(isCount(o.nHead) && isCount(o.nHeadKv) && o.nHead % o.nHeadKv === 0 && isCount(o.headDim), "attention heads");
-  const nCtx = o.nPast + o.nTok;
-  check(o.k.length >= nCtx * o.nHeadKv * o.headDim && o.v.length >= nCtx * o.nHeadKv * o.headDim, "attention cache too short");
+  const nCtx = o.nPast + o.nTok, row = o.nHeadKv * o.headDim, stride = o.kvStride ?? row;
+  check(Number.isSafeInteger(stride) && stride >= row, `attention kvStride ${o.kvStride}`);
+  const cache = (nCtx - 1) * stride + row;
+  check(o.k.length >= cache && o.v.length >= cache, "attention cache too short");
   check(o.q.length >= o.nTok * o.nHead * o.headDim && o.out.length >= o.nTok * o.nHead * o.headDim, "attention q/out");
   check(o.probs === null || o.probs.length >= o.nHead * o.nTok * nCtx, "attention probs");
-  addon().opsAttention(o.q, o.k, o.v, o.out, o.probs, o.nTok, o.nPast, o.nHead, o.nHeadKv, o.headDim, o.scale, MODE[o.mode]);
+  addon().opsAttention(o.q, o.k, o.v, o.out, o.probs, o.nTok, o.nPast, o.nHead, o.nHeadKv, o.headDim, o.scale, MODE[o.mode], stride);
 }
 
 export function swiglu(g: Float32Array, u: Float32Array, y: Float32Array, n: number, mode: Numerics, rowLen = n): void {

@@ -30,15 +30,18 @@ export function norm(x: Float32Array, rows: number, n: number, w: Float32Array, 
   return y;
 }
 
-/** Writes rows [pos0, pos0 + T) of a cache of row width n. */
-export function storeRows(cache: Float32Array, rows: Float32Array, pos0: number, T: number, n: number): void {
-  cache.set(rows.subarray(0, T * n), pos0 * n);
+/** Writes rows [pos0, pos0 + T) (n floats each) into a cache whose rows are `stride` floats apart. */
+export function storeRows(cache: Float32Array, rows: Float32Array, pos0: number, T: number, n: number, stride = n): void {
+  if (stride === n) return cache.set(rows.subarray(0, T * n), pos0 * n);
+  for (let t = 0; t < T; t++) cache.set(rows.subarray(t * n, (t + 1) * n), (pos0 + t) * stride);
 }
 
 export interface AttnBlockArgs {
   q: Float32Array; // [T, nHead*headDim], rotated
   kCache: Float32Array;
   vCache: Float32Array;
+  /** Floats from one cache row to the next (RunState.kvStride). */
+  kvStride: number;
   T: number;
   nPast: number;
   nHead: number;
@@ -53,7 +56,7 @@ export function causalAttention(a: AttnBlockArgs): { out: Float32Array; probs: F
   const out = scratch(a.T * a.nHead * a.headDim);
   const probs = a.keepProbs ? scratch(a.nHead * a.T * (a.nPast + a.T)) : null;
   attention({
-    q: a.q, k: a.kCache, v: a.vCache, out, probs, nTok: a.T, nPast: a.nPast,
+    q: a.q, k: a.kCache, v: a.vCache, kvStride: a.kvStride, out, probs, nTok: a.T, nPast: a.nPast,
     nHead: a.nHead, nHeadKv: a.nHeadKv, headDim: a.headDim, scale: 1 / Math.sqrt(a.headDim), mode: a.mode,
   });
   return { out, probs };

@@ -93,10 +93,10 @@ export function layer(m: Model, l: number, x: Float32Array, pos: Int32Array, st:
   cap("k_rope", l, kr, [T, kvDim]);
 
   // the new keys and values join the cache; causal attention over everything cached so far
-  storeRows(st.kCache[l], kr, st.nPast, T, kvDim);
-  storeRows(st.vCache[l], v, st.nPast, T, c.nHeadKv * c.headDimV);
+  storeRows(st.kCache[l], kr, st.nPast, T, kvDim, st.kvStride);
+  storeRows(st.vCache[l], v, st.nPast, T, c.nHeadKv * c.headDimV, st.kvStride);
   const att = causalAttention({
-    q: qr, kCache: st.kCache[l], vCache: st.vCache[l], T, nPast: st.nPast,
+    q: qr, kCache: st.kCache[l], vCache: st.vCache[l], kvStride: st.kvStride, T, nPast: st.nPast,
     nHead: c.nHead, nHeadKv: c.nHeadKv, headDim: hd, mode, keepProbs: !!o.keepKq,
   });
   if (att.probs) cap("kq_softmax", l, att.probs, [c.nHead, T, st.nPast + T]);
@@ -179,15 +179,24 @@ export function forward(m: Model, tokens: ArrayLike<number>, st: RunState, o: Fo
 /** forward() calls in progress (more than one only when a capture hook runs a model). */
 let passesRunning = 0;
 
-/** A fresh KV cache for nCtx positions. */
+/**
+ * A fresh KV cache for nCtx positions. Its rows are padded by 16 floats: packed, a row of 2 or 4 KV
+ * heads (1 or 2 KB) repeats every 4 KB, so attention's reads of successive keys fell into a few L1 sets
+ * and evicted each other (docs/engine.md, "KV cache rows padded").
+ */
 export function newRunState(c: Config, nCtx: number): RunState {
+  const kvStride = Math.max(c.nHeadKv * c.headDim, c.nHeadKv * c.headDimV) + KV_ROW_PAD;
   return {
     nCtx,
     nPast: 0,
-    kCache: Array.from({ length: c.nLayer }, () => new Float32Array(nCtx * c.nHeadKv * c.headDim)),
-    vCache: Array.from({ length: c.nLayer }, () => new Float32Array(nCtx * c.nHeadKv * c.headDimV)),
+    kCache: Array.from({ length: c.nLayer }, () => new Float32Array(nCtx * kvStride)),
+    vCache: Array.from({ length: c.nLayer }, () => new Float32Array(nCtx * kvStride)),
+    kvStride,
   };
 }
+
+/** Floats added to each KV cache row (64 bytes). */
+const KV_ROW_PAD = 16;
 
 /** Greedy choice: the first index of the largest logit (llama.cpp's greedy sampler). */
 export function argmax(logits: Float32Array, offset = 0, n = logits.length - offset): number {

@@ -50,8 +50,10 @@ export interface Weights {
 export interface RunState {
   nCtx: number; // cache capacity in positions
   nPast: number; // positions already in the cache
-  kCache: Float32Array[]; // per layer [nCtx, nHeadKv*headDim]  (F32, like a trace run with --kv f32)
-  vCache: Float32Array[]; // per layer [nCtx, nHeadKv*headDimV]
+  kCache: Float32Array[]; // per layer nCtx rows of nHeadKv*headDim, kvStride apart (F32, like a trace run with --kv f32)
+  vCache: Float32Array[]; // per layer nCtx rows of nHeadKv*headDimV, kvStride apart
+  /** Floats from one cache row to the next: the row padded by 16 floats (newRunState). */
+  kvStride: number;
   /**
    * The forward pass's activation buffers, reused from step to step (src/graph/scratch.ts); an Engine
    * gives all its states the same pair, so a new prompt's prefill reuses the last one's buffers.

@@ -9,7 +9,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 
 import { addonPath, loadKernelsAddon } from "../../src/bindings/kernels-addon.js";
-import { dequantize, mappingBytes, openMapping, setIsa, summarize, typeName } from "../../src/bindings/kernels.js";
+import { attention, dequantize, mappingBytes, openMapping, setIsa, summarize, typeName } from "../../src/bindings/kernels.js";
 import { InputError, UnsupportedError } from "../../src/util/errors.js";
 
 const addon = loadKernelsAddon();
@@ -62,6 +62,32 @@ describe("stats/diff argument checks (native)", () => {
     expect(() => addon.stats(new Uint8Array(4) as never, 0, 1, 1)).toThrow(/Float32Array/);
     expect(() => addon.diff(x, new Float32Array(9))).toThrow(/lengths differ \(10 vs 9\)/);
     expect(addon.stats(x, 10, 0, 1).count).toBe(0); // empty span anywhere up to the end
+  });
+});
+
+describe("attention cache stride (native)", () => {
+  // 2 tokens, 1 head of 8, cache rows of 8 floats: packed 16 floats, at stride 12 it needs 12 + 8 = 20
+  const q = new Float32Array(16), o = new Float32Array(16);
+  const call = (k: Float32Array, stride?: number) => addon.opsAttention(q, k, k, o, null, 2, 0, 1, 1, 8, 0.5, 0, stride);
+  it("reads the rows where the stride puts them and never past the arrays", () => {
+    expect(() => call(new Float32Array(16))).not.toThrow();
+    expect(() => call(new Float32Array(19), 12)).toThrow(/attention: k has 19 elements, needs 20/);
+    expect(() => call(new Float32Array(20), 12)).not.toThrow();
+    expect(() => call(new Float32Array(64), 7)).toThrow(/kvStride is shorter than a cache row/);
+    expect(() => call(new Float32Array(64), -1)).toThrow(/kvStride/);
+  });
+  it("a padded cache gives the packed cache's outputs bit for bit", () => {
+    const nCtx = 40, row = 2 * 64, pad = 16;
+    const packed = Float32Array.from({ length: nCtx * row }, (_, i) => Math.sin(i * 0.37));
+    const padded = new Float32Array(nCtx * (row + pad)).fill(Number.NaN); // the pad is never read
+    for (let t = 0; t < nCtx; t++) padded.set(packed.subarray(t * row, (t + 1) * row), t * (row + pad));
+    const qq = Float32Array.from({ length: 8 * 4 * 64 }, (_, i) => Math.cos(i * 0.11));
+    const run = (k: Float32Array, stride?: number) => {
+      const y = new Float32Array(8 * 4 * 64);
+      attention({ q: qq, k, v: k, kvStride: stride, out: y, probs: null, nTok: 8, nPast: nCtx - 8, nHead: 4, nHeadKv: 2, headDim: 64, scale: 0.125, mode: "ggml" });
+      return y;
+    };
+    expect(Array.from(run(padded, row + pad))).toEqual(Array.from(run(packed)));
   });
 });
 

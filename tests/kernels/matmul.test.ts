@@ -192,16 +192,18 @@ describe("matmul on every ISA path", () => {
       const nHeadKv = 1 + Math.floor(r() * 3), nHead = nHeadKv * (1 + Math.floor(r() * 4));
       const headDim = [8, 16, 24, 32, 64, 96, 128, 12, 40, 48, 160][Math.floor(r() * 11)];
       const nTok = r() < 0.6 ? 1 : 2 + Math.floor(r() * 9), nPast = Math.floor(r() * 300);
-      const nCtx = nPast + nTok, kv = nCtx * nHeadKv * headDim, nOut = nTok * nHead * headDim;
+      // a packed cache, or rows padded (as the forward pass's KV cache: 16 floats, or any other pad)
+      const row = nHeadKv * headDim, pad = [0, 16, Math.floor(r() * 40)][Math.floor(r() * 3)], kvStride = row + pad;
+      const nCtx = nPast + nTok, kv = nCtx * kvStride, nOut = nTok * nHead * headDim;
       const k = Float32Array.from({ length: kv }, () => (r() - 0.5) * 4), v = Float32Array.from({ length: kv }, () => (r() - 0.5) * 4);
       const q = Float32Array.from({ length: nOut }, () => (r() - 0.5) * 4);
       const run = () => {
         // the outputs, then the probabilities
         const both = new Float32Array(nOut + nHead * nTok * nCtx), out = both.subarray(0, nOut), probs = both.subarray(nOut);
-        attention({ q, k, v, out, probs, nTok, nPast, nHead, nHeadKv, headDim, scale: 1 / Math.sqrt(headDim), mode: "ggml" });
+        attention({ q, k, v, kvStride, out, probs, nTok, nPast, nHead, nHeadKv, headDim, scale: 1 / Math.sqrt(headDim), mode: "ggml" });
         return both;
       };
-      return [[`heads ${nHead}/${nHeadKv} d ${headDim} tokens ${nTok} past ${nPast}`, run]];
+      return [[`heads ${nHead}/${nHeadKv} d ${headDim} tokens ${nTok} past ${nPast} cache row pad ${pad}`, run]];
     });
   });
 

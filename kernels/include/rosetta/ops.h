@@ -35,13 +35,16 @@ void rope(const RopeArgs& a);
 
 struct AttentionArgs {
   const float* q;      // [nTok, nHead * headDim], already rotated
-  const float* k;      // cache [>= nPast + nTok, nHeadKv * headDim]; rows 0..nPast+nTok-1 are valid
+  const float* k;      // cache: rows 0..nPast+nTok-1 of nHeadKv * headDim floats, kvStride apart
   const float* v;      // cache, same layout as k
   float* out;          // [nTok, nHead * headDim]
   float* probs;        // optional [nHead, nTok, nPast + nTok] softmax output (null: not kept)
   int64_t nTok, nPast, nHead, nHeadKv, headDim;
   float scale;         // usually 1/sqrt(headDim)
   Numerics mode;
+  // Floats from one cache row to the next (0: nHeadKv * headDim, packed). A padded stride keeps rows
+  // that are 1, 2 or 4 KB apart from landing in the same few L1 sets (src/model/forward.ts, newRunState).
+  int64_t kvStride = 0;
 };
 // Causal attention; query head h reads kv head h / (nHead / nHeadKv). Runs on default_pool().
 void attention(const AttentionArgs& a);
