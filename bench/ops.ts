@@ -6,7 +6,8 @@
  * output is checked bit-identical to the first's before timing. Shapes are Qwen2.5-1.5B's and 7B's
  * (heads 12/2 and 28/4, head dim 128, ffn 8960) at a 64-token prompt.
  *
- * Cases: attention (one prompt of 64 tokens, all heads), rope (q of one layer), swiglu (one layer's
+ * Cases: attention (one prompt of 64 tokens, all heads; the cache packed, and its rows padded by 16
+ * floats as the forward pass's are), rope (q of one layer), swiglu (one layer's
  * ffn), quant+q4_K (a 16-row Q4_K matmul of 8960-wide rows x 64 tokens: the conversion of the tokens
  * to Q8_K is most of it). Options (env): BENCH_REPS (rounds, default 15), BENCH_THREADS (default 1),
  * BENCH_ISAS (comma list, default every path but scalar).
@@ -49,14 +50,15 @@ interface Case {
   run: () => Float32Array;
 }
 
-function attentionCase(nHead: number, nHeadKv: number): Case {
-  const T = 64, hd = 128, r = rng(nHead);
+/** pad: floats added to each cache row (the forward pass's KV cache pads by 16: src/model/forward.ts). */
+function attentionCase(nHead: number, nHeadKv: number, pad: number): Case {
+  const T = 64, hd = 128, r = rng(nHead), kvStride = nHeadKv * hd + pad;
   const f = (n: number) => Float32Array.from({ length: n }, () => r() - 0.5);
-  const q = f(T * nHead * hd), k = f(T * nHeadKv * hd), v = f(T * nHeadKv * hd), out = new Float32Array(T * nHead * hd);
+  const q = f(T * nHead * hd), k = f(T * kvStride), v = f(T * kvStride), out = new Float32Array(T * nHead * hd);
   return {
-    name: `attention ${nHead}/${nHeadKv} heads x 64`,
+    name: `attention ${nHead}/${nHeadKv} heads x 64${pad ? `, rows +${pad}` : ""}`,
     run: () => {
-      attention({ q, k, v, out, probs: null, nTok: T, nPast: 0, nHead, nHeadKv, headDim: hd, scale: 1 / Math.sqrt(hd), mode: "ggml" });
+      attention({ q, k, v, kvStride, out, probs: null, nTok: T, nPast: 0, nHead, nHeadKv, headDim: hd, scale: 1 / Math.sqrt(hd), mode: "ggml" });
       return out;
     },
   };
@@ -122,9 +124,9 @@ function main(): void {
   }
   const initial = currentIsa();
   setThreads(THREADS);
-  const cases = [attentionCase(12, 2), attentionCase(28, 4), ropeCase(), swigluCase(), quantMatmulCase()];
+  const cases = [attentionCase(12, 2, 0), attentionCase(12, 2, 16), attentionCase(28, 4, 0), attentionCase(28, 4, 16), ropeCase(), swigluCase(), quantMatmulCase()];
   console.log(`ops bench: paths ${ISAS.join(", ")}; ${THREADS} thread(s); medians of ${REPS} rounds, paths alternating; ${os.cpus()[0]?.model ?? "cpu"}; ${new Date().toISOString()}`);
-  console.log(["case".padEnd(28), ...ISAS.map((i) => `${i} us`.padStart(11)), ...ISAS.slice(1).map((i) => `${ISAS[0]}/${i}`.padStart(13))].join(""));
+  console.log(["case".padEnd(40), ...ISAS.map((i) => `${i} us`.padStart(11)), ...ISAS.slice(1).map((i) => `${ISAS[0]}/${i}`.padStart(13))].join(""));
   for (const c of cases) {
     setIsa(ISAS[0]);
     const ref = c.run().slice();
@@ -146,7 +148,7 @@ function main(): void {
     }
     console.log(
       [
-        c.name.padEnd(28),
+        c.name.padEnd(40),
         ...secs.map((s) => (median(s) * 1e6).toFixed(1).padStart(11)),
         ...ratios.slice(1).map((r) => median(r).toFixed(2).padStart(13)),
       ].join(""),
