@@ -7,10 +7,10 @@
  * (heads 12/2 and 28/4, head dim 128, ffn 8960) at a 64-token prompt.
  *
  * Cases: attention (one prompt of 64 tokens, all heads; the cache packed, and its rows padded by 16
- * floats as the forward pass's are), rope (q of one layer), swiglu (one layer's
- * ffn), quant+q4_K (a 16-row Q4_K matmul of 8960-wide rows x 64 tokens: the conversion of the tokens
- * to Q8_K is most of it). Options (env): BENCH_REPS (rounds, default 15), BENCH_THREADS (default 1),
- * BENCH_ISAS (comma list, default every path but scalar).
+ * floats as the forward pass's are), rope (q of one layer), swiglu (one layer's ffn), rmsnorm (one
+ * layer's input), quant+q4_K (a 16-row Q4_K matmul of 8960-wide rows x 64 tokens: the conversion of the
+ * tokens to Q8_K is most of it). Options (env): BENCH_REPS (rounds, default 15), BENCH_THREADS (default
+ * 1), BENCH_ISAS (comma list, default every path but scalar).
  */
 import os from "node:os";
 
@@ -19,6 +19,7 @@ import {
   cpuFeatures,
   currentIsa,
   matmul,
+  rmsNorm,
   rope,
   setIsa,
   setThreads,
@@ -92,6 +93,19 @@ function swigluCase(): Case {
   };
 }
 
+function rmsNormCase(): Case {
+  const rows = 64, n = 1536, r = rng(9);
+  const x = Float32Array.from({ length: rows * n }, () => r() - 0.5), w = Float32Array.from({ length: n }, () => r() + 0.5);
+  const y = new Float32Array(rows * n);
+  return {
+    name: "rmsnorm 64 x 1536",
+    run: () => {
+      rmsNorm(x, w, y, rows, n, 1e-6, "ggml");
+      return y;
+    },
+  };
+}
+
 function quantMatmulCase(): Case {
   const rows = 16, cols = 8960, T = 64, r = rng(7);
   const t = typeTraitsTable().find((x) => x.name === "q4_K");
@@ -124,7 +138,7 @@ function main(): void {
   }
   const initial = currentIsa();
   setThreads(THREADS);
-  const cases = [attentionCase(12, 2, 0), attentionCase(12, 2, 16), attentionCase(28, 4, 0), attentionCase(28, 4, 16), ropeCase(), swigluCase(), quantMatmulCase()];
+  const cases = [attentionCase(12, 2, 0), attentionCase(12, 2, 16), attentionCase(28, 4, 0), attentionCase(28, 4, 16), ropeCase(), swigluCase(), rmsNormCase(), quantMatmulCase()];
   console.log(`ops bench: paths ${ISAS.join(", ")}; ${THREADS} thread(s); medians of ${REPS} rounds, paths alternating; ${os.cpus()[0]?.model ?? "cpu"}; ${new Date().toISOString()}`);
   console.log(["case".padEnd(40), ...ISAS.map((i) => `${i} us`.padStart(11)), ...ISAS.slice(1).map((i) => `${ISAS[0]}/${i}`.padStart(13))].join(""));
   for (const c of cases) {

@@ -41,25 +41,58 @@ void for_rows(int64_t nRows, int64_t rowWork, F&& f) {
     for (int64_t r = t * per, end = std::min(nRows, r + per); r < end; r++) f(r);
   });
 }
+
+// Rows a ggml-mode RMSNorm sums side by side.
+constexpr int64_t kNormRows = 8;
+
+// ggml_float sums of squares of rows [r0, r0 + nr), nr <= kNormRows: each square rounded to f32, then
+// added in f64 in element order, as ggml's one-row loop does. One row's loop is a chain of dependent f64
+// adds (4 cycles each); a block of rows runs its chains side by side, each row's additions unchanged.
+void sum_squares_rows(const float* x, int64_t n, int64_t r0, int64_t nr, double* sum) {
+  if (nr == kNormRows) {
+    double s[kNormRows] = {};
+    const float* xr[kNormRows];
+    for (int64_t k = 0; k < kNormRows; k++) xr[k] = x + (r0 + k) * n;
+    for (int64_t i = 0; i < n; i++)
+#pragma GCC unroll 8
+      for (int64_t k = 0; k < kNormRows; k++) s[k] += (double)(xr[k][i] * xr[k][i]);
+    for (int64_t k = 0; k < kNormRows; k++) sum[k] = s[k];
+    return;
+  }
+  for (int64_t k = 0; k < nr; k++) {
+    const float* xr = x + (r0 + k) * n;
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += (double)(xr[i] * xr[i]);
+    sum[k] = s;
+  }
+}
+
 }  // namespace
 
 void rms_norm(const float* x, const float* w, float* y, int64_t nRows, int64_t n, float eps, Numerics mode) {
+  if (mode == Numerics::Ggml) {
+    for_rows((nRows + kNormRows - 1) / kNormRows, n * kNormRows, [&](int64_t b) {
+      const int64_t r0 = b * kNormRows, nr = std::min(kNormRows, nRows - r0);
+      double sum[kNormRows];
+      sum_squares_rows(x, n, r0, nr, sum);
+      for (int64_t k = 0; k < nr; k++) {
+        const float* xr = x + (r0 + k) * n;
+        float* yr = y + (r0 + k) * n;
+        const float mean = (float)(sum[k] / (double)n);
+        const float scale = 1.0f / std::sqrt(mean + eps);
+        // ggml runs RMS_NORM then MUL as separate f32 ops: (x * scale) * w
+        for (int64_t i = 0; i < n; i++) yr[i] = w ? (xr[i] * scale) * w[i] : xr[i] * scale;
+      }
+    });
+    return;
+  }
   for_rows(nRows, n, [&](int64_t r) {
     const float* xr = x + r * n;
     float* yr = y + r * n;
-    if (mode == Numerics::Ggml) {
-      double sum = 0;  // ggml_float; each square is rounded to f32 first
-      for (int64_t i = 0; i < n; i++) sum += (double)(xr[i] * xr[i]);
-      const float mean = (float)(sum / (double)n);
-      const float scale = 1.0f / std::sqrt(mean + eps);
-      // ggml runs RMS_NORM then MUL as separate f32 ops: (x * scale) * w
-      for (int64_t i = 0; i < n; i++) yr[i] = w ? (xr[i] * scale) * w[i] : xr[i] * scale;
-    } else {
-      double sum = 0;
-      for (int64_t i = 0; i < n; i++) sum += (double)xr[i] * (double)xr[i];
-      const double scale = 1.0 / std::sqrt(sum / (double)n + (double)eps);
-      for (int64_t i = 0; i < n; i++) yr[i] = (float)((double)xr[i] * scale * (w ? (double)w[i] : 1.0));
-    }
+    double sum = 0;
+    for (int64_t i = 0; i < n; i++) sum += (double)xr[i] * (double)xr[i];
+    const double scale = 1.0 / std::sqrt(sum / (double)n + (double)eps);
+    for (int64_t i = 0; i < n; i++) yr[i] = (float)((double)xr[i] * scale * (w ? (double)w[i] : 1.0));
   });
 }
 

@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, test } from "vitest";
 
 import {
-  actRound, addF32, attention, cpuFeatures, currentIsa, matmul, rope, setIsa, setThreads, softmaxRows, summarize, summarizeMany, swiglu,
+  actRound, addF32, attention, cpuFeatures, currentIsa, matmul, rmsNorm, rope, setIsa, setThreads, softmaxRows, summarize, summarizeMany, swiglu,
 } from "../../src/bindings/kernels.js";
 import { relL2 } from "../model/helpers.js";
 import { mm, rng } from "./helpers.js";
@@ -72,6 +72,37 @@ function expectIsaPathsAgree(name: string, count: number, draw: (r: () => number
   expect(failures.slice(0, 8).join("\n")).toBe("");
 }
 
+
+// ggml's RMS_NORM then MUL, written out here: each square rounded to f32 and added in f64 in element
+// order, mean = f32(sum / n), scale = 1 / sqrtf(mean + eps), y = (x * scale) * w in f32. The kernel sums
+// 8 rows side by side (kernels/ops.cpp); row counts around and inside those blocks, 1 and 2 threads.
+describe("rmsNorm, ggml mode", () => {
+  const f = Math.fround;
+  const want = (x: Float32Array, w: Float32Array | null, rows: number, n: number, eps: number) => {
+    const y = new Float32Array(rows * n);
+    for (let r = 0; r < rows; r++) {
+      let sum = 0;
+      for (let i = 0; i < n; i++) sum += f(x[r * n + i] * x[r * n + i]);
+      const scale = f(1 / f(Math.sqrt(f(f(sum / n) + f(eps)))));
+      for (let i = 0; i < n; i++) y[r * n + i] = w ? f(f(x[r * n + i] * scale) * w[i]) : f(x[r * n + i] * scale);
+    }
+    return y;
+  };
+  test("ggml's loop, bit for bit, on random shapes (rows 1-21, with and without weights)", () => {
+    const r = rng(4242);
+    for (const threads of [1, 2]) {
+      setThreads(threads);
+      for (let c = 0; c < 24; c++) {
+        const rows = 1 + Math.floor(r() * 21), n = [7, 64, 128, 1536, 300][Math.floor(r() * 5)];
+        const x = Float32Array.from({ length: rows * n }, () => (r() - 0.5) * 6), w = r() < 0.5 ? null : Float32Array.from({ length: n }, () => r() * 2);
+        const y = new Float32Array(rows * n);
+        rmsNorm(x, w, y, rows, n, 1e-6, "ggml");
+        expect(Array.from(y), `rows ${rows} n ${n} threads ${threads}`).toEqual(Array.from(want(x, w, rows, n, 1e-6)));
+      }
+    }
+    setThreads(0);
+  });
+});
 
 describe("activation rounding (ggml vec_dot types)", () => {
   const x = Float32Array.from({ length: 512 }, (_, i) => Math.sin(i * 0.37) * (1 + (i % 7)));
