@@ -88,8 +88,10 @@ describe("rmsNorm, ggml mode", () => {
     }
     return y;
   };
-  test("ggml's loop, bit for bit, on random shapes (rows 1-21, with and without weights)", () => {
-    const r = rng(4242);
+  test("ggml's loop, bit for bit, on random shapes (rows 1-21, with and without weights; seed logged)", () => {
+    const seed = Number(process.env.ROSETTA_PROPERTY_SEED ?? Date.now() % 100000);
+    console.log(`rmsNorm shapes: seed ${seed} (ROSETTA_PROPERTY_SEED=${seed} reruns them)`);
+    const r = rng(seed);
     for (const threads of [1, 2]) {
       setThreads(threads);
       for (let c = 0; c < 24; c++) {
@@ -97,7 +99,7 @@ describe("rmsNorm, ggml mode", () => {
         const x = Float32Array.from({ length: rows * n }, () => (r() - 0.5) * 6), w = r() < 0.5 ? null : Float32Array.from({ length: n }, () => r() * 2);
         const y = new Float32Array(rows * n);
         rmsNorm(x, w, y, rows, n, 1e-6, "ggml");
-        expect(Array.from(y), `rows ${rows} n ${n} threads ${threads}`).toEqual(Array.from(want(x, w, rows, n, 1e-6)));
+        expect(Array.from(y), `seed ${seed}: rows ${rows} n ${n} threads ${threads}`).toEqual(Array.from(want(x, w, rows, n, 1e-6)));
       }
     }
     setThreads(0);
