@@ -143,17 +143,15 @@ void matmul_vecdot(const MatmulArgs& a, const TypeTraits& tt, VecDotFn fn, size_
     // packing took 2.1% of a two-thread prompt against 0.2% on one thread (perf, 1.5B Q4_K_M, 64 tokens)
     const int64_t per = packK ? kQKQuad : (pack && !lanes) ? kQ0Group : 1;
     default_pool().run((int)((a.nTok + per - 1) / per), [&](int u) {
-      for (int64_t t = u * per, end = std::min<int64_t>(a.nTok, t + per); t < end; t++) {
+      const int64_t t0 = u * per, end = std::min<int64_t>(a.nTok, t0 + per);
+      for (int64_t t = t0; t < end; t++) {
         fromFloat(a.x + t * n, dst + arb * (size_t)t, n);
         if (pack && !lanes) pack_q8_0_token(reinterpret_cast<const block_q8_0*>(dst + arb * (size_t)t), nb, t, pq, ps);
-        if (packK) pack_q8_K_token(reinterpret_cast<const block_q8_K*>(dst + arb * (size_t)t), nbK, t, pk);
       }
+      if (packK) pack_q8_K_quad(dst + arb * (size_t)t0, arb, (int)(end - t0), nbK, pk + u * nbK);
     });
     act = buf.data();
-    if (packK) {
-      pack_q8_K_padding(nbK, a.nTok, pk);
-      ad = reinterpret_cast<const float*>(pk);
-    }
+    if (packK) ad = reinterpret_cast<const float*>(pk);
     if (packD) {
       pack_q8_K_decode(reinterpret_cast<const block_q8_K*>(dst), nbK, packedD.data());
       ad = reinterpret_cast<const float*>(packedD.data());
@@ -327,19 +325,6 @@ static void pair_sums8(const block_q8_K& b, int16_t out[8]) {
   for (int j = 0; j < 8; j++) out[j] = (int16_t)(b.bsums[2 * j] + b.bsums[2 * j + 1]);
 }
 
-void pack_q8_K_token(const block_q8_K* row, int64_t nb, int64_t t, Q8KQuad* quads) {
-  const int64_t g = t / kQKQuad, k = t % kQKQuad, p = k / 2, h = k % 2;
-  for (int64_t i = 0; i < nb; i++) {
-    Q8KQuad& q = quads[g * nb + i];
-    const block_q8_K& b = row[i];
-    for (int c = 0; c < 8; c++) std::memcpy(q.qs[p][c] + 32 * h, b.qs + 32 * c, 32);
-    for (int l = 0; l < 8; l++) q.d[p][8 * h + l] = b.d;
-    std::memcpy(q.bsums[p] + 16 * h, b.bsums, sizeof b.bsums);
-    pair_sums8(b, q.sums8[k]);
-    for (int l = 0; l < 4; l++) q.negd[4 * k + l] = -b.d;
-  }
-}
-
 void pack_q8_K_decode(const block_q8_K* row, int64_t nb, Q8KDecode* out) {
   static constexpr int kOrder[8] = {0, 2, 1, 3, 4, 6, 5, 7};
   for (int64_t i = 0; i < nb; i++) {
@@ -348,22 +333,6 @@ void pack_q8_K_decode(const block_q8_K* row, int64_t nb, Q8KDecode* out) {
     for (int c = 0; c < 8; c++) std::memcpy(o.qs + 32 * c, b.qs + 32 * kOrder[c], 32);
     o.dd[0] = b.d, o.dd[1] = -b.d, o.dd[2] = 0, o.dd[3] = 0;
     pair_sums8(b, o.sums8);
-  }
-}
-
-void pack_q8_K_padding(int64_t nb, int64_t nt, Q8KQuad* quads) {
-  const int64_t g = nt / kQKQuad, used = nt % kQKQuad;
-  if (used == 0) return;
-  for (int64_t i = 0; i < nb; i++) {
-    Q8KQuad& q = quads[g * nb + i];
-    for (int64_t k = used; k < kQKQuad; k++) {
-      const int64_t p = k / 2, h = k % 2;
-      for (int c = 0; c < 8; c++) std::memset(q.qs[p][c] + 32 * h, 0, 32);
-      for (int l = 0; l < 8; l++) q.d[p][8 * h + l] = 0;
-      std::memset(q.bsums[p] + 16 * h, 0, 32);
-      std::memset(q.sums8[k], 0, sizeof q.sums8[k]);
-      for (int l = 0; l < 4; l++) q.negd[4 * k + l] = 0;
-    }
   }
 }
 

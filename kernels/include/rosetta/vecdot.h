@@ -75,21 +75,23 @@ void pack_q8_0_lanes(const block_q8_0* rows, size_t arb, int64_t nb, int64_t uni
 
 // Q8_K activations of a prompt packed in quads (4 tokens) for the AVX-512 K-quant tiles: one Q8KQuad per
 // (quad g, superblock i) at quads[g * nb + i]; tokens 4g..4g+3 are A, B (pair 0) and C, D (pair 1).
-// Each pair's 32 quants of a 32-quant chunk sit in one 512-bit register, so one weight register (the
-// chunk duplicated) serves two tokens and each token's 8 lanes stay the AVX2 kernel's lanes. Slots past
-// the last token are zeros (pack_q8_K_padding). On this layout the tile gets `ad` = the quads (as
-// float*) and `a` = the rows as usual; only the AVX-512 Q4_K/Q5_K/Q6_K tiles read it.
+// A pair's 32 quants of a 32-quant chunk sit in one 512-bit register, the two tokens' 4-byte groups in
+// turn (dword 2l: A's quants 4l..4l+3, dword 2l + 1: B's), so one weight register (the chunk with each
+// 4-byte group twice) serves both tokens and each token's 8 lanes stay the AVX2 kernel's lanes; the
+// per-token factors the tile multiplies by are then 64-bit broadcasts of (A's, B's). Slots past the last
+// token are zeros (pack_q8_K_padding). On this layout the tile gets `ad` = the quads (as float*) and
+// `a` = the rows as usual; only the AVX-512 Q4_K/Q5_K/Q6_K tiles read it.
 constexpr int kQKQuad = 4;
 struct alignas(64) Q8KQuad {
-  int8_t qs[2][8][64];   // pair p, chunk c: token 2p's quants 32c..32c+31, then token 2p+1's
-  float d[2][16];        // pair p: token 2p's d x8, token 2p+1's d x8
-  int16_t bsums[2][32];  // pair p: token 2p's 16 bsums, then token 2p+1's
-  int16_t sums8[4][8];   // token k: bsums[2j] + bsums[2j+1] (ggml's hadd of the bsums)
-  float negd[16];        // token k's -d, x4 each
+  int8_t qs[2][8][64];   // pair p, chunk c: dword 2l token 2p's quants 32c+4l..+3, dword 2l+1 token 2p+1's
+  int16_t bsums[2][32];  // pair p: words 4l, 4l+1 token 2p's bsums 2l, 2l+1; words 4l+2, 4l+3 token 2p+1's
+  int16_t sums8[32];     // dword 4j + k: token k's bsums pair sums 2j, 2j+1 (ggml's hadd of the bsums)
+  float dn[8];           // tokens 0-3's d, then their -d
 };
-static_assert(sizeof(Q8KQuad) == 1408, "Q8KQuad layout");
-void pack_q8_K_token(const block_q8_K* row, int64_t nb, int64_t t, Q8KQuad* quads);
-void pack_q8_K_padding(int64_t nb, int64_t nt, Q8KQuad* quads);
+static_assert(sizeof(Q8KQuad) == 1280, "Q8KQuad layout");
+// Packs one quad: `used` (1-4) tokens' Q8_K rows (row k at rows + k * arb, nb superblocks each) into its
+// nb Q8KQuads, the slots of absent tokens zeroed. Defined in the AVX-512 unit: call it on that path only.
+void pack_q8_K_quad(const uint8_t* rows, size_t arb, int used, int64_t nb, Q8KQuad* quads);
 
 // One token's Q8_K activations packed for the AVX-512 Q4_K/Q5_K decode rows (a matmul of one token on
 // that path gets `ad` = these, one per superblock, `a` still the row): the quants with their 32-byte

@@ -321,11 +321,15 @@ inline __m256i qk45_scales16(__m256i x) {
 
 // ---- a prompt's K-quant tiles on quad-packed activations (rosetta/vecdot.h, Q8KQuad) ----
 // One weight row x NQ quads (4 NQ tokens). Each 32-quant chunk of the row is decoded once into a register
-// holding it twice (w[c] = chunk | chunk); a pair's activations hold token A's chunk in the low half and
-// token B's in the high half, so one maddubs + vpdpwssd gives both tokens' AVX2 lanes (lane l = the
-// products of bytes 4l..4l+3 times the chunk's scale, summed over the chunks): the same integers as the
-// AVX2 kernel's, with no fold, and one fma over 16 lanes does both tokens' per-superblock fma. The min
-// term (Q4_K: 4 lanes per token, Q5_K: one sum per token) runs 4 tokens per register.
+// holding each of its 4-byte groups twice (dup_groups: dwords 2l and 2l + 1 = group l); a pair's
+// activations hold token A's group l in dword 2l and token B's in dword 2l + 1 (Q8KQuad), so the chunk
+// products give both tokens' AVX2 lanes (A's lane l at dword 2l, B's at 2l + 1; lane l = the products of
+// bytes 4l..4l+3 times the chunk's scale, summed over the chunks): the same integers as the AVX2
+// kernel's, with no fold, and one fma over 16 lanes does both tokens' per-superblock fma, its factor
+// (d_A x d, d_B x d) a 64-bit broadcast from a store of the quad's four products (one multiply per quad
+// instead of one per pair: the multiplies share the two pipes of the vpdpbusd). The min term (Q4_K: 4
+// lanes per token, Q5_K: one sum per token) runs 4 tokens per register, token k in lane k of each
+// 128-bit block, so its factors are one 128-bit broadcast of the quad's four.
 // Two chunks' lanes as one register of 16-bit pairs: lane l = (chunk c's 4-product sum, chunk c+1's),
 // each sum |x| <= 4 * 63 * 127 < 2^15, so that one vpdpwssd with the scale pair (s_c, s_c+1) adds
 // s_c * x_c + s_c+1 * x_c+1 to the lane: the AVX2 kernel's two madds, in 3 multiplies instead of 4.
@@ -336,6 +340,35 @@ inline __m512i chunk_pair(__m512i w0, __m512i w1, __m512i a0, __m512i a1) {
 }
 inline __m512i chunk_pair(__m512i w0, __m512i w1, const int8_t* a0, const int8_t* a1) {
   return chunk_pair(w0, w1, _mm512_loadu_si512(a0), _mm512_loadu_si512(a1));
+}
+
+// A 32-byte run of a weight row with each 4-byte group twice (dword 2l and 2l + 1 = group l): one chunk
+// against a pair's interleaved activations (Q8KQuad), or the 8 dwords of per-lane scales or sums.
+inline __m512i dup_groups(__m256i x) {
+  return _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7), _mm512_castsi256_si512(x));
+}
+inline __m512i dup_groups(const void* p) { return dup_groups(_mm256_loadu_si256(static_cast<const __m256i*>(p))); }
+// Pair p's per-token factor as the lanes want it: (token 2p's, token 2p+1's) in every 64-bit lane.
+inline __m512 pair_factor(const float* f, int p) {
+  double x;
+  std::memcpy(&x, f + 2 * p, sizeof x);
+  return _mm512_castpd_ps(_mm512_set1_pd(x));
+}
+// A quad's four hsum8s from its two pairs' accumulators (token 2p's lanes at even dwords of x[p], token
+// 2p+1's at odd ones): hsum8's operations on each token's 8 lanes, in its order (the upper 4 lanes plus
+// the lower, then lanes 2-3 onto 0-1, then lane 1 onto lane 0), the four tokens side by side.
+inline __m128 pairs_hsum8(__m512 x0, __m512 x1) {
+  const __m512 lo = _mm512_shuffle_f32x4(x0, x1, _MM_SHUFFLE(1, 0, 1, 0));  // lanes 0-3 of each token
+  const __m512 hi = _mm512_shuffle_f32x4(x0, x1, _MM_SHUFFLE(3, 2, 3, 2));  // lanes 4-7
+  const __m512 s = _mm512_add_ps(hi, lo);                                    // s_i at dword 2i (+1)
+  const __m512 t = _mm512_add_ps(s, _mm512_shuffle_f32x4(s, s, _MM_SHUFFLE(2, 3, 0, 1)));  // s_i + s_i+2
+  const __m512 u = _mm512_add_ps(t, _mm512_permute_ps(t, _MM_SHUFFLE(3, 2, 3, 2)));       // + (s_1 + s_3)
+  return _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 1, 8, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), u));
+}
+inline void store4(__m128 v, float* y, int64_t ldy, int64_t t0, int64_t m) {
+  alignas(16) float f[4];
+  _mm_store_ps(f, v);
+  for (int k = 0; k < 4 && t0 + k < m; k++) y[(t0 + k) * ldy] = f[k];
 }
 
 // A token pair's superblock lanes in the quads: the 8 decoded chunk registers against the pair's 8
@@ -355,7 +388,7 @@ inline void qk45_chunks(const block_q4_K& blk, __m512i w[8]) {
   const __m512i m4 = _mm512_set1_epi8(15);
 #pragma GCC unroll 4
   for (int j = 0; j < 4; j++) {
-    const __m512i bits = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs + 32 * j)));
+    const __m512i bits = dup_groups(blk.qs + 32 * j);
     w[2 * j] = _mm512_and_si512(bits, m4);
     w[2 * j + 1] = _mm512_and_si512(_mm512_srli_epi16(bits, 4), m4);
   }
@@ -363,10 +396,10 @@ inline void qk45_chunks(const block_q4_K& blk, __m512i w[8]) {
 template <>
 inline void qk45_chunks(const block_q5_K& blk, __m512i w[8]) {
   const __m512i m4 = _mm512_set1_epi8(15), one = _mm512_set1_epi8(1);
-  const __m512i hb = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh)));
+  const __m512i hb = dup_groups(blk.qh);
 #pragma GCC unroll 4
   for (int j = 0; j < 4; j++) {
-    const __m512i bits = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs + 32 * j)));
+    const __m512i bits = dup_groups(blk.qs + 32 * j);
     const __m512i hl = _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 2 * j), one), 4);
     const __m512i hh = _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 2 * j + 1), one), 4);
     w[2 * j] = _mm512_or_si512(_mm512_and_si512(bits, m4), hl);
@@ -406,9 +439,11 @@ void qk45_quads(int64_t nb, int64_t i0, int64_t i1, const B* w, size_t rb, const
     prefetch_next_row(w + i, rb);
     const __m256i head = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(&w[i].d)));
     const __m128 wdd = _mm_cvtph_ps(_mm256_castsi256_si128(head));  // the row's d, dmin
-    const __m512 vwd = _mm512_broadcastss_ps(wdd), vwdmin = _mm512_broadcastss_ps(_mm_movehdup_ps(wdd));
+    // (d x4, dmin x4): times a quad's (d_k, -d_k) these are ggml's per-token d and dmin products
+    const __m256 wmul = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_broadcastss_ps(wdd)), _mm_permute_ps(wdd, 0x55), 1);
     const __m256i mins_scales = qk45_scales16(head);  // scales lanes 0-7, mins 8-15
-    const __m512i mins4 = _mm512_broadcast_i32x4(_mm256_extracti128_si256(mins_scales, 1));
+    // dword 4j + k: mins 2j, 2j+1 (against token k's pair sums 2j, 2j+1 in the quad's sums8)
+    const __m512i mins4 = _mm512_permutexvar_epi32(_mm512_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7), _mm512_castsi256_si512(mins_scales));
     // chunks 2k and 2k+1's scales as the two 16-bit halves of a 32-bit lane (the scales are 16-bit lanes
     // 0-7 of mins_scales, so its 32-bit lanes 0-3 are those pairs)
     alignas(16) int32_t sp[4];
@@ -418,17 +453,21 @@ void qk45_quads(int64_t nb, int64_t i0, int64_t i1, const B* w, size_t rb, const
 #pragma GCC unroll 4
     for (int g = 0; g < NQ; g++) {
       const Q8KQuad& qa = a[g * nb + i];
+      // the quad's per-token products, one multiply: d_k x d (lanes 0-3), -d_k x dmin (lanes 4-7)
+      alignas(32) float f[8];
+      _mm256_store_ps(f, _mm256_mul_ps(_mm256_load_ps(qa.dn), wmul));
 #pragma GCC unroll 2
       for (int p = 0; p < 2; p++) {
         const __m512i sumi = pair_lanes(q, qa.qs[p], [&](int k) { return _mm512_set1_epi32(sp[k]); });
-        acc[2 * g + p] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_load_ps(qa.d[p]), vwd), _mm512_cvtepi32_ps(sumi), acc[2 * g + p]);
+        acc[2 * g + p] = _mm512_fmadd_ps(pair_factor(f, p), _mm512_cvtepi32_ps(sumi), acc[2 * g + p]);
       }
+      // token k's min term lanes at dwords k, 4 + k, 8 + k, 12 + k
       __m512i prod = _mm512_madd_epi16(mins4, _mm512_load_si512(qa.sums8));
-      if (kQ5) {  // one integer per token, in all 4 lanes of its block
-        prod = _mm512_add_epi32(prod, _mm512_shuffle_epi32(prod, _MM_PERM_BADC));
-        prod = _mm512_add_epi32(prod, _mm512_shuffle_epi32(prod, _MM_PERM_CDAB));
+      if (kQ5) {  // one integer per token, in lane k of every 128-bit block
+        prod = _mm512_add_epi32(prod, _mm512_shuffle_i32x4(prod, prod, _MM_SHUFFLE(1, 0, 3, 2)));
+        prod = _mm512_add_epi32(prod, _mm512_shuffle_i32x4(prod, prod, _MM_SHUFFLE(2, 3, 0, 1)));
       }
-      accm[g] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_load_ps(qa.negd), vwdmin), _mm512_cvtepi32_ps(prod), accm[g]);
+      accm[g] = _mm512_fmadd_ps(_mm512_broadcast_f32x4(_mm_load_ps(f + 4)), _mm512_cvtepi32_ps(prod), accm[g]);
     }
   }
   if (i1 < nb) {
@@ -438,12 +477,17 @@ void qk45_quads(int64_t nb, int64_t i0, int64_t i1, const B* w, size_t rb, const
     for (int g = 0; g < NQ; g++) st->accm[g] = accm[g];
     return;
   }
-  // token k of quad g: its hsum8 plus its min term (Q4_K: block_sum4 of block k of accm[g]; Q5_K:
-  // lane 0 of block k), four tokens per register
+  // token k of quad g: its hsum8 plus its min term (Q4_K: ggml's (m0 + m2) + (m1 + m3) of its 4 lanes,
+  // which are lane k of the 4 blocks of accm[g]; Q5_K: lane k of block 0)
 #pragma GCC unroll 4
   for (int g = 0; g < NQ; g++) {
-    const __m512 main = quad_hsum8(acc[2 * g], acc[2 * g + 1]);
-    store_quad(_mm512_add_ps(main, kQ5 ? accm[g] : block_sum4(accm[g])), y, ldy, g * kQKQuad, m);
+    const __m128 main = pairs_hsum8(acc[2 * g], acc[2 * g + 1]);
+    __m128 mins = _mm512_castps512_ps128(accm[g]);
+    if (!kQ5) {
+      const __m128 b0 = mins, b1 = _mm512_extractf32x4_ps(accm[g], 1), b2 = _mm512_extractf32x4_ps(accm[g], 2), b3 = _mm512_extractf32x4_ps(accm[g], 3);
+      mins = _mm_add_ps(_mm_add_ps(b0, b2), _mm_add_ps(b1, b3));
+    }
+    store4(_mm_add_ps(main, mins), y, ldy, g * kQKQuad, m);
   }
 }
 
@@ -460,15 +504,16 @@ void q6k_quads(int64_t nb, int64_t i0, int64_t i1, const B* w, size_t rb, const 
 #pragma GCC unroll 4
   for (int k = 0; k < 4; k++) {
     alignas(64) int16_t ix[32];
-    for (int e = 0; e < 32; e++) ix[e] = (int16_t)(4 * k + (e & 1 ? 2 : 0) + (e % 16 >= 8 ? 1 : 0));
+    for (int e = 0; e < 32; e++) ix[e] = (int16_t)(4 * k + (e & 1 ? 2 : 0) + (e >= 16 ? 1 : 0));
     sidx[k] = _mm512_load_si512(ix);
   }
   for (int64_t i = i0; i < i1; i++) {
     prefetch_next_row(w + i, rb);
-    const __m512 vwd = _mm512_set1_ps(half_to_f32(w[i].d));
+    const __m128 vwd = _mm_set1_ps(half_to_f32(w[i].d));
     const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[i].scales)));
     const __m512i sc2 = _mm512_broadcast_i64x4(sc16);
-    const __m512i sc2m32 = _mm512_sub_epi16(_mm512_setzero_si512(), _mm512_slli_epi16(sc2, 5));  // -32 x scale (|x| <= 4096)
+    // -32 x the scale pairs (|x| <= 4096), each 32-bit pair twice: against a pair's interleaved bsums
+    const __m512i sc2m32 = _mm512_sub_epi16(_mm512_setzero_si512(), _mm512_slli_epi16(dup_groups(sc16), 5));
     // chunks 2k and 2k+1's scale vectors as 16-bit pairs (chunk_pair)
     alignas(64) int16_t sv[4][32];
 #pragma GCC unroll 4
@@ -476,14 +521,14 @@ void q6k_quads(int64_t nb, int64_t i0, int64_t i1, const B* w, size_t rb, const 
     __m512i q[8];
 #pragma GCC unroll 2
     for (int j = 0; j < 2; j++) {
-      // chunks 4j..4j+3, each held twice (broadcast loads, so no shuffle): 4j from the low nibbles of
+      // chunks 4j..4j+3, each 4-byte group held twice (dup_groups): 4j from the low nibbles of
       // the AVX2 kernel's l0 and qh bits 0-1, 4j+1 from l1's low nibbles and bits 2-3, 4j+2 and 4j+3
       // from l0's and l1's high nibbles and bits 4-5 and 6-7; the two high bits reach bits 4-5 of each
       // byte by one 16-bit shift and a mask (what a shift carries in from the next byte is masked off),
       // and one ternary-logic op merges (low & 15) | high
-      const __m512i l0 = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].ql + 64 * j)));
-      const __m512i l1 = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].ql + 64 * j + 32)));
-      const __m512i h = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qh + 32 * j)));
+      const __m512i l0 = dup_groups(w[i].ql + 64 * j);
+      const __m512i l1 = dup_groups(w[i].ql + 64 * j + 32);
+      const __m512i h = dup_groups(w[i].qh + 32 * j);
       q[4 * j] = _mm512_ternarylogic_epi32(l0, m15, _mm512_and_si512(_mm512_slli_epi16(h, 4), m30), 0xEA);
       q[4 * j + 1] = _mm512_ternarylogic_epi32(l1, m15, _mm512_and_si512(_mm512_slli_epi16(h, 2), m30), 0xEA);
       q[4 * j + 2] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(l0, 4), m15, _mm512_and_si512(h, m30), 0xEA);
@@ -492,13 +537,15 @@ void q6k_quads(int64_t nb, int64_t i0, int64_t i1, const B* w, size_t rb, const 
 #pragma GCC unroll 4
     for (int g = 0; g < NQ; g++) {
       const Q8KQuad& qa = a[g * nb + i];
+      alignas(16) float f[4];  // d_k x d, the quad's 4 tokens
+      _mm_store_ps(f, _mm_mul_ps(_mm_load_ps(qa.dn), vwd));
 #pragma GCC unroll 2
       for (int p = 0; p < 2; p++) {
         // the lanes start from -32 x the scale-weighted bsums (the quants' -32 offset), then add the
         // scaled chunk sums: the AVX2 kernel's integer (sum - bias), in another grouping (exact)
         const __m512i negBias = _mm512_madd_epi16(_mm512_load_si512(qa.bsums[p]), sc2m32);
         const __m512i sumi = pair_lanes(q, qa.qs[p], [&](int k) { return _mm512_load_si512(sv[k]); }, negBias);
-        acc[2 * g + p] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_load_ps(qa.d[p]), vwd), _mm512_cvtepi32_ps(sumi), acc[2 * g + p]);
+        acc[2 * g + p] = _mm512_fmadd_ps(pair_factor(f, p), _mm512_cvtepi32_ps(sumi), acc[2 * g + p]);
       }
     }
   }
@@ -508,7 +555,7 @@ void q6k_quads(int64_t nb, int64_t i0, int64_t i1, const B* w, size_t rb, const 
     return;
   }
 #pragma GCC unroll 4
-  for (int g = 0; g < NQ; g++) store_quad(quad_hsum8(acc[2 * g], acc[2 * g + 1]), y, ldy, g * kQKQuad, m);
+  for (int g = 0; g < NQ; g++) store4(pairs_hsum8(acc[2 * g], acc[2 * g + 1]), y, ldy, g * kQKQuad, m);
 }
 
 // kKBlock: superblocks per K block of a long row (tile_k; 0: none). Measured on a Zen 4 core, one thread,
@@ -686,7 +733,7 @@ void tile_k(int64_t n, const uint8_t* w, size_t rb, int64_t nr, const uint8_t* a
   }
   const int64_t nb = n / QK_K, nq = (nt + kQKQuad - 1) / kQKQuad;
   const Q8KQuad* quads = reinterpret_cast<const Q8KQuad*>(ad);
-  // K-blocking: a pass's quads over all nb superblocks (4 x 1408 bytes each) stay in L1 across the
+  // K-blocking: a pass's quads over all nb superblocks (4 x 1280 bytes each) stay in L1 across the
   // tile's rows only up to about 6 superblocks (K = 1536); longer rows run in blocks of kKBlock
   // superblocks, each row's accumulators carried from one block to the next in a QuadAcc (the same
   // operations in the same order: stored and reloaded floats are exact)
@@ -769,7 +816,50 @@ float dot_bf16(int64_t n, const void* vw, const void* va) {
   return (float)s;
 }
 
+// ---- the quads' packing (rosetta/vecdot.h) ----
+
+// Two tokens' 32 bytes with their 4-byte groups in turn: out[0..31] = A0 B0 A1 B1 .. A3 B3, out[32..63] =
+// A4 B4 .. A7 B7 (groups of 4 bytes).
+inline void interleave_groups(__m256i x, __m256i y, int8_t* out) {
+  const __m256i lo = _mm256_unpacklo_epi32(x, y), hi = _mm256_unpackhi_epi32(x, y);  // groups 0,1|4,5 and 2,3|6,7
+  _mm256_store_si256(reinterpret_cast<__m256i*>(out), _mm256_permute2x128_si256(lo, hi, 0x20));
+  _mm256_store_si256(reinterpret_cast<__m256i*>(out + 32), _mm256_permute2x128_si256(lo, hi, 0x31));
+}
+
 }  // namespace
+
+void pack_q8_K_quad(const uint8_t* rows, size_t arb, int used, int64_t nb, Q8KQuad* quads) {
+  const block_q8_K* r[kQKQuad];
+  for (int k = 0; k < kQKQuad; k++) r[k] = k < used ? reinterpret_cast<const block_q8_K*>(rows + arb * (size_t)k) : nullptr;
+  const auto load = [](const block_q8_K* b, const void* p) {
+    return b ? _mm256_loadu_si256(static_cast<const __m256i*>(p)) : _mm256_setzero_si256();
+  };
+  for (int64_t i = 0; i < nb; i++) {
+    Q8KQuad& q = quads[i];
+    const block_q8_K* b[kQKQuad];
+    for (int k = 0; k < kQKQuad; k++) b[k] = r[k] ? r[k] + i : nullptr;
+    __m128i s8[kQKQuad];  // token k's 8 pair sums of its bsums (ggml's hadd)
+    for (int p = 0; p < 2; p++) {
+      const block_q8_K *x = b[2 * p], *y = b[2 * p + 1];
+      for (int c = 0; c < 8; c++) interleave_groups(load(x, x ? x->qs + 32 * c : nullptr), load(y, y ? y->qs + 32 * c : nullptr), q.qs[p][c]);
+      const __m256i bx = load(x, x ? x->bsums : nullptr), by = load(y, y ? y->bsums : nullptr);
+      interleave_groups(bx, by, reinterpret_cast<int8_t*>(q.bsums[p]));
+      s8[2 * p] = _mm_hadd_epi16(_mm256_castsi256_si128(bx), _mm256_extracti128_si256(bx, 1));
+      s8[2 * p + 1] = _mm_hadd_epi16(_mm256_castsi256_si128(by), _mm256_extracti128_si256(by, 1));
+    }
+    // dword 4j + k = token k's dword j: the 4 x 4 transpose of the tokens' pair sums
+    const __m128i t01lo = _mm_unpacklo_epi32(s8[0], s8[1]), t01hi = _mm_unpackhi_epi32(s8[0], s8[1]);
+    const __m128i t23lo = _mm_unpacklo_epi32(s8[2], s8[3]), t23hi = _mm_unpackhi_epi32(s8[2], s8[3]);
+    _mm_store_si128(reinterpret_cast<__m128i*>(q.sums8), _mm_unpacklo_epi64(t01lo, t23lo));
+    _mm_store_si128(reinterpret_cast<__m128i*>(q.sums8 + 8), _mm_unpackhi_epi64(t01lo, t23lo));
+    _mm_store_si128(reinterpret_cast<__m128i*>(q.sums8 + 16), _mm_unpacklo_epi64(t01hi, t23hi));
+    _mm_store_si128(reinterpret_cast<__m128i*>(q.sums8 + 24), _mm_unpackhi_epi64(t01hi, t23hi));
+    for (int k = 0; k < kQKQuad; k++) {
+      q.dn[k] = b[k] ? b[k]->d : 0.0f;
+      q.dn[4 + k] = b[k] ? -b[k]->d : 0.0f;
+    }
+  }
+}
 
 // The table's names for these kernels (rosetta/internal/vecdot.h).
 #define ROSETTA_AVX512_VECDOT(name, fn) \
