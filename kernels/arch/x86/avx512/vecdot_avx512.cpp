@@ -453,9 +453,11 @@ void qk45_quads(int64_t nb, int64_t i0, int64_t i1, const B* w, size_t rb, const
 #pragma GCC unroll 4
     for (int g = 0; g < NQ; g++) {
       const Q8KQuad& qa = a[g * nb + i];
+      asm("" : "+m"(sp));  // the scale pairs as broadcast memory operands, not 4 registers held over the quads
       // the quad's per-token products, one multiply: d_k x d (lanes 0-3), -d_k x dmin (lanes 4-7)
       alignas(32) float f[8];
       _mm256_store_ps(f, _mm256_mul_ps(_mm256_load_ps(qa.dn), wmul));
+      asm("" : "+m"(f));  // keeps the factors in memory: broadcast loads, not register shuffles
 #pragma GCC unroll 2
       for (int p = 0; p < 2; p++) {
         const __m512i sumi = pair_lanes(q, qa.qs[p], [&](int k) { return _mm512_set1_epi32(sp[k]); });
@@ -539,6 +541,7 @@ void q6k_quads(int64_t nb, int64_t i0, int64_t i1, const B* w, size_t rb, const 
       const Q8KQuad& qa = a[g * nb + i];
       alignas(16) float f[4];  // d_k x d, the quad's 4 tokens
       _mm_store_ps(f, _mm_mul_ps(_mm_load_ps(qa.dn), vwd));
+      asm("" : "+m"(f));  // keeps the factors in memory: broadcast loads, not register shuffles
 #pragma GCC unroll 2
       for (int p = 0; p < 2; p++) {
         // the lanes start from -32 x the scale-weighted bsums (the quants' -32 offset), then add the
