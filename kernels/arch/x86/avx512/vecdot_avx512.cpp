@@ -366,9 +366,18 @@ inline __m128 pairs_hsum8(__m512 x0, __m512 x1) {
   return _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 1, 8, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), u));
 }
 inline void store4(__m128 v, float* y, int64_t ldy, int64_t t0, int64_t m) {
+  float* p = y + t0 * ldy;
+  if (t0 + 4 <= m) {  // a whole quad: four lane extracts straight to memory
+    const int l1 = _mm_extract_ps(v, 1), l2 = _mm_extract_ps(v, 2), l3 = _mm_extract_ps(v, 3);
+    _mm_store_ss(p, v);
+    std::memcpy(p + ldy, &l1, 4);
+    std::memcpy(p + 2 * ldy, &l2, 4);
+    std::memcpy(p + 3 * ldy, &l3, 4);
+    return;
+  }
   alignas(16) float f[4];
   _mm_store_ps(f, v);
-  for (int k = 0; k < 4 && t0 + k < m; k++) y[(t0 + k) * ldy] = f[k];
+  for (int k = 0; t0 + k < m; k++) p[k * ldy] = f[k];
 }
 
 // A token pair's superblock lanes in the quads: the 8 decoded chunk registers against the pair's 8
