@@ -67,6 +67,15 @@ struct Plan {
 };
 
 // Rows [r0, r1) of y for every token.
+// y + b for rows [r0, r1) of every token (MatmulArgs::bias).
+void add_bias_rows(const MatmulArgs& a, int64_t r0, int64_t r1) {
+  if (!a.bias) return;
+  for (int64_t t = 0; t < a.nTok; t++) {
+    float* yt = a.y + t * a.nOut;
+    for (int64_t r = r0; r < r1; r++) yt[r] = yt[r] + a.bias[r];
+  }
+}
+
 void matmul_rows(const Plan& p, int64_t r0, int64_t r1) {
   const MatmulArgs& a = *p.a;
   const int64_t n = a.nIn;
@@ -174,6 +183,7 @@ void matmul_vecdot(const MatmulArgs& a, const TypeTraits& tt, VecDotFn fn, size_
     if (tile) {
       for (int64_t b0 = r0; b0 < r1; b0 += 16)
         tile(n, a.w + (size_t)b0 * rb, rb, std::min(r1, b0 + 16) - b0, act, arb, ad, a.nTok, a.y + b0, a.nOut);
+      add_bias_rows(a, r0, r1);
       return;
     }
     for (int64_t b0 = r0; b0 < r1; b0 += 16) {
@@ -184,13 +194,18 @@ void matmul_vecdot(const MatmulArgs& a, const TypeTraits& tt, VecDotFn fn, size_
         for (int64_t r = b0; r < b1; r++) yt[r] = fn(n, a.w + (size_t)r * rb, at);
       }
     }
+    add_bias_rows(a, r0, r1);
   });
 }
 
 }  // namespace
 
 const char* matmul(const MatmulArgs& a) {
-  if (matmul_wants_general(a)) return matmul_general(a);  // strided rows, APR-native types
+  if (matmul_wants_general(a)) {  // strided rows, APR-native types
+    const char* err = matmul_general(a);
+    if (!err) add_bias_rows(a, 0, a.nOut);
+    return err;
+  }
   const TypeTraits* tt = type_traits(a.type);
   ActQuant aq;
   if (!tt || !tt->supported || !tt->toFloat[0] || !act_quant_for(a.type, &aq)) return "matmul: weight type is not supported";
@@ -231,8 +246,9 @@ const char* matmul(const MatmulArgs& a) {
   const int64_t perTask = std::max<int64_t>(4, ((a.nOut + pool.size() * 4 - 1) / (pool.size() * 4) + 3) / 4 * 4);
   const int nTasks = (int)((a.nOut + perTask - 1) / perTask);
   pool.run(nTasks, [&](int task) {
-    const int64_t r0 = task * perTask;
-    matmul_rows(p, r0, std::min(a.nOut, r0 + perTask));
+    const int64_t r0 = task * perTask, r1 = std::min(a.nOut, r0 + perTask);
+    matmul_rows(p, r0, r1);
+    add_bias_rows(a, r0, r1);
   });
   return nullptr;
 }

@@ -59,6 +59,7 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
     a.y = arg_f32_min(info, 6, "matmul: y", a.nTok * a.nOut).Data();
     a.mode = arg_mode(info, 8, "matmul: mode");
     a.rowBytes = (size_t)arg_index_or(info, 9, "matmul: rowBytes", 0);  // optional row stride (APR per-row padded rows)
+    a.bias = arg_f32_min_or_null(info, 10, "matmul: bias", a.nOut);     // optional [nOut], added to every token's outputs
     if (const char* err = rosetta::matmul(a)) throw RangeErr(err);
     return info.Env().Undefined();
   });

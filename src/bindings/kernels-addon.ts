@@ -125,7 +125,7 @@ export interface KernelsAddon {
   memoryReadBandwidth(threads: number, bytesPerThread: number, passes: number): number;
 
   // ops.cc (the engine kernels)
-  opsMatmul(w: ByteSource, wOffset: number, type: number, nOut: number, nIn: number, x: Float32Array, y: Float32Array, nTok: number, mode: NumericsMode, rowBytes?: number): void;
+  opsMatmul(w: ByteSource, wOffset: number, type: number, nOut: number, nIn: number, x: Float32Array, y: Float32Array, nTok: number, mode: NumericsMode, rowBytes?: number, bias?: Float32Array | null): void;
   /** What a ggml-mode matmul with weights of `type` sees of x: its quantize-then-dequantize; returns the vec_dot type's name. */
   opsActRound(type: number, x: Float32Array, out: Float32Array, n: number): string;
   opsRmsNorm(x: Float32Array, w: Float32Array | null, y: Float32Array, nRows: number, n: number, eps: number, mode: NumericsMode): void;

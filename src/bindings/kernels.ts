@@ -274,16 +274,22 @@ export interface MatmulOptions {
   mode: Numerics;
   /** Bytes from one weight row to the next (APR per-row padded K-quants); absent = packed rows. */
   rowBytes?: number;
+  /**
+   * [nOut]: added to every token's outputs, y + b in f32 (a separate ggml ADD of a broadcast bias, bit
+   * for bit), inside the matmul as each block of rows is written.
+   */
+  bias?: Float32Array | null;
 }
 
-/** y = x W^T with W as stored ([nOut, nIn]). */
+/** y = x W^T (+ bias) with W as stored ([nOut, nIn]). */
 export function matmul(o: MatmulOptions): void {
   check(isCount(o.nOut) && isCount(o.nIn) && isCount(o.nTok), `matmul dims ${o.nOut}x${o.nIn} for ${o.nTok} tokens`);
   check(o.x.length >= o.nTok * o.nIn, `matmul x has ${o.x.length} elements, needs ${o.nTok * o.nIn}`);
   check(o.y.length >= o.nTok * o.nOut, `matmul y has ${o.y.length} elements, needs ${o.nTok * o.nOut}`);
   check(Number.isSafeInteger(o.offset) && o.offset >= 0, `matmul offset ${o.offset}`);
   check(o.rowBytes === undefined || (Number.isSafeInteger(o.rowBytes) && o.rowBytes > 0), `matmul rowBytes ${o.rowBytes}`);
-  addon().opsMatmul(o.source, o.offset, o.type, o.nOut, o.nIn, o.x, o.y, o.nTok, MODE[o.mode], o.rowBytes ?? 0);
+  check(!o.bias || o.bias.length >= o.nOut, `matmul bias has ${o.bias?.length} elements, needs ${o.nOut}`);
+  addon().opsMatmul(o.source, o.offset, o.type, o.nOut, o.nIn, o.x, o.y, o.nTok, MODE[o.mode], o.rowBytes ?? 0, o.bias ?? null);
 }
 
 /**

@@ -11,8 +11,9 @@ import { scratch } from "./scratch.js";
 /** y = x W^T (+ b): [T, W.cols] -> [T, W.rows]. */
 export function linear(x: Float32Array, T: number, w: MatWeight, b: Float32Array | null, mode: Numerics): Float32Array {
   const y = scratch(T * w.rows);
-  matmul({ source: w.source, offset: w.offset, type: w.type, nOut: w.rows, nIn: w.cols, x, y, nTok: T, mode, rowBytes: w.rowBytes });
-  if (b) addF32(y, b, y, T * w.rows, w.rows, true); // ggml ADD with a broadcast bias, f32, in place
+  // the bias as ggml's ADD of a broadcast row, y + b in f32, done by the matmul as it writes each block
+  // of rows (one native call and no second pass over y)
+  matmul({ source: w.source, offset: w.offset, type: w.type, nOut: w.rows, nIn: w.cols, x, y, nTok: T, mode, rowBytes: w.rowBytes, bias: b });
   return y;
 }
 

@@ -177,6 +177,42 @@ describe("matmul on every ISA path", () => {
     expect(Array.from(b)).toEqual(Array.from(a));
   });
 
+  // The q/k/v biases ride on the matmul (MatmulOptions.bias): y + b in f32 as each block of rows is
+  // written must be, bit for bit, the product followed by ggml's ADD of the broadcast bias (addF32), on
+  // the prompt tiles, the one-token rows, the general path (padded rows), exact mode and both thread counts.
+  test("a bias added by the matmul equals the product then addF32, bit for bit", () => {
+    const cases = [[T.Q4_K, 512], [T.Q6_K, 768], [T.Q8_0, 288], [T.Q4_0, 256]] as const;
+    for (const [type, cols] of cases) {
+      const rows = 37, w = weights(type, rows, cols, rng(21)), r = rng(type);
+      const bias = Float32Array.from({ length: rows }, () => r() * 4 - 2);
+      for (const nTok of [1, 7, 64]) {
+        const x = Float32Array.from({ length: nTok * cols }, () => r() * 2 - 1);
+        for (const mode of ["ggml", "exact"] as const)
+          for (const threads of [1, 2]) {
+            setThreads(threads);
+            const want = mm(w, type, rows, cols, x, nTok, mode);
+            addF32(want, bias, want, want.length, rows, true);
+            const got = new Float32Array(nTok * rows);
+            matmul({ source: w, offset: 0, type, nOut: rows, nIn: cols, x, y: got, nTok, mode, bias });
+            expect(Array.from(got), `type ${type} x ${nTok} ${mode} ${threads}T`).toEqual(Array.from(want));
+          }
+      }
+    }
+    // the general path: rows stored with padding between them
+    const rows = 9, cols = 256, rb = 144 + 32, w0 = weights(T.Q4_K, rows, cols, rng(3));
+    const padded = new Uint8Array(rows * rb);
+    for (let i = 0; i < rows; i++) padded.set(w0.subarray(i * 144, (i + 1) * 144), i * rb);
+    const bias = Float32Array.from({ length: rows }, (_, i) => i - 4.5), x = Float32Array.from({ length: 3 * cols }, (_, i) => Math.sin(i));
+    const want = mm(w0, T.Q4_K, rows, cols, x, 3, "ggml");
+    addF32(want, bias, want, want.length, rows, true);
+    const got = new Float32Array(3 * rows);
+    matmul({ source: padded, offset: 0, type: T.Q4_K, nOut: rows, nIn: cols, x, y: got, nTok: 3, mode: "ggml", rowBytes: rb, bias });
+    expect(Array.from(got)).toEqual(Array.from(want));
+    // a bias shorter than the output rows is refused
+    expect(() => matmul({ source: w0, offset: 0, type: T.Q4_K, nOut: rows, nIn: cols, x, y: got, nTok: 3, mode: "ggml", bias: bias.subarray(0, 4) })).toThrow(/bias/);
+    setThreads(0);
+  });
+
   // Prefill tiles share each decoded weight block across tokens (vecdot_tile_*): a batch must give, bit
   // for bit, what each token gives alone (single-token calls run the per-pair kernel order).
   test("a batch of tokens equals each token alone (multi-token tiles), every ISA", () => {

@@ -60,6 +60,10 @@ struct MatmulArgs {
   // Bytes from one weight row to the next; 0 = packed (row_bytes(type, nIn)). Non-zero (APR per-row
   // padded K-quants) and APR-native types run on the general path (rosetta/apr_matmul.h).
   size_t rowBytes = 0;
+  // [nOut] or null: added to every token's outputs once the product is done, y + b in f32 (what a
+  // separate ggml ADD of a broadcast bias computes, as the q/k/v biases of Qwen2 are), each row's as
+  // soon as its outputs are written.
+  const float* bias = nullptr;
 };
 
 // Runs on default_pool(). Returns nullptr on success, or a message naming what is wrong (unsupported
