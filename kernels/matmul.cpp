@@ -66,7 +66,6 @@ struct Plan {
   const DotKernels* dk;
 };
 
-// Rows [r0, r1) of y for every token.
 // y + b for rows [r0, r1) of every token (MatmulArgs::bias).
 void add_bias_rows(const MatmulArgs& a, int64_t r0, int64_t r1) {
   if (!a.bias) return;
@@ -76,6 +75,7 @@ void add_bias_rows(const MatmulArgs& a, int64_t r0, int64_t r1) {
   }
 }
 
+// Rows [r0, r1) of y for every token.
 void matmul_rows(const Plan& p, int64_t r0, int64_t r1) {
   const MatmulArgs& a = *p.a;
   const int64_t n = a.nIn;
