@@ -180,23 +180,26 @@ describe("matmul on every ISA path", () => {
   // The q/k/v biases ride on the matmul (MatmulOptions.bias): y + b in f32 as each block of rows is
   // written must be, bit for bit, the product followed by ggml's ADD of the broadcast bias (addF32), on
   // the prompt tiles, the one-token rows, the general path (padded rows), exact mode and both thread counts.
-  test("a bias added by the matmul equals the product then addF32, bit for bit", () => {
-    const cases = [[T.Q4_K, 512], [T.Q6_K, 768], [T.Q8_0, 288], [T.Q4_0, 256]] as const;
-    for (const [type, cols] of cases) {
-      const rows = 37, w = weights(type, rows, cols, rng(21)), r = rng(type);
+  test("a bias added by the matmul equals the product then addF32, bit for bit (random shapes, seeds logged)", () => {
+    // each seed draws a weight type, a shape (rows around the 16-row tiles and tasks, 1-70 tokens: one
+    // token's rows, the quads' passes and their partial tails), a mode and a thread count
+    const types = [[T.Q4_K, 256], [T.Q6_K, 256], [T.Q8_0, 32], [T.Q4_0, 32], [TX.Q5_K, 256], [TX.Q3_K, 256], [T.F16, 32]] as const;
+    const base = Number(process.env.ROSETTA_PROPERTY_SEED ?? Date.now() % 100000);
+    console.log(`matmul bias: seeds ${base}..${base + 23} (ROSETTA_PROPERTY_SEED=${base} reruns them)`);
+    for (let seed = base; seed < base + 24; seed++) {
+      const r = rng(seed), pick = (n: number) => Math.floor(r() * n);
+      const [type, block] = types[pick(types.length)];
+      const rows = 1 + pick(70), cols = block * (1 + pick(block === 256 ? 4 : 24)), nTok = 1 + pick(70);
+      const mode = r() < 0.75 ? ("ggml" as const) : ("exact" as const), threads = 1 + pick(2);
+      const w = weights(type, rows, cols, r);
       const bias = Float32Array.from({ length: rows }, () => r() * 4 - 2);
-      for (const nTok of [1, 7, 64]) {
-        const x = Float32Array.from({ length: nTok * cols }, () => r() * 2 - 1);
-        for (const mode of ["ggml", "exact"] as const)
-          for (const threads of [1, 2]) {
-            setThreads(threads);
-            const want = mm(w, type, rows, cols, x, nTok, mode);
-            addF32(want, bias, want, want.length, rows, true);
-            const got = new Float32Array(nTok * rows);
-            matmul({ source: w, offset: 0, type, nOut: rows, nIn: cols, x, y: got, nTok, mode, bias });
-            expect(Array.from(got), `type ${type} x ${nTok} ${mode} ${threads}T`).toEqual(Array.from(want));
-          }
-      }
+      const x = Float32Array.from({ length: nTok * cols }, () => r() * 2 - 1);
+      setThreads(threads);
+      const want = mm(w, type, rows, cols, x, nTok, mode);
+      addF32(want, bias, want, want.length, rows, true);
+      const got = new Float32Array(nTok * rows);
+      matmul({ source: w, offset: 0, type, nOut: rows, nIn: cols, x, y: got, nTok, mode, bias });
+      expect(Array.from(got), `seed ${seed}: type ${type} ${rows} x ${cols} x ${nTok} ${mode} ${threads}T`).toEqual(Array.from(want));
     }
     // the general path: rows stored with padding between them
     const rows = 9, cols = 256, rb = 144 + 32, w0 = weights(T.Q4_K, rows, cols, rng(3));
