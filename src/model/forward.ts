@@ -77,13 +77,17 @@ export function layer(m: Model, l: number, x: Float32Array, pos: Int32Array, st:
   const v = linear(h, T, w.wv, w.bv, mode);
   cap("v", l, v, [T, c.nHeadKv * c.headDimV]);
 
-  // qwen3: per-head RMSNorm of q and k; then rotate both by position (into their own buffers: a
-  // captured tensor is never modified while an observer may still read it)
-  const qr = scratch(q.length), kr = scratch(k.length);
+  // qwen3: per-head RMSNorm of q and k; then rotate both by position: into their own buffers when an
+  // observer may still read q and k (a captured tensor is never modified), else in place (no copy)
+  let qr = q, kr = k;
   if (m.arch.qkNorm) {
+    qr = scratch(q.length);
+    kr = scratch(k.length);
     rmsNorm(q, w.qNorm, qr, T * c.nHead, hd, c.rmsEps, mode);
     rmsNorm(k, w.kNorm, kr, T * c.nHeadKv, hd, c.rmsEps, mode);
-  } else {
+  } else if (o.capture) {
+    qr = scratch(q.length);
+    kr = scratch(k.length);
     qr.set(q);
     kr.set(k);
   }
