@@ -19,7 +19,10 @@
  *
  * Every model runs at two depths (BENCH_DEPTHS, default 28 and 4 layers, the same vocabulary): the
  * difference over the layers between them is the per-layer cost, which fixed per-call costs (the output
- * matmul, sampling, thread start-up) cannot hide. Per layer the bench prints what fraction of the
+ * matmul, sampling, thread start-up) cannot hide. Every round runs both depths (six processes per model
+ * and thread count: each engine at each depth), so that each round's difference comes from runs seconds
+ * apart; the per-layer line is the median over the rounds, its ratio the median of the rounds' ratios.
+ * Per layer the bench prints what fraction of the
  * machine's limit each engine reaches, both limits measured here first: int8 multiply-accumulates per
  * second (rosetta's best path's dot instruction, register-resident, all threads) for prefill, memory
  * read bandwidth (all threads) for decode. A benchmark, never a test.
@@ -165,57 +168,74 @@ class Child {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const load = () => os.loadavg().map((l) => l.toFixed(1)).join(" ");
 const variants = new Map<Engine, string>();
-/** Median ms per (model label, threads, case name, depth, engine). */
-const medians = new Map<string, number>();
-const key = (label: string, threads: number, name: string, depth: number, e: Engine) => `${label}|${threads}|${name}|${depth}|${e}`;
 
-async function benchModel(label: string, depth: number, file: string, rss: Map<string, number>): Promise<void> {
+/** Per (model label, threads, case name): each round's per-layer ms, by engine (perLayer). */
+const layerRounds = new Map<string, Record<Engine, number[]>>();
+
+/**
+ * One model at every depth: per thread count, one process per engine and depth, all alive through the
+ * rounds; each round runs every depth (their order flipping every round), so the per-layer figure of a
+ * round, the difference of two depths, is taken from runs seconds apart, in the same phase of this VM's
+ * memory speed (measured minutes apart, depth after depth, a slow phase at one depth and a fast one at
+ * the other moved each engine's per-layer figure by as much as the engines differ).
+ */
+async function benchModel(label: string, depths: [number, string][], rss: Map<string, number>): Promise<void> {
+  const [d1, d2] = [Math.max(...depths.map(([d]) => d)), Math.min(...depths.map(([d]) => d))];
   for (const threads of THREADS) {
-    const ch: Record<Engine, Child> = {
-      rosetta: new Child("rosetta", file, threads),
-      pin: new Child("pin", file, threads),
-      auto: new Child("auto", file, threads),
-    };
-    for (const [e, c] of Object.entries(ch) as [Engine, Child][]) variants.set(e, await c.ready);
+    const chs = new Map<number, Record<Engine, Child>>();
+    for (const [depth, file] of depths)
+      chs.set(depth, { rosetta: new Child("rosetta", file, threads), pin: new Child("pin", file, threads), auto: new Child("auto", file, threads) });
+    for (const ch of chs.values()) for (const [e, c] of Object.entries(ch) as [Engine, Child][]) variants.set(e, await c.ready);
     for (const [kind, n, name, ctx] of CASES) {
       const job: Job = { kind, n, ctx, capture: false };
-      for (const c of Object.values(ch)) await c.ask(job); // warm-up (page-in of the mapping, first context)
-      const r: Timing[] = [], c: Timing[] = [], cp: Timing[] = [];
-      const l: Record<(typeof LLAMAS)[number], Timing[]> = { pin: [], auto: [] };
-      // each round: llama.cpp pin and auto, then rosetta without and with capture back to back (the order
-      // flips every round, so neither variant always runs first after llama.cpp's cold caches)
+      for (const ch of chs.values()) for (const c of Object.values(ch)) await c.ask(job); // warm-up (page-in of the mapping, first context)
+      interface Runs { r: Timing[]; c: Timing[]; cp: Timing[]; l: Record<(typeof LLAMAS)[number], Timing[]> }
+      const runs = new Map<number, Runs>(depths.map(([d]) => [d, { r: [], c: [], cp: [], l: { pin: [], auto: [] } }]));
       for (let i = 0; i < REPS; i++) {
-        for (const e of LLAMAS) l[e].push(await ch[e].ask<Timing>(job));
-        // CAPTURE_PAIRS back-to-back pairs per round for the capture column (a 4-layer decode is ~0.2 s,
-        // where one pair's ratio is mostly noise); the round's first plain run is its rosetta time
-        for (let k = 0; k < CAPTURE_PAIRS; k++) {
-          const p = await ch.rosetta.ask<{ plain: Timing; capture: Timing }>({ kind, n, ctx, pair: (i + k) % 2 === 0 ? "plain-first" : "capture-first" });
-          if (k === 0) r.push(p.plain);
-          cp.push(p.plain);
-          c.push(p.capture);
+        const order = i % 2 === 0 ? depths : [...depths].reverse();
+        for (const [depth] of order) {
+          const ch = chs.get(depth)!, { r, c, cp, l } = runs.get(depth)!;
+          // llama.cpp pin and auto, then rosetta without and with capture back to back (the order flips
+          // every round, so neither variant always runs first after llama.cpp's cold caches)
+          for (const e of LLAMAS) l[e].push(await ch[e].ask<Timing>(job));
+          // CAPTURE_PAIRS back-to-back pairs per round for the capture column (a 4-layer decode is ~0.2 s,
+          // where one pair's ratio is mostly noise); the round's first plain run is its rosetta time
+          for (let k = 0; k < CAPTURE_PAIRS; k++) {
+            const p = await ch.rosetta.ask<{ plain: Timing; capture: Timing }>({ kind, n, ctx, pair: (i + k) % 2 === 0 ? "plain-first" : "capture-first" });
+            if (k === 0) r.push(p.plain);
+            cp.push(p.plain);
+            c.push(p.capture);
+          }
         }
       }
       const ms = (xs: Timing[]) => median(xs.map((x) => x.ms));
       const tps = (xs: Timing[]) => (n * 1000) / ms(xs);
-      medians.set(key(label, threads, name, depth, "rosetta"), ms(r));
-      for (const e of LLAMAS) medians.set(key(label, threads, name, depth, e), ms(l[e]));
-      // ratios of runs made within one round (adjacent in time): a VM's memory bandwidth changes phase
-      // every few seconds, which shifts whole rounds; a median of per-round ratios cancels most of that
-      const paired = (xs: Timing[], ys: Timing[], f: (t: Timing) => number) => median(xs.map((x, i) => f(x) / f(ys[i])));
-      const cap = (paired(c, cp, (x) => x.ms) - 1) * 100;
-      const capCpu = (paired(c, cp, (x) => x.cpuMs) - 1) * 100;
-      console.log(
-        `${label.padEnd(12)} ${String(depth).padStart(5)} ${String(threads).padStart(3)}  ${name.padEnd(10)} ${tps(r).toFixed(1).padStart(8)} ` +
-          `${tps(l.pin).toFixed(1).padStart(8)} ${tps(l.auto).toFixed(1).padStart(8)} ${paired(l.pin, r, (x) => x.ms).toFixed(2).padStart(6)} ` +
-          `${paired(l.auto, r, (x) => x.ms).toFixed(2).padStart(6)} ${cap.toFixed(1).padStart(7)}% ${capCpu.toFixed(1).padStart(7)}%  ${load()}`,
-      );
+      for (const [depth] of depths) {
+        const { r, c, cp, l } = runs.get(depth)!;
+        // ratios of runs made within one round (adjacent in time): a VM's memory bandwidth changes phase
+        // every few seconds, which shifts whole rounds; a median of per-round ratios cancels most of that
+        const paired = (xs: Timing[], ys: Timing[], f: (t: Timing) => number) => median(xs.map((x, i) => f(x) / f(ys[i])));
+        const cap = (paired(c, cp, (x) => x.ms) - 1) * 100;
+        const capCpu = (paired(c, cp, (x) => x.cpuMs) - 1) * 100;
+        console.log(
+          `${label.padEnd(12)} ${String(depth).padStart(5)} ${String(threads).padStart(3)}  ${name.padEnd(10)} ${tps(r).toFixed(1).padStart(8)} ` +
+            `${tps(l.pin).toFixed(1).padStart(8)} ${tps(l.auto).toFixed(1).padStart(8)} ${paired(l.pin, r, (x) => x.ms).toFixed(2).padStart(6)} ` +
+            `${paired(l.auto, r, (x) => x.ms).toFixed(2).padStart(6)} ${cap.toFixed(1).padStart(7)}% ${capCpu.toFixed(1).padStart(7)}%  ${load()}`,
+        );
+      }
+      if (d1 !== d2) {
+        const a = runs.get(d1)!, b = runs.get(d2)!;
+        const per = (xs: Timing[], ys: Timing[]) => xs.map((x, i) => (x.ms - ys[i].ms) / (d1 - d2));
+        layerRounds.set(`${label}|${threads}|${name}`, { rosetta: per(a.r, b.r), pin: per(a.l.pin, b.l.pin), auto: per(a.l.auto, b.l.auto) });
+      }
     }
-    for (const [e, c] of Object.entries(ch) as [Engine, Child][]) {
-      const { rssMb } = await c.ask<{ rssMb: number }>("rss");
-      const k = `${label} ${depth}L ${e}`;
-      rss.set(k, Math.max(rss.get(k) ?? 0, rssMb));
-      c.close();
-    }
+    for (const [depth, ch] of chs)
+      for (const [e, c] of Object.entries(ch) as [Engine, Child][]) {
+        const { rssMb } = await c.ask<{ rssMb: number }>("rss");
+        const k = `${label} ${depth}L ${e}`;
+        rss.set(k, Math.max(rss.get(k) ?? 0, rssMb));
+        c.close();
+      }
   }
 }
 
@@ -233,12 +253,16 @@ async function machineLimits(): Promise<Limits> {
   return lim;
 }
 
-/** Per layer: the difference between the two depths over the layers between them. */
+/**
+ * Per layer: the difference between the two depths over the layers between them, taken in each round
+ * (benchModel); printed: each engine's median over the rounds, and the median of the rounds' own ratios.
+ */
 function perLayer(lim: Limits): void {
   const [d1, d2] = [Math.max(...DEPTHS), Math.min(...DEPTHS)];
   if (DEPTHS.length < 2 || d1 === d2) return;
   console.log(
-    `\nper layer = (time at ${d1} layers - time at ${d2}) / ${d1 - d2}; ratio = llama.cpp / rosetta; % of limit: prefill in int8 MACs ` +
+    `\nper layer = (time at ${d1} layers - time at ${d2}) / ${d1 - d2} in each round (both depths run in every round), ` +
+      `the median over the rounds; ratio = llama.cpp / rosetta, the median of the rounds' ratios; % of limit: prefill in int8 MACs ` +
       `(each layer's matmul weights x tokens) / measured int8 peak, decode in the layer's bytes / measured read bandwidth`,
   );
   console.log("model        threads case       ms per layer (whole case):  ratio pin  ratio auto  ros %lim  auto %lim");
@@ -248,17 +272,16 @@ function perLayer(lim: Limits): void {
     const bytes = (a.bytes - b.bytes) / (d1 - d2), macs = (a.macs - b.macs) / (d1 - d2);
     for (const threads of THREADS)
       for (const [kind, n, name] of CASES) {
-        const ms = (e: Engine) => {
-          const x = medians.get(key(label, threads, name, d1, e)), y = medians.get(key(label, threads, name, d2, e));
-          return x === undefined || y === undefined ? NaN : (x - y) / (d1 - d2);
-        };
-        if (Number.isNaN(ms("rosetta"))) continue;
+        const rounds = layerRounds.get(`${label}|${threads}|${name}`);
+        if (!rounds) continue;
+        const ms = (e: Engine) => median(rounds[e]);
+        const ratio = (e: Engine) => median(rounds[e].map((x, i) => x / rounds.rosetta[i]));
         const frac = (m: number) =>
           kind === "prefill" ? (n * macs) / (m / 1000) / lim.int8.get(threads)! : (n * bytes) / (m / 1000) / lim.bw.get(threads)!;
         const f = (x: number) => x.toFixed(2).padStart(6);
         console.log(
           `${label.padEnd(12)} ${String(threads).padStart(7)} ${name.padEnd(10)} ${f(ms("rosetta"))} ${f(ms("pin"))} ${f(ms("auto"))}     ` +
-            `${(ms("pin") / ms("rosetta")).toFixed(2).padStart(5)}  ${(ms("auto") / ms("rosetta")).toFixed(2).padStart(10)}  ` +
+            `${ratio("pin").toFixed(2).padStart(5)}  ${ratio("auto").toFixed(2).padStart(10)}  ` +
             `${(frac(ms("rosetta")) * 100).toFixed(1).padStart(7)}%  ${(frac(ms("auto")) * 100).toFixed(1).padStart(8)}%`,
         );
       }
@@ -290,9 +313,10 @@ async function main(): Promise<void> {
   console.log("                                       tok/s    tok/s    tok/s                  wall      cpu");
   const rss = new Map<string, number>();
   const cache = new Set<string>();
-  for (const [label, depth, file] of files) {
-    cache.add(settlePageCache(file));
-    await benchModel(label, depth, file, rss);
+  for (const [label] of models) {
+    const depths = files.filter(([l]) => l === label).map(([, depth, file]): [number, string] => [depth, file]);
+    for (const [, file] of depths) cache.add(settlePageCache(file));
+    await benchModel(label, depths, rss);
   }
   console.log(`page cache (BENCH_PAGE_CACHE=${process.env.BENCH_PAGE_CACHE ?? "reread"}): each model file ${[...cache].join("; ")} before its rounds`);
   console.log(`variants: rosetta ${variants.get("rosetta")} path, llama.cpp pin ${variants.get("pin")}, auto ${variants.get("auto")}`);
