@@ -126,13 +126,19 @@ async function worker(engine: Engine, file: string, threads: number): Promise<vo
   process.send!({ ready: true, variant });
 }
 
+/** Every worker process still up: killed when the parent fails, so that none outlives it. */
+const alive = new Set<ChildProcess>();
+
 class Child {
   private readonly p: ChildProcess;
   private waiting: ((m: unknown) => void) | null = null;
+  private exited: string | null = null;
   readonly ready: Promise<string>;
 
   constructor(engine: Engine, file: string, threads: number) {
     this.p = fork(fileURLToPath(import.meta.url), ["--worker", engine, file, String(threads)], { stdio: ["ignore", "ignore", "ignore", "ipc"] });
+    alive.add(this.p);
+    this.p.on("exit", () => alive.delete(this.p));
     this.ready = this.next().then((m) => {
       const r = m as { error?: string; variant: string };
       if (r.error) throw new Error(`${engine} worker: ${r.error}`);
@@ -143,7 +149,12 @@ class Child {
       this.waiting = null;
       w?.(m);
     });
-    this.p.on("exit", (code) => this.waiting?.({ error: `${engine} worker exited (${code})` }));
+    this.p.on("exit", (code, signal) => {
+      this.exited = `${engine} worker exited (${code ?? signal})`;
+      this.waiting?.({ error: this.exited });
+    });
+    // a send to a worker that has just died: reported by ask's error, not as an unhandled event
+    this.p.on("error", (e) => this.waiting?.({ error: `${engine} worker: ${e.message}` }));
   }
 
   private next(): Promise<unknown> {
@@ -151,6 +162,7 @@ class Child {
   }
 
   async ask<T>(m: Job | PairJob | "rss"): Promise<T> {
+    if (this.exited) throw new Error(this.exited);
     const r = this.next();
     this.p.send(m);
     const v = (await r) as T & { error?: string };
@@ -339,6 +351,7 @@ if (process.argv[2] === "--worker") {
 } else {
   main().catch((e) => {
     console.error(e);
+    for (const p of alive) p.kill();  // their IPC channels would keep this process waiting
     process.exitCode = 1;
   });
 }
