@@ -3,9 +3,10 @@
  * time goes, by native op. Opens MODEL, runs a prefill of TOKENS tokens (default 64) once to page the
  * weights in, then REPS times (default 8), timing every call into the kernels addon: per op its
  * milliseconds and calls per prefill, and the time outside the addon (the TypeScript between kernels).
- * `decode`: TOKENS decode steps after a 7-token prompt instead (only the steps timed, figures per step). One process, one build: for
- * a before/after, run it on two builds (ROSETTA_BUILD_DIR) in turn, and read bench:ab-builds for the
- * verdict; this VM's speed moves by several percent between runs. A benchmark, never a test.
+ * `decode`: TOKENS decode steps after a 7-token prompt instead, only the steps timed, figures per step.
+ * One process, one build: for a before/after, run it on two builds (ROSETTA_BUILD_DIR) in turn, and read
+ * bench:ab-builds for the verdict; this VM's speed moves by several percent between runs. A benchmark,
+ * never a test.
  */
 import { existsSync } from "node:fs";
 
