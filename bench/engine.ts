@@ -63,7 +63,9 @@ const MODELS: [string, FullShape, FullQuant][] = [
   ["7b Q8_0", "7b", "Q8_0"],
 ];
 type Engine = "rosetta" | "pin" | "auto";
-const LLAMAS = ["pin", "auto"] as const;
+// BENCH_PIN=off leaves the pin out (its ratio does not count; without its copy of the weights a 7B Q8_0
+// pair fits a 24 GB machine: memoryShortfall)
+const LLAMAS: readonly ("pin" | "auto")[] = process.env.BENCH_PIN === "off" ? ["auto"] : ["pin", "auto"];
 
 interface Job { kind: "prefill" | "decode"; n: number; ctx: number; capture: boolean }
 /** rosetta only: the same job without and with capture, back to back (in this order, or reversed). */
@@ -177,7 +179,9 @@ class Child {
 
 // ---- the parent ---------------------------------------------------------------------------------
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : NaN);
+/** x with d decimals, or "-" for a figure not measured (the pin under BENCH_PIN=off). */
+const fixed = (x: number | undefined, d: number) => (x !== undefined && Number.isFinite(x) ? x.toFixed(d) : "-");
 const load = () => os.loadavg().map((l) => l.toFixed(1)).join(" ");
 const variants = new Map<Engine, string>();
 
@@ -194,14 +198,17 @@ const layerRounds = new Map<string, Record<Engine, number[]>>();
 async function benchModel(label: string, depths: [number, string][], rss: Map<string, number>): Promise<void> {
   const [d1, d2] = [Math.max(...depths.map(([d]) => d)), Math.min(...depths.map(([d]) => d))];
   for (const threads of THREADS) {
-    const chs = new Map<number, Record<Engine, Child>>();
-    for (const [depth, file] of depths)
-      chs.set(depth, { rosetta: new Child("rosetta", file, threads), pin: new Child("pin", file, threads), auto: new Child("auto", file, threads) });
+    const chs = new Map<number, { rosetta: Child } & Partial<Record<Engine, Child>>>();
+    for (const [depth, file] of depths) {
+      const ch: { rosetta: Child } & Partial<Record<Engine, Child>> = { rosetta: new Child("rosetta", file, threads) };
+      for (const e of LLAMAS) ch[e] = new Child(e, file, threads);
+      chs.set(depth, ch);
+    }
     for (const ch of chs.values()) for (const [e, c] of Object.entries(ch) as [Engine, Child][]) variants.set(e, await c.ready);
     for (const [kind, n, name, ctx] of CASES) {
       const job: Job = { kind, n, ctx, capture: false };
       for (const ch of chs.values()) for (const c of Object.values(ch)) await c.ask(job); // warm-up (page-in of the mapping, first context)
-      interface Runs { r: Timing[]; c: Timing[]; cp: Timing[]; l: Record<(typeof LLAMAS)[number], Timing[]> }
+      interface Runs { r: Timing[]; c: Timing[]; cp: Timing[]; l: Record<"pin" | "auto", Timing[]> }
       const runs = new Map<number, Runs>(depths.map(([d]) => [d, { r: [], c: [], cp: [], l: { pin: [], auto: [] } }]));
       for (let i = 0; i < REPS; i++) {
         const order = i % 2 === 0 ? depths : [...depths].reverse();
@@ -209,7 +216,7 @@ async function benchModel(label: string, depths: [number, string][], rss: Map<st
           const ch = chs.get(depth)!, { r, c, cp, l } = runs.get(depth)!;
           // llama.cpp pin and auto, then rosetta without and with capture back to back (the order flips
           // every round, so neither variant always runs first after llama.cpp's cold caches)
-          for (const e of LLAMAS) l[e].push(await ch[e].ask<Timing>(job));
+          for (const e of LLAMAS) l[e].push(await ch[e]!.ask<Timing>(job));
           // CAPTURE_PAIRS back-to-back pairs per round for the capture column (a 4-layer decode is ~0.2 s,
           // where one pair's ratio is mostly noise); the round's first plain run is its rosetta time
           for (let k = 0; k < CAPTURE_PAIRS; k++) {
@@ -231,7 +238,7 @@ async function benchModel(label: string, depths: [number, string][], rss: Map<st
         const capCpu = (paired(c, cp, (x) => x.cpuMs) - 1) * 100;
         console.log(
           `${label.padEnd(12)} ${String(depth).padStart(5)} ${String(threads).padStart(3)}  ${name.padEnd(10)} ${tps(r).toFixed(1).padStart(8)} ` +
-            `${tps(l.pin).toFixed(1).padStart(8)} ${tps(l.auto).toFixed(1).padStart(8)} ${paired(l.pin, r, (x) => x.ms).toFixed(2).padStart(6)} ` +
+            `${fixed(tps(l.pin), 1).padStart(8)} ${tps(l.auto).toFixed(1).padStart(8)} ${fixed(paired(l.pin, r, (x) => x.ms), 2).padStart(6)} ` +
             `${paired(l.auto, r, (x) => x.ms).toFixed(2).padStart(6)} ${cap.toFixed(1).padStart(7)}% ${capCpu.toFixed(1).padStart(7)}%  ${load()}`,
         );
       }
@@ -252,6 +259,27 @@ async function benchModel(label: string, depths: [number, string][], rss: Map<st
 }
 
 interface Limits { int8: Map<number, number>; bw: Map<number, number>; isa: string }
+
+/**
+ * Why a model's processes would not fit in this machine's memory, or null. All its depths run at once
+ * (benchModel); per depth, each llama.cpp variant (pin, auto) holds an anonymous copy of the repacked
+ * weights, about the file's size (peak RSS 7709 MB for the 4464 MB 7B Q4_K_M file, its pages read while
+ * repacking included), and rosetta streams the file from the page cache: about (1 + variants) times the
+ * files in all. Past 90% of the machine's memory the page cache thrashes or the kernel kills a worker.
+ * BENCH_MEMORY_CHECK=off runs it anyway.
+ */
+function memoryShortfall(files: string[]): string | null {
+  if (process.env.BENCH_MEMORY_CHECK === "off") return null;
+  const need = (1 + LLAMAS.length) * files.reduce((s, f) => s + statSync(f).size, 0), have = os.totalmem();
+  if (need <= 0.9 * have) return null;
+  const gb = (x: number) => (x / 2 ** 30).toFixed(1);
+  return (
+    `its ${files.length} depth(s) at once need about ${gb(need)} GiB (the repacked copies of llama.cpp ${LLAMAS.join(" and ")} and ` +
+    `the page cache, ${1 + LLAMAS.length} x the files) and this machine has ${gb(have)} GiB; ` +
+    (LLAMAS.length > 1 ? "BENCH_PIN=off leaves the pin's copy out, " : "") +
+    `a larger machine runs it (BENCH_MEMORY_CHECK=off runs it here anyway)`
+  );
+}
 
 async function machineLimits(): Promise<Limits> {
   const { loadKernelsAddon } = await import("../src/bindings/kernels-addon.js");
@@ -274,10 +302,11 @@ function perLayer(lim: Limits): void {
   if (DEPTHS.length < 2 || d1 === d2) return;
   console.log(
     `\nper layer = (time at ${d1} layers - time at ${d2}) / ${d1 - d2} in each round (both depths run in every round), ` +
-      `the median over the rounds; ratio = llama.cpp / rosetta, the median of the rounds' ratios; % of limit: prefill in int8 MACs ` +
+      `the median over the rounds; ratio = llama.cpp / rosetta, the median of the rounds' ratios; auto range = the lowest and highest ` +
+      `round's ratio against auto (how far this VM's noise moves one round); % of limit: prefill in int8 MACs ` +
       `(each layer's matmul weights x tokens) / measured int8 peak, decode in the layer's bytes / measured read bandwidth`,
   );
-  console.log("model        threads case       ms per layer (whole case):  ratio pin  ratio auto  ros %lim  auto %lim");
+  console.log("model        threads case       ms per layer (whole case):  ratio pin  ratio auto  auto range  ros %lim  auto %lim");
   console.log("                               rosetta    pin   auto");
   for (const [label, shape, q] of MODELS) {
     const a = layerTotals(shape, q, d1), b = layerTotals(shape, q, d2);
@@ -287,13 +316,15 @@ function perLayer(lim: Limits): void {
         const rounds = layerRounds.get(`${label}|${threads}|${name}`);
         if (!rounds) continue;
         const ms = (e: Engine) => median(rounds[e]);
-        const ratio = (e: Engine) => median(rounds[e].map((x, i) => x / rounds.rosetta[i]));
+        const ratios = (e: Engine) => rounds[e].map((x, i) => x / rounds.rosetta[i]);
+        const ratio = (e: Engine) => median(ratios(e));
+        const range = `${Math.min(...ratios("auto")).toFixed(2)}-${Math.max(...ratios("auto")).toFixed(2)}`;
         const frac = (m: number) =>
           kind === "prefill" ? (n * macs) / (m / 1000) / lim.int8.get(threads)! : (n * bytes) / (m / 1000) / lim.bw.get(threads)!;
-        const f = (x: number) => x.toFixed(2).padStart(6);
+        const f = (x: number) => fixed(x, 2).padStart(6);
         console.log(
           `${label.padEnd(12)} ${String(threads).padStart(7)} ${name.padEnd(10)} ${f(ms("rosetta"))} ${f(ms("pin"))} ${f(ms("auto"))}     ` +
-            `${ratio("pin").toFixed(2).padStart(5)}  ${ratio("auto").toFixed(2).padStart(10)}  ` +
+            `${fixed(ratio("pin"), 2).padStart(5)}  ${ratio("auto").toFixed(2).padStart(10)}  ${range.padStart(10)}  ` +
             `${(frac(ms("rosetta")) * 100).toFixed(1).padStart(7)}%  ${(frac(ms("auto")) * 100).toFixed(1).padStart(8)}%`,
         );
       }
@@ -325,17 +356,25 @@ async function main(): Promise<void> {
   console.log("                                       tok/s    tok/s    tok/s                  wall      cpu");
   const rss = new Map<string, number>();
   const cache = new Set<string>();
+  const skipped = new Set<string>();
   for (const [label] of models) {
     const depths = files.filter(([l]) => l === label).map(([, depth, file]): [number, string] => [depth, file]);
+    const tooBig = memoryShortfall(depths.map(([, file]) => file));
+    if (tooBig) {
+      console.log(`[bench:engine] ${label} skipped: ${tooBig}`);
+      skipped.add(label);
+      continue;
+    }
     for (const [, file] of depths) cache.add(settlePageCache(file));
     await benchModel(label, depths, rss);
   }
   console.log(`page cache (BENCH_PAGE_CACHE=${process.env.BENCH_PAGE_CACHE ?? "reread"}): each model file ${[...cache].join("; ")} before its rounds`);
-  console.log(`variants: rosetta ${variants.get("rosetta")} path, llama.cpp pin ${variants.get("pin")}, auto ${variants.get("auto")}`);
+  console.log(`variants: rosetta ${variants.get("rosetta")} path, llama.cpp pin ${variants.get("pin") ?? "- (BENCH_PIN=off)"}, auto ${variants.get("auto")}`);
   perLayer(lim);
   for (const [label, depth, file] of files) {
+    if (skipped.has(label)) continue;
     const mb = statSync(file).size / 2 ** 20;
-    const r = (e: Engine) => rss.get(`${label} ${depth}L ${e}`)!.toFixed(0);
+    const r = (e: Engine) => fixed(rss.get(`${label} ${depth}L ${e}`), 0);
     console.log(
       `peak RSS ${label} ${depth}L: rosetta ${r("rosetta")} MB, llama.cpp pin ${r("pin")} MB, auto ${r("auto")} MB; ` +
         `model file ${mb.toFixed(0)} MB (target: rosetta <= ${(mb + 200).toFixed(0)} MB); ${path.basename(file)}`,
