@@ -36,7 +36,7 @@
  * as found).
  */
 import { fork, type ChildProcess } from "node:child_process";
-import { statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -281,6 +281,28 @@ function memoryShortfall(files: string[]): string | null {
   );
 }
 
+/**
+ * On a CPU with AMX (Intel Sapphire Rapids and later), llama.cpp's auto variant (sapphirerapids) puts
+ * Q4_0, Q4_1, Q8_0, Q4_K, Q5_K, Q6_K and IQ4_XS weights in ggml's AMX buffer: prompts through AMX tile
+ * kernels, one token through that buffer's own VNNI kernels, each output's whole-block integer sums
+ * fma'd one block after another. ggml mode reproduces the CPU backend's 8-lane order, which AMX cannot
+ * compute at its speed (docs/engine.md "AMX"): the line that says so, or null.
+ */
+function amxNote(auto: string | undefined): string | null {
+  let flags = "";
+  try {
+    flags = readFileSync("/proc/cpuinfo", "utf8");
+  } catch {
+    return null;
+  }
+  if (auto !== "sapphirerapids" || !/\bamx_int8\b/.test(flags)) return null;
+  return (
+    "AMX: this CPU has AMX and auto (sapphirerapids) multiplies Q4_0/Q4_1/Q8_0/Q4_K/Q5_K/Q6_K/IQ4_XS weights with ggml's AMX " +
+    "kernels (tiles for prompts, its own VNNI kernels for one token), in another float order than the CPU backend that " +
+    'ggml mode reproduces bit for bit; rosetta keeps that order (docs/engine.md "AMX")'
+  );
+}
+
 async function machineLimits(): Promise<Limits> {
   const { loadKernelsAddon } = await import("../src/bindings/kernels-addon.js");
   const k = loadKernelsAddon();
@@ -370,6 +392,8 @@ async function main(): Promise<void> {
   }
   console.log(`page cache (BENCH_PAGE_CACHE=${process.env.BENCH_PAGE_CACHE ?? "reread"}): each model file ${[...cache].join("; ")} before its rounds`);
   console.log(`variants: rosetta ${variants.get("rosetta")} path, llama.cpp pin ${variants.get("pin") ?? "- (BENCH_PIN=off)"}, auto ${variants.get("auto")}`);
+  const amx = amxNote(variants.get("auto"));
+  if (amx) console.log(amx);
   perLayer(lim);
   for (const [label, depth, file] of files) {
     if (skipped.has(label)) continue;
