@@ -234,7 +234,13 @@ export function selectBand(q: BandQuery): Band | null {
   // ggml mode rounds BF16 activations to BF16 as llama.cpp does; exact mode does not (1e-4, not 1e-6).
   // one side's type unknown (a saved or imported trace that does not record it): the other side's decides
   const t = ta === "UNKNOWN" ? tb : ta;
-  if (t === "BF16" && exact) return NUMERICS_BANDS["engine:bf16-exact"];
-  if (FLOAT_TYPES.has(t)) return NUMERICS_BANDS["engine:float"];
-  return exact ? NUMERICS_BANDS["engine:quant-exact"] : NUMERICS_BANDS["engine:quant-ggml"];
+  const band =
+    t === "BF16" && exact ? NUMERICS_BANDS["engine:bf16-exact"] : FLOAT_TYPES.has(t) ? NUMERICS_BANDS["engine:float"] : exact ? NUMERICS_BANDS["engine:quant-exact"] : NUMERICS_BANDS["engine:quant-ggml"];
+  // a llama.cpp side off the reference path (another backend or CPU variant, repacked weights, flash
+  // attention, ...) is not what ggml mode reproduces: the conditions band, or the engine band if wider
+  if (isConditionsMode(q.modeA) || isConditionsMode(q.modeB)) {
+    const c = conditionsBand(t);
+    return c.nmse > band.nmse ? c : band;
+  }
+  return band;
 }

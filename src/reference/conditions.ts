@@ -45,6 +45,19 @@ export function describeConditions(c: RunConditions | undefined): string {
   return parts.join(" ");
 }
 
+/** The llama.cpp CPU variant whose kernels ggml mode reproduces (docs/engine.md "Numerics modes"). */
+export const REFERENCE_CPU_VARIANT = "haswell";
+
+/**
+ * The CPU-side settings that leave the reference path, one word each: another CPU variant than the
+ * reference's (`cpu=zen4`; `auto` on an AVX-512 or AMX CPU) and weight repacking (`repack`:
+ * use_extra_bufts, the repacked gemm/gemv or, on an AMX CPU, ggml's AMX kernels). Both change the
+ * float order of the matmuls (docs/engine.md "AMX"), so a side run with them is compared in a band.
+ */
+export function describeCpuPath(variant: string, repack: boolean): string {
+  return [...(variant !== REFERENCE_CPU_VARIANT ? [`cpu=${variant}`] : []), ...(repack ? ["repack"] : [])].join(" ");
+}
+
 /** Whether any setting differs from the reference path (threads do not change the numerics of the CPU path). */
 export function isDefaultConditions(c: RunConditions | undefined): boolean {
   return describeConditions(c) === "";

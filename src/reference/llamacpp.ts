@@ -11,7 +11,7 @@ import { InputError, RosettaError } from "../util/errors.js";
 import { fileSha256 } from "../util/file-digest.js";
 import { loadLlamaBridge, type LlamaBridge, type NativeRunOptions, type NativeRunResult } from "../bindings/llama.js";
 import { MissingComponentError } from "../util/errors.js";
-import { checkConditions, describeConditions, parseDevice, type RunConditions } from "./conditions.js";
+import { checkConditions, describeConditions, describeCpuPath, parseDevice, type RunConditions } from "./conditions.js";
 
 export interface LlamaTraceOptions extends TraceRunOptions {
   backend?: string;
@@ -178,7 +178,8 @@ export async function runLlamaCppTrace(o: LlamaTraceOptions): Promise<LlamaTrace
     tracing = compareLogits(r.logits, plain.logits, r.model.nVocab);
     untracedLogits = plain.logits;
   }
-  const conditionsText = describeConditions(cond);
+  // conditions (device, flash attention, KV type, batches) and the CPU path (variant, repacking)
+  const conditionsText = [describeConditions(cond), describeCpuPath(b.backend.loaded, useExtraBufts)].filter(Boolean).join(" ");
   const tensors = new Map<string, F32Tensor>();
   const points: TracePoint[] = r.points.map((p) => {
     const key = pointKey(p.point as PointKind, p.layer);

@@ -4,14 +4,19 @@
  * the untraced-vs-traced check, the sweep that finds the condition that diverges, and arbitration.
  * Vulkan tests skip with a message when there is no Vulkan device (package, loader or driver missing).
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
 import { describe, expect, it } from "vitest";
 
 import { conditionsBand, selectBand } from "../../src/compare/tolerances.js";
 import type { ComparisonResult } from "../../src/compare/result.js";
 import { runComparison } from "../../src/pipeline/run-comparison.js";
 import { runSweep } from "../../src/pipeline/sweep.js";
-import { describeConditions, parseConditionsSpec } from "../../src/reference/conditions.js";
+import { describeConditions, describeCpuPath, parseConditionsSpec, REFERENCE_CPU_VARIANT } from "../../src/reference/conditions.js";
 import { compareLogits, gpuAvailable, runLlamaCppTrace } from "../../src/reference/llamacpp.js";
+import { writeTrace } from "../../src/trace/io.js";
 import { InputError } from "../../src/util/errors.js";
 import { getFixture } from "../fixtures/lib/index.js";
 import { tryBridge } from "../helpers/bridge.js";
@@ -50,6 +55,21 @@ describe("run conditions: parsing, bands, logits check, arbitration (no native)"
     expect(b).toEqual(conditionsBand("Q4_K"));
     expect(selectBand({ typeA: "F32", typeB: "F32", engineA: "llama.cpp", engineB: "llama.cpp" })).toBeNull();
   });
+  it("rosetta against a llama.cpp side off the reference path: the conditions band, or the engine band if wider", () => {
+    const off = (typeA: string, modeA: string) => selectBand({ typeA, typeB: typeA, engineA: "rosetta", modeA, engineB: "llama.cpp", modeB: "conditions(cpu=sapphirerapids repack)" });
+    expect(off("Q8_0", "ggml")).toEqual(conditionsBand("Q8_0")); // not the bit-identity band
+    expect(off("Q8_0", "ggml")!.nmse).toBeGreaterThan(selectBand({ typeA: "Q8_0", typeB: "Q8_0", engineA: "rosetta", modeA: "ggml", engineB: "llama.cpp" })!.nmse);
+    expect(off("F32", "ggml")).toEqual(conditionsBand("F32"));
+    expect(off("Q4_K", "exact")!.id).toBe("engine:quant-exact"); // exact mode's band is the wider one
+    // the reference path itself keeps bit-identity's band
+    expect(selectBand({ typeA: "Q8_0", typeB: "Q8_0", engineA: "rosetta", modeA: "ggml", engineB: "llama.cpp" })!.id).toBe("engine:quant-ggml");
+  });
+  it("the CPU path: another variant than the reference's, or repacked weights, is a condition", () => {
+    expect(describeCpuPath(REFERENCE_CPU_VARIANT, false)).toBe("");
+    expect(describeCpuPath(REFERENCE_CPU_VARIANT, true)).toBe("repack");
+    expect(describeCpuPath("sapphirerapids", true)).toBe("cpu=sapphirerapids repack");
+    expect(describeCpuPath("zen4", false)).toBe("cpu=zen4");
+  });
   it("the logits check: equal, or the max difference and NMSE (hand-computed)", () => {
     const x = new Float32Array([1, 2, 3, 4]);
     expect(compareLogits(x, x.slice(), 2)).toEqual({ equal: true, maxAbsDiff: 0, nmse: 0, positions: 2 });
@@ -75,6 +95,28 @@ describe.skipIf(!bridge)("run conditions on the CPU", () => {
     // does tracing change the run? both sides say
     expect(one.tracing?.equal).toBe(true);
     expect(ub.tracing?.equal).toBe(true);
+  }, 60_000);
+  it("repacked weights leave the reference path: the trace records the condition and the comparison takes its band", async () => {
+    const file = await getFixture("qwen2", "Q8_0");
+    const r = await runLlamaCppTrace({ model: file, prompt: "Hello there", useExtraBufts: true });
+    const want = describeCpuPath(bridge!.backend.loaded, true);
+    expect(want).toMatch(/(^| )repack$/);
+    expect(r.trace.engine.settings.useExtraBufts).toBe(true);
+    expect(r.trace.engine.settings.numerics).toBe(`conditions(${want})`);
+    expect(r.trace.engine.settings.conditions).toBe(want);
+    // without repacking on the reference variant: no condition, the bit-identity band
+    const ref = await runLlamaCppTrace({ model: file, prompt: "Hello there" });
+    expect(ref.trace.engine.settings.numerics).toBe(bridge!.backend.loaded === REFERENCE_CPU_VARIANT ? undefined : `conditions(cpu=${bridge!.backend.loaded})`);
+    const dir = mkdtempSync(path.join(os.tmpdir(), "rosetta-repack-"));
+    try {
+      const saved = path.join(dir, "repack");
+      writeTrace(saved, r.trace);
+      const c = await runComparison({ a: { path: file }, b: { path: `${saved}.json` }, tokens: r.trace.input.tokens, weights: false, experiments: false });
+      expect(c.band?.id).toBe(conditionsBand("Q8_0").id);
+      expect(c.verdict).not.toBe("DIVERGED");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
   it("llama.cpp refuses a quantized V cache without flash attention: one line, exit 2 from the CLI", async () => {
     const file = await getFixture("qwen2", "F32");
