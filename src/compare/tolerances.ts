@@ -226,7 +226,6 @@ export function selectBand(q: BandQuery): Band | null {
   }
   const sameNumerics = q.engineA === q.engineB && (q.modeA ?? "") === (q.modeB ?? "");
   if (sameNumerics) return null;
-  if (q.engineA === q.engineB && (isConditionsMode(q.modeA) || isConditionsMode(q.modeB))) return conditionsBand(ta === "UNKNOWN" ? tb : ta);
   // activations never quantized: rosetta's exact mode, or an engine computing in float32 on dequantized
   // weights (the transformers engine records numerics "float32": measured within 1e-11 of exact mode)
   const unquantized = (m: string | undefined) => m === "exact" || m === "float32";

@@ -64,6 +64,25 @@ describe("run conditions: parsing, bands, logits check, arbitration (no native)"
     // the reference path itself keeps bit-identity's band
     expect(selectBand({ typeA: "Q8_0", typeB: "Q8_0", engineA: "rosetta", modeA: "ggml", engineB: "llama.cpp" })!.id).toBe("engine:quant-ggml");
   });
+  it("random pairs (seed logged): a side off the reference path never gets a band tighter than its conditions band or the pair's engine band", () => {
+    const seed = Number(process.env.ROSETTA_SEED ?? 20261206);
+    let x = seed >>> 0;
+    const rnd = (n: number) => ((x = (Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0) % n);
+    const types = ["F32", "F16", "BF16", "Q8_0", "Q6_K", "Q5_K", "Q4_K", "Q4_0", "Q3_K", "Q2_K", "IQ4_XS", "UNKNOWN"];
+    const modes = [undefined, "ggml", "exact", "float32"];
+    const conds = ["conditions(repack)", "conditions(cpu=zen4)", "conditions(vulkan ngl=all fa)", "conditions(cpu=sapphirerapids repack kv=f16)"];
+    for (let i = 0; i < 500; i++) {
+      const t = types[rnd(types.length)];
+      const other = { typeA: t, typeB: t, engineA: ["rosetta", "transformers", "llama.cpp"][rnd(3)], modeA: modes[rnd(modes.length)], engineB: "llama.cpp" };
+      const base = selectBand({ ...other });
+      const off = selectBand({ ...other, modeB: conds[rnd(conds.length)] });
+      const why = `seed ${seed} draw ${i}: ${JSON.stringify(other)}`;
+      expect(off, why).not.toBeNull();
+      expect(off!.nmse, why).toBeGreaterThanOrEqual(conditionsBand(t === "UNKNOWN" ? "UNKNOWN" : t).nmse);
+      if (base) expect(off!.nmse, why).toBeGreaterThanOrEqual(base.nmse);
+      expect(off!.id, why).not.toBe("engine:quant-ggml");
+    }
+  });
   it("the CPU path: another variant than the reference's, or repacked weights, is a condition", () => {
     expect(describeCpuPath(REFERENCE_CPU_VARIANT, false)).toBe("");
     expect(describeCpuPath(REFERENCE_CPU_VARIANT, true)).toBe("repack");
